@@ -1,0 +1,65 @@
+# Berth — a thin wrapper over meson for the README's commands.
+#   make          build everything (binaries under build/, test guest under build/guest/)
+#   make test     install what is missing, build, run unit + sanitizer + e2e tests
+#   make demo     install what is missing, build, run the demo host under ./run
+# CC=clang make builds with clang (in build-clang/).
+
+ifeq ($(origin CC),default)
+BUILD ?= build
+MESON_ENV :=
+else
+BUILD ?= build-$(notdir $(CC))
+MESON_ENV := CC=$(CC)
+endif
+ASAN_BUILD := build-asan
+PYTEST := /usr/bin/python3 -m pytest
+
+.PHONY: all setup build guest test unit e2e check-asan check-clang demo clean
+
+all: build guest
+
+setup:
+	@scripts/setup
+
+$(BUILD)/build.ninja:
+	$(MESON_ENV) meson setup $(BUILD) >/dev/null
+
+build: $(BUILD)/build.ninja
+	@ninja -C $(BUILD) >/dev/null || ninja -C $(BUILD)
+
+guest:
+	@guest/build.sh build/guest
+
+unit: build
+	meson test -C $(BUILD) --suite unit --print-errorlogs
+
+$(ASAN_BUILD)/build.ninja:
+	meson setup $(ASAN_BUILD) -Db_sanitize=address,undefined -Db_lundef=false >/dev/null
+
+# The unit tests and the blockd e2e tests again, under AddressSanitizer + UBSan.
+check-asan: $(ASAN_BUILD)/build.ninja
+	@ninja -C $(ASAN_BUILD) >/dev/null || ninja -C $(ASAN_BUILD)
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+		meson test -C $(ASAN_BUILD) --suite unit --print-errorlogs
+	BERTH_BUILD=$(ASAN_BUILD) ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+		UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 $(PYTEST) -q tests/e2e/test_blockd_rpc.py
+
+check-clang:
+	@$(MAKE) --no-print-directory CC=clang build
+
+e2e: build guest
+	$(PYTEST) -q tests/e2e
+
+test: setup
+	@$(MAKE) --no-print-directory build guest
+	@$(MAKE) --no-print-directory check-clang
+	@$(MAKE) --no-print-directory unit
+	@$(MAKE) --no-print-directory check-asan
+	@$(MAKE) --no-print-directory e2e
+
+demo: setup
+	@$(MAKE) --no-print-directory build
+	@scripts/demo
+
+clean:
+	rm -rf build build-* run
