@@ -1,0 +1,22 @@
+/* log.h — one line per event, "level component key=value ...", to stderr. */
+#ifndef BERTH_LOG_H
+#define BERTH_LOG_H
+
+enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
+
+/* Messages below this level are dropped (default LOG_INFO; BERTH_LOG_LEVEL=debug|info|warn|error
+ * in the environment sets it at the first log call). */
+void log_set_level(enum log_level level);
+enum log_level log_get_level(void);
+int log_parse_level(const char *s, enum log_level *out);
+
+/* fmt is the key=value part, e.g. log_msg(LOG_WARN, "blockd", "msg=\"bad request\" fd=%d", fd) */
+void log_msg(enum log_level level, const char *component, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+#define log_debug(comp, ...) log_msg(LOG_DEBUG, comp, __VA_ARGS__)
+#define log_info(comp, ...)  log_msg(LOG_INFO, comp, __VA_ARGS__)
+#define log_warn(comp, ...)  log_msg(LOG_WARN, comp, __VA_ARGS__)
+#define log_error(comp, ...) log_msg(LOG_ERROR, comp, __VA_ARGS__)
+
+#endif
