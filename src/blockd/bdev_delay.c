@@ -1,0 +1,181 @@
+/* bdev_delay.c — the delay bdev: passes each IO to its base and holds the completion on a
+ * reactor timer for the configured latency (the average one, the p99 one for one IO in a
+ * hundred). Reads use the read latencies, every other type the write ones. It is how tests
+ * keep IO in flight. Latencies are given in microseconds and may change at any time; a
+ * change applies to IOs whose base part completes afterwards. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bdev_internal.h"
+#include "log.h"
+
+#define DELAY_MAX_US (24ull * 3600 * 1000000)   /* one day */
+
+enum delay_kind { AVG_READ, P99_READ, AVG_WRITE, P99_WRITE, DELAY_KINDS };
+
+static const char *const g_kind_names[DELAY_KINDS] = {
+	"avg_read", "p99_read", "avg_write", "p99_write",
+};
+
+struct delay_bdev {
+	struct bdev bdev;
+	struct bdev *base;
+	char base_name[BDEV_NAME_MAX + 1];
+	_Atomic uint64_t latency_us[DELAY_KINDS];
+};
+
+struct delay_io {
+	struct reactor_timer timer;
+	int status;
+};
+
+static unsigned g_delay_counter;
+
+static struct delay_bdev *to_delay(const struct bdev *b)
+{
+	return (struct delay_bdev *)(void *)b;
+}
+
+static uint64_t delay_pick_ns(struct bdev_io *io)
+{
+	struct delay_bdev *d = to_delay(io->bdev);
+	bool p99 = bdev_io_seq(io) % 100 == 99;
+	enum delay_kind k = io->type == BDEV_IO_READ ? (p99 ? P99_READ : AVG_READ)
+						     : (p99 ? P99_WRITE : AVG_WRITE);
+	return atomic_load_explicit(&d->latency_us[k], memory_order_relaxed) * 1000;
+}
+
+static void delay_timer_fired(void *arg)
+{
+	struct bdev_io *io = arg;
+	bdev_io_complete(io, BDEV_IO_CTX(io, struct delay_io)->status);
+}
+
+static void delay_base_done(struct bdev_io *io, uint32_t tag, int status)
+{
+	uint64_t ns = delay_pick_ns(io);
+	if (ns == 0) {
+		bdev_io_complete(io, status);
+		return;
+	}
+	struct delay_io *dio = BDEV_IO_CTX(io, struct delay_io);
+	dio->status = status;
+	reactor_timer_arm(io->reactor, &dio->timer, ns, delay_timer_fired, io);
+}
+
+static void delay_submit(struct bdev_io *io)
+{
+	struct delay_bdev *d = to_delay(io->bdev);
+	int rc = bdev_child_submit(io, d->base, io->type, io->offset_blocks, io->num_blocks,
+				   io->iov, io->iovcnt, 0, 0, delay_base_done);
+	if (rc == -ENOMEM)
+		bdev_io_wait_pool(io, delay_submit);
+	else if (rc < 0)
+		bdev_io_complete(io, rc);
+}
+
+static void delay_remove(struct bdev *b)
+{
+	bdev_release(to_delay(b)->base);
+}
+
+static void delay_destruct(struct bdev *b)
+{
+	struct delay_bdev *d = to_delay(b);
+	bdev_unhold(d->base);
+	free(d);
+}
+
+static json_t *delay_params(const struct delay_bdev *d)
+{
+	return json_pack("{s:s, s:s, s:I, s:I, s:I, s:I}", "name", d->bdev.name,
+			 "base_bdev_name", d->base_name,
+			 "avg_read_latency", (json_int_t)atomic_load(&d->latency_us[AVG_READ]),
+			 "p99_read_latency", (json_int_t)atomic_load(&d->latency_us[P99_READ]),
+			 "avg_write_latency", (json_int_t)atomic_load(&d->latency_us[AVG_WRITE]),
+			 "p99_write_latency", (json_int_t)atomic_load(&d->latency_us[P99_WRITE]));
+}
+
+static void delay_dump(const struct bdev *b, json_t *ds)
+{
+	json_t *info = delay_params(to_delay(b));
+	if (info)
+		json_object_set_new(ds, "delay", info);
+}
+
+static json_t *delay_config_json(const struct bdev *b)
+{
+	json_t *params = delay_params(to_delay(b));
+	if (params)
+		json_object_set_new(params, "uuid", json_string(b->uuid));
+	return bdev_config_wrap("bdev_delay_create", params);
+}
+
+static const struct bdev_module delay_module = {
+	.name = "delay",
+	.product_name = "delay",
+	.submit = delay_submit,
+	.remove = delay_remove,
+	.destruct = delay_destruct,
+	.dump_driver_specific = delay_dump,
+	.config_json = delay_config_json,
+};
+
+int bdev_delay_create(const char *name, const char *base_name, uint64_t avg_read_us,
+		      uint64_t p99_read_us, uint64_t avg_write_us, uint64_t p99_write_us,
+		      const char *uuid, struct bdev **out)
+{
+	uint64_t lat[DELAY_KINDS] = { avg_read_us, p99_read_us, avg_write_us, p99_write_us };
+	for (int k = 0; k < DELAY_KINDS; k++) {
+		if (lat[k] > DELAY_MAX_US)
+			return -EINVAL;
+	}
+	char bname[BDEV_NAME_MAX + 1];
+	int rc = bdev_pick_name(name, "Delay", &g_delay_counter, bname);
+	if (rc < 0)
+		return rc;
+	struct bdev *base = bdev_find(base_name);
+	if (!base)
+		return -ENODEV;
+	if (base->claim_module)
+		return -EBUSY;
+	struct delay_bdev *d = calloc(1, sizeof(*d));
+	if (!d)
+		return -ENOMEM;
+	d->base = base;
+	snprintf(d->base_name, sizeof(d->base_name), "%s", base->name);
+	for (int k = 0; k < DELAY_KINDS; k++)
+		atomic_init(&d->latency_us[k], lat[k]);
+	rc = bdev_setup(&d->bdev, &delay_module, bname, base->block_size, base->num_blocks,
+			base->io_types, uuid);
+	if (rc == 0)
+		rc = bdev_register(&d->bdev);
+	if (rc < 0) {
+		free(d);
+		return rc;
+	}
+	bdev_claim(base, "delay", d);   /* cannot fail: checked above, same thread */
+	bdev_hold(base);
+	if (out)
+		*out = &d->bdev;
+	return 0;
+}
+
+int bdev_delay_update_latency(const char *name, const char *type, uint64_t latency_us)
+{
+	struct bdev *b = bdev_find(name);
+	if (!b || strcmp(bdev_module(b), "delay") != 0)
+		return -ENODEV;
+	for (int k = 0; k < DELAY_KINDS; k++) {
+		if (type && strcmp(type, g_kind_names[k]) == 0) {
+			if (latency_us > DELAY_MAX_US)
+				return -EINVAL;
+			atomic_store(&to_delay(b)->latency_us[k], latency_us);
+			log_info("blockd", "msg=\"delay latency updated\" bdev=%s type=%s us=%llu",
+				 name, type, (unsigned long long)latency_us);
+			return 0;
+		}
+	}
+	return -EINVAL;
+}

@@ -1,0 +1,126 @@
+/* bdev_malloc.c — the RAM disk: blocks live in an anonymous private mapping (reserved
+ * lazily, so a large disk costs only what is written). IO is a memcpy on the submitting
+ * reactor; completion is deferred by the bdev layer like any other. */
+#include <errno.h>
+#include <string.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+
+#include "bdev_internal.h"
+#include "log.h"
+
+#define MALLOC_MAX_BYTES (64ull << 30)
+#define MALLOC_MADVISE_MIN (1u << 20)   /* zero ranges this large by dropping pages */
+
+struct malloc_bdev {
+	struct bdev bdev;
+	unsigned char *data;
+	size_t len;
+};
+
+static unsigned g_malloc_counter;
+
+static struct malloc_bdev *to_malloc(const struct bdev *b)
+{
+	return (struct malloc_bdev *)(void *)b;
+}
+
+/* Zeroes [off, off + len): whole pages are given back to the kernel (they read back as
+ * zeros), the edges are cleared by hand. */
+static void malloc_zero(struct malloc_bdev *m, size_t off, size_t len)
+{
+	if (len >= MALLOC_MADVISE_MIN) {
+		size_t page = 4096;
+		size_t start = (off + page - 1) & ~(page - 1);
+		size_t end = (off + len) & ~(page - 1);
+		if (end > start && madvise(m->data + start, end - start, MADV_DONTNEED) == 0) {
+			memset(m->data + off, 0, start - off);
+			memset(m->data + end, 0, off + len - end);
+			return;
+		}
+	}
+	memset(m->data + off, 0, len);
+}
+
+static void malloc_submit(struct bdev_io *io)
+{
+	struct malloc_bdev *m = to_malloc(io->bdev);
+	size_t off = (size_t)io->offset_blocks * m->bdev.block_size;
+	size_t len = (size_t)io->num_blocks * m->bdev.block_size;
+	switch (io->type) {
+	case BDEV_IO_READ:
+		iov_from_buf(io->iov, io->iovcnt, m->data + off, len);
+		break;
+	case BDEV_IO_WRITE:
+		iov_to_buf(io->iov, io->iovcnt, m->data + off, len);
+		break;
+	case BDEV_IO_UNMAP:
+	case BDEV_IO_WRITE_ZEROES:
+		malloc_zero(m, off, len);
+		break;
+	default:        /* FLUSH: nothing to do in RAM */
+		break;
+	}
+	bdev_io_complete(io, 0);
+}
+
+static void malloc_destruct(struct bdev *b)
+{
+	struct malloc_bdev *m = to_malloc(b);
+	if (m->data)
+		munmap(m->data, m->len);
+	free(m);
+}
+
+static json_t *malloc_config_json(const struct bdev *b)
+{
+	return bdev_config_wrap("bdev_malloc_create",
+				json_pack("{s:s, s:I, s:i, s:s}", "name", b->name,
+					  "num_blocks", (json_int_t)b->num_blocks,
+					  "block_size", (int)b->block_size, "uuid", b->uuid));
+}
+
+static const struct bdev_module malloc_module = {
+	.name = "malloc",
+	.product_name = "Malloc disk",
+	.submit = malloc_submit,
+	.destruct = malloc_destruct,
+	.config_json = malloc_config_json,
+};
+
+int bdev_malloc_create(const char *name, uint64_t num_blocks, uint32_t block_size,
+		       const char *uuid, struct bdev **out)
+{
+	int rc = bdev_check_geometry(block_size, num_blocks);
+	if (rc < 0 || num_blocks > MALLOC_MAX_BYTES / block_size)
+		return -EINVAL;
+	char bname[BDEV_NAME_MAX + 1];
+	rc = bdev_pick_name(name, "Malloc", &g_malloc_counter, bname);
+	if (rc < 0)
+		return rc;
+	struct malloc_bdev *m = calloc(1, sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	rc = bdev_setup(&m->bdev, &malloc_module, bname, block_size, num_blocks,
+			(1u << BDEV_IO_TYPE_COUNT) - 1, uuid);
+	if (rc < 0) {
+		free(m);
+		return rc;
+	}
+	m->len = (size_t)num_blocks * block_size;
+	m->data = mmap(NULL, m->len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (m->data == MAP_FAILED) {
+		m->data = NULL;
+		free(m);
+		return -ENOMEM;
+	}
+	rc = bdev_register(&m->bdev);
+	if (rc < 0) {
+		malloc_destruct(&m->bdev);
+		return rc;
+	}
+	if (out)
+		*out = &m->bdev;
+	return 0;
+}

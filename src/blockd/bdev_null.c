@@ -1,0 +1,64 @@
+/* bdev_null.c — the null bdev: every IO succeeds without touching data (reads leave the
+ * buffer as it is). It measures the data path alone. */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "bdev_internal.h"
+
+struct null_bdev {
+	struct bdev bdev;
+};
+
+static unsigned g_null_counter;
+
+static void null_submit(struct bdev_io *io)
+{
+	bdev_io_complete(io, 0);
+}
+
+static void null_destruct(struct bdev *b)
+{
+	free((struct null_bdev *)(void *)b);
+}
+
+static json_t *null_config_json(const struct bdev *b)
+{
+	return bdev_config_wrap("bdev_null_create",
+				json_pack("{s:s, s:I, s:i, s:s}", "name", b->name,
+					  "num_blocks", (json_int_t)b->num_blocks,
+					  "block_size", (int)b->block_size, "uuid", b->uuid));
+}
+
+static const struct bdev_module null_module = {
+	.name = "null",
+	.product_name = "Null disk",
+	.submit = null_submit,
+	.destruct = null_destruct,
+	.config_json = null_config_json,
+};
+
+int bdev_null_create(const char *name, uint64_t num_blocks, uint32_t block_size,
+		     const char *uuid, struct bdev **out)
+{
+	int rc = bdev_check_geometry(block_size, num_blocks);
+	if (rc < 0)
+		return rc;
+	char bname[BDEV_NAME_MAX + 1];
+	rc = bdev_pick_name(name, "Null", &g_null_counter, bname);
+	if (rc < 0)
+		return rc;
+	struct null_bdev *n = calloc(1, sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	rc = bdev_setup(&n->bdev, &null_module, bname, block_size, num_blocks,
+			(1u << BDEV_IO_TYPE_COUNT) - 1, uuid);
+	if (rc == 0)
+		rc = bdev_register(&n->bdev);
+	if (rc < 0) {
+		free(n);
+		return rc;
+	}
+	if (out)
+		*out = &n->bdev;
+	return 0;
+}

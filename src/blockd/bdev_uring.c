@@ -1,0 +1,335 @@
+/* bdev_uring.c — the file bdev: a regular file (or block device) driven through the
+ * submitting reactor's io_uring. Reads and writes are readv/writev on the caller's iovecs
+ * (short transfers resubmit the rest, EAGAIN/EINTR retry), flush is fdatasync, unmap punches
+ * a hole and write-zeroes zeroes the range with fallocate, falling back to punching or to
+ * writing zeros when the filesystem cannot. "aio" is the same module under SPDK's other name. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <liburing.h>
+#include <linux/fs.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "bdev_internal.h"
+#include "log.h"
+
+#define ZERO_CHUNK (64u * 1024)
+#define ZERO_CHUNKS_PER_WRITE 16
+
+enum uring_op { UOP_RW, UOP_FSYNC, UOP_PUNCH, UOP_ZERO_RANGE, UOP_ZERO_WRITE };
+
+struct uring_bdev {
+	struct bdev bdev;
+	int fd;
+	bool readonly, block_size_given;
+	_Atomic bool no_zero_range, no_punch_hole, error_logged;
+	char filename[PATH_MAX];
+};
+
+/* Lives in bdev_io.driver_ctx; req first so that a CQE leads back to the io. */
+struct uring_io {
+	struct reactor_uring_req req;
+	uint64_t done;                  /* bytes transferred so far (UOP_RW, UOP_ZERO_WRITE) */
+	enum uring_op op;
+};
+
+static const unsigned char g_zeros[ZERO_CHUNK];
+static unsigned g_uring_counter, g_aio_counter;
+
+static struct uring_bdev *to_uring(const struct bdev *b)
+{
+	return (struct uring_bdev *)(void *)b;
+}
+
+static struct bdev_io *io_of_req(struct reactor_uring_req *req)
+{
+	return (struct bdev_io *)(void *)((char *)req - offsetof(struct bdev_io, driver_ctx));
+}
+
+static void uring_finish(struct bdev_io *io, int status)
+{
+	struct uring_bdev *u = to_uring(io->bdev);
+	if (status < 0 && !atomic_exchange(&u->error_logged, true))
+		log_warn("blockd", "msg=\"file io failed\" bdev=%s file=%s op=%d err=\"%s\" "
+			 "note=\"further errors counted in iostat only\"", u->bdev.name,
+			 u->filename, (int)io->type, strerror(-status));
+	bdev_io_complete(io, status);
+}
+
+static void uring_issue(struct bdev_io *io);
+
+/* Queues one SQE for the io's current step. */
+static void uring_issue(struct bdev_io *io)
+{
+	struct uring_bdev *u = to_uring(io->bdev);
+	struct uring_io *uio = BDEV_IO_CTX(io, struct uring_io);
+	struct io_uring_sqe *sqe = reactor_get_sqe(io->reactor);
+	if (!sqe) {             /* ring wedged for now: try again at the next iteration */
+		bdev_io_wait_pool(io, uring_issue);
+		return;
+	}
+	uint64_t off = io->offset_blocks * u->bdev.block_size;
+	uint64_t len = io->num_blocks * u->bdev.block_size;
+	switch (uio->op) {
+	case UOP_RW:
+		if (io->type == BDEV_IO_READ)
+			io_uring_prep_readv(sqe, u->fd, io->iov, (unsigned)io->iovcnt, off + uio->done);
+		else
+			io_uring_prep_writev(sqe, u->fd, io->iov, (unsigned)io->iovcnt, off + uio->done);
+		break;
+	case UOP_FSYNC:
+		io_uring_prep_fsync(sqe, u->fd, IORING_FSYNC_DATASYNC);
+		break;
+	case UOP_PUNCH:
+		io_uring_prep_fallocate(sqe, u->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+					(off_t)off, (off_t)len);
+		break;
+	case UOP_ZERO_RANGE:
+		io_uring_prep_fallocate(sqe, u->fd, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE,
+					(off_t)off, (off_t)len);
+		break;
+	case UOP_ZERO_WRITE: {
+		uint64_t left = len - uio->done;
+		int n = 0;
+		for (; n < ZERO_CHUNKS_PER_WRITE && left > 0; n++) {
+			size_t take = left < ZERO_CHUNK ? (size_t)left : ZERO_CHUNK;
+			io->iov_buf[n].iov_base = (void *)g_zeros;
+			io->iov_buf[n].iov_len = take;
+			left -= take;
+		}
+		io_uring_prep_writev(sqe, u->fd, io->iov_buf, (unsigned)n, off + uio->done);
+		break;
+	}
+	}
+	io_uring_sqe_set_data(sqe, &uio->req);
+}
+
+/* A short read or write: keep the rest of the iovecs and go on. */
+static void uring_rw_progress(struct bdev_io *io, uint64_t res)
+{
+	struct uring_io *uio = BDEV_IO_CTX(io, struct uring_io);
+	uint64_t total = io->num_blocks * io->bdev->block_size;
+	uio->done += res;
+	if (uio->done >= total) {
+		uring_finish(io, 0);
+		return;
+	}
+	if (uio->op == UOP_RW) {
+		/* in place is safe: each source entry makes at most one entry, at or before it */
+		int n = iov_slice(io->iov, io->iovcnt, (size_t)res, (size_t)(total - uio->done),
+				  io->iov_buf, BDEV_IO_MAX_IOV);
+		if (n <= 0) {
+			uring_finish(io, -EIO);
+			return;
+		}
+		io->iov = io->iov_buf;
+		io->iovcnt = n;
+	}
+	uring_issue(io);
+}
+
+/* The filesystem cannot do this fallocate mode: remember it and take the next way. */
+static bool uring_fallback(struct bdev_io *io)
+{
+	struct uring_bdev *u = to_uring(io->bdev);
+	struct uring_io *uio = BDEV_IO_CTX(io, struct uring_io);
+	if (uio->op == UOP_ZERO_RANGE) {
+		atomic_store(&u->no_zero_range, true);
+		uio->op = atomic_load(&u->no_punch_hole) ? UOP_ZERO_WRITE : UOP_PUNCH;
+	} else if (uio->op == UOP_PUNCH) {
+		atomic_store(&u->no_punch_hole, true);
+		uio->op = UOP_ZERO_WRITE;
+	} else {
+		return false;
+	}
+	uio->done = 0;
+	uring_issue(io);
+	return true;
+}
+
+static void uring_complete(struct reactor_uring_req *req, int res)
+{
+	struct bdev_io *io = io_of_req(req);
+	struct uring_io *uio = BDEV_IO_CTX(io, struct uring_io);
+	if (res == -EAGAIN || res == -EINTR) {
+		uring_issue(io);
+		return;
+	}
+	if ((res == -EOPNOTSUPP || res == -ENOTSUP) && uring_fallback(io))
+		return;
+	if (res < 0) {
+		uring_finish(io, res);
+		return;
+	}
+	if (uio->op == UOP_RW || uio->op == UOP_ZERO_WRITE) {
+		if (res == 0) {         /* end of file: the file shrank under us */
+			uring_finish(io, -EIO);
+			return;
+		}
+		uring_rw_progress(io, (uint64_t)res);
+		return;
+	}
+	uring_finish(io, 0);
+}
+
+static void uring_submit(struct bdev_io *io)
+{
+	struct uring_bdev *u = to_uring(io->bdev);
+	struct uring_io *uio = BDEV_IO_CTX(io, struct uring_io);
+	uio->req.complete = uring_complete;
+	uio->done = 0;
+	switch (io->type) {
+	case BDEV_IO_READ:
+	case BDEV_IO_WRITE:
+		uio->op = UOP_RW;
+		break;
+	case BDEV_IO_FLUSH:
+		uio->op = UOP_FSYNC;
+		break;
+	case BDEV_IO_UNMAP:
+		uio->op = atomic_load(&u->no_punch_hole) ? UOP_ZERO_WRITE : UOP_PUNCH;
+		break;
+	default:
+		uio->op = !atomic_load(&u->no_zero_range) ? UOP_ZERO_RANGE
+			  : !atomic_load(&u->no_punch_hole) ? UOP_PUNCH : UOP_ZERO_WRITE;
+		break;
+	}
+	uring_issue(io);
+}
+
+static bool uring_is_aio(const struct bdev *b)
+{
+	return strcmp(b->module_name, "aio") == 0;
+}
+
+static void uring_dump(const struct bdev *b, json_t *ds)
+{
+	const struct uring_bdev *u = to_uring(b);
+	if (uring_is_aio(b))
+		json_object_set_new(ds, "aio",
+				    json_pack("{s:s, s:b, s:b}", "filename", u->filename,
+					      "block_size_override", u->block_size_given,
+					      "readonly", u->readonly));
+	else
+		json_object_set_new(ds, "uring", json_pack("{s:s}", "filename", u->filename));
+}
+
+static json_t *uring_config_json(const struct bdev *b)
+{
+	const struct uring_bdev *u = to_uring(b);
+	if (uring_is_aio(b))
+		return bdev_config_wrap("bdev_aio_create",
+					json_pack("{s:s, s:s, s:i, s:b, s:s}", "name", b->name,
+						  "filename", u->filename, "block_size",
+						  (int)b->block_size, "readonly", u->readonly,
+						  "uuid", b->uuid));
+	return bdev_config_wrap("bdev_uring_create",
+				json_pack("{s:s, s:s, s:i, s:s}", "name", b->name, "filename",
+					  u->filename, "block_size", (int)b->block_size,
+					  "uuid", b->uuid));
+}
+
+static void uring_destruct(struct bdev *b)
+{
+	struct uring_bdev *u = to_uring(b);
+	if (u->fd >= 0)
+		close(u->fd);
+	free(u);
+}
+
+static const struct bdev_module uring_module = {
+	.name = "uring",
+	.product_name = "URING bdev",
+	.submit = uring_submit,
+	.destruct = uring_destruct,
+	.dump_driver_specific = uring_dump,
+	.config_json = uring_config_json,
+};
+
+static const struct bdev_module aio_module = {
+	.name = "aio",
+	.product_name = "AIO disk",
+	.submit = uring_submit,
+	.destruct = uring_destruct,
+	.dump_driver_specific = uring_dump,
+	.config_json = uring_config_json,
+};
+
+static int uring_file_size(int fd, uint64_t *size)
+{
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (S_ISREG(st.st_mode)) {
+		*size = (uint64_t)st.st_size;
+		return 0;
+	}
+	if (S_ISBLK(st.st_mode))
+		return ioctl(fd, BLKGETSIZE64, size) < 0 ? -errno : 0;
+	return -EINVAL;
+}
+
+static int uring_open(struct uring_bdev *u, const char *filename, uint32_t block_size,
+		      uint64_t *num_blocks)
+{
+	u->fd = open(filename, (u->readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	if (u->fd < 0)
+		return -errno;
+	uint64_t size = 0;
+	int rc = uring_file_size(u->fd, &size);
+	if (rc < 0)
+		return rc;
+	if (size < block_size)
+		return -EINVAL;
+	*num_blocks = size / block_size;
+	return 0;
+}
+
+int bdev_uring_create(const char *name, const char *filename, uint32_t block_size,
+		      bool readonly, const char *uuid, const char *module_name, struct bdev **out)
+{
+	bool aio = module_name && strcmp(module_name, "aio") == 0;
+	if (module_name && !aio && strcmp(module_name, "uring") != 0)
+		return -EINVAL;
+	if (!filename || !filename[0] || strlen(filename) >= PATH_MAX)
+		return -EINVAL;
+	uint32_t bs = block_size ? block_size : 512;
+	int rc = bdev_check_geometry(bs, 1);
+	if (rc < 0)
+		return rc;
+	char bname[BDEV_NAME_MAX + 1];
+	rc = bdev_pick_name(name, aio ? "AIO" : "Uring", aio ? &g_aio_counter : &g_uring_counter,
+			    bname);
+	if (rc < 0)
+		return rc;
+	struct uring_bdev *u = calloc(1, sizeof(*u));
+	if (!u)
+		return -ENOMEM;
+	u->readonly = readonly;
+	u->block_size_given = block_size != 0;
+	snprintf(u->filename, sizeof(u->filename), "%s", filename);
+	uint64_t num_blocks = 0;
+	rc = uring_open(u, filename, bs, &num_blocks);
+	uint32_t types = readonly ? (1u << BDEV_IO_READ) | (1u << BDEV_IO_FLUSH)
+				  : (1u << BDEV_IO_TYPE_COUNT) - 1;
+	if (rc == 0)
+		rc = bdev_setup(&u->bdev, aio ? &aio_module : &uring_module, bname, bs, num_blocks,
+				types, uuid);
+	if (rc == 0)
+		rc = bdev_register(&u->bdev);
+	if (rc < 0) {
+		log_debug("blockd", "msg=\"file bdev create failed\" file=%s err=\"%s\"", filename,
+			  strerror(-rc));
+		uring_destruct(&u->bdev);
+		return rc;
+	}
+	if (out)
+		*out = &u->bdev;
+	return 0;
+}
