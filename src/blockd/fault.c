@@ -1,0 +1,149 @@
+/* fault.c — the table of injected RPC faults and its two RPCs, blockd_fault_inject and
+ * blockd_fault_clear (registered only with --fault-injection). */
+#include "fault.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "json_util.h"
+#include "jsonrpc.h"
+#include "log.h"
+#include "rpc.h"
+
+#define FAULT_MAX 64
+
+struct fault {
+	char method[64];
+	struct fault_hit hit;
+	uint32_t remaining;   /* 0 = until cleared */
+};
+
+static struct fault faults[FAULT_MAX];
+static unsigned num_faults;
+static bool enabled;
+
+void fault_set_enabled(bool on)
+{
+	enabled = on;
+}
+
+bool fault_enabled(void)
+{
+	return enabled;
+}
+
+static struct fault *find_fault(const char *method)
+{
+	for (unsigned i = 0; i < num_faults; i++)
+		if (strcmp(faults[i].method, method) == 0)
+			return &faults[i];
+	return NULL;
+}
+
+static void remove_fault(struct fault *f)
+{
+	*f = faults[--num_faults];
+}
+
+bool fault_check(const char *method, struct fault_hit *hit)
+{
+	if (!enabled || num_faults == 0)
+		return false;
+	struct fault *f = find_fault(method);
+	if (!f)
+		return false;
+	*hit = f->hit;
+	if (f->remaining > 0 && --f->remaining == 0)
+		remove_fault(f);
+	return true;
+}
+
+void fault_clear_all(void)
+{
+	num_faults = 0;
+}
+
+static int parse_action(const char *s, enum fault_action *out)
+{
+	static const struct { const char *name; enum fault_action action; } actions[] = {
+		{ "hang", FAULT_HANG }, { "error", FAULT_ERROR },
+		{ "delay", FAULT_DELAY }, { "crash", FAULT_CRASH },
+	};
+	for (size_t i = 0; i < sizeof(actions) / sizeof(actions[0]); i++) {
+		if (strcmp(s, actions[i].name) == 0) {
+			*out = actions[i].action;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+static void rpc_blockd_fault_inject(struct rpc_request *req, const json_t *params)
+{
+	const char *method = NULL, *action = NULL;
+	int32_t error_code = -EIO;
+	uint32_t delay_ms = 0, count = 0;
+	struct jparam spec[] = {
+		{ "method", JP_STRING, true, &method, NULL },
+		{ "action", JP_STRING, true, &action, NULL },
+		{ "error_code", JP_INT32, false, &error_code, NULL },
+		{ "delay_ms", JP_UINT32, false, &delay_ms, NULL },
+		{ "count", JP_UINT32, false, &count, NULL },
+	};
+	char err[160];
+	if (json_decode_params(params, JPARAMS(spec), err, sizeof(err)) < 0)
+		return rpc_reply_invalid_params(req, err);
+
+	struct fault_hit hit = { .error_code = error_code, .delay_ms = delay_ms };
+	const struct rpc_method *m = rpc_find_method(method);
+	if (!m || (m->flags & RPC_NO_FAULT))
+		return rpc_reply_invalid_params(req, "method is not a fault-injectable RPC");
+	if (parse_action(action, &hit.action) < 0)
+		return rpc_reply_invalid_params(req, "action must be hang, error, delay or crash");
+	if (hit.action == FAULT_ERROR && error_code >= 0)
+		return rpc_reply_invalid_params(req, "error_code must be negative");
+	if (hit.action == FAULT_DELAY && (delay_ms == 0 || delay_ms > 3600000))
+		return rpc_reply_invalid_params(req, "delay_ms must be 1..3600000");
+
+	struct fault *f = find_fault(method);
+	if (!f) {
+		if (num_faults == FAULT_MAX)
+			return rpc_reply_errno(req, -ENOSPC);
+		f = &faults[num_faults++];
+		strncpy(f->method, method, sizeof(f->method) - 1);
+		f->method[sizeof(f->method) - 1] = '\0';
+	}
+	f->hit = hit;
+	f->remaining = count;
+	log_warn("blockd", "msg=\"fault armed\" method=%s action=%s count=%u", method, action,
+		 count);
+	rpc_reply(req, json_true());
+}
+
+static void rpc_blockd_fault_clear(struct rpc_request *req, const json_t *params)
+{
+	const char *method = NULL;
+	struct jparam spec[] = {
+		{ "method", JP_STRING, false, &method, NULL },
+	};
+	char err[160];
+	if (json_decode_params(params, JPARAMS(spec), err, sizeof(err)) < 0)
+		return rpc_reply_invalid_params(req, err);
+	if (!method) {
+		fault_clear_all();
+	} else {
+		struct fault *f = find_fault(method);
+		if (!f)
+			return rpc_reply_errno(req, -ENOENT);
+		remove_fault(f);
+	}
+	log_info("blockd", "msg=\"fault cleared\" method=%s", method ? method : "*");
+	rpc_reply(req, json_true());
+}
+
+const struct rpc_method rpc_fault_methods[] = {
+	{ "blockd_fault_inject", rpc_blockd_fault_inject, RPC_FAULT_INJECTION | RPC_NO_FAULT },
+	{ "blockd_fault_clear", rpc_blockd_fault_clear, RPC_FAULT_INJECTION | RPC_NO_FAULT },
+	{ NULL, NULL, 0 },
+};

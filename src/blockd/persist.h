@@ -1,0 +1,20 @@
+/* persist.h — blockd --persist FILE: the configuration (save_config's shape) written atomically
+ * after every change, and replayed at start before the first RPC is answered. */
+#ifndef BLOCKD_PERSIST_H
+#define BLOCKD_PERSIST_H
+
+#include <jansson.h>
+
+/* The current configuration: {"subsystems": [{"subsystem": "bdev", "config": [...]}, ...]} */
+json_t *config_snapshot(void);
+
+/* Enables persistence to path (NULL disables). */
+void persist_set_path(const char *path);
+/* Writes the configuration if persistence is on. Logs and returns -errno on failure. */
+int persist_save(void);
+/* Replays the file if it exists: every entry through the same RPC handlers. Entries that fail
+ * are logged and skipped. Returns the number replayed, or -errno if the file is unreadable
+ * or not a configuration (nothing is replayed then). */
+int persist_load(void);
+
+#endif

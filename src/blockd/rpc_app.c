@@ -1,0 +1,216 @@
+/* rpc_app.c — the method table lookup and the application RPCs: spdk_get_version,
+ * rpc_get_methods, framework_get_reactors, thread_get_stats, thread_get_pollers, save_config.
+ * Shapes follow SPDK's; ticks are nanoseconds (tick_rate 1e9). */
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "berth_version.h"
+#include "blockd.h"
+#include "fault.h"
+#include "json_util.h"
+#include "persist.h"
+#include "rpc.h"
+
+#define TICK_RATE 1000000000ULL
+
+static const struct rpc_method *const method_tables[] = {
+	rpc_app_methods, rpc_bdev_methods, rpc_fault_methods,
+};
+
+static bool method_available(const struct rpc_method *m)
+{
+	return !(m->flags & RPC_FAULT_INJECTION) || fault_enabled();
+}
+
+const struct rpc_method *rpc_find_method(const char *name)
+{
+	for (size_t t = 0; t < sizeof(method_tables) / sizeof(method_tables[0]); t++)
+		for (const struct rpc_method *m = method_tables[t]; m->name; m++)
+			if (strcmp(m->name, name) == 0)
+				return method_available(m) ? m : NULL;
+	return NULL;
+}
+
+void rpc_foreach_method(void (*fn)(const struct rpc_method *m, void *arg), void *arg)
+{
+	for (size_t t = 0; t < sizeof(method_tables) / sizeof(method_tables[0]); t++)
+		for (const struct rpc_method *m = method_tables[t]; m->name; m++)
+			if (method_available(m))
+				fn(m, arg);
+}
+
+/* Methods without parameters still refuse unknown keys. */
+static bool no_params(struct rpc_request *req, const json_t *params)
+{
+	char err[160];
+	if (json_decode_params(params, NULL, 0, err, sizeof(err)) < 0) {
+		rpc_reply_invalid_params(req, err);
+		return false;
+	}
+	return true;
+}
+
+static void rpc_spdk_get_version(struct rpc_request *req, const json_t *params)
+{
+	if (!no_params(req, params))
+		return;
+	unsigned major = 0, minor = 0, patch = 0;
+	sscanf(BERTH_VERSION, "%u.%u.%u", &major, &minor, &patch);
+	rpc_reply(req, json_pack("{s:s, s:{s:i, s:i, s:i, s:s}}",
+				 "version", "blockd v" BERTH_VERSION,
+				 "fields", "major", major, "minor", minor, "patch", patch,
+				 "suffix", ""));
+}
+
+static void add_method_name(const struct rpc_method *m, void *arg)
+{
+	json_array_append_new(arg, json_string(m->name));
+}
+
+static void rpc_rpc_get_methods(struct rpc_request *req, const json_t *params)
+{
+	bool current = false, include_aliases = false;
+	struct jparam spec[] = {
+		{ "current", JP_BOOL, false, &current, NULL },
+		{ "include_aliases", JP_BOOL, false, &include_aliases, NULL },
+	};
+	char err[160];
+	if (json_decode_params(params, JPARAMS(spec), err, sizeof(err)) < 0)
+		return rpc_reply_invalid_params(req, err);
+	json_t *names = json_array();
+	rpc_foreach_method(add_method_name, names);
+	rpc_reply(req, names);
+}
+
+/* One entry per thread of blockd: the control thread ("app_thread"), then each reactor. */
+struct thread_view {
+	const char *name;
+	unsigned id;
+	uint64_t busy, idle;
+	unsigned active_pollers, timed_pollers;
+};
+
+static struct thread_view view_of(struct reactor *r, unsigned id)
+{
+	struct reactor_stats st;
+	reactor_get_stats(r, &st);
+	return (struct thread_view){
+		.name = st.name, .id = id, .busy = st.busy_ns, .idle = st.idle_ns,
+		.active_pollers = st.active_pollers, .timed_pollers = st.timed_pollers,
+	};
+}
+
+static unsigned collect_threads(struct thread_view *out, unsigned max)
+{
+	unsigned n = 0;
+	if (g_blockd.app)
+		out[n++] = view_of(g_blockd.app, 1);
+	for (unsigned i = 0; i < g_blockd.num_reactors && n < max; i++) {
+		out[n] = view_of(g_blockd.reactors[i], n + 1);
+		n++;
+	}
+	return n;
+}
+
+static void rpc_framework_get_reactors(struct rpc_request *req, const json_t *params)
+{
+	if (!no_params(req, params))
+		return;
+	struct thread_view threads[BLOCKD_MAX_REACTORS + 1];
+	unsigned n = collect_threads(threads, BLOCKD_MAX_REACTORS + 1);
+	json_t *reactors = json_array();
+	for (unsigned i = 0; i < n; i++) {
+		char mask[24];
+		snprintf(mask, sizeof(mask), "%x", 1u << (i % 32));
+		json_array_append_new(reactors, json_pack(
+			"{s:i, s:I, s:I, s:b, s:[{s:s, s:i, s:s, s:I}]}",
+			"lcore", i, "busy", (json_int_t)threads[i].busy,
+			"idle", (json_int_t)threads[i].idle,
+			"in_interrupt", i == 0 || !g_blockd.opts.busy_poll,
+			"lw_threads", "name", threads[i].name, "id", threads[i].id,
+			"cpumask", mask, "elapsed", (json_int_t)(threads[i].busy + threads[i].idle)));
+	}
+	rpc_reply(req, json_pack("{s:I, s:i, s:o}", "tick_rate", (json_int_t)TICK_RATE,
+				 "pid", (int)getpid(), "reactors", reactors));
+}
+
+static void rpc_thread_get_stats(struct rpc_request *req, const json_t *params)
+{
+	if (!no_params(req, params))
+		return;
+	struct thread_view threads[BLOCKD_MAX_REACTORS + 1];
+	unsigned n = collect_threads(threads, BLOCKD_MAX_REACTORS + 1);
+	json_t *arr = json_array();
+	for (unsigned i = 0; i < n; i++) {
+		char mask[24];
+		snprintf(mask, sizeof(mask), "%x", 1u << (i % 32));
+		json_array_append_new(arr, json_pack(
+			"{s:s, s:i, s:s, s:I, s:I, s:i, s:i, s:i}",
+			"name", threads[i].name, "id", threads[i].id, "cpumask", mask,
+			"busy", (json_int_t)threads[i].busy, "idle", (json_int_t)threads[i].idle,
+			"active_pollers_count", threads[i].active_pollers,
+			"timed_pollers_count", threads[i].timed_pollers,
+			"paused_pollers_count", 0));
+	}
+	rpc_reply(req, json_pack("{s:I, s:o}", "tick_rate", (json_int_t)TICK_RATE,
+				 "threads", arr));
+}
+
+struct poller_lists {
+	json_t *active, *timed;
+};
+
+static void add_poller(const struct reactor_poller_stats *p, void *arg)
+{
+	struct poller_lists *lists = arg;
+	json_t *entry = json_pack("{s:s, s:I, s:s, s:I, s:I}", "name", p->name,
+				  "id", (json_int_t)p->id, "state", "waiting",
+				  "run_count", (json_int_t)p->run_count,
+				  "busy_count", (json_int_t)p->busy_count);
+	if (p->period_ns) {
+		json_object_set_new(entry, "period_ticks", json_integer((json_int_t)p->period_ns));
+		json_array_append_new(lists->timed, entry);
+	} else {
+		json_array_append_new(lists->active, entry);
+	}
+}
+
+static void rpc_thread_get_pollers(struct rpc_request *req, const json_t *params)
+{
+	if (!no_params(req, params))
+		return;
+	struct reactor *all[BLOCKD_MAX_REACTORS + 1];
+	unsigned n = 0;
+	if (g_blockd.app)
+		all[n++] = g_blockd.app;
+	for (unsigned i = 0; i < g_blockd.num_reactors; i++)
+		all[n++] = g_blockd.reactors[i];
+	json_t *arr = json_array();
+	for (unsigned i = 0; i < n; i++) {
+		struct poller_lists lists = { json_array(), json_array() };
+		reactor_foreach_poller(all[i], add_poller, &lists);
+		json_array_append_new(arr, json_pack("{s:s, s:i, s:o, s:o, s:[]}",
+			"name", reactor_name(all[i]), "id", i + 1, "active_pollers", lists.active,
+			"timed_pollers", lists.timed, "paused_pollers"));
+	}
+	rpc_reply(req, json_pack("{s:I, s:o}", "tick_rate", (json_int_t)TICK_RATE,
+				 "threads", arr));
+}
+
+static void rpc_save_config(struct rpc_request *req, const json_t *params)
+{
+	if (!no_params(req, params))
+		return;
+	rpc_reply(req, config_snapshot());
+}
+
+const struct rpc_method rpc_app_methods[] = {
+	{ "spdk_get_version", rpc_spdk_get_version, 0 },
+	{ "rpc_get_methods", rpc_rpc_get_methods, 0 },
+	{ "framework_get_reactors", rpc_framework_get_reactors, 0 },
+	{ "thread_get_stats", rpc_thread_get_stats, 0 },
+	{ "thread_get_pollers", rpc_thread_get_pollers, 0 },
+	{ "save_config", rpc_save_config, 0 },
+	{ NULL, NULL, 0 },
+};

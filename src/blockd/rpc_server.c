@@ -1,0 +1,512 @@
+/* rpc_server.c — the JSON-RPC server on the control thread's reactor ("app_thread"): accepts
+ * clients on the RPC socket, splits their byte streams into requests (jsonrpc_frame),
+ * validates envelopes (jsonrpc), applies injected faults, dispatches to the method table and
+ * writes replies without ever blocking on a client. Everything runs on that one thread, so
+ * methods and introspection never race each other. */
+#include "rpc_server.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "blockd.h"
+#include "deadline_io.h"
+#include "fault.h"
+#include "jsonrpc.h"
+#include "jsonrpc_frame.h"
+#include "log.h"
+#include "persist.h"
+#include "rpc.h"
+
+struct rpc_conn {
+	struct rpc_server *server;
+	int fd;
+	struct reactor_fd *watch;
+	unsigned serial;             /* identifies the connection for delayed requests */
+	struct jrpc_frame frame;
+	char *out;
+	size_t out_len, out_off;
+	int64_t partial_since_ms;    /* 0 when no request is half-received */
+	bool close_after_flush;
+};
+
+/* A request held back by an injected delay. */
+struct delayed_request {
+	struct delayed_request *next;
+	struct reactor_timer timer;
+	struct rpc_server *server;
+	unsigned conn_serial;
+	json_t *value;
+};
+
+struct rpc_server {
+	struct reactor *reactor;
+	int listen_fd;
+	struct reactor_fd *listen_watch;
+	struct reactor_poller *silent_check;
+	char *path;
+	struct rpc_conn *conns[RPC_MAX_CONNECTIONS];
+	unsigned next_serial;
+	struct delayed_request *delayed;
+};
+
+struct rpc_request {
+	struct rpc_conn *conn;       /* NULL for a local call */
+	json_t *id;
+	bool notification;
+	bool answered;
+	bool failed;
+	/* local calls */
+	json_t *local_result;
+	int local_code;
+	char local_msg[256];
+};
+
+static struct rpc_server *g_server;
+
+/* ---------------------------------------------------------------- output */
+
+static void conn_update_events(struct rpc_server *s, struct rpc_conn *c)
+{
+	bool want_out = c->out_off < c->out_len;
+	reactor_fd_modify(s->reactor, c->watch, EPOLLIN | (want_out ? EPOLLOUT : 0));
+}
+
+/* Writes what the socket takes now; the rest waits for EPOLLOUT. -1 when the peer is gone. */
+static int conn_flush(struct rpc_conn *c)
+{
+	while (c->out_off < c->out_len) {
+		ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			break;
+		if (n <= 0)
+			return -1;
+		c->out_off += (size_t)n;
+	}
+	if (c->out_off == c->out_len) {
+		c->out_off = c->out_len = 0;
+	} else if (c->out_off > 65536) {
+		memmove(c->out, c->out + c->out_off, c->out_len - c->out_off);
+		c->out_len -= c->out_off;
+		c->out_off = 0;
+	}
+	return 0;
+}
+
+static void conn_queue(struct rpc_conn *c, char *line, size_t len)
+{
+	if (!line)
+		return;
+	if (c->out_len + len > RPC_OUTPUT_MAX) {
+		log_warn("blockd", "msg=\"client does not read its replies; closing\" fd=%d", c->fd);
+		c->close_after_flush = true;
+		free(line);
+		return;
+	}
+	char *nb = realloc(c->out, c->out_len + len);
+	if (!nb) {
+		c->close_after_flush = true;
+		free(line);
+		return;
+	}
+	memcpy(nb + c->out_len, line, len);
+	c->out = nb;
+	c->out_len += len;
+	free(line);
+	conn_flush(c);
+}
+
+/* ---------------------------------------------------------------- answers */
+
+void rpc_reply(struct rpc_request *req, json_t *result)
+{
+	if (req->answered) {
+		json_decref(result);
+		return;
+	}
+	if (!result) {
+		log_error("blockd", "msg=\"no memory for a reply\"");
+		rpc_reply_error(req, JRPC_INTERNAL_ERROR, "Internal error: out of memory");
+		return;
+	}
+	req->answered = true;
+	if (!req->conn) {
+		req->local_result = result;
+		return;
+	}
+	if (req->notification) {
+		json_decref(result);
+		return;
+	}
+	size_t len;
+	char *line = jrpc_encode_result(req->id, result, &len);
+	conn_queue(req->conn, line, len);
+}
+
+void rpc_reply_error(struct rpc_request *req, int code, const char *fmt, ...)
+{
+	if (req->answered)
+		return;
+	req->answered = true;
+	req->failed = true;
+	char msg[256];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (!req->conn) {
+		req->local_code = code;
+		snprintf(req->local_msg, sizeof(req->local_msg), "%s", msg);
+		return;
+	}
+	size_t len;
+	char *line = jrpc_encode_error(req->id, code, msg, &len);
+	conn_queue(req->conn, line, len);
+}
+
+void rpc_reply_errno(struct rpc_request *req, int neg_errno)
+{
+	rpc_reply_error(req, neg_errno, "%s", strerror(-neg_errno));
+}
+
+void rpc_reply_invalid_params(struct rpc_request *req, const char *detail)
+{
+	rpc_reply_error(req, JRPC_INVALID_PARAMS, "Invalid parameters: %s", detail);
+}
+
+/* ---------------------------------------------------------------- dispatch */
+
+void rpc_dispatch(struct rpc_request *req, const char *method, const json_t *params)
+{
+	const struct rpc_method *m = rpc_find_method(method);
+	if (!m) {
+		rpc_reply_error(req, JRPC_METHOD_NOT_FOUND, "Method not found");
+		return;
+	}
+	m->handler(req, params);
+	if (!req->answered) {
+		log_error("blockd", "msg=\"handler did not answer\" method=%s", method);
+		rpc_reply_error(req, JRPC_INTERNAL_ERROR, "Internal error");
+	}
+	if (!req->failed && (m->flags & RPC_MUTATES))
+		persist_save();
+}
+
+int rpc_call_local(const char *method, const json_t *params, json_t **result,
+		   char *err, size_t errlen)
+{
+	struct rpc_request req = { 0 };
+	rpc_dispatch(&req, method, params);
+	if (req.failed) {
+		snprintf(err, errlen, "%s", req.local_msg);
+		return req.local_code ? req.local_code : JRPC_INTERNAL_ERROR;
+	}
+	if (result)
+		*result = req.local_result;
+	else
+		json_decref(req.local_result);
+	return 0;
+}
+
+static void conn_event(void *arg, uint32_t events);
+
+static struct rpc_conn *conn_by_serial(struct rpc_server *s, unsigned serial)
+{
+	for (unsigned i = 0; i < RPC_MAX_CONNECTIONS; i++)
+		if (s->conns[i] && s->conns[i]->serial == serial)
+			return s->conns[i];
+	return NULL;
+}
+
+static void run_delayed_request(void *arg);
+
+static void delay_request(struct rpc_server *s, struct rpc_conn *c, json_t *value,
+			  uint32_t delay_ms)
+{
+	struct delayed_request *d = calloc(1, sizeof(*d));
+	if (!d)
+		return;
+	d->server = s;
+	d->conn_serial = c->serial;
+	d->value = json_incref(value);
+	d->next = s->delayed;
+	s->delayed = d;
+	reactor_timer_arm(s->reactor, &d->timer, (uint64_t)delay_ms * 1000000ull,
+			  run_delayed_request, d);
+}
+
+/* Handles one decoded value; fault_checked is set when a delayed request comes back. */
+static void handle_value(struct rpc_server *s, struct rpc_conn *c, json_t *value,
+			 unsigned flags, bool fault_checked)
+{
+	struct jrpc_request jr;
+	const char *errmsg;
+	struct rpc_request req = { .conn = c };
+	int code = jrpc_request_parse(value, flags, &jr, &errmsg);
+	req.id = jr.id;
+	req.notification = jr.id == NULL;
+	if (code != 0) {
+		rpc_reply_error(&req, code, "%s", errmsg);
+		return;
+	}
+
+	const struct rpc_method *m = rpc_find_method(jr.method);
+	struct fault_hit hit;
+	if (m && !(m->flags & RPC_NO_FAULT) && !fault_checked && fault_check(jr.method, &hit)) {
+		log_warn("blockd", "msg=\"injected fault\" method=%s action=%d", jr.method,
+			 (int)hit.action);
+		switch (hit.action) {
+		case FAULT_HANG:
+			return;   /* never answered: the client's deadline must save it */
+		case FAULT_ERROR:
+			rpc_reply_error(&req, hit.error_code, "%s (injected)",
+					strerror(hit.error_code < 0 ? -hit.error_code : EIO));
+			return;
+		case FAULT_DELAY:
+			delay_request(s, c, value, hit.delay_ms);
+			return;
+		case FAULT_CRASH:
+			log_error("blockd", "msg=\"injected crash\" method=%s", jr.method);
+			abort();
+		case FAULT_NONE:
+			break;
+		}
+	}
+	/* A notification's result is dropped by rpc_reply; its errors are still sent. */
+	rpc_dispatch(&req, jr.method, jr.params);
+}
+
+/* ---------------------------------------------------------------- connections */
+
+static void conn_close(struct rpc_server *s, struct rpc_conn *c)
+{
+	for (unsigned i = 0; i < RPC_MAX_CONNECTIONS; i++)
+		if (s->conns[i] == c)
+			s->conns[i] = NULL;
+	reactor_fd_remove(s->reactor, c->watch);
+	close(c->fd);
+	jrpc_frame_free(&c->frame);
+	free(c->out);
+	free(c);
+}
+
+static void accept_clients(struct rpc_server *s)
+{
+	for (;;) {
+		int fd = accept4(s->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0)
+			return;
+		unsigned slot;
+		for (slot = 0; slot < RPC_MAX_CONNECTIONS && s->conns[slot]; slot++)
+			;
+		if (slot == RPC_MAX_CONNECTIONS) {
+			log_warn("blockd", "msg=\"too many RPC clients; refusing one\" max=%d",
+				 RPC_MAX_CONNECTIONS);
+			close(fd);
+			continue;
+		}
+		struct rpc_conn *c = calloc(1, sizeof(*c));
+		if (!c) {
+			close(fd);
+			continue;
+		}
+		c->fd = fd;
+		c->serial = ++s->next_serial;
+		c->server = s;
+		jrpc_frame_init(&c->frame, JRPC_REQUEST_MAX);
+		c->watch = reactor_fd_add(s->reactor, fd, EPOLLIN, conn_event, c);
+		if (!c->watch) {
+			jrpc_frame_free(&c->frame);
+			free(c);
+			close(fd);
+			continue;
+		}
+		s->conns[slot] = c;
+	}
+}
+
+/* Reads and handles what the client sent. Returns -1 when the connection must close. */
+static int conn_read(struct rpc_server *s, struct rpc_conn *c)
+{
+	char buf[65536];
+	ssize_t n = recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT);
+	if (n == 0)
+		return -1;
+	if (n < 0)
+		return (errno == EAGAIN || errno == EINTR) ? 0 : -1;
+
+	int rc = jrpc_frame_feed(&c->frame, buf, (size_t)n);
+	for (;;) {
+		json_t *value = NULL;
+		unsigned flags = 0;
+		char err[160] = "";
+		if (rc == 0)
+			rc = jrpc_frame_next(&c->frame, &value, &flags, err, sizeof(err));
+		if (rc == 1) {
+			handle_value(s, c, value, flags, false);
+			json_decref(value);
+			rc = 0;
+			continue;
+		}
+		if (rc < 0) {
+			struct rpc_request req = { .conn = c };
+			rpc_reply_error(&req, JRPC_PARSE_ERROR, "Parse error: %s",
+					rc == -EMSGSIZE ? "request too large" : err);
+			log_warn("blockd", "msg=\"closing RPC client\" reason=\"%s\"",
+				 rc == -EMSGSIZE ? "request too large" : err);
+			c->close_after_flush = true;
+		}
+		break;
+	}
+	if (jrpc_frame_partial(&c->frame)) {
+		if (!c->partial_since_ms)
+			c->partial_since_ms = monotonic_ms();
+	} else {
+		c->partial_since_ms = 0;
+	}
+	return 0;
+}
+
+static void conn_event(void *arg, uint32_t events)
+{
+	struct rpc_conn *c = arg;
+	struct rpc_server *s = c->server;
+	if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) && !c->close_after_flush) {
+		if (conn_read(s, c) < 0) {
+			conn_close(s, c);
+			return;
+		}
+	}
+	if (conn_flush(c) < 0 || (c->close_after_flush && c->out_len == 0)) {
+		conn_close(s, c);
+		return;
+	}
+	conn_update_events(s, c);
+}
+
+/* ---------------------------------------------------------------- timers */
+
+static void run_delayed_request(void *arg)
+{
+	struct delayed_request *d = arg;
+	struct rpc_server *s = d->server;
+	for (struct delayed_request **pp = &s->delayed; *pp; pp = &(*pp)->next) {
+		if (*pp == d) {
+			*pp = d->next;
+			break;
+		}
+	}
+	struct rpc_conn *c = conn_by_serial(s, d->conn_serial);
+	if (c) {
+		handle_value(s, c, d->value, 0, true);
+		if (conn_flush(c) < 0 || (c->close_after_flush && c->out_len == 0))
+			conn_close(s, c);
+		else
+			conn_update_events(s, c);
+	}
+	json_decref(d->value);
+	free(d);
+}
+
+static int drop_silent_clients(void *arg)
+{
+	struct rpc_server *s = arg;
+	int64_t now = monotonic_ms();
+	int dropped = 0;
+	for (unsigned i = 0; i < RPC_MAX_CONNECTIONS; i++) {
+		struct rpc_conn *c = s->conns[i];
+		if (c && c->partial_since_ms && now - c->partial_since_ms > RPC_PARTIAL_TIMEOUT_MS) {
+			log_warn("blockd", "msg=\"RPC client sent half a request and went silent; "
+				 "closing\" waited_ms=%lld", (long long)(now - c->partial_since_ms));
+			conn_close(s, c);
+			dropped++;
+		}
+	}
+	return dropped;
+}
+
+static void listen_event(void *arg, uint32_t events)
+{
+	accept_clients(arg);
+}
+
+/* ---------------------------------------------------------------- lifecycle */
+
+struct rpc_server *rpc_server_open(const char *path, struct reactor *app)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	if (strlen(path) >= sizeof(addr.sun_path)) {
+		log_error("blockd", "msg=\"RPC socket path too long\" path=%s", path);
+		return NULL;
+	}
+	strcpy(addr.sun_path, path);
+
+	struct rpc_server *s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	s->reactor = app;
+	s->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	s->path = strdup(path);
+	if (s->listen_fd < 0 || !s->path)
+		goto fail;
+	unlink(path);
+	mode_t old = umask(0177);
+	int rc = bind(s->listen_fd, (struct sockaddr *)&addr, sizeof(addr));
+	umask(old);
+	if (rc < 0 || listen(s->listen_fd, 128) < 0) {
+		log_error("blockd", "msg=\"cannot listen on RPC socket\" path=%s error=\"%s\"",
+			  path, strerror(errno));
+		goto fail;
+	}
+	s->listen_watch = reactor_fd_add(app, s->listen_fd, EPOLLIN, listen_event, s);
+	s->silent_check = reactor_poller_register(app, "rpc_silent_clients", drop_silent_clients,
+						  s, 1000000000ull);
+	if (!s->listen_watch || !s->silent_check)
+		goto fail;
+	g_server = s;
+	return s;
+fail:
+	if (s->listen_watch)
+		reactor_fd_remove(app, s->listen_watch);
+	if (s->listen_fd >= 0)
+		close(s->listen_fd);
+	free(s->path);
+	free(s);
+	return NULL;
+}
+
+void rpc_server_close(struct rpc_server *s)
+{
+	if (!s)
+		return;
+	for (unsigned i = 0; i < RPC_MAX_CONNECTIONS; i++)
+		if (s->conns[i])
+			conn_close(s, s->conns[i]);
+	while (s->delayed) {
+		struct delayed_request *d = s->delayed;
+		s->delayed = d->next;
+		reactor_timer_cancel(s->reactor, &d->timer);
+		json_decref(d->value);
+		free(d);
+	}
+	reactor_poller_unregister(s->reactor, s->silent_check);
+	reactor_fd_remove(s->reactor, s->listen_watch);
+	close(s->listen_fd);
+	unlink(s->path);
+	free(s->path);
+	if (g_server == s)
+		g_server = NULL;
+	free(s);
+}

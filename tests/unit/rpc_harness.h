@@ -1,0 +1,55 @@
+/* rpc_harness.h — helpers for the blockd RPC method tests: the process state blockd's main()
+ * would set up (g_blockd with one running reactor), calls through rpc_call_local() with params
+ * written as JSON text, assertions on the error code, a snapshot of the whole bdev
+ * configuration to prove a failed call changed nothing, and temporary backing files. */
+#ifndef TESTS_RPC_HARNESS_H
+#define TESTS_RPC_HARNESS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <jansson.h>
+
+#define RPC_HARNESS_TIMEOUT_MS 10000
+
+/* Criterion .init/.fini: g_blockd with one started reactor, fault injection off; teardown
+ * deletes every bdev, waits until they are reaped, stops the reactor, clears faults and
+ * removes the temporary files. */
+void rpc_harness_setup(void);
+void rpc_harness_teardown(void);
+
+/* Decodes JSON text (NULL gives NULL); asserts it is valid. */
+json_t *rpc_json(const char *text);
+
+/* Calls method with params given as JSON text (NULL: no params). Returns 0 with *result (a new
+ * reference, may be NULL when result is NULL), or the error code with the message in err
+ * (which may be NULL). */
+int rpc_call_text(const char *method, const char *params, json_t **result, char *err,
+		  size_t errlen);
+
+/* Asserts the call succeeded and returns its result (caller releases it). params is a
+ * printf format for the JSON text, or NULL. */
+json_t *rpc_ok(const char *method, const char *params_fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Asserts the call failed with code and that the configuration is the same before and
+ * after; returns the error message (static buffer). params is a printf format or NULL. */
+const char *rpc_fail(int code, const char *method, const char *params_fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Everything a client can see of the configuration: bdev_get_bdevs, bdev_raid_get_bdevs
+ * (all) and save_config in one object. */
+json_t *rpc_snapshot(void);
+
+/* bdev_get_bdevs for one name (the object), or NULL if it does not exist. */
+json_t *rpc_bdev(const char *name);
+/* Number of bdevs. */
+size_t rpc_bdev_count(void);
+
+/* Shortcuts for the common setup calls (assert success). */
+void rpc_make_malloc(const char *name, uint64_t num_blocks, uint32_t block_size);
+void rpc_make_null(const char *name, uint64_t num_blocks, uint32_t block_size);
+
+/* A temporary file of size bytes; removed at teardown. */
+const char *rpc_tmpfile(uint64_t size);
+
+#endif
