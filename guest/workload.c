@@ -1,0 +1,269 @@
+/*
+ * guest/workload.c — the disk workloads of Berth's test guest.
+ *
+ * Built statically by guest/build.sh into the guest's initramfs as
+ * /bin/berth-workload and started by guest/init:
+ *
+ *     berth-workload writer|verify DEVICE [-c COUNT] [-s START]
+ *
+ * Every line printed here goes to the serial console and is parsed by the
+ * scenario tests, so the formats below are an interface: keep them exact.
+ *
+ * Block format (BLOCK_SIZE = 4096 bytes, block <seq> lives at offset seq*4096):
+ *     0..7    magic "BERTHBLK"
+ *     8..15   seq, uint64 little-endian
+ *     16..19  CRC-32 (IEEE, as zlib.crc32) of the whole block with this field zeroed,
+ *             uint32 little-endian
+ *     20..23  zero
+ *     24..    filler: xorshift64 stream seeded from seq (see fill_block)
+ *
+ * writer: writes blocks START, START+1, ... each followed by fsync, printing
+ *     "W <seq> ok" after each; on a write/fsync error prints
+ *     "W <seq> error <strerror>" and retries the same block after a bounded
+ *     backoff. Stops after COUNT blocks or at the end of the device and prints
+ *     "W done <n>", n = blocks written by this run.
+ * verify: reads blocks from 0 and prints one line
+ *     "VERIFY good=<n> bad=<n> missing=<n> last=<highest good seq or -1>".
+ *     Without -c it stops at the first all-zero block or the device end; with
+ *     -c COUNT it checks blocks 0..COUNT-1 and counts all-zero ones as missing.
+ *     For the first few bad blocks it also prints "V bad <seq> <reason>".
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define BLOCK_SIZE 4096
+#define MAGIC "BERTHBLK"
+#define MAGIC_LEN 8
+#define OFF_SEQ 8
+#define OFF_CRC 16
+#define OFF_FILL 24
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 2000
+#define READ_TRIES 3
+#define MAX_BAD_REPORTS 10
+
+static uint32_t crc_table[256];
+
+static void crc32_init(void)
+{
+    for (uint32_t i = 0; i < 256; i++) {
+        uint32_t c = i;
+        for (int k = 0; k < 8; k++)
+            c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+        crc_table[i] = c;
+    }
+}
+
+/* CRC-32 of buf with the checksum field treated as zero. */
+static uint32_t block_crc(const unsigned char *buf)
+{
+    uint32_t c = 0xFFFFFFFFu;
+    for (size_t i = 0; i < BLOCK_SIZE; i++) {
+        unsigned char b = (i >= OFF_CRC && i < OFF_CRC + 4) ? 0 : buf[i];
+        c = crc_table[(c ^ b) & 0xFF] ^ (c >> 8);
+    }
+    return c ^ 0xFFFFFFFFu;
+}
+
+static void put_le(unsigned char *p, uint64_t v, int n)
+{
+    for (int i = 0; i < n; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint64_t get_le(const unsigned char *p, int n)
+{
+    uint64_t v = 0;
+    for (int i = n - 1; i >= 0; i--)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+static void fill_block(unsigned char *buf, uint64_t seq)
+{
+    uint64_t x = seq * 0x9E3779B97F4A7C15ull + 0x42455254ull; /* never zero for small seq */
+    memset(buf, 0, BLOCK_SIZE);
+    memcpy(buf, MAGIC, MAGIC_LEN);
+    put_le(buf + OFF_SEQ, seq, 8);
+    for (size_t i = OFF_FILL; i < BLOCK_SIZE; i += 8) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        put_le(buf + i, x, 8);
+    }
+    put_le(buf + OFF_CRC, block_crc(buf), 4);
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+/* Open DEVICE with O_DIRECT when it allows it (a block device does; tmpfs does not). */
+static int open_dev(const char *dev, int flags)
+{
+    int fd = open(dev, flags | O_DIRECT | O_CLOEXEC);
+    if (fd < 0 && errno == EINVAL)
+        fd = open(dev, flags | O_CLOEXEC);
+    return fd;
+}
+
+static uint64_t dev_blocks(int fd)
+{
+    off_t end = lseek(fd, 0, SEEK_END);
+    return end > 0 ? (uint64_t)end / BLOCK_SIZE : 0;
+}
+
+static int run_writer(const char *dev, unsigned char *buf, int64_t count, uint64_t start)
+{
+    int fd = open_dev(dev, O_RDWR);
+    if (fd < 0) {
+        printf("W open error %s\n", strerror(errno));
+        return 1;
+    }
+    uint64_t nblocks = dev_blocks(fd);
+    uint64_t written = 0;
+    for (uint64_t seq = start; seq < nblocks && (count < 0 || written < (uint64_t)count); seq++) {
+        long backoff = BACKOFF_MIN_MS;
+        fill_block(buf, seq);
+        for (;;) {
+            ssize_t n = pwrite(fd, buf, BLOCK_SIZE, (off_t)(seq * BLOCK_SIZE));
+            const char *err = NULL;
+            if (n < 0)
+                err = strerror(errno);
+            else if (n != BLOCK_SIZE)
+                err = "short write";
+            else if (fsync(fd) != 0)
+                err = strerror(errno);
+            if (!err)
+                break;
+            printf("W %" PRIu64 " error %s\n", seq, err);
+            sleep_ms(backoff);
+            backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
+        }
+        printf("W %" PRIu64 " ok\n", seq);
+        written++;
+    }
+    printf("W done %" PRIu64 "\n", written);
+    close(fd);
+    return 0;
+}
+
+static int is_zero(const unsigned char *buf)
+{
+    for (size_t i = 0; i < BLOCK_SIZE; i++)
+        if (buf[i])
+            return 0;
+    return 1;
+}
+
+/* NULL when block <seq> is good, else why it is not. */
+static const char *check_block(const unsigned char *buf, uint64_t seq)
+{
+    if (memcmp(buf, MAGIC, MAGIC_LEN) != 0)
+        return "magic";
+    if (get_le(buf + OFF_SEQ, 8) != seq)
+        return "seq";
+    if (get_le(buf + OFF_CRC, 4) != block_crc(buf))
+        return "checksum";
+    return NULL;
+}
+
+static int run_verify(const char *dev, unsigned char *buf, int64_t count)
+{
+    int fd = open_dev(dev, O_RDONLY);
+    if (fd < 0) {
+        printf("VERIFY open error %s\n", strerror(errno));
+        return 1;
+    }
+    uint64_t nblocks = dev_blocks(fd);
+    uint64_t limit = count < 0 || (uint64_t)count > nblocks ? nblocks : (uint64_t)count;
+    uint64_t good = 0, bad = 0, missing = 0;
+    int64_t last = -1;
+    for (uint64_t seq = 0; seq < limit; seq++) {
+        const char *why = NULL;
+        ssize_t n = -1;
+        for (int t = 0; t < READ_TRIES && n != BLOCK_SIZE; t++) {
+            if (t)
+                sleep_ms(BACKOFF_MIN_MS);
+            n = pread(fd, buf, BLOCK_SIZE, (off_t)(seq * BLOCK_SIZE));
+        }
+        if (n != BLOCK_SIZE)
+            why = "read-error";
+        else if (is_zero(buf)) {
+            if (count < 0)
+                break;
+            missing++;
+            continue;
+        } else
+            why = check_block(buf, seq);
+        if (why) {
+            if (bad < MAX_BAD_REPORTS)
+                printf("V bad %" PRIu64 " %s\n", seq, why);
+            bad++;
+        } else {
+            good++;
+            last = (int64_t)seq;
+        }
+    }
+    printf("VERIFY good=%" PRIu64 " bad=%" PRIu64 " missing=%" PRIu64 " last=%" PRId64 "\n",
+           good, bad, missing, last);
+    close(fd);
+    return 0;
+}
+
+static int parse_num(const char *s, int64_t *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || *end || v < 0)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static _Noreturn void usage(void)
+{
+    fprintf(stderr, "usage: berth-workload writer|verify DEVICE [-c COUNT] [-s START]\n");
+    exit(2);
+}
+
+int main(int argc, char **argv)
+{
+    int64_t count = -1, start = 0;
+    int opt;
+
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    while ((opt = getopt(argc, argv, "c:s:")) != -1) {
+        if (opt == 'c' && parse_num(optarg, &count) == 0)
+            continue;
+        if (opt == 's' && parse_num(optarg, &start) == 0)
+            continue;
+        usage();
+    }
+    if (argc - optind != 2)
+        usage();
+    const char *name = argv[optind], *dev = argv[optind + 1];
+
+    unsigned char *buf;
+    if (posix_memalign((void **)&buf, BLOCK_SIZE, BLOCK_SIZE) != 0)
+        return 1;
+    crc32_init();
+    if (strcmp(name, "writer") == 0)
+        return run_writer(dev, buf, count, (uint64_t)start);
+    if (strcmp(name, "verify") == 0)
+        return run_verify(dev, buf, count);
+    usage();
+}
