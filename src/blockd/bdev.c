@@ -617,7 +617,7 @@ static int bdev_io_start(struct bdev_reactor_ctx *ctx, struct bdev *b,
 /* iov, or else buf as one segment (kept in the io so that it outlives the caller). */
 static int bdev_submit_top(struct reactor *r, struct bdev *b, enum bdev_io_type type,
 			   uint64_t offset, uint64_t num, const struct iovec *iov, int iovcnt,
-			   void *buf, bdev_io_cb cb, void *cb_arg)
+			   void *buf, bdev_io_cb cb, void *cb_arg, struct bdev_io **io_out)
 {
 	if (!r || !b || !cb)
 		return -EINVAL;
@@ -648,6 +648,8 @@ static int bdev_submit_top(struct reactor *r, struct bdev *b, enum bdev_io_type 
 	}
 	io->cb = cb;
 	io->cb_arg = cb_arg;
+	if (io_out)
+		*io_out = io;
 	b->module->submit(io);
 	return 0;
 }
@@ -657,7 +659,21 @@ int bdev_submit(struct reactor *r, struct bdev *b, enum bdev_io_type type,
 		bdev_io_cb cb, void *cb_arg)
 {
 	return bdev_submit_top(r, b, type, offset_blocks, num_blocks, iov, iovcnt, NULL, cb,
-			       cb_arg);
+			       cb_arg, NULL);
+}
+
+int bdev_submit_tracked(struct reactor *r, struct bdev *b, enum bdev_io_type type,
+			uint64_t offset_blocks, uint64_t num_blocks, const struct iovec *iov,
+			int iovcnt, bdev_io_cb cb, void *cb_arg, struct bdev_io **io_out)
+{
+	return bdev_submit_top(r, b, type, offset_blocks, num_blocks, iov, iovcnt, NULL, cb,
+			       cb_arg, io_out);
+}
+
+void bdev_io_abort(struct bdev_io *io)
+{
+	if (io->bdev->module->abort)
+		io->bdev->module->abort(io);
 }
 
 int bdev_read(struct reactor *r, struct bdev *b, void *buf, uint64_t offset_blocks,
@@ -666,7 +682,7 @@ int bdev_read(struct reactor *r, struct bdev *b, void *buf, uint64_t offset_bloc
 	if (!buf)
 		return -EINVAL;
 	return bdev_submit_top(r, b, BDEV_IO_READ, offset_blocks, num_blocks, NULL, 0, buf, cb,
-			       cb_arg);
+			       cb_arg, NULL);
 }
 
 int bdev_write(struct reactor *r, struct bdev *b, const void *buf, uint64_t offset_blocks,
@@ -675,7 +691,7 @@ int bdev_write(struct reactor *r, struct bdev *b, const void *buf, uint64_t offs
 	if (!buf)
 		return -EINVAL;
 	return bdev_submit_top(r, b, BDEV_IO_WRITE, offset_blocks, num_blocks, NULL, 0,
-			       (void *)buf, cb, cb_arg);
+			       (void *)buf, cb, cb_arg, NULL);
 }
 
 int bdev_child_submit(struct bdev_io *parent, struct bdev *base, enum bdev_io_type type,
@@ -745,57 +761,3 @@ uint32_t bdev_io_seq(struct bdev_io *io)
 }
 
 /* ---- iovec helpers */
-
-size_t iov_total(const struct iovec *iov, int iovcnt)
-{
-	size_t total = 0;
-	for (int i = 0; i < iovcnt; i++)
-		total += iov[i].iov_len;
-	return total;
-}
-
-int iov_slice(const struct iovec *iov, int iovcnt, size_t skip, size_t len,
-	      struct iovec *dst, int max)
-{
-	int i = 0, n = 0;
-	while (i < iovcnt && skip >= iov[i].iov_len) {
-		skip -= iov[i].iov_len;
-		i++;
-	}
-	for (; len > 0; i++, skip = 0) {
-		if (i >= iovcnt || n >= max)
-			return -EINVAL;
-		size_t take = iov[i].iov_len - skip;
-		if (take > len)
-			take = len;
-		if (take == 0)
-			continue;
-		dst[n].iov_base = (char *)iov[i].iov_base + skip;
-		dst[n].iov_len = take;
-		n++;
-		len -= take;
-	}
-	return n;
-}
-
-void iov_to_buf(const struct iovec *iov, int iovcnt, void *buf, size_t len)
-{
-	char *p = buf;
-	for (int i = 0; i < iovcnt && len > 0; i++) {
-		size_t take = iov[i].iov_len < len ? iov[i].iov_len : len;
-		memcpy(p, iov[i].iov_base, take);
-		p += take;
-		len -= take;
-	}
-}
-
-void iov_from_buf(const struct iovec *iov, int iovcnt, const void *buf, size_t len)
-{
-	const char *p = buf;
-	for (int i = 0; i < iovcnt && len > 0; i++) {
-		size_t take = iov[i].iov_len < len ? iov[i].iov_len : len;
-		memcpy(iov[i].iov_base, p, take);
-		p += take;
-		len -= take;
-	}
-}

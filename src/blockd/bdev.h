@@ -132,6 +132,16 @@ int bdev_submit(struct reactor *r, struct bdev *b, enum bdev_io_type type,
 		uint64_t offset_blocks, uint64_t num_blocks, const struct iovec *iov, int iovcnt,
 		bdev_io_cb cb, void *cb_arg);
 
+/* bdev_submit that also hands back the IO (valid until cb runs), for bdev_io_abort. */
+int bdev_submit_tracked(struct reactor *r, struct bdev *b, enum bdev_io_type type,
+			uint64_t offset_blocks, uint64_t num_blocks, const struct iovec *iov,
+			int iovcnt, bdev_io_cb cb, void *cb_arg, struct bdev_io **io_out);
+/* On the IO's reactor, before its cb ran: asks the module to finish it early with
+ * -ECANCELED. A module that holds IO (delay) does so at once; IO already with the kernel or
+ * a device finishes normally. Either way cb still runs exactly once. It is how a client
+ * that went away stops counting against a bdev. */
+void bdev_io_abort(struct bdev_io *io);
+
 /* Convenience wrappers over bdev_submit with one buffer. */
 int bdev_read(struct reactor *r, struct bdev *b, void *buf, uint64_t offset_blocks,
 	      uint64_t num_blocks, bdev_io_cb cb, void *cb_arg);

@@ -28,6 +28,8 @@ struct delay_bdev {
 struct delay_io {
 	struct reactor_timer timer;
 	int status;
+	bool armed;          /* the base part is done; the completion waits on the timer */
+	bool aborted;
 };
 
 static unsigned g_delay_counter;
@@ -49,30 +51,56 @@ static uint64_t delay_pick_ns(struct bdev_io *io)
 static void delay_timer_fired(void *arg)
 {
 	struct bdev_io *io = arg;
-	bdev_io_complete(io, BDEV_IO_CTX(io, struct delay_io)->status);
+	struct delay_io *dio = BDEV_IO_CTX(io, struct delay_io);
+	dio->armed = false;
+	bdev_io_complete(io, dio->status);
 }
 
 static void delay_base_done(struct bdev_io *io, uint32_t tag, int status)
 {
+	struct delay_io *dio = BDEV_IO_CTX(io, struct delay_io);
 	uint64_t ns = delay_pick_ns(io);
-	if (ns == 0) {
-		bdev_io_complete(io, status);
+	if (dio->aborted || ns == 0) {
+		bdev_io_complete(io, dio->aborted ? -ECANCELED : status);
 		return;
 	}
-	struct delay_io *dio = BDEV_IO_CTX(io, struct delay_io);
 	dio->status = status;
+	dio->armed = true;
 	reactor_timer_arm(io->reactor, &dio->timer, ns, delay_timer_fired, io);
+}
+
+static void delay_submit_base(struct bdev_io *io)
+{
+	struct delay_bdev *d = to_delay(io->bdev);
+	if (BDEV_IO_CTX(io, struct delay_io)->aborted) {
+		bdev_io_complete(io, -ECANCELED);
+		return;
+	}
+	int rc = bdev_child_submit(io, d->base, io->type, io->offset_blocks, io->num_blocks,
+				   io->iov, io->iovcnt, 0, 0, delay_base_done);
+	if (rc == -ENOMEM)
+		bdev_io_wait_pool(io, delay_submit_base);
+	else if (rc < 0)
+		bdev_io_complete(io, rc);
 }
 
 static void delay_submit(struct bdev_io *io)
 {
-	struct delay_bdev *d = to_delay(io->bdev);
-	int rc = bdev_child_submit(io, d->base, io->type, io->offset_blocks, io->num_blocks,
-				   io->iov, io->iovcnt, 0, 0, delay_base_done);
-	if (rc == -ENOMEM)
-		bdev_io_wait_pool(io, delay_submit);
-	else if (rc < 0)
-		bdev_io_complete(io, rc);
+	*BDEV_IO_CTX(io, struct delay_io) = (struct delay_io){ .armed = false };
+	delay_submit_base(io);
+}
+
+/* An IO held on its timer finishes now; one still in the base finishes when the base
+ * answers, without the delay. */
+static void delay_abort(struct bdev_io *io)
+{
+	struct delay_io *dio = BDEV_IO_CTX(io, struct delay_io);
+	dio->aborted = true;
+	if (dio->armed) {
+		reactor_timer_cancel(io->reactor, &dio->timer);
+		dio->armed = false;
+		bdev_io_complete(io, -ECANCELED);
+	}
 }
 
 static void delay_remove(struct bdev *b)
@@ -116,6 +144,7 @@ static const struct bdev_module delay_module = {
 	.name = "delay",
 	.product_name = "delay",
 	.submit = delay_submit,
+	.abort = delay_abort,
 	.remove = delay_remove,
 	.destruct = delay_destruct,
 	.dump_driver_specific = delay_dump,

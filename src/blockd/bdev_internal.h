@@ -19,6 +19,7 @@
 #include <jansson.h>
 
 #include "bdev.h"
+#include "iov.h"
 #include "reactor.h"
 
 #define BDEV_UUID_LEN 36
@@ -31,6 +32,8 @@ struct bdev_module {
 	/* Starts io (already validated and counted); finish with bdev_io_complete, never by
 	 * calling the user's callback. */
 	void (*submit)(struct bdev_io *io);
+	/* Optional: finish io early with -ECANCELED if the module is holding it (bdev.h). */
+	void (*abort)(struct bdev_io *io);
 	/* At delete, control thread: let go of bases (release claims). Optional. */
 	void (*remove)(struct bdev *b);
 	/* At reap, control thread: free the module's state and b itself. */
@@ -154,14 +157,6 @@ int bdev_child_submit(struct bdev_io *parent, struct bdev *base, enum bdev_io_ty
 void bdev_io_wait_pool(struct bdev_io *io, void (*resume)(struct bdev_io *io));
 /* A per-reactor counter, for round robin and sampling. */
 uint32_t bdev_io_seq(struct bdev_io *io);
-
-/* iovec helpers. iov_slice copies the iovecs covering [skip, skip + len) into dst (at most
- * max entries); returns the count, or -EINVAL when iov is too short or dst too small. */
-int iov_slice(const struct iovec *iov, int iovcnt, size_t skip, size_t len,
-	      struct iovec *dst, int max);
-size_t iov_total(const struct iovec *iov, int iovcnt);
-void iov_to_buf(const struct iovec *iov, int iovcnt, void *buf, size_t len);
-void iov_from_buf(const struct iovec *iov, int iovcnt, const void *buf, size_t len);
 
 /* ---- reactor hooks (implemented in reactor.c, used by bdev.c) */
 

@@ -49,10 +49,10 @@ static void malloc_submit(struct bdev_io *io)
 	size_t len = (size_t)io->num_blocks * m->bdev.block_size;
 	switch (io->type) {
 	case BDEV_IO_READ:
-		iov_from_buf(io->iov, io->iovcnt, m->data + off, len);
+		iov_copy_to(io->iov, io->iovcnt, 0, m->data + off, len);
 		break;
 	case BDEV_IO_WRITE:
-		iov_to_buf(io->iov, io->iovcnt, m->data + off, len);
+		iov_copy_from(io->iov, io->iovcnt, 0, m->data + off, len);
 		break;
 	case BDEV_IO_UNMAP:
 	case BDEV_IO_WRITE_ZEROES:
