@@ -36,13 +36,13 @@ unit: build
 $(ASAN_BUILD)/build.ninja:
 	meson setup $(ASAN_BUILD) -Db_sanitize=address,undefined -Db_lundef=false >/dev/null
 
-# The unit tests and the blockd e2e tests again, under AddressSanitizer + UBSan.
+# The unit tests and the blockd e2e tests (RPC, vhost-user with guests) again, under AddressSanitizer + UBSan.
 check-asan: $(ASAN_BUILD)/build.ninja
 	@ninja -C $(ASAN_BUILD) >/dev/null || ninja -C $(ASAN_BUILD)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 		meson test -C $(ASAN_BUILD) --suite unit --print-errorlogs
 	BERTH_BUILD=$(ASAN_BUILD) ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
-		UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 $(PYTEST) -q tests/e2e/test_blockd_rpc.py
+		UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 $(PYTEST) -q tests/e2e/test_blockd_rpc.py tests/e2e/test_vhost_blk.py
 
 check-clang:
 	@$(MAKE) --no-print-directory CC=clang build

@@ -20,6 +20,7 @@
 #include "fault.h"
 #include "log.h"
 #include "persist.h"
+#include "vhost_blk.h"
 #include "rpc_server.h"
 
 struct blockd g_blockd;
@@ -231,6 +232,7 @@ int main(int argc, char **argv)
 
 	log_info("blockd", "msg=\"stopping\"");
 	rpc_server_close(server);
+	vhost_blk_shutdown();
 	bdev_delete_all();
 	stop_reactors();
 	bdev_reap();

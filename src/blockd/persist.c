@@ -9,6 +9,7 @@
 #include "bdev.h"
 #include "log.h"
 #include "rpc.h"
+#include "vhost_blk.h"
 
 #define PERSIST_MAX_BYTES (16 * 1024 * 1024)
 
@@ -22,13 +23,22 @@ static int add_bdev_config(struct bdev *b, void *arg)
 	return 0;
 }
 
+static void add_vhost_config(struct vhost_blk_ctrlr *c, void *arg)
+{
+	json_t *entry = vhost_blk_config_json(c);
+	if (entry)
+		json_array_append_new(arg, entry);
+}
+
+/* SPDK's subsystem order: bdevs first, then the controllers that use them. */
 json_t *config_snapshot(void)
 {
-	json_t *bdevs = json_array();
+	json_t *bdevs = json_array(), *ctrlrs = json_array();
 	bdev_foreach(add_bdev_config, bdevs);
-	return json_pack("{s:[{s:s, s:o}, {s:s, s:[]}]}", "subsystems",
+	vhost_blk_foreach(add_vhost_config, ctrlrs);
+	return json_pack("{s:[{s:s, s:o}, {s:s, s:o}]}", "subsystems",
 			 "subsystem", "bdev", "config", bdevs,
-			 "subsystem", "vhost_blk", "config");
+			 "subsystem", "vhost_blk", "config", ctrlrs);
 }
 
 void persist_set_path(const char *path)

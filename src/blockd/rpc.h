@@ -8,6 +8,8 @@
 #include <stdbool.h>
 #include <jansson.h>
 
+#include "json_util.h"
+
 struct rpc_request;
 typedef void (*rpc_handler)(struct rpc_request *req, const json_t *params);
 
@@ -27,6 +29,7 @@ struct rpc_method {
 extern const struct rpc_method rpc_app_methods[];
 extern const struct rpc_method rpc_bdev_methods[];
 extern const struct rpc_method rpc_fault_methods[];
+extern const struct rpc_method rpc_vhost_methods[];
 
 const struct rpc_method *rpc_find_method(const char *name);
 /* Calls fn for each method available in this process (respecting --fault-injection). */
@@ -40,6 +43,14 @@ void rpc_reply_error(struct rpc_request *req, int code, const char *fmt, ...)
 void rpc_reply_errno(struct rpc_request *req, int neg_errno);
 /* -32602 with "Invalid parameters: <detail>". */
 void rpc_reply_invalid_params(struct rpc_request *req, const char *detail);
+
+/* Decodes params with a jparam spec (json_util.h) or answers -32602 and returns. */
+#define DECODE_OR_REPLY(req, params, spec)                                              \
+	do {                                                                            \
+		char err_[160];                                                         \
+		if (json_decode_params(params, JPARAMS(spec), err_, sizeof(err_)) < 0) \
+			return rpc_reply_invalid_params(req, err_);                     \
+	} while (0)
 
 /* Runs a method in-process (used to replay a persisted config). Returns 0 with *result (may be
  * NULL), or the error code with the message in err. */

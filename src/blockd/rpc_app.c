@@ -15,7 +15,7 @@
 #define TICK_RATE 1000000000ULL
 
 static const struct rpc_method *const method_tables[] = {
-	rpc_app_methods, rpc_bdev_methods, rpc_fault_methods,
+	rpc_app_methods, rpc_bdev_methods, rpc_vhost_methods, rpc_fault_methods,
 };
 
 static bool method_available(const struct rpc_method *m)

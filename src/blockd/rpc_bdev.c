@@ -10,13 +10,6 @@
 
 #define TICK_RATE 1000000000ULL
 
-#define DECODE_OR_REPLY(req, params, spec)                                              \
-	do {                                                                            \
-		char err_[160];                                                         \
-		if (json_decode_params(params, JPARAMS(spec), err_, sizeof(err_)) < 0) \
-			return rpc_reply_invalid_params(req, err_);                     \
-	} while (0)
-
 /* Answers a creation: the new bdev's name, or the module's errno. */
 static void reply_created(struct rpc_request *req, int rc, struct bdev *b)
 {

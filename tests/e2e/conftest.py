@@ -10,6 +10,7 @@ import pytest
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
 from berth_rpc import RpcClient, wait_for  # noqa: E402
+from guestvm import Guest, build_guest  # noqa: E402
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 BUILD = REPO / os.environ.get("BERTH_BUILD", "build")
@@ -108,3 +109,24 @@ def blockd(make_blockd):
     b = make_blockd().start()
     yield b
     assert b.stop() == 0, b.log_text()[-2000:]
+
+
+@pytest.fixture(scope="session")
+def guest():
+    """The guest kernel and initramfs, built (or reused) once per session."""
+    return build_guest()
+
+
+@pytest.fixture
+def boot(guest):
+    """boot(workdir, append, **kw) starts a guest; every guest is killed at teardown."""
+    started = []
+
+    def start(workdir, append, **kw):
+        g = Guest(guest, workdir, append, **kw)
+        started.append(g)
+        return g
+
+    yield start
+    for g in started:
+        g.stop()

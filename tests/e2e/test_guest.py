@@ -19,88 +19,9 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-GUEST_OUT = REPO / "build" / "guest"
-BLOCK = 4096
-BOOT_TIMEOUT = 120  # TCG on a busy 2-core machine can be slow
+from guestvm import BLOCK
+
 DISK_SIZE = 16 * 1024 * 1024
-
-
-@pytest.fixture(scope="session")
-def guest():
-    """Build (or reuse) the guest kernel and initramfs once per session."""
-    res = subprocess.run([str(REPO / "guest" / "build.sh"), str(GUEST_OUT)],
-                         cwd=REPO, capture_output=True, text=True, timeout=600)
-    assert res.returncode == 0, f"guest build failed:\n{res.stdout}\n{res.stderr}"
-    return GUEST_OUT / "vmlinuz", GUEST_OUT / "initrd.img"
-
-
-class Guest:
-    """One QEMU process running the test guest, with its console in a file."""
-
-    def __init__(self, guest, workdir, append, disk=None, drive=None, qmp=None):
-        kernel, initrd = guest
-        self.console = workdir / "console.log"
-        if self.console.exists():
-            self.console.unlink()
-        cmd = ["qemu-system-x86_64", "-accel", "tcg", "-m", "256", "-nodefaults",
-               "-display", "none", "-no-reboot",
-               "-serial", f"file:{self.console}",
-               "-kernel", str(kernel), "-initrd", str(initrd),
-               "-append", f"console=ttyS0 panic=-1 {append}"]
-        if disk is not None:
-            cmd += ["-drive", f"file={disk},format=raw,if=virtio"]
-        if drive is not None:
-            cmd += ["-drive", drive]
-        if qmp is not None:
-            cmd += ["-qmp", f"unix:{qmp},server=on,wait=off"]
-        self.stderr = open(workdir / "qemu.stderr", "w")
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
-                                     stdout=self.stderr, stderr=self.stderr)
-
-    def lines(self):
-        try:
-            return self.console.read_text(errors="replace").splitlines()
-        except FileNotFoundError:
-            return []
-
-    def wait_for(self, pattern, timeout=BOOT_TIMEOUT):
-        """Poll the console until a line matches pattern; return the match."""
-        rx = re.compile(pattern)
-        deadline = time.monotonic() + timeout
-        while True:
-            for line in self.lines():
-                m = rx.fullmatch(line.strip())
-                if m:
-                    return m
-            if self.proc.poll() is not None:
-                pytest.fail(f"QEMU exited ({self.proc.returncode}) before /{pattern}/; "
-                            f"console tail:\n" + "\n".join(self.lines()[-20:]))
-            if time.monotonic() > deadline:
-                pytest.fail(f"no /{pattern}/ on the console within {timeout}s; tail:\n"
-                            + "\n".join(self.lines()[-20:]))
-            time.sleep(0.1)
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait(timeout=30)
-        self.stderr.close()
-
-
-@pytest.fixture
-def boot(guest):
-    """boot(workdir, append, **kw) starts a guest; every guest is killed at teardown."""
-    started = []
-
-    def start(workdir, append, **kw):
-        g = Guest(guest, workdir, append, **kw)
-        started.append(g)
-        return g
-
-    yield start
-    for g in started:
-        g.stop()
 
 
 def make_disk(path):

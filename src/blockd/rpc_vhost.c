@@ -1,0 +1,75 @@
+/* rpc_vhost.c — the vhost RPCs with SPDK's names and shapes: vhost_create_blk_controller,
+ * vhost_delete_controller (plus blockd's force) and vhost_get_controllers. Decoding and
+ * answers only: the policy is in vhost_blk.c. */
+#include <errno.h>
+
+#include "rpc.h"
+#include "vhost_blk.h"
+
+static void rpc_vhost_create_blk_controller(struct rpc_request *req, const json_t *params)
+{
+	const char *ctrlr = NULL, *dev_name = NULL, *cpumask = NULL;
+	bool readonly = false, packed_ring = false;
+	struct jparam spec[] = {
+		{ "ctrlr", JP_STRING, true, &ctrlr, NULL },
+		{ "dev_name", JP_STRING, true, &dev_name, NULL },
+		{ "readonly", JP_BOOL, false, &readonly, NULL },
+		{ "cpumask", JP_STRING, false, &cpumask, NULL },
+		{ "packed_ring", JP_BOOL, false, &packed_ring, NULL },
+	};
+	DECODE_OR_REPLY(req, params, spec);
+	int rc = vhost_blk_create(ctrlr, dev_name, readonly, cpumask, packed_ring);
+	if (rc < 0)
+		return rpc_reply_errno(req, rc);
+	rpc_reply(req, json_true());
+}
+
+static void rpc_vhost_delete_controller(struct rpc_request *req, const json_t *params)
+{
+	const char *ctrlr = NULL;
+	bool force = false;
+	struct jparam spec[] = {
+		{ "ctrlr", JP_STRING, true, &ctrlr, NULL },
+		{ "force", JP_BOOL, false, &force, NULL },
+	};
+	DECODE_OR_REPLY(req, params, spec);
+	int rc = vhost_blk_delete(ctrlr, force);
+	if (rc < 0)
+		return rpc_reply_errno(req, rc);
+	rpc_reply(req, json_true());
+}
+
+static void add_info(struct vhost_blk_ctrlr *c, void *arg)
+{
+	json_t *info = vhost_blk_info_json(c);
+	if (info)
+		json_array_append_new(arg, info);
+}
+
+static void rpc_vhost_get_controllers(struct rpc_request *req, const json_t *params)
+{
+	const char *name = NULL;
+	struct jparam spec[] = {
+		{ "name", JP_STRING, false, &name, NULL },
+	};
+	DECODE_OR_REPLY(req, params, spec);
+	json_t *list = json_array();
+	if (name) {
+		struct vhost_blk_ctrlr *c = vhost_blk_find(name);
+		if (!c) {
+			json_decref(list);
+			return rpc_reply_errno(req, -ENODEV);
+		}
+		add_info(c, list);
+	} else {
+		vhost_blk_foreach(add_info, list);
+	}
+	rpc_reply(req, list);
+}
+
+const struct rpc_method rpc_vhost_methods[] = {
+	{ "vhost_create_blk_controller", rpc_vhost_create_blk_controller, RPC_MUTATES },
+	{ "vhost_delete_controller", rpc_vhost_delete_controller, RPC_MUTATES },
+	{ "vhost_get_controllers", rpc_vhost_get_controllers, 0 },
+	{ NULL, NULL, 0 },
+};
