@@ -2,6 +2,7 @@
 #   make          build everything (binaries under build/, test guest under build/guest/)
 #   make test     install what is missing, build, run unit + sanitizer + e2e tests
 #   make demo     install what is missing, build, run the demo host under ./run
+#   make bench    guest IOPS through blockd vs qemu-storage-daemon (prints figures)
 # CC=clang make builds with clang (in build-clang/).
 
 ifeq ($(origin CC),default)
@@ -14,7 +15,7 @@ endif
 ASAN_BUILD := build-asan
 PYTEST := /usr/bin/python3 -m pytest
 
-.PHONY: all setup build guest test unit e2e check-asan check-clang demo clean
+.PHONY: all setup build guest test unit e2e check-asan check-clang bench demo clean
 
 all: build guest
 
@@ -56,6 +57,10 @@ test: setup
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory check-asan
 	@$(MAKE) --no-print-directory e2e
+
+# Figures, not pass/fail: the guest's IOPS through blockd and qemu-storage-daemon.
+bench: build guest
+	bench/vhost_guest_iops.py
 
 demo: setup
 	@$(MAKE) --no-print-directory build

@@ -37,6 +37,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -223,6 +224,72 @@ static int run_verify(const char *dev, unsigned char *buf, int64_t count)
     return 0;
 }
 
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* One bench worker: ops 4 KiB O_DIRECT reads (or writes) at pseudo-random block offsets. */
+static int bench_worker(const char *dev, unsigned char *buf, int writes, int64_t ops,
+                        uint64_t seed)
+{
+    int fd = open_dev(dev, writes ? O_RDWR : O_RDONLY);
+    if (fd < 0)
+        return 1;
+    uint64_t nblocks = dev_blocks(fd), x = seed * 2654435761u + 1;
+    if (nblocks == 0)
+        return 1;
+    memset(buf, 0x5a, BLOCK_SIZE);
+    for (int64_t i = 0; i < ops; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        off_t off = (off_t)((x % nblocks) * BLOCK_SIZE);
+        ssize_t n = writes ? pwrite(fd, buf, BLOCK_SIZE, off) : pread(fd, buf, BLOCK_SIZE, off);
+        if (n != BLOCK_SIZE)
+            return 1;
+    }
+    close(fd);
+    return 0;
+}
+
+/* bench: 4 KiB random reads, then writes, from depth processes at once (queue depth),
+ * count operations in all; prints "BENCH <kind> qd=<d> ops=<n> seconds=<s> iops=<r>". The
+ * disk's contents are overwritten: a scratch disk only. */
+static int run_bench(const char *dev, unsigned char *buf, int64_t count, int64_t depth)
+{
+    if (count <= 0)
+        count = 20000;
+    if (depth <= 0)
+        depth = 1;
+    for (int writes = 0; writes <= 1; writes++) {
+        double t0 = now_seconds();
+        int failed = 0;
+        for (int64_t w = 0; w < depth; w++) {
+            pid_t pid = fork();
+            if (pid == 0)
+                _exit(bench_worker(dev, buf, writes, count / depth, (uint64_t)w + 1));
+            if (pid < 0)
+                failed = 1;
+        }
+        int status;
+        while (wait(&status) > 0)
+            if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                failed = 1;
+        double secs = now_seconds() - t0;
+        int64_t ops = count / depth * depth;
+        if (failed) {
+            printf("BENCH %s error\n", writes ? "randwrite" : "randread");
+            return 1;
+        }
+        printf("BENCH %s qd=%" PRId64 " ops=%" PRId64 " seconds=%.3f iops=%.0f\n",
+               writes ? "randwrite" : "randread", depth, ops, secs, (double)ops / secs);
+    }
+    return 0;
+}
+
 static int parse_num(const char *s, int64_t *out)
 {
     char *end;
@@ -236,20 +303,23 @@ static int parse_num(const char *s, int64_t *out)
 
 static _Noreturn void usage(void)
 {
-    fprintf(stderr, "usage: berth-workload writer|verify DEVICE [-c COUNT] [-s START]\n");
+    fprintf(stderr, "usage: berth-workload writer|verify|bench DEVICE [-c COUNT] [-s START] "
+            "[-q DEPTH]\n");
     exit(2);
 }
 
 int main(int argc, char **argv)
 {
-    int64_t count = -1, start = 0;
+    int64_t count = -1, start = 0, depth = 1;
     int opt;
 
     setvbuf(stdout, NULL, _IOLBF, 0);
-    while ((opt = getopt(argc, argv, "c:s:")) != -1) {
+    while ((opt = getopt(argc, argv, "c:s:q:")) != -1) {
         if (opt == 'c' && parse_num(optarg, &count) == 0)
             continue;
         if (opt == 's' && parse_num(optarg, &start) == 0)
+            continue;
+        if (opt == 'q' && parse_num(optarg, &depth) == 0 && depth >= 1 && depth <= 64)
             continue;
         usage();
     }
@@ -265,5 +335,7 @@ int main(int argc, char **argv)
         return run_writer(dev, buf, count, (uint64_t)start);
     if (strcmp(name, "verify") == 0)
         return run_verify(dev, buf, count);
+    if (strcmp(name, "bench") == 0)
+        return run_bench(dev, buf, count, depth);
     usage();
 }

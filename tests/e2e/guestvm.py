@@ -34,7 +34,7 @@ class Guest:
     reconnects every second when the socket goes away)."""
 
     def __init__(self, guest, workdir, append, disk=None, drive=None, qmp=None, vhost=None,
-                 num_queues=1):
+                 num_queues=1, cpus=1):
         kernel, initrd = guest
         workdir = Path(workdir)
         workdir.mkdir(parents=True, exist_ok=True)
@@ -42,6 +42,7 @@ class Guest:
         if self.console.exists():
             self.console.unlink()
         cmd = ["qemu-system-x86_64", "-accel", "tcg", "-m", str(MEMORY_MB), "-nodefaults",
+               "-smp", str(cpus),
                "-display", "none", "-no-reboot",
                "-serial", f"file:{self.console}",
                "-kernel", str(kernel), "-initrd", str(initrd),

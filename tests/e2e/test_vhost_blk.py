@@ -76,12 +76,15 @@ def verify_in_guest(boot, workdir, sock, count):
 
 
 def test_writer_and_verify_on_raid1(make_blockd, boot, tmp_path):
-    blockd = make_blockd().start()
+    blockd = make_blockd(extra=["--reactors", "2"]).start()
     raid, files = raid1_volume(blockd, tmp_path)
     sock = export(blockd, raid, "vm1")
 
-    g = boot(tmp_path / "writer", "berth.workload=writer berth.count=300", vhost=sock)
+    # Two vCPUs and two queues, one per reactor.
+    g = boot(tmp_path / "writer", "berth.workload=writer berth.count=300", vhost=sock,
+             num_queues=2, cpus=2)
     g.wait_for(r"W done 300")
+    assert controller(blockd, "vm1")["sessions"][0]["max_queues"] == 2
     assert g.acked() == list(range(300))
     g.stop()
 
@@ -125,6 +128,12 @@ def test_blockd_crash_costs_no_reboot_and_no_acked_write(make_blockd, boot, tmp_
                            for s in controller(blockd, "vm1")["sessions"])
         print(f"round {rnd}: killed after W {before}, first write acknowledged "
               f"{restart_to_write[-1] * 1000:.0f} ms after the restart")
+
+    # And once gracefully: SIGTERM disconnects QEMU, the next blockd picks it up the same way.
+    seen = g.wait_acked_beyond(g.acked()[-1] + 5)
+    assert blockd.stop() == 0
+    blockd = make_blockd(persist=True).start()
+    g.wait_acked_beyond(seen, timeout=60)
 
     acked = g.acked()
     lines = g.lines()
