@@ -542,13 +542,14 @@ static void set_call_fd_msg(void *arg)
 void blk_queue_set_call_fd(struct blk_queue *q, int fd)
 {
 	struct call_fd_msg *m = malloc(sizeof(*m));
+	if (m)
+		*m = (struct call_fd_msg){ q, fd };   /* before the reactor can run it */
 	if (!m || reactor_send_msg(q->reactor, set_call_fd_msg, m) < 0) {
 		free(m);
 		if (fd >= 0)
 			close(fd);
 		return;
 	}
-	*m = (struct call_fd_msg){ q, fd };
 }
 
 int blk_queue_start(const struct blk_queue_config *cfg, struct blk_queue **out,
