@@ -4,7 +4,9 @@
 # Produces
 #   OUTDIR/vmlinuz     the kernel of Debian's linux-image-cloud-amd64 (its current dependency)
 #   OUTDIR/initrd.img  gzip'd newc initramfs: busybox (busybox-static), the modules for
-#                      virtio-blk over PCI and pvpanic (decompressed, in load order),
+#                      virtio-blk over PCI and pvpanic (decompressed, load order in
+#                      /lib/modules/load.order), those of the ACPI power button and evdev
+#                      (/lib/modules/acpi.order, loaded by the acpi workload only),
 #                      guest/init as /init and guest/workload.c built as /bin/berth-workload
 # Packages are fetched with `apt-get download` into OUTDIR/debs (kept: delete it to pick up
 # a newer kernel) and unpacked with `dpkg-deb -x` under OUTDIR/work; nothing is installed on
@@ -16,7 +18,11 @@ set -eu
 GUEST_DIR=$(cd "$(dirname "$0")" && pwd)
 KERNEL_META=linux-image-cloud-amd64
 # Modules /init needs; each may also be built into the kernel.
-WANT_MODULES="virtio_pci virtio_blk pvpanic_pci"
+WANT_MODULES="virtio_pci virtio_blk pvpanic_pci pvpanic_mmio"
+# Modules /init loads only for the acpi workload: the ACPI power button driver (it reports
+# KEY_POWER through an input device) and evdev (/dev/input/event*). No other workload loads
+# them, so those guests ignore QMP system_powerdown.
+ACPI_MODULES="button evdev"
 # Busybox applets /init (and someone debugging the guest) uses.
 APPLETS="sh mount umount cat echo test [ insmod usleep sleep ls mkdir dmesg"
 
@@ -122,44 +128,55 @@ find_module() { # name file
 
 rootfs=$WORK/root
 mkdir -p "$rootfs/bin" "$rootfs/lib/modules" "$rootfs/proc" "$rootfs/sys"
-order=""     # module paths (relative to $moddir) in load order
+loaded=""    # every module copied, for the summary
 builtin=""
+# Append module path $1 to $order (write_modules' local) unless it is there already.
 add_to_order() {
     case " $order " in *" $1 "*) ;; *) order="$order $1" ;; esac
 }
-for m in $WANT_MODULES; do
-    line=$(find_module "$m" "$moddir/modules.dep")
-    if [ -z "$line" ]; then
-        [ -n "$(find_module "$m" "$moddir/modules.builtin")" ] ||
-            die "module $m is neither in modules.dep nor built in ($kver)"
-        builtin="$builtin $m"
-        continue
-    fi
-    path=${line%%:*}
-    deps=${line#*:}
-    # modules.dep lists dependencies so that the last one must be loaded first.
-    rev=""
-    for d in $deps; do rev="$d $rev"; done
-    for d in $rev; do add_to_order "$d"; done
-    add_to_order "$path"
-done
+# Resolve the modules $1 (with their dependencies, from modules.dep) into a load order,
+# copy them (decompressed) into the rootfs's lib/modules and write their names, in load
+# order, to lib/modules/$2. /init loads load.order first and later lists on top of it, so
+# a module already in an earlier list is left out of a later one.
+write_modules() { # "names" order-file
+    local m line path deps rev d p src name order=""
+    for m in $1; do
+        line=$(find_module "$m" "$moddir/modules.dep")
+        if [ -z "$line" ]; then
+            [ -n "$(find_module "$m" "$moddir/modules.builtin")" ] ||
+                die "module $m is neither in modules.dep nor built in ($kver)"
+            builtin="$builtin $m"
+            continue
+        fi
+        path=${line%%:*}
+        deps=${line#*:}
+        # modules.dep lists dependencies so that the last one must be loaded first.
+        rev=""
+        for d in $deps; do rev="$d $rev"; done
+        for d in $rev; do add_to_order "$d"; done
+        add_to_order "$path"
+    done
 
-: >"$rootfs/lib/modules/load.order"
-loaded=""
-for p in $order; do
-    src=$moddir/$p
-    [ -f "$src" ] || die "missing module file $p"
-    name=$(basename "$p")
-    case "$name" in
-        *.ko) cp "$src" "$rootfs/lib/modules/$name" ;;
-        *.ko.xz) name=${name%.xz}; xz -dc "$src" >"$rootfs/lib/modules/$name" || die "xz -d $p" ;;
-        *.ko.zst) name=${name%.zst}; zstd -qdc "$src" >"$rootfs/lib/modules/$name" || die "zstd -d $p" ;;
-        *.ko.gz) name=${name%.gz}; gzip -dc "$src" >"$rootfs/lib/modules/$name" || die "gzip -d $p" ;;
-        *) die "unknown module format: $p" ;;
-    esac
-    echo "$name" >>"$rootfs/lib/modules/load.order"
-    loaded="$loaded ${name%.ko}"
-done
+    : >"$rootfs/lib/modules/$2"
+    for p in $order; do
+        src=$moddir/$p
+        [ -f "$src" ] || die "missing module file $p"
+        name=$(basename "$p")
+        name=${name%.xz}; name=${name%.zst}; name=${name%.gz}
+        case " $loaded " in *" ${name%.ko} "*) continue ;; esac
+        case "$(basename "$p")" in
+            *.ko) cp "$src" "$rootfs/lib/modules/$name" ;;
+            *.ko.xz) xz -dc "$src" >"$rootfs/lib/modules/$name" || die "xz -d $p" ;;
+            *.ko.zst) zstd -qdc "$src" >"$rootfs/lib/modules/$name" || die "zstd -d $p" ;;
+            *.ko.gz) gzip -dc "$src" >"$rootfs/lib/modules/$name" || die "gzip -d $p" ;;
+            *) die "unknown module format: $p" ;;
+        esac
+        loaded="$loaded ${name%.ko}"
+        echo "$name" >>"$rootfs/lib/modules/$2"
+    done
+}
+write_modules "$WANT_MODULES" load.order
+write_modules "$ACPI_MODULES" acpi.order
 
 # --- 4. busybox, /init, workload ---------------------------------------------------------
 cp "$WORK/busybox/bin/busybox" "$rootfs/bin/busybox" || die "no bin/busybox in $busybox_deb"

@@ -4,7 +4,8 @@
  * Built statically by guest/build.sh into the guest's initramfs as
  * /bin/berth-workload and started by guest/init:
  *
- *     berth-workload writer|verify DEVICE [-c COUNT] [-s START]
+ *     berth-workload writer|verify|bench DEVICE [-c COUNT] [-s START] [-q DEPTH]
+ *     berth-workload acpi
  *
  * Every line printed here goes to the serial console and is parsed by the
  * scenario tests, so the formats below are an interface: keep them exact.
@@ -27,17 +28,28 @@
  *     Without -c it stops at the first all-zero block or the device end; with
  *     -c COUNT it checks blocks 0..COUNT-1 and counts all-zero ones as missing.
  *     For the first few bad blocks it also prints "V bad <seq> <reason>".
+ * acpi: opens every /dev/input/event* device that can report KEY_POWER (the ACPI
+ *     power button, once /init has loaded the button and evdev modules), prints
+ *     "ACPI ready", waits for a KEY_POWER press (QMP system_powerdown), prints
+ *     "ACPI powerdown" and powers the machine off with reboot(2). Prints
+ *     "ACPI error <reason>" and returns 1 when no such device shows up.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <linux/input.h>
+#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/reboot.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -51,6 +63,8 @@
 #define BACKOFF_MAX_MS 2000
 #define READ_TRIES 3
 #define MAX_BAD_REPORTS 10
+#define ACPI_MAX_DEVS 8
+#define ACPI_WAIT_MS 10000 /* for the power button's event device to appear */
 
 static uint32_t crc_table[256];
 
@@ -290,6 +304,76 @@ static int run_bench(const char *dev, unsigned char *buf, int64_t count, int64_t
     return 0;
 }
 
+/* Opens the event devices that report KEY_POWER into fds[]; returns how many. */
+static int open_power_buttons(int *fds)
+{
+    int n = 0;
+    DIR *dir = opendir("/dev/input");
+    if (!dir)
+        return 0;
+    struct dirent *de;
+    while ((de = readdir(dir)) != NULL && n < ACPI_MAX_DEVS) {
+        if (strncmp(de->d_name, "event", 5) != 0)
+            continue;
+        char path[300];
+        snprintf(path, sizeof path, "/dev/input/%s", de->d_name);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            continue;
+        unsigned char keys[KEY_MAX / 8 + 1];
+        memset(keys, 0, sizeof keys);
+        if (ioctl(fd, EVIOCGBIT(EV_KEY, sizeof keys), keys) >= 0 &&
+            (keys[KEY_POWER / 8] >> (KEY_POWER % 8)) & 1)
+            fds[n++] = fd;
+        else
+            close(fd);
+    }
+    closedir(dir);
+    return n;
+}
+
+static int run_acpi(void)
+{
+    int fds[ACPI_MAX_DEVS], n = 0;
+    /* devtmpfs creates the device nodes asynchronously after the modules bind. */
+    for (int waited = 0; (n = open_power_buttons(fds)) == 0; waited += 100) {
+        if (waited >= ACPI_WAIT_MS) {
+            printf("ACPI error no power button input device\n");
+            return 1;
+        }
+        sleep_ms(100);
+    }
+    struct pollfd pfd[ACPI_MAX_DEVS];
+    for (int i = 0; i < n; i++)
+        pfd[i] = (struct pollfd){ .fd = fds[i], .events = POLLIN };
+    printf("ACPI ready\n");
+    for (;;) {
+        if (poll(pfd, (nfds_t)n, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            printf("ACPI error poll %s\n", strerror(errno));
+            return 1;
+        }
+        for (int i = 0; i < n; i++) {
+            if (!(pfd[i].revents & POLLIN))
+                continue;
+            struct input_event ev[16];
+            ssize_t got = read(pfd[i].fd, ev, sizeof ev);
+            for (ssize_t k = 0; got > 0 && k < got / (ssize_t)sizeof ev[0]; k++) {
+                if (ev[k].type == EV_KEY && ev[k].code == KEY_POWER && ev[k].value == 1) {
+                    printf("ACPI powerdown\n");
+                    fflush(stdout);
+                    tcdrain(STDOUT_FILENO); /* the line must leave the UART first */
+                    sync();
+                    reboot(RB_POWER_OFF);
+                    printf("ACPI error reboot %s\n", strerror(errno));
+                    return 1;
+                }
+            }
+        }
+    }
+}
+
 static int parse_num(const char *s, int64_t *out)
 {
     char *end;
@@ -304,7 +388,7 @@ static int parse_num(const char *s, int64_t *out)
 static _Noreturn void usage(void)
 {
     fprintf(stderr, "usage: berth-workload writer|verify|bench DEVICE [-c COUNT] [-s START] "
-            "[-q DEPTH]\n");
+            "[-q DEPTH]\n       berth-workload acpi\n");
     exit(2);
 }
 
@@ -323,6 +407,8 @@ int main(int argc, char **argv)
             continue;
         usage();
     }
+    if (argc - optind == 1 && strcmp(argv[optind], "acpi") == 0)
+        return run_acpi();
     if (argc - optind != 2)
         usage();
     const char *name = argv[optind], *dev = argv[optind + 1];
