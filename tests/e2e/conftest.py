@@ -1,5 +1,7 @@
-"""conftest.py — fixtures shared by the scenario tests: where the build is, and a blockd started
-in a temporary root (stopped, and checked for a clean exit, by the fixture)."""
+"""conftest.py — fixtures shared by the scenario tests: where the build is, a blockd and a
+vmengine started in a temporary root (stopped, and checked, by the fixtures), the test guest,
+and QEMU processes found by the VM id on their command line."""
+import json
 import os
 import pathlib
 import signal
@@ -130,3 +132,125 @@ def boot(guest):
     yield start
     for g in started:
         g.stop()
+
+
+class Vmengine:
+    """A vmengine process for root (its config in root/berth.conf, [vmengine] section).
+
+    desire() writes a VM's desired spec the way the store will provide it; state() reads the
+    VM's vm.state, the source of truth vmengine keeps."""
+
+    def __init__(self, root, guest, **config):
+        self.root = pathlib.Path(root)
+        self.guest = guest
+        self.dir = self.root / "vmengine"
+        self.desired_dir = self.dir / "desired"
+        self.desired_dir.mkdir(parents=True, exist_ok=True)
+        self.log_path = self.root / "vmengine.log"
+        settings = {"accel": "tcg", "tick": "0.2", "powerdown_grace": "3",
+                    "quit_grace": "3", "term_grace": "3", "qmp_timeout": "2"}
+        settings.update({k: str(v) for k, v in config.items()})
+        with open(self.root / "berth.conf", "w") as f:
+            f.write("[vmengine]\n" + "".join(f"{k} = {v}\n" for k, v in settings.items()))
+        self.proc = None
+
+    def start(self):
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen([str(binary("vmengine")), "--root", str(self.root)],
+                                     stdout=self.log, stderr=self.log)
+        return self
+
+    def stop(self, timeout=30):
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else None
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        finally:
+            self.kill()
+
+    def kill(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+        if getattr(self, "log", None):
+            self.log.close()
+
+    def log_text(self):
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def desire(self, vm_id, desired="RUNNING", workload="idle", generation=0, **extra):
+        kernel, initrd = self.guest
+        spec = {"id": vm_id, "name": f"test{vm_id}",
+                "uuid": f"00000000-0000-4000-8000-{vm_id:012d}",
+                "vcpus": 1, "memory_mb": 128, "kernel": str(kernel), "initrd": str(initrd),
+                "append": f"console=ttyS0 panic=-1 berth.workload={workload}",
+                "desired": desired, "generation": generation}
+        spec.update(extra)
+        tmp = self.desired_dir / f".{vm_id}.tmp"
+        tmp.write_text(json.dumps(spec))
+        os.rename(tmp, self.desired_dir / f"{vm_id}.json")
+
+    def vm_dir(self, vm_id):
+        return self.dir / "vms" / str(vm_id)
+
+    def state(self, vm_id):
+        try:
+            return json.loads((self.vm_dir(vm_id) / "vm.state").read_text())
+        except (FileNotFoundError, json.JSONDecodeError):
+            return None
+
+    def status(self):
+        try:
+            return json.loads((self.dir / "status.json").read_text())
+        except (FileNotFoundError, json.JSONDecodeError):
+            return None
+
+    def wait_state(self, vm_id, state, timeout=120):
+        def reached():
+            st = self.state(vm_id)
+            return st if st and st["state"] == state else None
+        return wait_for(reached, timeout, interval=0.05, what=f"vm {vm_id} {state}")
+
+    def console(self, vm_id):
+        try:
+            return (self.vm_dir(vm_id) / "console.log").read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+
+def qemu_pids(vm_id):
+    """Live QEMU processes whose command line names VM vm_id."""
+    found = []
+    for d in pathlib.Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            args = (d / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"-name" in args:
+            i = args.index(b"-name")
+            if i + 1 < len(args) and args[i + 1].startswith(f"vm{vm_id},".encode()):
+                found.append(int(d.name))
+    return found
+
+
+@pytest.fixture
+def make_vmengine(tmp_path, guest):
+    """make_vmengine(**config) -> a Vmengine in tmp_path (not started). At teardown vmengine
+    is stopped and every QEMU it launched is killed."""
+    made = []
+
+    def make(**config):
+        v = Vmengine(tmp_path, guest, **config)
+        made.append(v)
+        return v
+
+    yield make
+    for v in made:
+        v.kill()
+    for vm in (tmp_path / "vmengine" / "vms").glob("*"):
+        if vm.name.isdigit():
+            for pid in qemu_pids(int(vm.name)):
+                os.kill(pid, signal.SIGKILL)

@@ -3,8 +3,8 @@
 Builds the guest once (guest/build.sh build/guest) and boots it under QEMU/TCG with a plain
 raw disk file: the writer workload writes numbered, checksummed blocks, the verify workload
 reads them back (and catches a byte corrupted from the host), the writer retries a block
-whose write failed (error injected with QEMU's blkdebug), and the idle guest ignores a
-QMP system_powerdown. Run with: /usr/bin/python3 -m pytest tests/e2e/test_guest.py
+whose write failed (error injected with QEMU's blkdebug), the idle guest ignores a
+QMP system_powerdown and the acpi guest powers off on one. Run with: /usr/bin/python3 -m pytest tests/e2e/test_guest.py
 """
 
 import json
@@ -166,3 +166,33 @@ def test_guest_ignores_system_powerdown(boot, tmp_path):
         g.proc.wait(timeout=30)
     finally:
         qmp.close()
+
+
+def test_guest_powers_off_on_acpi(boot, tmp_path):
+    """The acpi workload listens for the ACPI power button: on QMP system_powerdown it
+    prints "ACPI powerdown" and powers off, so QEMU (no -no-shutdown) exits by itself."""
+    qmp_path = tmp_path / "qmp.sock"
+    g = boot(tmp_path, "berth.workload=acpi", qmp=qmp_path)
+    g.wait_for(r"ACPI ready")
+    qmp = Qmp(qmp_path)
+    try:
+        qmp.cmd("system_powerdown")
+        # Read events until SHUTDOWN (or until QEMU closes the socket on exit).
+        deadline = time.monotonic() + 30
+        while not any(e["event"] == "SHUTDOWN" for e in qmp.events):
+            assert time.monotonic() < deadline, f"no SHUTDOWN within 30 s: {qmp.events}"
+            try:
+                msg = qmp._read()
+            except ConnectionError:
+                break
+            if "event" in msg:
+                qmp.events.append(msg)
+        assert g.proc.wait(timeout=30) == 0
+    finally:
+        qmp.close()
+    lines = g.lines()
+    assert "WORKLOAD start acpi" in lines
+    assert "ACPI powerdown" in lines, lines[-20:]
+    assert any(e["event"] == "POWERDOWN" for e in qmp.events), qmp.events
+    shutdown = [e for e in qmp.events if e["event"] == "SHUTDOWN"]
+    assert shutdown and shutdown[0]["data"]["reason"] == "guest-shutdown", qmp.events

@@ -1,0 +1,31 @@
+/* config.h — vmengine's host configuration: the [vmengine] section of <root>/berth.conf
+ * (INI, read with inih). Every key is optional; a bad value is an error that names the key. */
+#ifndef VMENGINE_CONFIG_H
+#define VMENGINE_CONFIG_H
+
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum target_restart_policy { TARGET_RESTART_RECONNECT, TARGET_RESTART_RESTART_VMS };
+
+struct vmengine_config {
+	char root[PATH_MAX];
+	char qemu[PATH_MAX];           /* qemu = qemu-system-x86_64 */
+	char accel[16];                /* accel = tcg | kvm */
+	char machine[32];              /* machine = pc */
+	uint64_t tick_ms;              /* tick = 1 (s) */
+	uint64_t powerdown_grace_ms;   /* powerdown_grace = 30 (s) */
+	uint64_t quit_grace_ms;        /* quit_grace = 10 (s) */
+	uint64_t term_grace_ms;        /* term_grace = 10 (s) */
+	uint64_t qmp_timeout_ms;       /* qmp_timeout = 5 (s) */
+	uint64_t launch_timeout_ms;    /* launch_timeout = 30 (s) */
+	enum target_restart_policy target_restart_policy;  /* reconnect | restart-vms */
+};
+
+/* Defaults, then the [vmengine] section of path (a missing file is fine: defaults).
+ * 0, or -EINVAL with a message in err naming the bad line. */
+int vmengine_config_load(struct vmengine_config *c, const char *root, const char *path,
+			 char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,268 @@
+/* qemu_proc.c — building QEMU's command line, launching it daemonized with a deadline, and
+ * checking a pid's identity before any signal (see qemu_proc.h). */
+#include "qemu_proc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <jansson.h>
+
+#include "atomic_file.h"
+#include "deadline_io.h"
+
+#define ARGV_MAX 64
+
+void qemu_paths_init(struct qemu_paths *p, const char *root, unsigned id)
+{
+	snprintf(p->dir, sizeof(p->dir), "%s/vmengine/vms/%u", root, id);
+	snprintf(p->pidfile, sizeof(p->pidfile), "%s/qemu.pid", p->dir);
+	snprintf(p->monitor, sizeof(p->monitor), "%s/monitor.sock", p->dir);
+	snprintf(p->console, sizeof(p->console), "%s/console.log", p->dir);
+	snprintf(p->argv_file, sizeof(p->argv_file), "%s/qemu.argv", p->dir);
+	snprintf(p->log, sizeof(p->log), "%s/qemu.log", p->dir);
+}
+
+struct argv_builder {
+	char **argv;
+	int n;
+	bool failed;
+};
+
+static void add(struct argv_builder *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void add(struct argv_builder *b, const char *fmt, ...)
+{
+	if (b->failed || b->n >= ARGV_MAX - 1) {
+		b->failed = true;
+		return;
+	}
+	va_list ap;
+	va_start(ap, fmt);
+	if (vasprintf(&b->argv[b->n], fmt, ap) < 0) {
+		b->argv[b->n] = NULL;
+		b->failed = true;
+	} else {
+		b->n++;
+	}
+	va_end(ap);
+}
+
+char **qemu_build_argv(const struct vmengine_config *cfg, const struct vm_spec *s,
+		       const struct qemu_paths *p)
+{
+	struct argv_builder b = { calloc(ARGV_MAX, sizeof(char *)), 0, false };
+	if (!b.argv)
+		return NULL;
+	add(&b, "%s", cfg->qemu);
+	add(&b, "-name");
+	add(&b, "vm%u,debug-threads=on", s->id);
+	add(&b, "-uuid");
+	add(&b, "%s", s->uuid);
+	add(&b, "-S");
+	add(&b, "-no-shutdown");
+	add(&b, "-daemonize");
+	add(&b, "-pidfile");
+	add(&b, "%s", p->pidfile);
+	add(&b, "-qmp");
+	add(&b, "unix:%s,server=on,wait=off", p->monitor);
+	add(&b, "-serial");
+	add(&b, "file:%s", p->console);
+	add(&b, "-display");
+	add(&b, "none");
+	add(&b, "-nodefaults");
+	add(&b, "-machine");
+	add(&b, "%s,accel=%s", cfg->machine, cfg->accel);
+	add(&b, "-m");
+	add(&b, "%u", s->memory_mb);
+	add(&b, "-smp");
+	add(&b, "%u", s->vcpus);
+	add(&b, "-object");
+	add(&b, "memory-backend-memfd,id=mem0,size=%uM,share=on", s->memory_mb);
+	add(&b, "-numa");
+	add(&b, "node,memdev=mem0");
+	if (s->disk_vhost[0]) {
+		add(&b, "-chardev");
+		add(&b, "socket,id=disk0,path=%s,reconnect=1", s->disk_vhost);
+		add(&b, "-device");
+		add(&b, "vhost-user-blk-pci,chardev=disk0,num-queues=%u", s->num_queues);
+	} else if (s->disk_file[0]) {
+		add(&b, "-drive");
+		add(&b, "file=%s,format=raw,if=virtio", s->disk_file);
+	}
+	add(&b, "-device");
+	add(&b, "pvpanic");
+	add(&b, "-kernel");
+	add(&b, "%s", s->kernel);
+	if (s->initrd[0]) {
+		add(&b, "-initrd");
+		add(&b, "%s", s->initrd);
+	}
+	if (s->append[0]) {
+		add(&b, "-append");
+		add(&b, "%s", s->append);
+	}
+	if (b.failed) {
+		qemu_free_argv(b.argv);
+		return NULL;
+	}
+	return b.argv;
+}
+
+void qemu_free_argv(char **argv)
+{
+	if (!argv)
+		return;
+	for (char **a = argv; *a; a++)
+		free(*a);
+	free(argv);
+}
+
+static int write_argv_file(char **argv, const char *path)
+{
+	json_t *arr = json_array();
+	for (char **a = argv; *a; a++)
+		json_array_append_new(arr, json_string(*a));
+	char *text = json_dumps(arr, JSON_INDENT(1));
+	json_decref(arr);
+	if (!text)
+		return -ENOMEM;
+	int rc = atomic_write_file(path, text, strlen(text), 0600);
+	free(text);
+	return rc;
+}
+
+/* The last line QEMU printed, for the error message. */
+static void last_log_line(const char *path, char *out, size_t len)
+{
+	char *text = NULL;
+	if (read_file_all(path, 1 << 20, &text, NULL) < 0 || !text[0]) {
+		free(text);
+		return;
+	}
+	char *end = text + strlen(text);
+	while (end > text && (end[-1] == '\n' || end[-1] == '\r'))
+		*--end = '\0';
+	char *line = strrchr(text, '\n');
+	snprintf(out, len, "%s", line ? line + 1 : text);
+	free(text);
+}
+
+/* Child side of the fork: only async-signal-safe calls until exec. */
+static _Noreturn void exec_qemu(char **argv, int log_fd)
+{
+	int null_fd = open("/dev/null", O_RDONLY);
+	if (null_fd >= 0)
+		dup2(null_fd, STDIN_FILENO);
+	dup2(log_fd, STDOUT_FILENO);
+	dup2(log_fd, STDERR_FILENO);
+	syscall(SYS_close_range, 3u, ~0u, 0u);
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	execvp(argv[0], argv);
+	_exit(127);
+}
+
+int qemu_launch(char **argv, const struct qemu_paths *p, int timeout_ms, char *err,
+		size_t errlen)
+{
+	int rc = write_argv_file(argv, p->argv_file);
+	if (rc < 0) {
+		snprintf(err, errlen, "cannot write %s: %s", p->argv_file, strerror(-rc));
+		return rc;
+	}
+	unlink(p->pidfile);
+	int log_fd = open(p->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (log_fd < 0) {
+		snprintf(err, errlen, "cannot open %s: %s", p->log, strerror(errno));
+		return -errno;
+	}
+	pid_t child = fork();
+	if (child == 0)
+		exec_qemu(argv, log_fd);
+	close(log_fd);
+	if (child < 0) {
+		snprintf(err, errlen, "fork: %s", strerror(errno));
+		return -errno;
+	}
+	/* QEMU's first process exits once the daemon has initialised the machine. */
+	int pidfd = (int)syscall(SYS_pidfd_open, child, 0);
+	struct pollfd pfd = { .fd = pidfd, .events = POLLIN };
+	int ready = pidfd >= 0 ? poll(&pfd, 1, timeout_ms) : -1;
+	if (pidfd >= 0)
+		close(pidfd);
+	int status = 0;
+	if (ready <= 0) {
+		kill(child, SIGKILL);
+		waitpid(child, &status, 0);
+		snprintf(err, errlen, "QEMU did not finish starting within %d ms", timeout_ms);
+		return -ETIMEDOUT;
+	}
+	waitpid(child, &status, 0);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		char line[256] = "no message";
+		last_log_line(p->log, line, sizeof(line));
+		snprintf(err, errlen, "QEMU failed to start (status %d): %s",
+			 WIFEXITED(status) ? WEXITSTATUS(status) : -1, line);
+		return -EIO;
+	}
+	int pid = qemu_read_pidfile(p->pidfile);
+	if (pid < 0)
+		snprintf(err, errlen, "QEMU started but %s is unreadable", p->pidfile);
+	return pid;
+}
+
+int qemu_read_pidfile(const char *path)
+{
+	char *text;
+	int rc = read_file_all(path, 64, &text, NULL);
+	if (rc < 0)
+		return rc;
+	char *end;
+	errno = 0;
+	long pid = strtol(text, &end, 10);
+	bool ok = !errno && end != text && (*end == '\n' || *end == '\0') && pid > 1 &&
+		  pid <= 4194304;
+	free(text);
+	return ok ? (int)pid : -EINVAL;
+}
+
+bool qemu_pid_matches(int pid, unsigned id)
+{
+	if (pid <= 1)
+		return false;
+	char path[64], buf[8192];
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;            /* gone, or a zombie (empty cmdline) */
+	buf[n] = '\0';
+	char want[32];
+	int wlen = snprintf(want, sizeof(want), "vm%u,", id);
+	for (char *a = buf; a < buf + n; a += strlen(a) + 1) {
+		char *next = a + strlen(a) + 1;
+		if (strcmp(a, "-name") == 0 && next < buf + n)
+			return strncmp(next, want, (size_t)wlen) == 0;
+	}
+	return false;
+}
+
+int qemu_signal(int pid, unsigned id, int sig)
+{
+	if (!qemu_pid_matches(pid, id))
+		return -ESRCH;
+	return kill(pid, sig) < 0 ? -errno : 0;
+}

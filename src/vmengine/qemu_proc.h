@@ -1,0 +1,42 @@
+/* qemu_proc.h — QEMU as a process: the command line of DESIGN.md §6, a daemonized launch
+ * with a deadline, and signals that only ever reach the QEMU of the right VM (its
+ * /proc/<pid>/cmdline must carry "-name vm<id>,"). */
+#ifndef VMENGINE_QEMU_PROC_H
+#define VMENGINE_QEMU_PROC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "config.h"
+#include "vm_spec.h"
+
+struct qemu_paths {
+	char dir[PATH_MAX];              /* <root>/vmengine/vms/<id> */
+	char pidfile[PATH_MAX + 16];
+	char monitor[PATH_MAX + 16];
+	char console[PATH_MAX + 16];
+	char argv_file[PATH_MAX + 16];
+	char log[PATH_MAX + 16];         /* QEMU's own stderr */
+};
+
+void qemu_paths_init(struct qemu_paths *p, const char *root, unsigned id);
+
+/* The full argv (NULL-terminated, malloc'd) or NULL. */
+char **qemu_build_argv(const struct vmengine_config *cfg, const struct vm_spec *spec,
+		       const struct qemu_paths *p);
+void qemu_free_argv(char **argv);
+
+/* Starts QEMU (-daemonize) and waits at most timeout_ms for it to finish initialising.
+ * Writes qemu.argv first. Returns the daemon's pid, or -errno with a one-line reason in err
+ * (QEMU's own message when it printed one). */
+int qemu_launch(char **argv, const struct qemu_paths *p, int timeout_ms, char *err,
+		size_t errlen);
+
+/* The pid in the pidfile, or -errno. */
+int qemu_read_pidfile(const char *path);
+/* pid is alive (not a zombie) and is the QEMU of VM id. */
+bool qemu_pid_matches(int pid, unsigned id);
+/* Sends sig only to a pid that qemu_pid_matches. 0, or -ESRCH when it is gone or not ours. */
+int qemu_signal(int pid, unsigned id, int sig);
+
+#endif

@@ -1,0 +1,130 @@
+/* vm_state.c — reading and writing vm.state (see vm_state.h). */
+#include "vm_state.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <jansson.h>
+
+#include "atomic_file.h"
+#include "json_util.h"
+
+#define VM_STATE_MAX_BYTES 65536
+
+static const char *const g_state_names[VM_STATE_COUNT] = {
+	"STARTING", "RUNNING", "STOPPING", "STOPPED", "RESTARTING", "TERMINATING",
+	"TERMINATED", "ERROR",
+};
+
+static const char *const g_escalation_names[ESC_COUNT] = {
+	"none", "powerdown", "quit", "term", "kill",
+};
+
+const char *vm_state_name(enum vm_state_kind k)
+{
+	return k < VM_STATE_COUNT ? g_state_names[k] : "?";
+}
+
+const char *vm_escalation_name(enum vm_escalation e)
+{
+	return e < ESC_COUNT ? g_escalation_names[e] : "?";
+}
+
+bool vm_state_active(enum vm_state_kind k)
+{
+	return k == VM_STARTING || k == VM_RUNNING || k == VM_STOPPING || k == VM_RESTARTING ||
+	       k == VM_TERMINATING;
+}
+
+int64_t realtime_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int vm_state_save(const char *path, const struct vm_state *s)
+{
+	json_t *o = json_pack("{s:I, s:s, s:i, s:I, s:I, s:I, s:s, s:s, s:I, s:b, s:b, s:I}",
+			      "id", (json_int_t)s->id, "state", vm_state_name(s->state),
+			      "pid", s->pid, "since", (json_int_t)s->since_ms,
+			      "stopping_since", (json_int_t)s->stopping_since_ms,
+			      "terminating_since", (json_int_t)s->terminating_since_ms,
+			      "escalation", vm_escalation_name(s->escalation),
+			      "reason", s->reason, "generation", (json_int_t)s->generation,
+			      "restart_pending", s->restart_pending, "held", s->held,
+			      "launches", (json_int_t)s->launches);
+	char *text = o ? json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
+	json_decref(o);
+	if (!text)
+		return -ENOMEM;
+	size_t len = strlen(text);
+	text[len] = '\n';     /* json_dumps leaves room: replace the NUL, write len + 1 */
+	int rc = atomic_write_file(path, text, len + 1, 0600);
+	free(text);
+	return rc;
+}
+
+static int lookup(const char *const *names, int n, const char *name)
+{
+	for (int i = 0; i < n; i++)
+		if (strcmp(names[i], name) == 0)
+			return i;
+	return -1;
+}
+
+int vm_state_load(const char *path, struct vm_state *s, char *err, size_t errlen)
+{
+	char *text;
+	int rc = read_file_all(path, VM_STATE_MAX_BYTES, &text, NULL);
+	if (rc < 0) {
+		snprintf(err, errlen, "%s", strerror(-rc));
+		return rc;
+	}
+	json_error_t jerr;
+	json_t *o = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
+	free(text);
+	if (!o) {
+		snprintf(err, errlen, "not JSON: %s", jerr.text);
+		return -EINVAL;
+	}
+	uint32_t id = 0, launches = 0;
+	uint64_t since = 0, stopping = 0, terminating = 0, generation = 0;
+	int32_t pid = 0;
+	const char *state = NULL, *escalation = "none", *reason = "";
+	bool restart_pending = false, held = false;
+	struct jparam spec[] = {
+		{ "id", JP_UINT32, true, &id, NULL },
+		{ "state", JP_STRING, true, &state, NULL },
+		{ "pid", JP_INT32, false, &pid, NULL },
+		{ "since", JP_UINT64, false, &since, NULL },
+		{ "stopping_since", JP_UINT64, false, &stopping, NULL },
+		{ "terminating_since", JP_UINT64, false, &terminating, NULL },
+		{ "escalation", JP_STRING, false, &escalation, NULL },
+		{ "reason", JP_STRING, false, &reason, NULL },
+		{ "generation", JP_UINT64, false, &generation, NULL },
+		{ "restart_pending", JP_BOOL, false, &restart_pending, NULL },
+		{ "held", JP_BOOL, false, &held, NULL },
+		{ "launches", JP_UINT32, false, &launches, NULL },
+	};
+	char derr[160];
+	rc = json_decode_params(o, JPARAMS(spec), derr, sizeof(derr));
+	int k = rc < 0 ? -1 : lookup(g_state_names, VM_STATE_COUNT, state);
+	int e = rc < 0 ? -1 : lookup(g_escalation_names, ESC_COUNT, escalation);
+	if (rc < 0 || k < 0 || e < 0 || pid < 0) {
+		snprintf(err, errlen, "%s", rc < 0 ? derr : "bad state, escalation or pid");
+		json_decref(o);
+		return -EINVAL;
+	}
+	*s = (struct vm_state){
+		.id = id, .state = (enum vm_state_kind)k, .pid = pid, .since_ms = (int64_t)since,
+		.stopping_since_ms = (int64_t)stopping, .terminating_since_ms = (int64_t)terminating,
+		.escalation = (enum vm_escalation)e, .generation = generation,
+		.restart_pending = restart_pending, .held = held, .launches = launches,
+	};
+	snprintf(s->reason, sizeof(s->reason), "%s", reason);
+	json_decref(o);
+	return 0;
+}

@@ -1,0 +1,49 @@
+/* vm_state.h — a VM's local state file, <root>/vmengine/vms/<id>/vm.state: the source of
+ * truth for vmengine (it wins over every other record). JSON, written atomically (tmp +
+ * fsync + rename + directory fsync), so a reader, or a vmengine restarted after a crash,
+ * sees the old state or the new one, never a mix. Times are wall-clock milliseconds so that
+ * an escalation survives a vmengine restart. */
+#ifndef VMENGINE_VM_STATE_H
+#define VMENGINE_VM_STATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum vm_state_kind {
+	VM_STARTING, VM_RUNNING, VM_STOPPING, VM_STOPPED, VM_RESTARTING, VM_TERMINATING,
+	VM_TERMINATED, VM_ERROR, VM_STATE_COUNT,
+};
+
+/* How far a stop has been pushed. */
+enum vm_escalation { ESC_NONE, ESC_POWERDOWN, ESC_QUIT, ESC_TERM, ESC_KILL, ESC_COUNT };
+
+struct vm_state {
+	unsigned id;
+	enum vm_state_kind state;
+	int pid;                        /* QEMU's, 0 when none */
+	int64_t since_ms;               /* when state was entered */
+	int64_t stopping_since_ms;      /* 0: not stopping */
+	int64_t terminating_since_ms;   /* 0: not terminating */
+	enum vm_escalation escalation;
+	char reason[128];               /* why it last stopped or failed */
+	uint64_t generation;            /* the spec generation last acted on */
+	bool restart_pending;           /* relaunch once QEMU is gone (target restart) */
+	bool held;                      /* stopped by the guest: no relaunch until the spec's
+					 * generation changes */
+	unsigned launches;
+};
+
+const char *vm_state_name(enum vm_state_kind k);
+const char *vm_escalation_name(enum vm_escalation e);
+/* Active: a QEMU may exist for it. */
+bool vm_state_active(enum vm_state_kind k);
+
+int64_t realtime_ms(void);
+
+/* 0 or -errno. */
+int vm_state_save(const char *path, const struct vm_state *s);
+/* 0, -ENOENT, or -EINVAL with the reason in err (a corrupt file is reported, never guessed). */
+int vm_state_load(const char *path, struct vm_state *s, char *err, size_t errlen);
+
+#endif

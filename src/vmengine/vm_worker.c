@@ -1,0 +1,612 @@
+/* vm_worker.c — the per-VM reconcile loop (see vm_worker.h).
+ *
+ * Each tick: observe (is our QEMU alive, what did QMP report), react to a QEMU that is gone,
+ * apply the desired state, then push the current state forward. Stopping and terminating
+ * escalate with time measured from the persisted *_since stamp: system_powerdown, QMP quit
+ * after powerdown_grace, SIGTERM after quit_grace more, SIGKILL after term_grace more. Every
+ * QMP call has a deadline no later than the next escalation step, so a monitor that never
+ * answers costs at most the time until the next step, and signals go only to a pid whose
+ * cmdline names this VM. */
+#include "vm_worker.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "deadline_io.h"
+#include "log.h"
+#include "qemu_proc.h"
+#include "qmp.h"
+
+#define LAUNCH_BACKOFF_MAX_MS 30000
+#define MIN_QMP_TIMEOUT_MS 100
+
+struct vm_worker {
+	unsigned id;
+	const struct vmengine_config *cfg;
+	struct qemu_paths paths;
+	char state_path[PATH_MAX + 16];
+	pthread_t thread;
+
+	pthread_mutex_t lock;            /* guards the fields down to `stop` */
+	pthread_cond_t wake;
+	struct vm_spec spec;
+	bool has_spec, woken, stop;
+
+	/* the worker thread's own */
+	struct vm_state st;
+	struct qmp_client *qmp;
+	char exit_reason[64];            /* what QEMU said before it went away */
+	int64_t next_launch_ms;          /* monotonic */
+	unsigned launch_failures;
+	bool warned_no_spec;
+
+	/* for status (any thread) */
+	pthread_mutex_t status_lock;
+	struct vm_worker_status status;
+};
+
+unsigned vm_worker_id(const struct vm_worker *w)
+{
+	return w->id;
+}
+
+/* ---------------------------------------------------------------- state */
+
+static void publish_status(struct vm_worker *w)
+{
+	pthread_mutex_lock(&w->status_lock);
+	w->status = (struct vm_worker_status){
+		.id = w->id, .state = w->st.state, .pid = w->st.pid,
+		.escalation = w->st.escalation, .last_reconcile_ms = realtime_ms(),
+	};
+	snprintf(w->status.reason, sizeof(w->status.reason), "%s", w->st.reason);
+	pthread_mutex_unlock(&w->status_lock);
+}
+
+void vm_worker_status(struct vm_worker *w, struct vm_worker_status *out)
+{
+	pthread_mutex_lock(&w->status_lock);
+	*out = w->status;
+	pthread_mutex_unlock(&w->status_lock);
+}
+
+static void save_state(struct vm_worker *w)
+{
+	int rc = vm_state_save(w->state_path, &w->st);
+	if (rc < 0)
+		log_error("vmengine", "vm=%u msg=\"cannot write vm.state\" error=\"%s\"", w->id,
+			  strerror(-rc));
+	publish_status(w);
+}
+
+static void enter_state(struct vm_worker *w, enum vm_state_kind k, const char *reason)
+{
+	enum vm_state_kind old = w->st.state;
+	w->st.state = k;
+	w->st.since_ms = realtime_ms();
+	if (reason)
+		snprintf(w->st.reason, sizeof(w->st.reason), "%s", reason);
+	save_state(w);
+	log_info("vmengine", "vm=%u msg=\"state\" from=%s to=%s pid=%d reason=\"%s\"", w->id,
+		 vm_state_name(old), vm_state_name(k), w->st.pid, w->st.reason);
+}
+
+/* ---------------------------------------------------------------- QMP */
+
+static void qmp_drop(struct vm_worker *w)
+{
+	if (w->qmp) {
+		qmp_close(w->qmp);
+		w->qmp = NULL;
+	}
+}
+
+static void handle_event(struct vm_worker *w, json_t *ev)
+{
+	const char *name = qmp_event_name(ev);
+	if (!name)
+		return;
+	/* The first cause wins: the SHUTDOWN that follows our own quit after a guest
+	 * shutdown or panic is not the reason the VM stopped. */
+	if (!strcmp(name, "SHUTDOWN") && !w->exit_reason[0]) {
+		const char *reason = qmp_shutdown_reason(ev);
+		snprintf(w->exit_reason, sizeof(w->exit_reason), "%s", reason ? reason : "shutdown");
+	} else if (!strcmp(name, "GUEST_PANICKED")) {
+		snprintf(w->exit_reason, sizeof(w->exit_reason), "guest-panic");
+	}
+	log_info("vmengine", "vm=%u event=%s reason=%s", w->id, name,
+		 w->exit_reason[0] ? w->exit_reason : "-");
+}
+
+static void drain_events(struct vm_worker *w)
+{
+	if (!w->qmp)
+		return;
+	if (qmp_poll_events(w->qmp, 0) < 0)
+		qmp_drop(w);
+	json_t *ev;
+	while (w->qmp && (ev = qmp_next_event(w->qmp))) {
+		handle_event(w, ev);
+		json_decref(ev);
+	}
+}
+
+static int qmp_ensure(struct vm_worker *w, int timeout_ms)
+{
+	if (w->qmp)
+		return 0;
+	int err = 0;
+	w->qmp = qmp_connect(w->paths.monitor, timeout_ms, &err);
+	if (!w->qmp)
+		log_warn("vmengine", "vm=%u msg=\"QMP unavailable\" error=\"%s\"", w->id,
+			 strerror(-err));
+	return w->qmp ? 0 : err;
+}
+
+/* One command with a deadline; the connection is dropped on any transport failure. */
+static int qmp_command(struct vm_worker *w, const char *cmd, int timeout_ms, json_t **ret)
+{
+	if (timeout_ms < MIN_QMP_TIMEOUT_MS)
+		timeout_ms = MIN_QMP_TIMEOUT_MS;
+	int64_t deadline = deadline_after_ms(timeout_ms);
+	int rc = qmp_ensure(w, timeout_ms);
+	if (rc < 0)
+		return rc;
+	char desc[256] = "";
+	int left = deadline_remaining_ms(deadline);
+	rc = qmp_execute(w->qmp, cmd, NULL, left > MIN_QMP_TIMEOUT_MS ? left : MIN_QMP_TIMEOUT_MS,
+			 ret, desc, sizeof(desc));
+	if (rc < 0 && rc != -EREMOTEIO)
+		qmp_drop(w);
+	if (rc < 0)
+		log_warn("vmengine", "vm=%u msg=\"QMP command failed\" command=%s error=\"%s\"%s%s",
+			 w->id, cmd, strerror(-rc), desc[0] ? " detail=" : "", desc);
+	drain_events(w);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- launch */
+
+static void schedule_retry(struct vm_worker *w)
+{
+	uint64_t backoff = w->cfg->tick_ms << (w->launch_failures < 5 ? w->launch_failures : 5);
+	if (backoff > LAUNCH_BACKOFF_MAX_MS)
+		backoff = LAUNCH_BACKOFF_MAX_MS;
+	w->launch_failures++;
+	w->next_launch_ms = monotonic_ms() + (int64_t)backoff;
+}
+
+/* Connects QMP to a QEMU started with -S and lets it run. */
+static int resume_guest(struct vm_worker *w)
+{
+	json_t *ret = NULL;
+	int rc = qmp_command(w, "query-status", (int)w->cfg->qmp_timeout_ms, &ret);
+	if (rc < 0)
+		return rc;
+	const char *status = json_string_value(json_object_get(ret, "status"));
+	bool running = status && !strcmp(status, "running");
+	json_decref(ret);
+	if (running)
+		return 0;
+	return qmp_command(w, "cont", (int)w->cfg->qmp_timeout_ms, NULL);
+}
+
+static void launch(struct vm_worker *w, const struct vm_spec *spec)
+{
+	char err[512];
+	if (monotonic_ms() < w->next_launch_ms)
+		return;
+	mkdir(w->paths.dir, 0700);
+	w->exit_reason[0] = '\0';
+	w->st.pid = 0;
+	w->st.generation = spec->generation;
+	w->st.held = false;
+	w->st.escalation = ESC_NONE;
+	w->st.stopping_since_ms = w->st.terminating_since_ms = 0;
+	w->st.restart_pending = false;
+	enter_state(w, VM_STARTING, "");
+	char **argv = qemu_build_argv(w->cfg, spec, &w->paths);
+	int pid = argv ? qemu_launch(argv, &w->paths, (int)w->cfg->launch_timeout_ms, err,
+				     sizeof(err))
+		       : (snprintf(err, sizeof(err), "command line too long"), -E2BIG);
+	qemu_free_argv(argv);
+	if (pid < 0) {
+		log_error("vmengine", "vm=%u msg=\"launch failed\" error=\"%s\"", w->id, err);
+		schedule_retry(w);
+		enter_state(w, VM_ERROR, err);
+		return;
+	}
+	w->st.pid = pid;
+	w->st.launches++;
+	save_state(w);
+	log_info("vmengine", "vm=%u msg=\"QEMU launched\" pid=%d", w->id, pid);
+	if (resume_guest(w) < 0)
+		return;          /* still STARTING with a pid: the next tick tries again */
+	w->launch_failures = 0;
+	enter_state(w, VM_RUNNING, "");
+}
+
+/* ---------------------------------------------------------------- escalation */
+
+static int64_t *since_of(struct vm_worker *w)
+{
+	return w->st.state == VM_TERMINATING ? &w->st.terminating_since_ms
+					     : &w->st.stopping_since_ms;
+}
+
+/* Wall-clock time at which escalation step `step` is due for the current stop. */
+static int64_t step_due(struct vm_worker *w, enum vm_escalation step)
+{
+	const struct vmengine_config *c = w->cfg;
+	/* A target restart starts at "quit" (SIGINT), there is no ACPI step. */
+	int64_t pg = w->st.state == VM_RESTARTING ? 0 : (int64_t)c->powerdown_grace_ms;
+	int64_t since = *since_of(w);
+	switch (step) {
+	case ESC_POWERDOWN: return since;
+	case ESC_QUIT: return since + pg;
+	case ESC_TERM: return since + pg + (int64_t)c->quit_grace_ms;
+	default: return since + pg + (int64_t)c->quit_grace_ms + (int64_t)c->term_grace_ms;
+	}
+}
+
+static int time_to_next_step_ms(struct vm_worker *w)
+{
+	if (w->st.escalation >= ESC_KILL)
+		return (int)w->cfg->qmp_timeout_ms;
+	int64_t left = step_due(w, (enum vm_escalation)(w->st.escalation + 1)) - realtime_ms();
+	if (left > (int64_t)w->cfg->qmp_timeout_ms)
+		left = (int64_t)w->cfg->qmp_timeout_ms;
+	return left < MIN_QMP_TIMEOUT_MS ? MIN_QMP_TIMEOUT_MS : (int)left;
+}
+
+static void perform_step(struct vm_worker *w, enum vm_escalation step)
+{
+	int64_t elapsed = realtime_ms() - *since_of(w);
+	log_warn("vmengine", "vm=%u msg=\"escalate\" state=%s step=%s elapsed_ms=%lld pid=%d",
+		 w->id, vm_state_name(w->st.state), vm_escalation_name(step), (long long)elapsed,
+		 w->st.pid);
+	w->st.escalation = step;
+	save_state(w);       /* persisted before acting: a restarted vmengine goes on from here */
+	switch (step) {
+	case ESC_POWERDOWN:
+		qmp_command(w, "system_powerdown", time_to_next_step_ms(w), NULL);
+		break;
+	case ESC_QUIT:
+		if (w->st.state == VM_RESTARTING)
+			qemu_signal(w->st.pid, w->id, SIGINT);
+		else
+			qmp_command(w, "quit", time_to_next_step_ms(w), NULL);
+		break;
+	case ESC_TERM:
+		qmp_drop(w);
+		qemu_signal(w->st.pid, w->id, SIGTERM);
+		break;
+	default:
+		qmp_drop(w);
+		qemu_signal(w->st.pid, w->id, SIGKILL);
+		break;
+	}
+}
+
+static void escalate(struct vm_worker *w)
+{
+	int64_t now = realtime_ms();
+	enum vm_escalation due = ESC_NONE;
+	for (enum vm_escalation s = ESC_POWERDOWN; s <= ESC_KILL; s++)
+		if (now >= step_due(w, s))
+			due = s;
+	if (w->st.state == VM_RESTARTING && due < ESC_QUIT)
+		due = ESC_QUIT;
+	/* A guest that already powered itself off (SHUTDOWN with -no-shutdown) only needs
+	 * QEMU to leave: quit now rather than wait for the grace. */
+	if (w->exit_reason[0] && due < ESC_QUIT && w->st.escalation >= ESC_POWERDOWN) {
+		log_info("vmengine", "vm=%u msg=\"guest shut down; quitting QEMU\"", w->id);
+		qmp_command(w, "quit", (int)w->cfg->qmp_timeout_ms, NULL);
+		return;
+	}
+	while (w->st.escalation < due)
+		perform_step(w, (enum vm_escalation)(w->st.escalation + 1));
+}
+
+static void begin_stop(struct vm_worker *w, enum vm_state_kind k, int64_t since)
+{
+	w->st.escalation = ESC_NONE;
+	if (k == VM_TERMINATING)
+		w->st.terminating_since_ms = since;
+	else
+		w->st.stopping_since_ms = since;
+	enter_state(w, k, "");
+	escalate(w);
+}
+
+/* ---------------------------------------------------------------- reconcile */
+
+/* QEMU is gone: record why and decide what comes next. */
+static void on_qemu_gone(struct vm_worker *w, const struct vm_spec *spec)
+{
+	char reason[128];
+	if (w->exit_reason[0])
+		snprintf(reason, sizeof(reason), "%s", w->exit_reason);
+	else if (w->st.escalation >= ESC_TERM)
+		snprintf(reason, sizeof(reason), "killed by %s", vm_escalation_name(w->st.escalation));
+	else
+		snprintf(reason, sizeof(reason), "lost");
+	log_info("vmengine", "vm=%u msg=\"QEMU gone\" pid=%d reason=\"%s\" escalation=%s", w->id,
+		 w->st.pid, reason, vm_escalation_name(w->st.escalation));
+	qmp_drop(w);
+	unlink(w->paths.pidfile);
+	w->st.pid = 0;
+	enum vm_state_kind was = w->st.state;
+	w->exit_reason[0] = '\0';
+	if (was == VM_TERMINATING) {
+		enter_state(w, VM_TERMINATED, reason);
+		return;
+	}
+	if (was == VM_STOPPING) {
+		enter_state(w, VM_STOPPED, reason);
+		return;
+	}
+	if (was == VM_RESTARTING || w->st.restart_pending) {
+		w->next_launch_ms = 0;
+		enter_state(w, VM_STOPPED, reason);
+		if (spec && spec->desired == DESIRED_RUNNING)
+			launch(w, spec);
+		return;
+	}
+	if (was == VM_STARTING) {        /* died while starting: retry with backoff */
+		schedule_retry(w);
+		enter_state(w, VM_ERROR, reason);
+		return;
+	}
+	/* Unexpected: a crash, a panic, the guest powering off, or a kill from outside. */
+	bool crash = strcmp(reason, "guest-shutdown") != 0;
+	if (crash && spec && spec->on_crash == ON_CRASH_RESTART &&
+	    spec->desired == DESIRED_RUNNING) {
+		enter_state(w, VM_STOPPED, reason);
+		launch(w, spec);
+		return;
+	}
+	w->st.held = true;       /* not relaunched until someone asks again (generation) */
+	enter_state(w, VM_STOPPED, reason);
+}
+
+static void apply_desired(struct vm_worker *w, const struct vm_spec *spec)
+{
+	enum vm_state_kind k = w->st.state;
+	int64_t now = realtime_ms();
+	switch (spec->desired) {
+	case DESIRED_TERMINATED:
+		if (k == VM_RUNNING || k == VM_STARTING || k == VM_RESTARTING) {
+			begin_stop(w, VM_TERMINATING, now);
+		} else if (k == VM_STOPPING) {
+			/* A stop in progress becomes a terminate: same clock, same progress. */
+			w->st.terminating_since_ms = w->st.stopping_since_ms;
+			enter_state(w, VM_TERMINATING, "");
+		} else if (k == VM_STOPPED || k == VM_ERROR) {
+			enter_state(w, VM_TERMINATED, w->st.reason);
+		}
+		break;
+	case DESIRED_STOPPED:
+		if (k == VM_RUNNING || k == VM_STARTING)
+			begin_stop(w, VM_STOPPING, now);
+		else if (k == VM_ERROR)
+			enter_state(w, VM_STOPPED, w->st.reason);
+		break;
+	case DESIRED_RUNNING:
+		if ((k == VM_STOPPED || k == VM_ERROR) &&
+		    (!w->st.held || spec->generation != w->st.generation))
+			launch(w, spec);
+		break;
+	}
+}
+
+static void progress(struct vm_worker *w)
+{
+	switch (w->st.state) {
+	case VM_STARTING:
+		if (w->st.pid > 0 && resume_guest(w) == 0) {
+			w->launch_failures = 0;
+			enter_state(w, VM_RUNNING, "");
+		}
+		break;
+	case VM_RUNNING:
+		if (!w->qmp)
+			qmp_ensure(w, (int)w->cfg->qmp_timeout_ms);
+		if (w->exit_reason[0]) {
+			/* The guest powered off or panicked; QEMU stays paused (-no-shutdown)
+			 * until told to quit. */
+			log_info("vmengine", "vm=%u msg=\"guest stopped by itself; quitting QEMU\" "
+				 "reason=%s", w->id, w->exit_reason);
+			qmp_command(w, "quit", (int)w->cfg->qmp_timeout_ms, NULL);
+		}
+		break;
+	case VM_STOPPING:
+	case VM_TERMINATING:
+	case VM_RESTARTING:
+		escalate(w);
+		break;
+	default:
+		break;
+	}
+}
+
+static void reconcile(struct vm_worker *w, const struct vm_spec *spec)
+{
+	bool alive = w->st.pid > 0 && qemu_pid_matches(w->st.pid, w->id);
+	if (alive)
+		drain_events(w);
+	if (vm_state_active(w->st.state) && w->st.pid > 0 && !alive) {
+		on_qemu_gone(w, spec);
+		alive = false;
+	}
+	if (w->st.state == VM_STARTING && w->st.pid == 0 && !spec)
+		enter_state(w, VM_STOPPED, "no desired state");
+	if (w->st.restart_pending && alive &&
+	    (w->st.state == VM_RUNNING || w->st.state == VM_STARTING)) {
+		w->st.stopping_since_ms = realtime_ms();
+		w->st.escalation = ESC_NONE;
+		enter_state(w, VM_RESTARTING, "target restart");
+	}
+	if (spec) {
+		w->warned_no_spec = false;
+		apply_desired(w, spec);
+		if (w->st.state == VM_STARTING && w->st.pid == 0 &&
+		    spec->desired == DESIRED_RUNNING)
+			launch(w, spec);
+	} else if (!w->warned_no_spec && vm_state_active(w->st.state)) {
+		log_warn("vmengine", "vm=%u msg=\"no desired state for an active VM; left as it is\"",
+			 w->id);
+		w->warned_no_spec = true;
+	}
+	progress(w);
+	publish_status(w);
+}
+
+/* ---------------------------------------------------------------- adoption */
+
+static void adopt(struct vm_worker *w)
+{
+	char err[256];
+	int rc = vm_state_load(w->state_path, &w->st, err, sizeof(err));
+	if (rc == -ENOENT) {
+		w->st = (struct vm_state){ .id = w->id, .state = VM_STOPPED,
+					   .since_ms = realtime_ms() };
+		publish_status(w);
+		return;
+	}
+	if (rc < 0 || w->st.id != w->id) {
+		log_error("vmengine", "vm=%u msg=\"vm.state unreadable; treated as lost\" "
+			  "error=\"%s\"", w->id, rc < 0 ? err : "id mismatch");
+		w->st = (struct vm_state){ .id = w->id, .state = VM_STOPPED };
+		enter_state(w, VM_STOPPED, "lost: vm.state unreadable");
+		return;
+	}
+	if (w->st.pid == 0 && vm_state_active(w->st.state)) {
+		int pid = qemu_read_pidfile(w->paths.pidfile);   /* died mid-launch? */
+		if (pid > 0 && qemu_pid_matches(pid, w->id))
+			w->st.pid = pid;
+	}
+	bool alive = w->st.pid > 0 && qemu_pid_matches(w->st.pid, w->id);
+	log_info("vmengine", "vm=%u msg=\"adopting\" state=%s pid=%d alive=%d escalation=%s",
+		 w->id, vm_state_name(w->st.state), w->st.pid, alive,
+		 vm_escalation_name(w->st.escalation));
+	if (alive && qmp_ensure(w, (int)w->cfg->qmp_timeout_ms) == 0)
+		drain_events(w);
+	if (vm_state_active(w->st.state) && !alive && w->st.pid > 0)
+		on_qemu_gone(w, NULL);       /* died while vmengine was away: reason lost */
+	else if (vm_state_active(w->st.state) && w->st.pid == 0 && w->st.state != VM_STARTING)
+		enter_state(w, w->st.state == VM_TERMINATING ? VM_TERMINATED : VM_STOPPED, "lost");
+	publish_status(w);
+}
+
+/* ---------------------------------------------------------------- thread */
+
+static int wait_ms(struct vm_worker *w)
+{
+	int ms = (int)w->cfg->tick_ms;
+	if (w->st.state == VM_STOPPING || w->st.state == VM_TERMINATING ||
+	    w->st.state == VM_RESTARTING) {
+		int next = w->st.escalation >= ESC_KILL ? ms
+			   : (int)(step_due(w, (enum vm_escalation)(w->st.escalation + 1)) -
+				   realtime_ms());
+		if (next < ms)
+			ms = next < 10 ? 10 : next;
+	}
+	return ms;
+}
+
+static void *worker_main(void *arg)
+{
+	struct vm_worker *w = arg;
+	adopt(w);
+	for (;;) {
+		pthread_mutex_lock(&w->lock);
+		if (w->stop) {
+			pthread_mutex_unlock(&w->lock);
+			break;
+		}
+		struct vm_spec spec = w->spec;
+		bool has_spec = w->has_spec;
+		w->woken = false;
+		pthread_mutex_unlock(&w->lock);
+
+		reconcile(w, has_spec ? &spec : NULL);
+
+		struct timespec until;
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		int ms = wait_ms(w);
+		until.tv_sec += ms / 1000;
+		until.tv_nsec += (long)(ms % 1000) * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		pthread_mutex_lock(&w->lock);
+		while (!w->woken && !w->stop &&
+		       pthread_cond_timedwait(&w->wake, &w->lock, &until) == 0)
+			;
+		pthread_mutex_unlock(&w->lock);
+	}
+	qmp_drop(w);
+	return NULL;
+}
+
+struct vm_worker *vm_worker_start(const struct vmengine_config *cfg, unsigned id)
+{
+	struct vm_worker *w = calloc(1, sizeof(*w));
+	if (!w)
+		return NULL;
+	w->id = id;
+	w->cfg = cfg;
+	qemu_paths_init(&w->paths, cfg->root, id);
+	snprintf(w->state_path, sizeof(w->state_path), "%s/vm.state", w->paths.dir);
+	pthread_mutex_init(&w->lock, NULL);
+	pthread_mutex_init(&w->status_lock, NULL);
+	pthread_condattr_t attr;
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&w->wake, &attr);
+	pthread_condattr_destroy(&attr);
+	w->status.id = id;
+	if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+		free(w);
+		return NULL;
+	}
+	return w;
+}
+
+void vm_worker_set_spec(struct vm_worker *w, const struct vm_spec *spec)
+{
+	pthread_mutex_lock(&w->lock);
+	bool changed = (spec != NULL) != w->has_spec ||
+		       (spec && memcmp(spec, &w->spec, sizeof(*spec)) != 0);
+	if (spec)
+		w->spec = *spec;
+	w->has_spec = spec != NULL;
+	if (changed) {
+		w->woken = true;
+		pthread_cond_signal(&w->wake);
+	}
+	pthread_mutex_unlock(&w->lock);
+}
+
+void vm_worker_stop(struct vm_worker *w)
+{
+	pthread_mutex_lock(&w->lock);
+	w->stop = true;
+	pthread_cond_signal(&w->wake);
+	pthread_mutex_unlock(&w->lock);
+	pthread_join(w->thread, NULL);
+	pthread_cond_destroy(&w->wake);
+	pthread_mutex_destroy(&w->lock);
+	pthread_mutex_destroy(&w->status_lock);
+	free(w);
+}

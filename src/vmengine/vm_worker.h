@@ -1,0 +1,41 @@
+/* vm_worker.h — one VM's supervisor: a thread that reconciles the VM towards its desired
+ * state once per tick (launch, re-adopt, stop/terminate escalation, crash handling), so a
+ * VM whose QEMU or monitor hangs never delays another VM. */
+#ifndef VMENGINE_VM_WORKER_H
+#define VMENGINE_VM_WORKER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "vm_spec.h"
+#include "vm_state.h"
+
+struct vm_worker;
+
+/* Starts the worker of VM id. Its vm.state, when one exists, is loaded first and wins: a
+ * running QEMU is re-adopted, an escalation continues from its persisted start, and a
+ * restart_pending flag (target restart, policy restart-vms) stops the QEMU (SIGINT, then
+ * escalation) and launches it again. */
+struct vm_worker *vm_worker_start(const struct vmengine_config *cfg, unsigned id);
+
+/* The latest desired spec (NULL: the VM is no longer in the desired state; it is then left
+ * as it is). Wakes the worker. */
+void vm_worker_set_spec(struct vm_worker *w, const struct vm_spec *spec);
+
+/* Stops the thread (the VM itself keeps running) and frees the worker. */
+void vm_worker_stop(struct vm_worker *w);
+
+struct vm_worker_status {
+	unsigned id;
+	enum vm_state_kind state;
+	int pid;
+	enum vm_escalation escalation;
+	int64_t last_reconcile_ms;      /* wall clock */
+	char reason[128];
+};
+void vm_worker_status(struct vm_worker *w, struct vm_worker_status *out);
+
+unsigned vm_worker_id(const struct vm_worker *w);
+
+#endif
