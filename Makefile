@@ -63,7 +63,7 @@ bench: build guest
 	bench/vhost_guest_iops.py
 
 demo: setup
-	@$(MAKE) --no-print-directory build
+	@$(MAKE) --no-print-directory build guest
 	@scripts/demo
 
 clean:
