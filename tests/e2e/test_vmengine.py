@@ -9,7 +9,8 @@ The graces are seconds here (tick 0.2 s, powerdown/quit/term 3 s each, QMP deadl
 - vmengine SIGKILLed with three VMs running and one mid-escalation: the restarted vmengine
   re-adopts the three (same pids) and finishes the escalation on the original clock;
 - target restart with policy restart-vms: every active VM is relaunched, the marker is gone;
-- a guest panic is recorded and handled per on_crash (stop, restart).
+- a guest panic is recorded and handled per on_crash (stop, restart);
+- a VM whose disk is a blockd vhost-user-blk controller.
 """
 import os
 import re
@@ -206,3 +207,22 @@ def test_guest_panic(make_vmengine, on_crash):
                  what="a relaunch after the panic")
     assert "event=GUEST_PANICKED" in vme.log_text()
     assert vme.stop() == 0
+
+
+def test_vm_with_its_disk_on_blockd(make_blockd, make_vmengine):
+    blockd = make_blockd().start()
+    blockd.call("bdev_malloc_create", {"name": "disk1", "num_blocks": 16384,
+                                       "block_size": 4096})
+    blockd.call("vhost_create_blk_controller", {"ctrlr": "vm1", "dev_name": "disk1"})
+    vme = make_vmengine().start()
+    sock = os.path.join(blockd.vhost_dir, "vm1")
+    vme.desire(1, "RUNNING", workload="writer berth.count=50", disk={"vhost": sock})
+    vme.wait_state(1, "RUNNING")
+    wait_for(lambda: "W done 50" in vme.console(1), 120, what="the guest's writes")
+    assert blockd.call("vhost_get_controllers")[0]["sessions"]
+    vme.desire(1, "TERMINATED")
+    vme.wait_state(1, "TERMINATED", timeout=BOUND)
+    wait_for(lambda: not blockd.call("vhost_get_controllers")[0]["sessions"], 5,
+             what="QEMU to leave the controller")
+    assert vme.stop() == 0
+    assert blockd.stop() == 0
