@@ -36,6 +36,7 @@ struct rpc_conn {
 	char *out;
 	size_t out_len, out_off;
 	int64_t partial_since_ms;    /* 0 when no request is half-received */
+	int peer_pid;                /* SO_PEERCRED, for the debug log of calls */
 	bool close_after_flush;
 };
 
@@ -262,6 +263,8 @@ static void handle_value(struct rpc_server *s, struct rpc_conn *c, json_t *value
 		return;
 	}
 
+	/* The call log an operator (and a test) reads to see who asked what. */
+	log_debug("rpc", "method=%s conn=%u peer_pid=%d", jr.method, c->serial, c->peer_pid);
 	const struct rpc_method *m = rpc_find_method(jr.method);
 	struct fault_hit hit;
 	if (m && !(m->flags & RPC_NO_FAULT) && !fault_checked && fault_check(jr.method, &hit)) {
@@ -324,6 +327,10 @@ static void accept_clients(struct rpc_server *s)
 		}
 		c->fd = fd;
 		c->serial = ++s->next_serial;
+		struct ucred cred;
+		socklen_t len = sizeof(cred);
+		c->peer_pid = getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 ? cred.pid
+											: -1;
 		c->server = s;
 		jrpc_frame_init(&c->frame, JRPC_REQUEST_MAX);
 		c->watch = reactor_fd_add(s->reactor, fd, EPOLLIN, conn_event, c);

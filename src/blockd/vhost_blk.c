@@ -272,6 +272,8 @@ void vhost_blk_shutdown(void)
 	uint64_t deadline = monotonic_ns() + SHUTDOWN_WAIT_MS * 1000000ull;
 	while (blk_queue_live() > 0 && monotonic_ns() < deadline)
 		reactor_poll(g_blockd.app, 10);
+	while (reactor_poll(g_blockd.app, 0) > 0 && monotonic_ns() < deadline)
+		;       /* their "stopped" messages, posted before they went, free the sessions */
 	if (blk_queue_live() > 0)
 		log_warn("vhost", "msg=\"queues still busy at exit\" queues=%u", blk_queue_live());
 }

@@ -58,6 +58,7 @@ struct blk_queue {
 
 	enum queue_state state;
 	bool notify_pending, broken, stop_reported;
+	bool released;               /* the control thread let go (blk_queue_release) */
 	enum blk_stop_mode stop_mode;
 	blk_queue_stopped_fn stopped_fn;
 	void *stopped_arg;
@@ -460,7 +461,7 @@ static void queue_free(struct blk_queue *q)
 
 static void queue_maybe_free(struct blk_queue *q)
 {
-	if (q->state == Q_ORPHANED && q->stop_reported && q->bdev_ios == 0)
+	if (q->state == Q_ORPHANED && q->stop_reported && q->released && q->bdev_ios == 0)
 		queue_free(q);
 }
 
@@ -521,8 +522,58 @@ void blk_queue_stop(struct blk_queue *q, enum blk_stop_mode mode, blk_queue_stop
 	q->stop_mode = mode;
 	q->stopped_fn = fn;
 	q->stopped_arg = arg;
+	q->released = fn == NULL;        /* nobody will answer the report: nothing to wait for */
 	if (reactor_send_msg(q->reactor, queue_stop_msg, q) < 0)
 		log_error("vhost", "msg=\"cannot reach the queue's reactor\" queue=%s", q->name);
+}
+
+static void queue_release_msg(void *arg)
+{
+	struct blk_queue *q = arg;
+	q->released = true;
+	queue_maybe_free(q);
+}
+
+void blk_queue_release(struct blk_queue *q)
+{
+	if (reactor_send_msg(q->reactor, queue_release_msg, q) < 0)
+		log_error("vhost", "msg=\"cannot release a stopped queue\" queue=%s", q->name);
+}
+
+struct escalate_msg {
+	struct blk_queue *q;
+	enum blk_stop_mode mode;
+};
+
+/* A drain in progress becomes an orphan (or a fail): its front-end went away meanwhile. */
+static void queue_escalate_msg(void *arg)
+{
+	struct escalate_msg *m = arg;
+	struct blk_queue *q = m->q;
+	enum blk_stop_mode mode = m->mode;
+	free(m);
+	if (q->state != Q_DRAINING)
+		return;                      /* the drain finished first */
+	if (mode == BLK_STOP_FAIL) {
+		for (uint16_t i = 0; i < q->vq.num; i++)
+			if (q->tasks[i].busy)
+				task_answer(q, &q->tasks[i], VIRTIO_BLK_S_IOERR);
+		flush_notify(q);
+	}
+	if (q->state == Q_DRAINING)          /* the answers above may have ended it */
+		queue_orphan(q);
+	queue_maybe_free(q);
+}
+
+void blk_queue_escalate(struct blk_queue *q, enum blk_stop_mode mode)
+{
+	struct escalate_msg *m = malloc(sizeof(*m));
+	if (m)
+		*m = (struct escalate_msg){ q, mode };
+	if (!m || reactor_send_msg(q->reactor, queue_escalate_msg, m) < 0) {
+		free(m);
+		log_error("vhost", "msg=\"cannot escalate a draining queue\" queue=%s", q->name);
+	}
 }
 
 struct call_fd_msg {

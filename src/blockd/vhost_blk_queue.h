@@ -50,11 +50,15 @@ enum blk_stop_mode {
 };
 
 /* fn(arg, last_avail_idx) runs on the control reactor once the queue no longer touches the
- * rings. The caller must not use q afterwards; the queue frees itself once its last bdev IO
- * has returned. */
+ * rings; fn must then call blk_queue_release. Until then the caller may still call
+ * blk_queue_escalate (and nothing else); afterwards it must not use q, which frees itself
+ * once its last bdev IO has returned. With fn NULL the queue is released at once. */
 typedef void (*blk_queue_stopped_fn)(void *arg, uint16_t last_avail_idx);
 void blk_queue_stop(struct blk_queue *q, enum blk_stop_mode mode, blk_queue_stopped_fn fn,
 		    void *arg);
+/* A BLK_STOP_DRAIN still in progress becomes mode (ORPHAN or FAIL): the front-end is gone. */
+void blk_queue_escalate(struct blk_queue *q, enum blk_stop_mode mode);
+void blk_queue_release(struct blk_queue *q);
 
 /* Replaces the call eventfd (SET_VRING_CALL on a running queue); the old one is closed. */
 void blk_queue_set_call_fd(struct blk_queue *q, int fd);

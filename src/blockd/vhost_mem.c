@@ -2,6 +2,7 @@
 #include "vhost_mem.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,7 +43,9 @@ static int validate(const struct vhost_user_memory *msg, unsigned nfds)
 }
 
 /* A mapping past the end of the file it maps faults (SIGBUS) on first touch: the file must
- * be a regular (memfd, tmpfs, hugetlbfs) file at least offset + len long. */
+ * be a regular (memfd, tmpfs, hugetlbfs) file at least offset + len long, and a memfd must
+ * be sealed against shrinking (QEMU's memory-backend-memfd is), so that the front-end
+ * cannot cut it short under a running queue. */
 static int check_backing(int fd, uint64_t end)
 {
 	struct stat st;
@@ -50,6 +53,9 @@ static int check_backing(int fd, uint64_t end)
 		return -errno;
 	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size < end)
 		return -EINVAL;
+	int seals = fcntl(fd, F_GET_SEALS);
+	if (seals >= 0 && !(seals & F_SEAL_SHRINK))
+		return -EPERM;
 	return 0;
 }
 
@@ -80,8 +86,9 @@ struct vhost_mem *vhost_mem_create(const struct vhost_user_memory *msg, const in
 		int rc = check_backing(fds[i], len);
 		if (rc < 0) {
 			*err = rc;
-			log_warn("vhost", "msg=\"guest memory region larger than its file\" region=%u",
-				 i);
+			log_warn("vhost", "msg=\"guest memory region refused\" region=%u "
+				 "error=\"%s\"", i, rc == -EPERM ? "memfd not sealed against shrinking"
+							       : "larger than its file");
 			m->nregions = i;
 			unmap_all(m);
 			free(m);

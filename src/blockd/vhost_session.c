@@ -208,6 +208,8 @@ static void on_queue_stopped(void *arg, uint16_t last_avail)
 	struct vhost_session *s = ctx->s;
 	struct vring *v = &s->vrings[ctx->index];
 	free(ctx);
+	blk_queue_release(v->q);
+	v->q = NULL;
 	v->stopping = false;
 	v->base = last_avail;
 	s->stops_pending--;
@@ -233,16 +235,20 @@ static void stop_queue(struct vhost_session *s, unsigned i, enum blk_stop_mode m
 	*ctx = (struct stop_ctx){ s, i };
 	s->refs++;
 	s->stops_pending++;
-	v->stopping = true;
+	v->stopping = true;              /* v->q stays until the stop is reported */
 	blk_queue_stop(v->q, mode, on_queue_stopped, ctx);
-	v->q = NULL;
+}
+
+static bool queue_running(const struct vring *v)
+{
+	return v->q && !v->stopping;
 }
 
 /* Stops every running queue (draining it); MSG_HELD when the caller must wait. */
 static int stop_all_queues(struct vhost_session *s)
 {
 	for (unsigned i = 0; i < VHOST_BLK_MAX_QUEUES; i++)
-		if (s->vrings[i].q)
+		if (queue_running(&s->vrings[i]))
 			stop_queue(s, i, BLK_STOP_DRAIN);
 	return s->stops_pending ? MSG_HELD : 0;
 }
@@ -392,7 +398,7 @@ static int handle_vring_state(struct vhost_session *s, uint32_t request)
 		v->enabled = st.num;
 		return 0;
 	default: {  /* GET_VRING_BASE: stop the ring, answer where it stopped */
-		if (v->q) {
+		if (queue_running(v)) {
 			stop_queue(s, (unsigned)i, BLK_STOP_DRAIN);
 			return MSG_HELD;
 		}
@@ -446,7 +452,7 @@ static int handle_vring_fd(struct vhost_session *s, uint32_t request)
 		if (v->call_fd >= 0)
 			close(v->call_fd);
 		v->call_fd = fd;
-		if (v->q)
+		if (queue_running(v))
 			blk_queue_set_call_fd(v->q, dup_or_none(fd));
 		return 0;
 	}
@@ -486,10 +492,11 @@ static int handle_get_inflight_fd(struct vhost_session *s)
 	if (!inflight_geometry_ok(in.num_queues, in.queue_size))
 		return -EINVAL;
 	uint64_t size = in.num_queues * vq_inflight_queue_size(in.queue_size);
-	int fd = memfd_create("blockd-inflight", MFD_CLOEXEC);
+	int fd = memfd_create("blockd-inflight", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (fd < 0)
 		return -errno;
-	if (ftruncate(fd, (off_t)size) < 0) {
+	if (ftruncate(fd, (off_t)size) < 0 ||
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
 		int err = -errno;
 		close(fd);
 		return err;
@@ -769,8 +776,10 @@ void vhost_session_close(struct vhost_session *s, enum blk_stop_mode mode, const
 	unsigned inflight = vhost_session_inflight(s);
 	for (unsigned i = 0; i < VHOST_BLK_MAX_QUEUES; i++) {
 		struct vring *v = &s->vrings[i];
-		if (v->q)
+		if (queue_running(v))
 			stop_queue(s, i, mode);
+		else if (v->q && mode != BLK_STOP_DRAIN)
+			blk_queue_escalate(v->q, mode);   /* a drain in progress */
 		if (v->kick_fd >= 0)
 			close(v->kick_fd);
 		if (v->call_fd >= 0)

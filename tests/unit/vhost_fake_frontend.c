@@ -6,6 +6,7 @@
 
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,14 +28,21 @@ int64_t fe_now_ms(void)
 	return (int64_t)(monotonic_ns() / 1000000);
 }
 
+int fe_sealed_memfd(const char *name, size_t size)
+{
+	int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	cr_assert_geq(fd, 0, "memfd_create: %s", strerror(errno));
+	cr_assert_eq(ftruncate(fd, (off_t)size), 0);
+	cr_assert_eq(fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW), 0);
+	return fd;
+}
+
 void fe_init(struct fe *f)
 {
 	memset(f, 0, sizeof(*f));
 	f->sock = -1;
 	f->mem_size = FE_MEM_SIZE;
-	f->memfd = memfd_create("fe-guest", MFD_CLOEXEC);
-	cr_assert_geq(f->memfd, 0, "memfd_create: %s", strerror(errno));
-	cr_assert_eq(ftruncate(f->memfd, (off_t)f->mem_size), 0);
+	f->memfd = fe_sealed_memfd("fe-guest", f->mem_size);
 	f->mem = mmap(NULL, f->mem_size, PROT_READ | PROT_WRITE, MAP_SHARED, f->memfd, 0);
 	cr_assert_neq(f->mem, MAP_FAILED, "mmap guest memory: %s", strerror(errno));
 	f->kick_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -386,7 +394,7 @@ void vh_setup(void)
 void vh_teardown(void)
 {
 	vhost_blk_shutdown();
-	/* Stopped-queue answers still queued for the control thread. */
+	cr_expect_eq(reactor_poll(g_blockd.app, 0), 0, "work left after vhost_blk_shutdown");
 	FE_WAIT_UNTIL(reactor_poll(g_blockd.app, 0) == 0, 1000);
 	cr_expect_eq(blk_queue_live(), 0u, "queues alive after shutdown");
 	rpc_harness_teardown();

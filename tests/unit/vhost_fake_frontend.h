@@ -63,6 +63,8 @@ struct fe {
 };
 
 /* Guest memory (memfd of FE_MEM_SIZE, mapped shared) and eventfds; no connection yet. */
+/* Guest memory the way QEMU's memory-backend-memfd makes it: sealed against shrinking. */
+int fe_sealed_memfd(const char *name, size_t size);
 void fe_init(struct fe *f);
 /* Closes the connection (if any) and frees everything. */
 void fe_destroy(struct fe *f);
@@ -126,7 +128,8 @@ int fe_blk_io(struct fe *f, uint32_t type, uint64_t sector, void *buf, uint32_t 
 /* ---- the blockd side */
 
 /* Criterion .init/.fini: rpc_harness_setup plus a temporary vhost dir; teardown shuts the
- * controllers down, lets stopped queues finish and checks none is left. */
+ * controllers down (vhost_blk_shutdown, which must leave no work for the control thread)
+ * and checks no queue is left. */
 void vh_setup(void);
 void vh_teardown(void);
 
