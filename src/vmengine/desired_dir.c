@@ -1,7 +1,6 @@
 /* desired_dir.c — the desired-state source backed by a directory of spec files (see
  * desired_source.h): <root>/vmengine/desired/<name>.json, written by tests and tools until
  * the store exists. inotify wakes vmengine when a file changes. */
-#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,8 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "atomic_file.h"
 #include "desired_source.h"
+#include "json_dir.h"
 #include "log.h"
 
 #define SPEC_MAX_BYTES 65536
@@ -34,73 +33,57 @@ static void log_once(struct desired_dir *d, const char *file, const char *why)
 	log_warn("vmengine", "msg=\"desired spec ignored\" file=%s error=\"%s\"", file, why);
 }
 
-static int load_one(struct desired_dir *d, const char *name, struct vm_spec *out)
+struct snapshot_ctx {
+	struct desired_dir *d;
+	struct vm_spec *specs;
+	size_t n, cap;
+	int rc;
+};
+
+static void bad_file(const char *name, const char *reason, void *arg)
 {
-	char path[PATH_MAX + 256], err[256];
-	snprintf(path, sizeof(path), "%s/%s", d->dir, name);
-	char *text;
-	int rc = read_file_all(path, SPEC_MAX_BYTES, &text, NULL);
-	if (rc < 0) {
-		if (rc != -ENOENT)
-			log_once(d, name, strerror(-rc));
-		return rc;
+	log_once(((struct snapshot_ctx *)arg)->d, name, reason);
+}
+
+static void add_spec(const char *name, const json_t *obj, void *arg)
+{
+	struct snapshot_ctx *ctx = arg;
+	char err[256];
+	if (ctx->n == ctx->cap) {
+		size_t cap = ctx->cap ? ctx->cap * 2 : 16;
+		struct vm_spec *grown = realloc(ctx->specs, cap * sizeof(*grown));
+		if (!grown) {
+			ctx->rc = -ENOMEM;
+			return;
+		}
+		ctx->specs = grown;
+		ctx->cap = cap;
 	}
-	json_error_t jerr;
-	json_t *o = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
-	free(text);
-	if (!o) {
-		log_once(d, name, jerr.text);
-		return -EINVAL;
+	struct vm_spec *s = &ctx->specs[ctx->n];
+	if (vm_spec_from_json(obj, s, err, sizeof(err)) < 0) {
+		log_once(ctx->d, name, err);
+		return;
 	}
-	rc = vm_spec_from_json(o, out, err, sizeof(err));
-	json_decref(o);
-	if (rc < 0)
-		log_once(d, name, err);
-	return rc;
+	for (size_t i = 0; i < ctx->n; i++) {
+		if (ctx->specs[i].id == s->id) {
+			log_once(ctx->d, name, "another spec has the same id");
+			return;
+		}
+	}
+	ctx->n++;
 }
 
 static int dir_snapshot(struct desired_source *src, struct vm_spec **specs, size_t *n)
 {
-	struct desired_dir *d = (struct desired_dir *)src;
-	*specs = NULL;
-	*n = 0;
-	DIR *dh = opendir(d->dir);
-	if (!dh)
-		return errno == ENOENT ? 0 : -errno;
-	size_t cap = 0;
-	struct dirent *e;
-	int rc = 0;
-	while ((e = readdir(dh)) && *n < MAX_SPECS) {
-		size_t len = strlen(e->d_name);
-		if (len < 6 || strcmp(e->d_name + len - 5, ".json") != 0 || e->d_name[0] == '.')
-			continue;
-		if (*n == cap) {
-			cap = cap ? cap * 2 : 16;
-			struct vm_spec *grown = realloc(*specs, cap * sizeof(**specs));
-			if (!grown) {
-				rc = -ENOMEM;
-				break;
-			}
-			*specs = grown;
-		}
-		if (load_one(d, e->d_name, &(*specs)[*n]) < 0)
-			continue;
-		bool duplicate = false;
-		for (size_t i = 0; i < *n; i++)
-			duplicate |= (*specs)[i].id == (*specs)[*n].id;
-		if (duplicate) {
-			log_once(d, e->d_name, "another spec has the same id");
-			continue;
-		}
-		(*n)++;
+	struct snapshot_ctx ctx = { .d = (struct desired_dir *)src };
+	int rc = json_dir_load(ctx.d->dir, MAX_SPECS, SPEC_MAX_BYTES, add_spec, bad_file, &ctx);
+	if (rc < 0 || ctx.rc < 0) {
+		free(ctx.specs);
+		return rc < 0 ? rc : ctx.rc;
 	}
-	closedir(dh);
-	if (rc < 0) {
-		free(*specs);
-		*specs = NULL;
-		*n = 0;
-	}
-	return rc;
+	*specs = ctx.specs;
+	*n = ctx.n;
+	return 0;
 }
 
 static int dir_change_fd(struct desired_source *src)

@@ -1,0 +1,25 @@
+/* backoff.c — capped exponential backoff (see backoff.h). */
+#include "backoff.h"
+
+int64_t backoff_failed(struct backoff *b, int64_t now_ms, int64_t base_ms, int64_t max_ms)
+{
+	int64_t delay = base_ms;
+	for (unsigned i = 0; i < b->failures && delay < max_ms; i++)
+		delay *= 2;
+	if (delay > max_ms)
+		delay = max_ms;
+	b->failures++;
+	b->next_ms = now_ms + delay;
+	return delay;
+}
+
+void backoff_reset(struct backoff *b)
+{
+	b->failures = 0;
+	b->next_ms = 0;
+}
+
+bool backoff_due(const struct backoff *b, int64_t now_ms)
+{
+	return now_ms >= b->next_ms;
+}
