@@ -3,6 +3,7 @@ vmengine started in a temporary root (stopped, and checked, by the fixtures), th
 and QEMU processes found by the VM id on their command line."""
 import json
 import os
+import re
 import pathlib
 import signal
 import subprocess
@@ -150,8 +151,11 @@ class Vmengine:
         settings = {"accel": "tcg", "tick": "0.2", "powerdown_grace": "3",
                     "quit_grace": "3", "term_grace": "3", "qmp_timeout": "2"}
         settings.update({k: str(v) for k, v in config.items()})
-        with open(self.root / "berth.conf", "w") as f:
-            f.write("[vmengine]\n" + "".join(f"{k} = {v}\n" for k, v in settings.items()))
+        conf = self.root / "berth.conf"
+        text = conf.read_text() if conf.exists() else ""
+        text = re.sub(r"\[vmengine\][^\[]*", "", text)
+        conf.write_text(text + "[vmengine]\n" +
+                        "".join(f"{k} = {v}\n" for k, v in settings.items()))
         self.proc = None
 
     def start(self):
@@ -254,3 +258,90 @@ def make_vmengine(tmp_path, guest):
         if vm.name.isdigit():
             for pid in qemu_pids(int(vm.name)):
                 os.kill(pid, signal.SIGKILL)
+
+
+class Diskengine:
+    """A diskengine process for root; desire_volume() writes a desired volume the way the
+    store will provide it, status()/events() read what diskengine reports."""
+
+    def __init__(self, root, **config):
+        self.root = pathlib.Path(root)
+        self.dir = self.root / "diskengine"
+        self.desired_dir = self.dir / "desired"
+        self.desired_dir.mkdir(parents=True, exist_ok=True)
+        self.log_path = self.root / "diskengine.log"
+        settings = {"tick": "0.2", "rpc_timeout": "5", "backoff_max": "2"}
+        settings.update({k: str(v) for k, v in config.items()})
+        conf = self.root / "berth.conf"
+        text = conf.read_text() if conf.exists() else ""
+        text = re.sub(r"\[diskengine\][^\[]*", "", text)
+        conf.write_text(text + "[diskengine]\n" +
+                        "".join(f"{k} = {v}\n" for k, v in settings.items()))
+        self.proc = None
+
+    def start(self):
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen([str(binary("diskengine")), "--root", str(self.root)],
+                                     stdout=self.log, stderr=self.log)
+        return self
+
+    def stop(self, timeout=30):
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else None
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        finally:
+            self.kill()
+
+    def kill(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+        if getattr(self, "log", None):
+            self.log.close()
+
+    def log_text(self):
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def desire_volume(self, vol, size_mb=32, vm=None, exported=False, **extra):
+        spec = {"id": vol, "size_mb": size_mb, "exported": exported}
+        if vm is not None:
+            spec["vm"] = vm
+        spec.update(extra)
+        self.write_desired(f"vol{vol}.json", json.dumps(spec))
+
+    def write_desired(self, name, text):
+        tmp = self.desired_dir / f".{name}.tmp"
+        tmp.write_text(text)
+        os.rename(tmp, self.desired_dir / name)
+
+    def remove_volume(self, vol):
+        (self.desired_dir / f"vol{vol}.json").unlink()
+
+    def status(self, loop):
+        try:
+            return json.loads((self.dir / f"{loop}.json").read_text())
+        except (FileNotFoundError, json.JSONDecodeError):
+            return None
+
+    def events(self, kind=None):
+        path = self.dir / "events.jsonl"
+        if not path.exists():
+            return []
+        evs = [json.loads(l) for l in path.read_text().splitlines() if l.strip()]
+        return [e for e in evs if kind is None or e["event"] == kind]
+
+
+@pytest.fixture
+def make_diskengine(tmp_path):
+    made = []
+
+    def make(**config):
+        d = Diskengine(tmp_path, **config)
+        made.append(d)
+        return d
+
+    yield make
+    for d in made:
+        d.kill()

@@ -1,0 +1,85 @@
+/* config.c — parsing of diskengine's [diskengine] configuration section (see config.h). */
+#include "config.h"
+
+#include "conf.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *volume_layout_name(enum volume_layout l)
+{
+	return l == LAYOUT_RAID1 ? "raid1" : l == LAYOUT_RAID0 ? "raid0" : "single";
+}
+
+unsigned volume_layout_bases(enum volume_layout l)
+{
+	return l == LAYOUT_SINGLE ? 1 : 2;
+}
+
+static int set_key(void *obj, const char *key, const char *v)
+{
+	struct diskengine_config *c = obj;
+	if (!strcmp(key, "rpc_socket"))
+		return conf_copy_string(c->rpc_socket, sizeof(c->rpc_socket), v);
+	if (!strcmp(key, "vhost_dir"))
+		return conf_copy_string(c->vhost_dir, sizeof(c->vhost_dir), v);
+	if (!strcmp(key, "rpc_timeout"))
+		return conf_parse_seconds(v, 0.05, 3600, &c->rpc_timeout_ms);
+	if (!strcmp(key, "tick"))
+		return conf_parse_seconds(v, 0.01, 3600, &c->tick_ms);
+	if (!strcmp(key, "backoff_max"))
+		return conf_parse_seconds(v, 0.01, 3600, &c->backoff_max_ms);
+	if (!strcmp(key, "wedge_after"))
+		return conf_parse_seconds(v, 0, 86400, &c->wedge_after_ms);
+	if (!strcmp(key, "restart_target_command"))
+		return conf_copy_string(c->restart_target_command, sizeof(c->restart_target_command), v);
+	if (!strcmp(key, "wedge_action")) {
+		if (!strcmp(v, "report"))
+			c->wedge_action = WEDGE_REPORT;
+		else if (!strcmp(v, "restart-target"))
+			c->wedge_action = WEDGE_RESTART_TARGET;
+		else
+			return -EINVAL;
+		return 0;
+	}
+	if (!strcmp(key, "layout")) {
+		if (!strcmp(v, "raid1"))
+			c->layout = LAYOUT_RAID1;
+		else if (!strcmp(v, "raid0"))
+			c->layout = LAYOUT_RAID0;
+		else if (!strcmp(v, "single"))
+			c->layout = LAYOUT_SINGLE;
+		else
+			return -EINVAL;
+		return 0;
+	}
+	if (!strcmp(key, "strip_size_kb")) {
+		char *end;
+		unsigned long kb = strtoul(v, &end, 10);
+		if (*end || !*v || kb < 4 || kb > 1024 || (kb & (kb - 1)))
+			return -EINVAL;
+		c->strip_size_kb = (uint32_t)kb;
+		return 0;
+	}
+	return -ENOENT;
+}
+
+int diskengine_config_load(struct diskengine_config *c, const char *root, const char *path,
+			   char *err, size_t errlen)
+{
+	*c = (struct diskengine_config){
+		.rpc_timeout_ms = 30000, .tick_ms = 1000, .backoff_max_ms = 30000,
+		.wedge_after_ms = 300000, .wedge_action = WEDGE_REPORT, .layout = LAYOUT_RAID1,
+		.strip_size_kb = 64,
+	};
+	if (conf_copy_string(c->root, sizeof(c->root), root) < 0 ||
+	    snprintf(c->rpc_socket, sizeof(c->rpc_socket), "%s/blockd/rpc.sock", root) >=
+		    (int)sizeof(c->rpc_socket)) {
+		snprintf(err, errlen, "root path too long");
+		return -EINVAL;
+	}
+	snprintf(c->vhost_dir, sizeof(c->vhost_dir), "%s/blockd/vhost", root);
+	return conf_load_section(path, "diskengine", set_key, c, err, errlen);
+}

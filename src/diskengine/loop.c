@@ -1,0 +1,418 @@
+/* loop.c — the attach and detach loops (see loop.h). One pass: what should exist (desired
+ * volumes), what does (target_snapshot), the plan (plan.c), then each action whose item is
+ * not backing off. The detach loop reads the actual state before the desired one, so a
+ * volume the attach loop is creating right now is always in the desired snapshot it
+ * compares with, and is never mistaken for a left-over. */
+#include "loop.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "atomic_file.h"
+#include "backoff.h"
+#include "deadline_io.h"
+#include "desired_volumes.h"
+#include "events.h"
+#include "export_driver.h"
+#include "log.h"
+#include "plan.h"
+#include "target.h"
+
+#define MAX_ACTIONS 1024
+#define BACKOFF_BASE_MS 500
+
+struct item {
+	unsigned vol;
+	struct backoff retry;
+	int64_t failing_since_ms;       /* wall clock; 0 when not failing */
+	bool wedged, seen;
+	char rpc[48], error[PATH_MAX + 768];
+};
+
+struct loop {
+	const struct diskengine_config *cfg;
+	enum loop_kind kind;
+	const char *name;
+	pthread_t thread;
+	int stop_fd;
+
+	struct target target;
+	struct desired_volumes *desired;
+	struct volume_spec *want;
+	size_t n_want;
+	json_t *spec_errors;             /* bad desired files, as last reported */
+	struct backoff reach;            /* the target itself */
+	bool unreachable;
+	struct item *items;
+	size_t n_items, cap_items;
+};
+
+static int64_t wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The target is not there (as opposed to one call that timed out): the rest of the pass
+ * would fail the same way. */
+static bool target_gone(int rc)
+{
+	return rc == -ECONNREFUSED || rc == -ENOENT || rc == -ECONNRESET || rc == -EPIPE ||
+	       rc == -ENOTCONN;
+}
+
+/* ---------------------------------------------------------------- items */
+
+static struct item *item_get(struct loop *l, unsigned vol)
+{
+	for (size_t i = 0; i < l->n_items; i++)
+		if (l->items[i].vol == vol)
+			return &l->items[i];
+	if (l->n_items == l->cap_items) {
+		size_t cap = l->cap_items ? l->cap_items * 2 : 16;
+		struct item *grown = realloc(l->items, cap * sizeof(*grown));
+		if (!grown)
+			return NULL;
+		l->items = grown;
+		l->cap_items = cap;
+	}
+	l->items[l->n_items] = (struct item){ .vol = vol };
+	return &l->items[l->n_items++];
+}
+
+/* Items with nothing left to do are resolved: forget them. */
+static void items_sweep(struct loop *l)
+{
+	size_t kept = 0;
+	for (size_t i = 0; i < l->n_items; i++) {
+		struct item *it = &l->items[i];
+		if (!it->seen && it->wedged)
+			event_emit("info", "wedge_cleared",
+				   json_pack("{s:s, s:I}", "loop", l->name, "vol", (json_int_t)it->vol));
+		if (it->seen)
+			l->items[kept++] = *it;
+	}
+	l->n_items = kept;
+	for (size_t i = 0; i < l->n_items; i++)
+		l->items[i].seen = false;
+}
+
+static void restart_target(struct loop *l)
+{
+	const char *cmd = l->cfg->restart_target_command;
+	if (!cmd[0]) {
+		log_warn("diskengine", "msg=\"wedge_action=restart-target but no "
+			 "restart_target_command is configured\"");
+		return;
+	}
+	/* Detached (double fork): the loop never waits for it. */
+	pid_t pid = fork();
+	if (pid == 0) {
+		if (fork() == 0) {
+			setsid();
+			execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+			_exit(127);
+		}
+		_exit(0);
+	}
+	if (pid > 0)
+		waitpid(pid, NULL, 0);
+	log_warn("diskengine", "msg=\"target restart requested\" command=\"%s\"", cmd);
+}
+
+static void item_failed(struct loop *l, struct item *it, const struct action *a, int rc)
+{
+	int64_t now = wall_ms();
+	if (!it->failing_since_ms)
+		it->failing_since_ms = now;
+	snprintf(it->rpc, sizeof(it->rpc), "%s", l->target.last_method);
+	snprintf(it->error, sizeof(it->error), "%s",
+		 l->target.last_error[0] ? l->target.last_error : strerror(-rc));
+	int64_t delay = backoff_failed(&it->retry, monotonic_ms(), BACKOFF_BASE_MS,
+				       (int64_t)l->cfg->backoff_max_ms);
+	log_warn("diskengine", "loop=%s vol=%u action=%s msg=\"failed; retrying\" error=\"%s\" "
+		 "retry_in_ms=%lld failing_for_ms=%lld", l->name, a->vol, action_name(a->kind),
+		 it->error, (long long)delay, (long long)(now - it->failing_since_ms));
+	if (it->wedged || now - it->failing_since_ms < (int64_t)l->cfg->wedge_after_ms)
+		return;
+	it->wedged = true;
+	event_emit("error", "wedge",
+		   json_pack("{s:s, s:I, s:I, s:s, s:I, s:s, s:s}", "loop", l->name,
+			     "vol", (json_int_t)a->vol, "vm", (json_int_t)a->vm,
+			     "action", action_name(a->kind),
+			     "failing_for_ms", (json_int_t)(now - it->failing_since_ms),
+			     "rpc", it->rpc, "error", it->error));
+	if (l->cfg->wedge_action == WEDGE_RESTART_TARGET)
+		restart_target(l);
+}
+
+static void item_succeeded(struct loop *l, struct item *it)
+{
+	if (it->wedged)
+		event_emit("info", "wedge_cleared",
+			   json_pack("{s:s, s:I}", "loop", l->name, "vol", (json_int_t)it->vol));
+	unsigned vol = it->vol;
+	*it = (struct item){ .vol = vol, .seen = true };
+}
+
+/* ---------------------------------------------------------------- actions */
+
+static const struct volume_spec *wanted(const struct loop *l, unsigned vol)
+{
+	for (size_t i = 0; i < l->n_want; i++)
+		if (l->want[i].id == vol)
+			return &l->want[i];
+	return NULL;
+}
+
+static int execute(struct loop *l, const struct action *a)
+{
+	struct target *t = &l->target;
+	const struct volume_spec *v = wanted(l, a->vol);
+	int rc;
+	switch (a->kind) {
+	case ACT_CREATE_VOLUME:
+		rc = v ? target_create_volume(t, v) : -ENOENT;
+		if (rc == 0)
+			event_emit("info", "volume_created",
+				   json_pack("{s:I, s:I, s:s}", "vol", (json_int_t)a->vol,
+					     "size_mb", (json_int_t)(v->size_bytes >> 20),
+					     "layout", volume_layout_name(v->layout)));
+		return rc;
+	case ACT_CREATE_EXPORT:
+		rc = t->exports->create(t, a->vm, a->vol);
+		if (rc == 0) {
+			char where[PATH_MAX + 32];
+			t->exports->address(t, a->vm, where, sizeof(where));
+			event_emit("info", "export_created",
+				   json_pack("{s:I, s:I, s:s, s:s}", "vol", (json_int_t)a->vol,
+					     "vm", (json_int_t)a->vm, "kind", t->exports->kind,
+					     "address", where));
+		}
+		return rc;
+	case ACT_DELETE_EXPORT:
+		rc = t->exports->remove(t, a->vm);
+		if (rc == 0)
+			event_emit("info", "export_deleted",
+				   json_pack("{s:I, s:I}", "vol", (json_int_t)a->vol,
+					     "vm", (json_int_t)a->vm));
+		return rc;
+	case ACT_DELETE_VOLUME:
+		rc = target_delete_volume(t, a->vol);
+		if (rc == 0)
+			event_emit("info", "volume_deleted",
+				   json_pack("{s:I}", "vol", (json_int_t)a->vol));
+		return rc;
+	default:
+		/* The seed's log line, so operators' searches keep working. */
+		log_warn("diskengine", "msg=\"raid detach: vol %u gate failed (raid_vol%u still "
+			 "present in vm%u); deferring\"", a->vol, a->vol, a->vm);
+		snprintf(t->last_method, sizeof(t->last_method), "gate");
+		snprintf(t->last_error, sizeof(t->last_error),
+			 "raid_vol%u still present in vm%u", a->vol, a->vm);
+		return -EBUSY;
+	}
+}
+
+/* ---------------------------------------------------------------- a pass */
+
+static void report_spec_errors(struct loop *l, json_t *errors)
+{
+	size_t i;
+	json_t *e;
+	json_array_foreach(errors, i, e) {
+		bool known = false;
+		size_t j;
+		json_t *old;
+		json_array_foreach(l->spec_errors, j, old)
+			known |= json_equal(old, e);
+		if (!known && l->kind == LOOP_ATTACH)
+			event_emit("warn", "volume_refused", json_deep_copy(e));
+	}
+	json_decref(l->spec_errors);
+	l->spec_errors = errors;
+}
+
+static int load_desired(struct loop *l)
+{
+	struct volume_spec *specs;
+	size_t n;
+	json_t *errors;
+	int rc = desired_volumes_snapshot(l->desired, &specs, &n, &errors);
+	if (rc < 0)
+		return rc;
+	free(l->want);
+	l->want = specs;
+	l->n_want = n;
+	report_spec_errors(l, errors);
+	return 0;
+}
+
+static int run_pass(struct loop *l)
+{
+	struct actual_snapshot snap;
+	int rc;
+	if (l->kind == LOOP_ATTACH && (rc = load_desired(l)) < 0)
+		return 0;                       /* keep the last desired state */
+	rc = target_snapshot(&l->target, &snap);
+	if (rc < 0)
+		return rc;
+	if (l->kind == LOOP_DETACH && load_desired(l) < 0) {
+		actual_snapshot_free(&snap);
+		return 0;
+	}
+	struct actual_state have;
+	actual_snapshot_view(&snap, &have);
+	struct action *actions = calloc(MAX_ACTIONS, sizeof(*actions));
+	size_t n = !actions ? 0
+		   : l->kind == LOOP_ATTACH
+			   ? plan_attach(l->want, l->n_want, &have, actions, MAX_ACTIONS)
+			   : plan_detach(l->want, l->n_want, &have, actions, MAX_ACTIONS);
+	actual_snapshot_free(&snap);
+	unsigned changed_vol = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct item *it = item_get(l, actions[i].vol);
+		if (!it)
+			break;
+		it->seen = true;
+		bool gate = actions[i].kind == ACT_GATE_DEFER;
+		bool due = backoff_due(&it->retry, monotonic_ms());
+		/* The gate costs no RPC: it is reported every pass, but counted once. */
+		if (!due && !gate)
+			continue;
+		/* The export of this volume was just removed: the plan's gate is stale. */
+		if (gate && actions[i].vol == changed_vol)
+			continue;
+		rc = execute(l, &actions[i]);
+		if (rc == 0) {
+			item_succeeded(l, it);
+			changed_vol = actions[i].vol;
+			continue;
+		}
+		if (!due)
+			continue;
+		item_failed(l, it, &actions[i], rc);
+		if (target_gone(rc)) {
+			/* Keep the other items' state; the next pass starts from a new
+			 * connection. Only this loop's connection was closed. */
+			for (size_t j = i + 1; j < n; j++) {
+				struct item *other = item_get(l, actions[j].vol);
+				if (other)
+					other->seen = true;
+			}
+			break;
+		}
+	}
+	free(actions);
+	items_sweep(l);
+	return 0;
+}
+
+static void write_status(struct loop *l)
+{
+	json_t *items = json_array();
+	for (size_t i = 0; i < l->n_items; i++) {
+		const struct item *it = &l->items[i];
+		json_array_append_new(items, json_pack("{s:I, s:I, s:I, s:b, s:s, s:s}",
+			"vol", (json_int_t)it->vol, "failures", (json_int_t)it->retry.failures,
+			"failing_since_ms", (json_int_t)it->failing_since_ms, "wedged", it->wedged,
+			"rpc", it->rpc, "error", it->error));
+	}
+	json_t *o = json_pack("{s:s, s:I, s:s, s:o, s:O}", "loop", l->name,
+			      "updated_ms", (json_int_t)wall_ms(),
+			      "target", l->unreachable ? "unreachable" : "up", "items", items,
+			      "errors", l->spec_errors ? l->spec_errors : json_array());
+	char *text = o ? json_dumps(o, JSON_INDENT(1)) : NULL;
+	json_decref(o);
+	if (text) {
+		char path[PATH_MAX + 64];
+		snprintf(path, sizeof(path), "%s/diskengine/%s.json", l->cfg->root, l->name);
+		atomic_write_file(path, text, strlen(text), 0644);
+	}
+	free(text);
+}
+
+static void reach_result(struct loop *l, int rc)
+{
+	if (rc == 0) {
+		if (l->unreachable)
+			event_emit("info", "target_back", json_pack("{s:s}", "loop", l->name));
+		l->unreachable = false;
+		backoff_reset(&l->reach);
+		return;
+	}
+	if (!l->unreachable)
+		event_emit("warn", "target_unreachable",
+			   json_pack("{s:s, s:s}", "loop", l->name, "error",
+				     l->target.last_error[0] ? l->target.last_error
+							     : strerror(-rc)));
+	l->unreachable = true;
+	backoff_failed(&l->reach, monotonic_ms(), BACKOFF_BASE_MS,
+		       (int64_t)l->cfg->backoff_max_ms);
+}
+
+static void *loop_main(void *arg)
+{
+	struct loop *l = arg;
+	log_info("diskengine", "loop=%s msg=started", l->name);
+	for (;;) {
+		if (backoff_due(&l->reach, monotonic_ms()))
+			reach_result(l, run_pass(l));
+		write_status(l);
+		int64_t wait = (int64_t)l->cfg->tick_ms;
+		int64_t until_reach = l->reach.next_ms - monotonic_ms();
+		if (l->unreachable && until_reach > wait)
+			wait = until_reach;
+		struct pollfd pfd[2] = { { .fd = l->stop_fd, .events = POLLIN },
+					 { .fd = desired_volumes_fd(l->desired), .events = POLLIN } };
+		int n = poll(pfd, pfd[1].fd >= 0 ? 2 : 1, (int)wait);
+		if (n > 0 && (pfd[0].revents & POLLIN))
+			break;
+		if (n > 0 && pfd[1].fd >= 0 && (pfd[1].revents & POLLIN))
+			desired_volumes_changed(l->desired);
+	}
+	log_info("diskengine", "loop=%s msg=stopped", l->name);
+	return NULL;
+}
+
+struct loop *loop_start(const struct diskengine_config *cfg, enum loop_kind kind)
+{
+	struct loop *l = calloc(1, sizeof(*l));
+	if (!l)
+		return NULL;
+	l->cfg = cfg;
+	l->kind = kind;
+	l->name = kind == LOOP_ATTACH ? "attach" : "detach";
+	l->stop_fd = eventfd(0, EFD_CLOEXEC);
+	l->desired = desired_volumes_open(cfg);
+	if (l->stop_fd < 0 || !l->desired || target_init(&l->target, cfg, &export_vhost_blk) < 0 ||
+	    pthread_create(&l->thread, NULL, loop_main, l) != 0) {
+		log_error("diskengine", "loop=%s msg=\"cannot start\"", l->name);
+		free(l);
+		return NULL;
+	}
+	return l;
+}
+
+void loop_stop(struct loop *l)
+{
+	eventfd_write(l->stop_fd, 1);
+	pthread_join(l->thread, NULL);
+	target_fini(&l->target);
+	desired_volumes_close(l->desired);
+	close(l->stop_fd);
+	free(l->want);
+	free(l->items);
+	json_decref(l->spec_errors);
+	free(l);
+}

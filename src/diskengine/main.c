@@ -1,0 +1,132 @@
+/* main.c — diskengine: creates each VM's volume (a raid over base bdevs on files) and its
+ * export on the storage target, and deletes them when they are no longer wanted. Two loops
+ * on two threads (loop.h), each with its own target connection and every RPC with a
+ * deadline; introspection through bdev_raid_get_bdevs and vhost_get_controllers only. */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "berth_version.h"
+#include "config.h"
+#include "events.h"
+#include "log.h"
+#include "loop.h"
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: diskengine --root DIR [--config FILE] [--log-level LEVEL]\n"
+		"Berth's volume engine: creates, exports, unexports and deletes the host's volumes\n"
+		"on the storage target.\n"
+		"  --root DIR          host root (default $BERTH_ROOT or /var/lib/berth)\n"
+		"  --config FILE       configuration (default <root>/berth.conf, section [diskengine])\n"
+		"  --log-level LEVEL   debug, info, warn, error (default info)\n"
+		"Desired volumes: <root>/diskengine/desired/*.json; status: <root>/diskengine/\n"
+		"{attach,detach}.json; events: <root>/diskengine/events.jsonl.\n");
+}
+
+static int parse_options(int argc, char **argv, const char **root, const char **config)
+{
+	static const struct option opts[] = {
+		{ "root", required_argument, NULL, 'R' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "log-level", required_argument, NULL, 'l' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int opt;
+	enum log_level level;
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'R': *root = optarg; break;
+		case 'c': *config = optarg; break;
+		case 'l':
+			if (log_parse_level(optarg, &level) < 0) {
+				fprintf(stderr, "diskengine: bad --log-level '%s'\n", optarg);
+				return -1;
+			}
+			log_set_level(level);
+			break;
+		case 'h': usage(stdout); exit(0);
+		case 'V': printf("diskengine %s\n", BERTH_VERSION); exit(0);
+		default: usage(stderr); return -1;
+		}
+	}
+	if (optind < argc) {
+		usage(stderr);
+		return -1;
+	}
+	if (!*root)
+		*root = getenv("BERTH_ROOT") ? getenv("BERTH_ROOT") : "/var/lib/berth";
+	return 0;
+}
+
+static int block_stop_signals(void)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0)
+		return -1;
+	signal(SIGPIPE, SIG_IGN);
+	return signalfd(-1, &set, SFD_CLOEXEC);
+}
+
+int main(int argc, char **argv)
+{
+	const char *root = NULL, *config = NULL;
+	if (parse_options(argc, argv, &root, &config) < 0)
+		return 2;
+	static struct diskengine_config cfg;
+	char path[PATH_MAX + 32], err[512];
+	snprintf(path, sizeof(path), "%s/berth.conf", root);
+	if (diskengine_config_load(&cfg, root, config ? config : path, err, sizeof(err)) < 0) {
+		log_error("diskengine", "msg=\"bad configuration\" error=\"%s\"", err);
+		return 2;
+	}
+	int sfd = block_stop_signals();      /* before the loops' threads exist */
+	if (sfd < 0)
+		return 1;
+	mkdir(root, 0755);
+	snprintf(path, sizeof(path), "%s/diskengine", root);
+	mkdir(path, 0755);
+	snprintf(path, sizeof(path), "%s/volumes", root);
+	mkdir(path, 0700);
+	events_open(root);
+	/* The target restarted while we were down: the marker is ours to clear; the loops
+	 * reconcile everything anyway. */
+	snprintf(path, sizeof(path), "%s/diskengine/TARGET_RESTART", root);
+	if (unlink(path) == 0)
+		log_warn("diskengine", "msg=\"target restart marker found and removed; "
+			 "reconciling\"");
+	log_info("diskengine", "msg=started version=%s root=%s rpc=%s rpc_timeout_ms=%llu "
+		 "wedge_after_ms=%llu layout=%s", BERTH_VERSION, root, cfg.rpc_socket,
+		 (unsigned long long)cfg.rpc_timeout_ms, (unsigned long long)cfg.wedge_after_ms,
+		 volume_layout_name(cfg.layout));
+	struct loop *attach = loop_start(&cfg, LOOP_ATTACH);
+	struct loop *detach = loop_start(&cfg, LOOP_DETACH);
+	if (!attach || !detach)
+		return 1;
+	struct signalfd_siginfo si;
+	while (read(sfd, &si, sizeof(si)) < 0 && errno == EINTR)
+		;
+	log_info("diskengine", "msg=\"stopping; volumes and exports stay\" signal=%u",
+		 si.ssi_signo);
+	loop_stop(attach);
+	loop_stop(detach);
+	close(sfd);
+	log_info("diskengine", "msg=stopped");
+	return 0;
+}

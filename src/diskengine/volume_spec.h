@@ -1,0 +1,31 @@
+/* volume_spec.h — a volume that should exist on this host, and whether it should be
+ * exported to its VM. The desired-state source produces these (desired_volumes.h). */
+#ifndef DISKENGINE_VOLUME_SPEC_H
+#define DISKENGINE_VOLUME_SPEC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+
+#include "config.h"
+
+#define VOLUME_ID_MAX 999999999u
+#define VOLUME_SIZE_MAX_MB (16ull * 1024 * 1024)     /* 16 TiB */
+
+struct volume_spec {
+	unsigned id;                 /* the volume is "vol<id>", its raid "raid_vol<id>" */
+	char name[64];               /* a display name */
+	uint64_t size_bytes;
+	unsigned vm;                 /* 0: not attached to a VM */
+	bool exported;               /* export "vm<vm>" wanted */
+	enum volume_layout layout;
+};
+
+/* {"id": 1.., "name": "...", "size_mb": 1.., "vm": 0.., "exported": bool,
+ *  "layout": "raid1"|"raid0"|"single"} (layout defaults to the host's). 0, or -EINVAL with
+ * the reason in err. */
+int volume_spec_from_json(const json_t *obj, enum volume_layout default_layout,
+			  struct volume_spec *out, char *err, size_t errlen);
+
+#endif

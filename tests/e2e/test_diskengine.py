@@ -1,0 +1,174 @@
+"""tests/e2e/test_diskengine.py — diskengine against a real blockd (and real guests).
+
+- the seed's bug 1: vhost_delete_controller hangs in the target (fault injection); VM A's
+  detach wedges, yet VM B's volume and export are created as fast as without the wedge; A's
+  detach is retried after each deadline, raised as a wedge, and completes once the fault
+  is cleared;
+- blockd SIGKILLed while three volumes are exported and a fourth is being created: every
+  export comes back at its path, nothing is created twice, no file is deleted;
+- over a create/stop/terminate cycle of three VMs (vmengine + real guests), the target's
+  RPC log shows no bdev_get_bdevs from diskengine;
+- bad input (size 0, a size beyond the disk, a name with '/') is refused with a clear error
+  and leaves nothing behind.
+"""
+import os
+import re
+import time
+
+from berth_rpc import wait_for
+
+RPC_TIMEOUT = 2.0
+
+
+def exports(blockd):
+    return {c["ctrlr"]: c for c in blockd.call("vhost_get_controllers")}
+
+
+def raids(blockd):
+    return {r["name"]: r for r in blockd.call("bdev_raid_get_bdevs", {"category": "all"})}
+
+
+def wait_exported(blockd, vm, timeout=30):
+    sock = os.path.join(blockd.vhost_dir, f"vm{vm}")
+    wait_for(lambda: f"vm{vm}" in exports(blockd) and os.path.exists(sock), timeout,
+             interval=0.01, what=f"export vm{vm}")
+    return sock
+
+
+def timed_attach(dke, blockd, vol, vm):
+    t0 = time.monotonic()
+    dke.desire_volume(vol, vm=vm, exported=True)
+    wait_exported(blockd, vm)
+    return time.monotonic() - t0
+
+
+def test_wedged_detach_does_not_starve_attach(make_blockd, make_diskengine, tmp_path):
+    blockd = make_blockd(fault_injection=True).start()
+    dke = make_diskengine(rpc_timeout=RPC_TIMEOUT, wedge_after=6, backoff_max=1).start()
+
+    baseline = timed_attach(dke, blockd, 3, 3)               # no wedge
+    timed_attach(dke, blockd, 1, 1)                          # VM A's volume and export
+    blockd.call("blockd_fault_inject", {"method": "vhost_delete_controller",
+                                        "action": "hang"})
+    dke.remove_volume(1)                                     # terminate A: detach wedges
+    wait_for(lambda: any(i["vol"] == 1 and i["failures"] >= 1
+                         for i in (dke.status("detach") or {}).get("items", [])),
+             RPC_TIMEOUT + 5, what="A's detach to time out once")
+
+    with_wedge = timed_attach(dke, blockd, 2, 2)             # VM B
+    print(f"attach latency: {baseline * 1000:.0f} ms alone, {with_wedge * 1000:.0f} ms with "
+          f"a wedged detach (ratio {with_wedge / baseline:.2f})")
+    assert with_wedge < RPC_TIMEOUT, "B's attach waited for A's wedged detach"
+
+    wedge = wait_for(lambda: dke.events("wedge"), 30, what="the wedge to be raised")[0]
+    assert wedge["vol"] == 1 and wedge["rpc"] == "vhost_delete_controller"
+    assert wedge["failing_for_ms"] >= 6000
+    item = next(i for i in dke.status("detach")["items"] if i["vol"] == 1)
+    assert item["wedged"] and item["failures"] >= 2, item
+    assert "vm1" in exports(blockd) and "raid_vol1" in raids(blockd)
+
+    blockd.call("blockd_fault_clear", {"method": "vhost_delete_controller"})
+    wait_for(lambda: "raid_vol1" not in raids(blockd) and
+             not (tmp_path / "volumes" / "vol1").exists(), 30, what="A's detach to finish")
+    assert "vm1" not in exports(blockd)
+    wait_for(lambda: dke.events("wedge_cleared"), 10, what="the wedge to clear")
+    assert {"vm2", "vm3"} <= set(exports(blockd))
+    assert re.search(r"raid detach: vol 1 gate failed \(raid_vol1 still present in vm1\); "
+                     r"deferring", dke.log_text())
+    assert dke.stop() == 0
+    assert blockd.stop() == 0
+
+
+def inodes(tmp_path, vols):
+    return {v: [os.stat(tmp_path / "volumes" / f"vol{v}" / f"base{i}.img").st_ino
+                for i in range(2)] for v in vols}
+
+
+def test_target_restart_mid_create(make_blockd, make_diskengine, tmp_path):
+    blockd = make_blockd(persist=True, fault_injection=True).start()
+    dke = make_diskengine(rpc_timeout=RPC_TIMEOUT, backoff_max=0.5).start()
+    for v in (1, 2, 3):
+        dke.desire_volume(v, vm=v, exported=True)
+    for v in (1, 2, 3):
+        wait_exported(blockd, v)
+    before = inodes(tmp_path, (1, 2, 3))
+
+    # The fourth volume's raid creation is held in the target when it dies.
+    blockd.call("blockd_fault_inject", {"method": "bdev_raid_create", "action": "delay",
+                                        "delay_ms": 10000})
+    dke.desire_volume(4, vm=4, exported=True)
+    wait_for(lambda: 'injected fault" method=bdev_raid_create' in blockd.log_text(), 10,
+             what="vol4's raid creation to be held")
+    blockd.kill()
+    blockd = make_blockd(persist=True).start()
+
+    for v in (1, 2, 3, 4):
+        sock = wait_exported(blockd, v, timeout=30)
+        assert os.path.exists(sock)
+    assert inodes(tmp_path, (1, 2, 3)) == before, "a volume's files were re-created"
+    created = [e["vol"] for e in dke.events("volume_created")]
+    assert sorted(created) == [1, 2, 3, 4], created
+    assert all(raids(blockd)[f"raid_vol{v}"]["num_base_bdevs_operational"] == 2
+               for v in (1, 2, 3, 4))
+    wait_for(lambda: dke.events("target_back"), 10, what="diskengine to see the target back")
+    assert dke.stop() == 0
+    assert blockd.stop() == 0
+
+
+def test_no_bdev_get_bdevs_over_vm_lifecycles(make_blockd, make_diskengine, make_vmengine):
+    blockd = make_blockd(extra=["--log-level", "debug"]).start()
+    dke = make_diskengine().start()
+    vme = make_vmengine().start()
+    vms = (1, 2, 3)
+    for vm in vms:                                    # create: volume + export, then the VM
+        dke.desire_volume(vm, vm=vm, exported=True)
+    for vm in vms:
+        sock = wait_exported(blockd, vm)
+        vme.desire(vm, "RUNNING", workload="writer berth.count=20", disk={"vhost": sock})
+    for vm in vms:
+        vme.wait_state(vm, "RUNNING")
+        wait_for(lambda: "W done 20" in vme.console(vm), 120, what=f"vm{vm} writes")
+    for vm in vms:                                    # stop: VM down, export removed
+        vme.desire(vm, "STOPPED", workload="writer berth.count=20")
+        vme.wait_state(vm, "STOPPED", timeout=60)
+        dke.desire_volume(vm, vm=vm, exported=False)
+    wait_for(lambda: not exports(blockd), 30, what="the exports to go")
+    for vm in vms:                                    # terminate: volume deleted
+        vme.desire(vm, "TERMINATED", workload="writer berth.count=20")
+        vme.wait_state(vm, "TERMINATED", timeout=60)
+        dke.remove_volume(vm)
+    wait_for(lambda: not raids(blockd), 30, what="the volumes to go")
+
+    calls = re.findall(rf"method=(\w+) conn=\d+ peer_pid={dke.proc.pid}\b", blockd.log_text())
+    assert "bdev_raid_get_bdevs" in calls and "vhost_get_controllers" in calls
+    assert "bdev_get_bdevs" not in calls
+    print(f"diskengine made {len(calls)} target calls over 3 VM lifecycles, "
+          f"none of them bdev_get_bdevs")
+    assert vme.stop() == 0 and dke.stop() == 0 and blockd.stop() == 0
+
+
+def test_bad_input_is_refused_and_leaves_nothing(make_blockd, make_diskengine, tmp_path):
+    blockd = make_blockd().start()
+    dke = make_diskengine().start()
+    dke.desire_volume(11, size_mb=0)
+    dke.desire_volume(12, size_mb=8 * 1024 * 1024)              # 8 TiB: beyond this disk
+    dke.desire_volume(13, name="a/b")
+    dke.write_desired("vol14.json", "{not json")
+
+    def refused():
+        errors = {e["file"]: e["error"] for e in (dke.status("attach") or {}).get("errors", [])}
+        items = {i["vol"]: i["error"] for i in (dke.status("attach") or {}).get("items", [])}
+        return errors if len(errors) == 3 and 12 in items else None
+    errors = wait_for(refused, 10, what="the refusals")
+    assert "size_mb" in errors["vol11.json"]
+    assert "'/'" in errors["vol13.json"]
+    assert "vol14.json" in errors
+    item = next(i for i in dke.status("attach")["items"] if i["vol"] == 12)
+    assert "free" in item["error"], item
+    assert len(dke.events("volume_refused")) == 3
+    assert raids(blockd) == {} and exports(blockd) == {}
+    assert not any((tmp_path / "volumes").iterdir())
+    dke.desire_volume(15, vm=15, exported=True)                 # and good input still works
+    wait_exported(blockd, 15)
+    assert dke.stop() == 0
+    assert blockd.stop() == 0
