@@ -63,6 +63,12 @@ static int set_key(void *obj, const char *key, const char *v)
 		c->strip_size_kb = (uint32_t)kb;
 		return 0;
 	}
+	if (!strcmp(key, "desired_source")) {
+		if (strcmp(v, "store") && strcmp(v, "dir"))
+			return -EINVAL;
+		c->desired_from_dir = !strcmp(v, "dir");
+		return 0;
+	}
 	return -ENOENT;
 }
 

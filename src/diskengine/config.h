@@ -4,6 +4,7 @@
 #define DISKENGINE_CONFIG_H
 
 #include <limits.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -22,6 +23,7 @@ struct diskengine_config {
 	char restart_target_command[PATH_MAX];    /* run (sh -c) when restart-target fires */
 	enum volume_layout layout;     /* layout = raid1 | raid0 | single */
 	uint32_t strip_size_kb;        /* strip_size_kb = 64 (raid0) */
+	bool desired_from_dir;         /* desired_source = store | dir (tests, tools) */
 };
 
 int diskengine_config_load(struct diskengine_config *c, const char *root, const char *path,

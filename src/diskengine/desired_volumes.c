@@ -11,7 +11,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "berth_conf.h"
 #include "json_dir.h"
+#include "log.h"
+#include "store.h"
 
 #define MAX_VOLUMES 4096
 #define SPEC_MAX_BYTES 16384
@@ -20,6 +23,8 @@ struct desired_volumes {
 	const struct diskengine_config *cfg;
 	char dir[PATH_MAX + 32];
 	int inotify_fd;
+	struct store *store;             /* NULL: the directory source */
+	char host[STORE_NAME_MAX];
 };
 
 struct snapshot_ctx {
@@ -72,9 +77,71 @@ static void add_spec(const char *name, const json_t *obj, void *arg)
 	ctx->n++;
 }
 
+static bool vm_may_use_export(const struct store_vm *vm)
+{
+	static const char *const active[] = { "STARTING", "RUNNING", "STOPPING", "RESTARTING",
+					       "TERMINATING", "MIGRATING" };
+	if (!strcmp(vm->desired, "RUNNING"))
+		return true;
+	for (size_t i = 0; i < sizeof(active) / sizeof(active[0]); i++)
+		if (!strcmp(vm->state, active[i]))
+			return true;
+	return false;
+}
+
+static enum volume_layout layout_of(const char *name, enum volume_layout fallback)
+{
+	return !strcmp(name, "raid1") ? LAYOUT_RAID1 : !strcmp(name, "raid0") ? LAYOUT_RAID0
+	       : !strcmp(name, "single") ? LAYOUT_SINGLE : fallback;
+}
+
+static int store_snapshot(struct desired_volumes *d, struct volume_spec **specs, size_t *n,
+			  json_t **errors)
+{
+	struct store_vm *vms = NULL;
+	struct store_volume *vols = NULL;
+	size_t nvms = 0, nvols = 0;
+	int rc = store_volume_list(d->store, d->host, false, &vols, &nvols);
+	if (rc == 0)
+		rc = store_vm_list(d->store, d->host, true, &vms, &nvms);
+	if (rc < 0) {
+		log_warn("diskengine", "msg=\"store unavailable\" error=\"%s\"",
+			 store_error(d->store));
+		free(vols);
+		return rc;
+	}
+	*specs = calloc(nvols ? nvols : 1, sizeof(**specs));
+	*n = 0;
+	*errors = json_array();
+	for (size_t i = 0; *specs && i < nvols; i++) {
+		const struct store_vm *vm = NULL;
+		for (size_t j = 0; j < nvms && !vm; j++)
+			if (vms[j].id == vols[i].vm_id)
+				vm = &vms[j];
+		if (!vm || !strcmp(vm->state, "TERMINATED"))
+			continue;                /* its VM is gone: the volume goes too */
+		(*specs)[(*n)++] = (struct volume_spec){
+			.id = (unsigned)vols[i].id,
+			.size_bytes = vols[i].size_mb * 1024 * 1024,
+			.vm = (unsigned)vm->id,
+			.exported = vm_may_use_export(vm),
+			.layout = layout_of(vols[i].layout, d->cfg->layout),
+		};
+	}
+	free(vms);
+	free(vols);
+	if (!*specs) {
+		json_decref(*errors);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
 int desired_volumes_snapshot(struct desired_volumes *d, struct volume_spec **specs,
 			     size_t *n, json_t **errors)
 {
+	if (d->store)
+		return store_snapshot(d, specs, n, errors);
 	struct snapshot_ctx ctx = { .d = d, .errors = json_array() };
 	int rc = json_dir_load(d->dir, MAX_VOLUMES, SPEC_MAX_BYTES, add_spec, bad_file, &ctx);
 	if (rc < 0 || ctx.rc < 0) {
@@ -100,12 +167,42 @@ void desired_volumes_changed(struct desired_volumes *d)
 		;
 }
 
-struct desired_volumes *desired_volumes_open(const struct diskengine_config *cfg)
+void desired_volumes_report(struct desired_volumes *d, unsigned vol, const char *state,
+			    const char *export_path, const char *error)
+{
+	if (d->store && store_volume_report(d->store, vol, state, export_path, error) < 0)
+		log_warn("diskengine", "vol=%u msg=\"cannot report to the store\" error=\"%s\"",
+			 vol, store_error(d->store));
+}
+
+void desired_volumes_event(struct desired_volumes *d, const char *level, unsigned vm,
+			   const char *message)
+{
+	if (d->store)
+		store_event_add(d->store, d->host, "diskengine", vm, level, message);
+}
+
+struct desired_volumes *desired_volumes_open(const struct diskengine_config *cfg, char *err,
+					     size_t errlen)
 {
 	struct desired_volumes *d = calloc(1, sizeof(*d));
-	if (!d)
+	if (!d) {
+		snprintf(err, errlen, "out of memory");
 		return NULL;
+	}
 	d->cfg = cfg;
+	if (!cfg->desired_from_dir) {
+		struct berth_conf bc;
+		if (berth_conf_load(&bc, cfg->root, err, errlen) < 0 ||
+		    !(d->store = store_open(bc.store, err, errlen))) {
+			free(d);
+			return NULL;
+		}
+		snprintf(d->host, sizeof(d->host), "%s", bc.host);
+		store_host_seen(d->store, d->host);
+		d->inotify_fd = -1;
+		return d;
+	}
 	snprintf(d->dir, sizeof(d->dir), "%s/diskengine/desired", cfg->root);
 	mkdir(d->dir, 0700);
 	d->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
@@ -120,6 +217,7 @@ struct desired_volumes *desired_volumes_open(const struct diskengine_config *cfg
 
 void desired_volumes_close(struct desired_volumes *d)
 {
+	store_close(d->store);
 	if (d->inotify_fd >= 0)
 		close(d->inotify_fd);
 	free(d);

@@ -71,6 +71,18 @@ static bool target_gone(int rc)
 	       rc == -ENOTCONN;
 }
 
+/* An event for operators: events.jsonl + log, and the store's events table. */
+static void emit(struct loop *l, const char *level, const char *kind, unsigned vm,
+		 json_t *fields)
+{
+	char *text = json_dumps(fields, JSON_COMPACT | JSON_SORT_KEYS);
+	char message[512];
+	snprintf(message, sizeof(message), "%s %s", kind, text ? text : "");
+	free(text);
+	desired_volumes_event(l->desired, level, vm, message);
+	event_emit(level, kind, fields);
+}
+
 /* ---------------------------------------------------------------- items */
 
 static struct item *item_get(struct loop *l, unsigned vol)
@@ -97,8 +109,8 @@ static void items_sweep(struct loop *l)
 	for (size_t i = 0; i < l->n_items; i++) {
 		struct item *it = &l->items[i];
 		if (!it->seen && it->wedged)
-			event_emit("info", "wedge_cleared",
-				   json_pack("{s:s, s:I}", "loop", l->name, "vol", (json_int_t)it->vol));
+			emit(l, "info", "wedge_cleared", 0,
+			     json_pack("{s:s, s:I}", "loop", l->name, "vol", (json_int_t)it->vol));
 		if (it->seen)
 			l->items[kept++] = *it;
 	}
@@ -146,7 +158,7 @@ static void item_failed(struct loop *l, struct item *it, const struct action *a,
 	if (it->wedged || now - it->failing_since_ms < (int64_t)l->cfg->wedge_after_ms)
 		return;
 	it->wedged = true;
-	event_emit("error", "wedge",
+	emit(l, "error", "wedge", a->vm,
 		   json_pack("{s:s, s:I, s:I, s:s, s:I, s:s, s:s}", "loop", l->name,
 			     "vol", (json_int_t)a->vol, "vm", (json_int_t)a->vm,
 			     "action", action_name(a->kind),
@@ -159,8 +171,8 @@ static void item_failed(struct loop *l, struct item *it, const struct action *a,
 static void item_succeeded(struct loop *l, struct item *it)
 {
 	if (it->wedged)
-		event_emit("info", "wedge_cleared",
-			   json_pack("{s:s, s:I}", "loop", l->name, "vol", (json_int_t)it->vol));
+		emit(l, "info", "wedge_cleared", 0,
+		     json_pack("{s:s, s:I}", "loop", l->name, "vol", (json_int_t)it->vol));
 	unsigned vol = it->vol;
 	*it = (struct item){ .vol = vol, .seen = true };
 }
@@ -183,35 +195,44 @@ static int execute(struct loop *l, const struct action *a)
 	switch (a->kind) {
 	case ACT_CREATE_VOLUME:
 		rc = v ? target_create_volume(t, v) : -ENOENT;
-		if (rc == 0)
-			event_emit("info", "volume_created",
-				   json_pack("{s:I, s:I, s:s}", "vol", (json_int_t)a->vol,
-					     "size_mb", (json_int_t)(v->size_bytes >> 20),
-					     "layout", volume_layout_name(v->layout)));
+		if (rc == 0) {
+			desired_volumes_report(l->desired, a->vol, "ONLINE", NULL, "");
+			emit(l, "info", "volume_created", a->vm,
+			     json_pack("{s:I, s:I, s:s}", "vol", (json_int_t)a->vol,
+				       "size_mb", (json_int_t)(v->size_bytes >> 20),
+				       "layout", volume_layout_name(v->layout)));
+		} else if (rc == -ENOSPC) {
+			desired_volumes_report(l->desired, a->vol, "ERROR", NULL, t->last_error);
+		}
 		return rc;
 	case ACT_CREATE_EXPORT:
 		rc = t->exports->create(t, a->vm, a->vol);
 		if (rc == 0) {
 			char where[PATH_MAX + 32];
 			t->exports->address(t, a->vm, where, sizeof(where));
-			event_emit("info", "export_created",
-				   json_pack("{s:I, s:I, s:s, s:s}", "vol", (json_int_t)a->vol,
-					     "vm", (json_int_t)a->vm, "kind", t->exports->kind,
-					     "address", where));
+			desired_volumes_report(l->desired, a->vol, "EXPORTED", where, "");
+			emit(l, "info", "export_created", a->vm,
+			     json_pack("{s:I, s:I, s:s, s:s}", "vol", (json_int_t)a->vol,
+				       "vm", (json_int_t)a->vm, "kind", t->exports->kind,
+				       "address", where));
 		}
 		return rc;
 	case ACT_DELETE_EXPORT:
 		rc = t->exports->remove(t, a->vm);
-		if (rc == 0)
-			event_emit("info", "export_deleted",
-				   json_pack("{s:I, s:I}", "vol", (json_int_t)a->vol,
-					     "vm", (json_int_t)a->vm));
+		if (rc == 0) {
+			desired_volumes_report(l->desired, a->vol, "ONLINE", "", NULL);
+			emit(l, "info", "export_deleted", a->vm,
+			     json_pack("{s:I, s:I}", "vol", (json_int_t)a->vol,
+				       "vm", (json_int_t)a->vm));
+		}
 		return rc;
 	case ACT_DELETE_VOLUME:
 		rc = target_delete_volume(t, a->vol);
-		if (rc == 0)
-			event_emit("info", "volume_deleted",
-				   json_pack("{s:I}", "vol", (json_int_t)a->vol));
+		if (rc == 0) {
+			desired_volumes_report(l->desired, a->vol, "DELETED", "", NULL);
+			emit(l, "info", "volume_deleted", a->vm,
+			     json_pack("{s:I}", "vol", (json_int_t)a->vol));
+		}
 		return rc;
 	default:
 		/* The seed's log line, so operators' searches keep working. */
@@ -237,7 +258,7 @@ static void report_spec_errors(struct loop *l, json_t *errors)
 		json_array_foreach(l->spec_errors, j, old)
 			known |= json_equal(old, e);
 		if (!known && l->kind == LOOP_ATTACH)
-			event_emit("warn", "volume_refused", json_deep_copy(e));
+			emit(l, "warn", "volume_refused", 0, json_deep_copy(e));
 	}
 	json_decref(l->spec_errors);
 	l->spec_errors = errors;
@@ -346,16 +367,15 @@ static void reach_result(struct loop *l, int rc)
 {
 	if (rc == 0) {
 		if (l->unreachable)
-			event_emit("info", "target_back", json_pack("{s:s}", "loop", l->name));
+			emit(l, "info", "target_back", 0, json_pack("{s:s}", "loop", l->name));
 		l->unreachable = false;
 		backoff_reset(&l->reach);
 		return;
 	}
 	if (!l->unreachable)
-		event_emit("warn", "target_unreachable",
-			   json_pack("{s:s, s:s}", "loop", l->name, "error",
-				     l->target.last_error[0] ? l->target.last_error
-							     : strerror(-rc)));
+		emit(l, "warn", "target_unreachable", 0,
+		     json_pack("{s:s, s:s}", "loop", l->name, "error",
+			       l->target.last_error[0] ? l->target.last_error : strerror(-rc)));
 	l->unreachable = true;
 	backoff_failed(&l->reach, monotonic_ms(), BACKOFF_BASE_MS,
 		       (int64_t)l->cfg->backoff_max_ms);
@@ -394,10 +414,11 @@ struct loop *loop_start(const struct diskengine_config *cfg, enum loop_kind kind
 	l->kind = kind;
 	l->name = kind == LOOP_ATTACH ? "attach" : "detach";
 	l->stop_fd = eventfd(0, EFD_CLOEXEC);
-	l->desired = desired_volumes_open(cfg);
+	char err[512] = "";
+	l->desired = desired_volumes_open(cfg, err, sizeof(err));
 	if (l->stop_fd < 0 || !l->desired || target_init(&l->target, cfg, &export_vhost_blk) < 0 ||
 	    pthread_create(&l->thread, NULL, loop_main, l) != 0) {
-		log_error("diskengine", "loop=%s msg=\"cannot start\"", l->name);
+		log_error("diskengine", "loop=%s msg=\"cannot start\" error=\"%s\"", l->name, err);
 		free(l);
 		return NULL;
 	}

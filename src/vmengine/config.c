@@ -41,6 +41,12 @@ static int set_key(void *obj, const char *key, const char *v)
 			return -EINVAL;
 		return 0;
 	}
+	if (!strcmp(key, "desired_source")) {
+		if (strcmp(v, "store") && strcmp(v, "dir"))
+			return -EINVAL;
+		c->desired_from_dir = !strcmp(v, "dir");
+		return 0;
+	}
 	return -ENOENT;
 }
 

@@ -4,6 +4,7 @@
 #define VMENGINE_CONFIG_H
 
 #include <limits.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -21,6 +22,7 @@ struct vmengine_config {
 	uint64_t qmp_timeout_ms;       /* qmp_timeout = 5 (s) */
 	uint64_t launch_timeout_ms;    /* launch_timeout = 30 (s) */
 	enum target_restart_policy target_restart_policy;  /* reconnect | restart-vms */
+	bool desired_from_dir;         /* desired_source = store | dir (tests, tools) */
 };
 
 /* Defaults, then the [vmengine] section of path (a missing file is fine: defaults).

@@ -25,4 +25,9 @@ struct desired_source {
 /* <dir>/<anything>.json, one spec per file (vm_spec.h's format). */
 struct desired_source *desired_dir_open(const char *dir);
 
+/* The store (store.h): this host's live VMs; a VM is launched once its volume is EXPORTED.
+ * report() records vm.state's view in the store, and escalation steps as events. */
+struct desired_source *desired_store_open(const char *url, const char *host, char *err,
+					  size_t errlen);
+
 #endif

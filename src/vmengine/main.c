@@ -19,6 +19,7 @@
 #include <jansson.h>
 
 #include "atomic_file.h"
+#include "berth_conf.h"
 #include "berth_version.h"
 #include "config.h"
 #include "deadline_io.h"
@@ -28,10 +29,19 @@
 
 #define MAX_VMS 4096
 
+struct reported {
+	enum vm_state_kind state;
+	enum vm_escalation escalation;
+	int pid;
+	char reason[128];
+	bool valid;
+};
+
 struct engine {
 	struct vmengine_config cfg;
 	struct desired_source *desired;
 	struct vm_worker *workers[MAX_VMS];
+	struct reported reported[MAX_VMS];     /* what the desired source was last told */
 	size_t n_workers;
 	char status_path[PATH_MAX + 32];
 };
@@ -161,6 +171,28 @@ static void sync_desired(struct engine *e)
 	free(specs);
 }
 
+/* Tells the desired source (the store) what changed since the last tick. vm.state is the
+ * source of truth: the store follows it. */
+static void report_changes(struct engine *e)
+{
+	if (!e->desired->report)
+		return;
+	for (size_t i = 0; i < e->n_workers; i++) {
+		struct vm_worker_status s;
+		vm_worker_status(e->workers[i], &s);
+		struct reported *r = &e->reported[i];
+		if (!s.known || (r->valid && r->state == s.state && r->pid == s.pid &&
+				 r->escalation == s.escalation && !strcmp(r->reason, s.reason)))
+			continue;
+		struct vm_state st = { .id = s.id, .state = s.state, .pid = s.pid,
+				       .escalation = s.escalation };
+		snprintf(st.reason, sizeof(st.reason), "%s", s.reason);
+		e->desired->report(e->desired, &st);
+		*r = (struct reported){ s.state, s.escalation, s.pid, "", true };
+		snprintf(r->reason, sizeof(r->reason), "%s", s.reason);
+	}
+}
+
 static void write_status(struct engine *e)
 {
 	json_t *vms = json_array();
@@ -254,10 +286,18 @@ int main(int argc, char **argv)
 	snprintf(path, sizeof(path), "%s/vmengine/vms", root);
 	mkdir(path, 0700);
 	snprintf(e.status_path, sizeof(e.status_path), "%s/vmengine/status.json", root);
+	struct berth_conf bc;
+	if (berth_conf_load(&bc, root, err, sizeof(err)) < 0) {
+		log_error("vmengine", "msg=\"bad configuration\" error=\"%s\"", err);
+		return 2;
+	}
 	snprintf(path, sizeof(path), "%s/vmengine/desired", root);
-	e.desired = desired_dir_open(path);
-	if (!e.desired)
+	e.desired = e.cfg.desired_from_dir ? desired_dir_open(path)
+					   : desired_store_open(bc.store, bc.host, err, sizeof(err));
+	if (!e.desired) {
+		log_error("vmengine", "msg=\"cannot open the desired state\" error=\"%s\"", err);
 		return 1;
+	}
 	log_info("vmengine", "msg=started version=%s root=%s accel=%s tick_ms=%llu "
 		 "powerdown_grace_ms=%llu quit_grace_ms=%llu term_grace_ms=%llu policy=%s",
 		 BERTH_VERSION, root, e.cfg.accel, (unsigned long long)e.cfg.tick_ms,
@@ -272,6 +312,7 @@ int main(int argc, char **argv)
 	bool stop = false;
 	while (!stop) {
 		sync_desired(&e);
+		report_changes(&e);
 		write_status(&e);
 		struct pollfd pfd[2] = { { .fd = sfd, .events = POLLIN },
 					 { .fd = e.desired->change_fd(e.desired), .events = POLLIN } };

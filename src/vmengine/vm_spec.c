@@ -139,5 +139,6 @@ int vm_spec_from_json(const json_t *obj, struct vm_spec *s, char *err, size_t er
 	else
 		FAIL("on_crash must be stop or restart");
 	s->generation = generation;
+	s->disk_ready = true;          /* a spec file names a disk that exists */
 	return 0;
 }

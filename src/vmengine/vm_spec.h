@@ -27,6 +27,7 @@ struct vm_spec {
 	enum vm_desired desired;
 	enum vm_on_crash on_crash;
 	uint64_t generation;            /* bumped by whoever wants a stopped VM started again */
+	bool disk_ready;                /* its export exists: QEMU may be launched */
 };
 
 /* Validates and decodes a spec object:

@@ -46,7 +46,8 @@ struct vm_worker {
 	char exit_reason[64];            /* what QEMU said before it went away */
 	int64_t next_launch_ms;          /* monotonic */
 	unsigned launch_failures;
-	bool warned_no_spec;
+	bool warned_no_spec, waiting_for_disk;
+	bool state_known;                /* vm.state exists */
 
 	/* for status (any thread) */
 	pthread_mutex_t status_lock;
@@ -66,6 +67,7 @@ static void publish_status(struct vm_worker *w)
 	w->status = (struct vm_worker_status){
 		.id = w->id, .state = w->st.state, .pid = w->st.pid,
 		.escalation = w->st.escalation, .last_reconcile_ms = realtime_ms(),
+		.known = w->state_known,
 	};
 	snprintf(w->status.reason, sizeof(w->status.reason), "%s", w->st.reason);
 	pthread_mutex_unlock(&w->status_lock);
@@ -81,6 +83,8 @@ void vm_worker_status(struct vm_worker *w, struct vm_worker_status *out)
 static void save_state(struct vm_worker *w)
 {
 	int rc = vm_state_save(w->state_path, &w->st);
+	if (rc == 0)
+		w->state_known = true;
 	if (rc < 0)
 		log_error("vmengine", "vm=%u msg=\"cannot write vm.state\" error=\"%s\"", w->id,
 			  strerror(-rc));
@@ -204,6 +208,14 @@ static void launch(struct vm_worker *w, const struct vm_spec *spec)
 	char err[512];
 	if (monotonic_ms() < w->next_launch_ms)
 		return;
+	if (!spec->disk_ready) {
+		if (!w->waiting_for_disk)
+			log_info("vmengine", "vm=%u msg=\"waiting for its disk to be exported\"",
+				 w->id);
+		w->waiting_for_disk = true;
+		return;
+	}
+	w->waiting_for_disk = false;
 	mkdir(w->paths.dir, 0700);
 	w->exit_reason[0] = '\0';
 	w->st.pid = 0;
@@ -482,6 +494,7 @@ static void adopt(struct vm_worker *w)
 		publish_status(w);
 		return;
 	}
+	w->state_known = rc == 0;
 	if (rc < 0 || w->st.id != w->id) {
 		log_error("vmengine", "vm=%u msg=\"vm.state unreadable; treated as lost\" "
 			  "error=\"%s\"", w->id, rc < 0 ? err : "id mismatch");

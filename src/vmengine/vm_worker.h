@@ -33,6 +33,7 @@ struct vm_worker_status {
 	enum vm_escalation escalation;
 	int64_t last_reconcile_ms;      /* wall clock */
 	char reason[128];
+	bool known;                     /* vm.state exists: vmengine has taken the VM on */
 };
 void vm_worker_status(struct vm_worker *w, struct vm_worker_status *out);
 

@@ -148,7 +148,8 @@ class Vmengine:
         self.desired_dir = self.dir / "desired"
         self.desired_dir.mkdir(parents=True, exist_ok=True)
         self.log_path = self.root / "vmengine.log"
-        settings = {"accel": "tcg", "tick": "0.2", "powerdown_grace": "3",
+        settings = {"desired_source": "dir", "accel": "tcg", "tick": "0.2",
+                    "powerdown_grace": "3",
                     "quit_grace": "3", "term_grace": "3", "qmp_timeout": "2"}
         settings.update({k: str(v) for k, v in config.items()})
         conf = self.root / "berth.conf"
@@ -270,7 +271,8 @@ class Diskengine:
         self.desired_dir = self.dir / "desired"
         self.desired_dir.mkdir(parents=True, exist_ok=True)
         self.log_path = self.root / "diskengine.log"
-        settings = {"tick": "0.2", "rpc_timeout": "5", "backoff_max": "2"}
+        settings = {"desired_source": "dir", "tick": "0.2", "rpc_timeout": "5",
+                    "backoff_max": "2"}
         settings.update({k: str(v) for k, v in config.items()})
         conf = self.root / "berth.conf"
         text = conf.read_text() if conf.exists() else ""

@@ -1,0 +1,161 @@
+/* store.c — the store's public calls (store.h): argument checks, then the back end. */
+#include "store.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "store_backend.h"
+
+static const char *const g_vm_states[] = {
+	"CREATING", "STARTING", "RUNNING", "STOPPING", "STOPPED", "RESTARTING", "TERMINATING",
+	"TERMINATED", "MIGRATING", "ERROR", NULL,
+};
+static const char *const g_desired[] = { "RUNNING", "STOPPED", "TERMINATED", NULL };
+static const char *const g_volume_states[] = {
+	"CREATING", "ONLINE", "EXPORTED", "DELETED", "ERROR", NULL,
+};
+
+static bool one_of(const char *v, const char *const *set)
+{
+	for (; v && *set; set++)
+		if (!strcmp(v, *set))
+			return true;
+	return false;
+}
+
+int64_t store_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int store_fail(struct store *s, int rc, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(s->error, sizeof(s->error), fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+const char *store_error(const struct store *s)
+{
+	return s->error;
+}
+
+struct store *store_open(const char *url, char *err, size_t errlen)
+{
+	const char *location = url;
+	if (!strncmp(url, "sqlite:", 7))
+		location = url + 7;
+	else if (strstr(url, "://")) {
+		snprintf(err, errlen, "unsupported store URL '%s' (only SQLite files for now)", url);
+		return NULL;
+	}
+	struct store *s = calloc(1, sizeof(*s));
+	if (!s) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	s->ops = &store_sqlite_backend;
+	if (s->ops->open(s, location) < 0) {
+		snprintf(err, errlen, "%s", s->error);
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
+void store_close(struct store *s)
+{
+	if (!s)
+		return;
+	s->ops->close(s);
+	free(s);
+}
+
+int store_vm_create(struct store *s, struct store_vm *vm, struct store_volume *vol)
+{
+	if (!vm->name[0] || !one_of(vm->desired, g_desired) || !vm->vcpus || !vm->memory_mb ||
+	    !vol->size_mb)
+		return store_fail(s, -EINVAL, "incomplete VM");
+	return s->ops->vm_create(s, vm, vol);
+}
+
+int store_vm_get(struct store *s, int64_t id, struct store_vm *out)
+{
+	return s->ops->vm_get(s, id, NULL, out);
+}
+
+int store_vm_find(struct store *s, const char *name, struct store_vm *out)
+{
+	return s->ops->vm_get(s, 0, name, out);
+}
+
+int store_vm_list(struct store *s, const char *host, bool include_terminated,
+		  struct store_vm **out, size_t *n)
+{
+	return s->ops->vm_list(s, host, include_terminated, out, n);
+}
+
+int store_vm_set_desired(struct store *s, int64_t id, const char *desired,
+			 bool bump_generation)
+{
+	if (!one_of(desired, g_desired))
+		return store_fail(s, -EINVAL, "desired state must be RUNNING, STOPPED or TERMINATED");
+	return s->ops->vm_set_desired(s, id, desired, bump_generation);
+}
+
+int store_vm_report(struct store *s, int64_t id, const char *state, const char *reason,
+		    int pid)
+{
+	if (!one_of(state, g_vm_states))
+		return store_fail(s, -EINVAL, "unknown VM state '%s'", state ? state : "");
+	return s->ops->vm_report(s, id, state, reason ? reason : "", pid);
+}
+
+int store_volume_get(struct store *s, int64_t id, struct store_volume *out)
+{
+	return s->ops->volume_get(s, id, out);
+}
+
+int store_volume_list(struct store *s, const char *host, bool include_deleted,
+		      struct store_volume **out, size_t *n)
+{
+	return s->ops->volume_list(s, host, include_deleted, out, n);
+}
+
+int store_volume_report(struct store *s, int64_t id, const char *state,
+			const char *export_path, const char *error)
+{
+	if (!one_of(state, g_volume_states))
+		return store_fail(s, -EINVAL, "unknown volume state '%s'", state ? state : "");
+	return s->ops->volume_report(s, id, state, export_path, error);
+}
+
+int store_event_add(struct store *s, const char *host, const char *component, int64_t vm_id,
+		    const char *level, const char *message)
+{
+	struct store_event ev = { .time_ms = store_now_ms(), .vm_id = vm_id };
+	snprintf(ev.host, sizeof(ev.host), "%s", host ? host : "");
+	snprintf(ev.component, sizeof(ev.component), "%s", component);
+	snprintf(ev.level, sizeof(ev.level), "%s", level);
+	snprintf(ev.message, sizeof(ev.message), "%s", message);
+	return s->ops->event_add(s, &ev);
+}
+
+int store_event_list(struct store *s, int64_t after_id, int64_t vm_id, size_t limit,
+		     struct store_event **out, size_t *n)
+{
+	return s->ops->event_list(s, after_id, vm_id, limit, out, n);
+}
+
+int store_host_seen(struct store *s, const char *host)
+{
+	return s->ops->host_seen(s, host);
+}

@@ -1,0 +1,93 @@
+/* store.h — Berth's store: the desired and actual state of the host's VMs and volumes, and
+ * the events operators read. One interface, several back ends: SQLite (a file under the
+ * root, WAL, busy timeout, numbered migrations applied on open) today; PostgreSQL (libpq,
+ * claims with FOR UPDATE SKIP LOCKED, several hosts) plugs in behind the same calls.
+ * A connection belongs to one thread. Every call returns 0 or a negative errno (-ENOENT,
+ * -EEXIST, -EINVAL, -EBUSY when the database stayed locked past the busy timeout, -EIO)
+ * with a message in store_error(). */
+#ifndef BERTH_STORE_H
+#define BERTH_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define STORE_NAME_MAX 64
+
+struct store_vm {
+	int64_t id;
+	char name[STORE_NAME_MAX];
+	char uuid[37];
+	char host[STORE_NAME_MAX];
+	char desired[16];               /* RUNNING, STOPPED, TERMINATED */
+	char state[16];                 /* CREATING, STARTING, RUNNING, STOPPING, STOPPED, ... */
+	unsigned vcpus, memory_mb;
+	char image[STORE_NAME_MAX];
+	char kernel[512], initrd[512], append[1024];
+	char on_crash[16];              /* stop | restart */
+	int64_t volume_id;
+	uint64_t generation;
+	char reason[160];
+	int pid;
+	int64_t created_ms, updated_ms, state_since_ms;
+};
+
+struct store_volume {
+	int64_t id;
+	int64_t vm_id;
+	char host[STORE_NAME_MAX];
+	uint64_t size_mb;
+	char layout[16];                /* raid1, raid0, single */
+	char state[16];                 /* CREATING, ONLINE, EXPORTED, DELETED, ERROR */
+	char export_path[256];
+	char error[256];
+	int64_t created_ms, updated_ms;
+};
+
+struct store_event {
+	int64_t id, time_ms, vm_id;
+	char host[STORE_NAME_MAX], component[32], level[8];
+	char message[512];
+};
+
+struct store;
+
+/* url: a path to an SQLite file ("sqlite:" prefix optional). */
+struct store *store_open(const char *url, char *err, size_t errlen);
+void store_close(struct store *s);
+const char *store_error(const struct store *s);
+
+/* A VM and its root volume, in one transaction. in->id and vol->id are filled in.
+ * -EEXIST when a live VM has that name. */
+int store_vm_create(struct store *s, struct store_vm *vm, struct store_volume *vol);
+int store_vm_get(struct store *s, int64_t id, struct store_vm *out);
+int store_vm_find(struct store *s, const char *name, struct store_vm *out);   /* live only */
+/* host NULL: every host. include_terminated: also the finished ones. *out malloc'd. */
+int store_vm_list(struct store *s, const char *host, bool include_terminated,
+		  struct store_vm **out, size_t *n);
+/* What the operator wants; bump_generation asks for a VM stopped by its guest to start. */
+int store_vm_set_desired(struct store *s, int64_t id, const char *desired,
+			 bool bump_generation);
+/* What vmengine observed; state_since moves only when the state changes. */
+int store_vm_report(struct store *s, int64_t id, const char *state, const char *reason,
+		    int pid);
+
+int store_volume_get(struct store *s, int64_t id, struct store_volume *out);
+int store_volume_list(struct store *s, const char *host, bool include_deleted,
+		      struct store_volume **out, size_t *n);
+/* What diskengine observed. export_path and error may be NULL (left as they are). */
+int store_volume_report(struct store *s, int64_t id, const char *state,
+			const char *export_path, const char *error);
+
+int store_event_add(struct store *s, const char *host, const char *component, int64_t vm_id,
+		    const char *level, const char *message);
+/* Events with id > after_id, oldest first, at most limit; vm_id 0: all. */
+int store_event_list(struct store *s, int64_t after_id, int64_t vm_id, size_t limit,
+		     struct store_event **out, size_t *n);
+
+int store_host_seen(struct store *s, const char *host);
+
+/* Wall-clock milliseconds, the store's time base. */
+int64_t store_now_ms(void);
+
+#endif

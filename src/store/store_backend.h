@@ -1,0 +1,41 @@
+/* store_backend.h — what a store back end implements (store_sqlite.c today; a PostgreSQL one
+ * later). store.c dispatches the public calls of store.h here. */
+#ifndef BERTH_STORE_BACKEND_H
+#define BERTH_STORE_BACKEND_H
+
+#include "store.h"
+
+struct store_backend {
+	const char *name;
+	int (*open)(struct store *s, const char *location);
+	void (*close)(struct store *s);
+	int (*vm_create)(struct store *s, struct store_vm *vm, struct store_volume *vol);
+	int (*vm_get)(struct store *s, int64_t id, const char *name, struct store_vm *out);
+	int (*vm_list)(struct store *s, const char *host, bool include_terminated,
+		       struct store_vm **out, size_t *n);
+	int (*vm_set_desired)(struct store *s, int64_t id, const char *desired, bool bump);
+	int (*vm_report)(struct store *s, int64_t id, const char *state, const char *reason,
+			 int pid);
+	int (*volume_get)(struct store *s, int64_t id, struct store_volume *out);
+	int (*volume_list)(struct store *s, const char *host, bool include_deleted,
+			   struct store_volume **out, size_t *n);
+	int (*volume_report)(struct store *s, int64_t id, const char *state,
+			     const char *export_path, const char *error);
+	int (*event_add)(struct store *s, const struct store_event *ev);
+	int (*event_list)(struct store *s, int64_t after_id, int64_t vm_id, size_t limit,
+			  struct store_event **out, size_t *n);
+	int (*host_seen)(struct store *s, const char *host);
+};
+
+struct store {
+	const struct store_backend *ops;
+	void *impl;
+	char error[512];
+};
+
+/* Records the reason of a failure and returns rc. */
+int store_fail(struct store *s, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+extern const struct store_backend store_sqlite_backend;
+
+#endif

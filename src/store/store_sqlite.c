@@ -1,0 +1,514 @@
+/* store_sqlite.c — the SQLite back end of the store (store_backend.h): one database file,
+ * WAL journal, a busy timeout so that a writer in another process never blocks a caller
+ * for longer than that, and numbered schema migrations applied in one transaction each on
+ * open. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sqlite3.h>
+
+#include "store_backend.h"
+
+#define BUSY_TIMEOUT_MS 5000
+
+/* Migration N is applied when schema_migrations has no row N; never edit one that shipped,
+ * add the next. */
+static const char *const g_migrations[] = {
+	/* 1: the first schema */
+	"CREATE TABLE hosts (name TEXT PRIMARY KEY, registered_ms INTEGER NOT NULL,"
+	"  seen_ms INTEGER NOT NULL);"
+	"CREATE TABLE vms (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL,"
+	"  uuid TEXT NOT NULL UNIQUE, host TEXT NOT NULL, desired TEXT NOT NULL,"
+	"  state TEXT NOT NULL, vcpus INTEGER NOT NULL, memory_mb INTEGER NOT NULL,"
+	"  image TEXT NOT NULL, kernel TEXT NOT NULL, initrd TEXT NOT NULL,"
+	"  append TEXT NOT NULL, on_crash TEXT NOT NULL, volume_id INTEGER,"
+	"  generation INTEGER NOT NULL DEFAULT 0, reason TEXT NOT NULL DEFAULT '',"
+	"  pid INTEGER NOT NULL DEFAULT 0, created_ms INTEGER NOT NULL,"
+	"  updated_ms INTEGER NOT NULL, state_since_ms INTEGER NOT NULL);"
+	"CREATE UNIQUE INDEX vms_live_name ON vms(name) WHERE state != 'TERMINATED';"
+	"CREATE INDEX vms_host ON vms(host, state);"
+	"CREATE TABLE volumes (id INTEGER PRIMARY KEY AUTOINCREMENT, vm_id INTEGER,"
+	"  host TEXT NOT NULL, size_mb INTEGER NOT NULL, layout TEXT NOT NULL,"
+	"  state TEXT NOT NULL, export_path TEXT NOT NULL DEFAULT '',"
+	"  error TEXT NOT NULL DEFAULT '', created_ms INTEGER NOT NULL,"
+	"  updated_ms INTEGER NOT NULL);"
+	"CREATE INDEX volumes_host ON volumes(host, state);"
+	"CREATE TABLE events (id INTEGER PRIMARY KEY AUTOINCREMENT, time_ms INTEGER NOT NULL,"
+	"  host TEXT NOT NULL, component TEXT NOT NULL, vm_id INTEGER NOT NULL DEFAULT 0,"
+	"  level TEXT NOT NULL, message TEXT NOT NULL);"
+	"CREATE INDEX events_vm ON events(vm_id, id);",
+};
+
+static sqlite3 *db_of(struct store *s)
+{
+	return s->impl;
+}
+
+static int sql_fail(struct store *s, const char *what)
+{
+	int code = sqlite3_errcode(db_of(s));
+	int rc = code == SQLITE_BUSY || code == SQLITE_LOCKED ? -EBUSY
+		 : code == SQLITE_CONSTRAINT ? -EEXIST : -EIO;
+	return store_fail(s, rc, "%s: %s", what, sqlite3_errmsg(db_of(s)));
+}
+
+static int exec(struct store *s, const char *sql)
+{
+	char *msg = NULL;
+	if (sqlite3_exec(db_of(s), sql, NULL, NULL, &msg) != SQLITE_OK) {
+		int rc = store_fail(s, -EIO, "%s", msg ? msg : "sqlite error");
+		sqlite3_free(msg);
+		return rc;
+	}
+	return 0;
+}
+
+static int prepare(struct store *s, const char *sql, sqlite3_stmt **st)
+{
+	if (sqlite3_prepare_v2(db_of(s), sql, -1, st, NULL) != SQLITE_OK)
+		return sql_fail(s, "prepare");
+	return 0;
+}
+
+/* Runs a statement that returns no row. */
+static int step_done(struct store *s, sqlite3_stmt *st, const char *what)
+{
+	int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : sql_fail(s, what);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static void copy_text(char *dst, size_t size, sqlite3_stmt *st, int col)
+{
+	const unsigned char *t = sqlite3_column_text(st, col);
+	snprintf(dst, size, "%s", t ? (const char *)t : "");
+}
+
+/* ---------------------------------------------------------------- open */
+
+static int migrate(struct store *s)
+{
+	int rc = exec(s, "CREATE TABLE IF NOT EXISTS schema_migrations ("
+			 "version INTEGER PRIMARY KEY, applied_ms INTEGER NOT NULL)");
+	for (size_t i = 0; rc == 0 && i < sizeof(g_migrations) / sizeof(g_migrations[0]); i++) {
+		sqlite3_stmt *st;
+		if ((rc = prepare(s, "SELECT 1 FROM schema_migrations WHERE version = ?", &st)))
+			return rc;
+		sqlite3_bind_int64(st, 1, (sqlite3_int64)i + 1);
+		bool applied = sqlite3_step(st) == SQLITE_ROW;
+		sqlite3_finalize(st);
+		if (applied)
+			continue;
+		if ((rc = exec(s, "BEGIN IMMEDIATE")))
+			return rc;
+		rc = exec(s, g_migrations[i]);
+		char sql[128];
+		snprintf(sql, sizeof(sql), "INSERT INTO schema_migrations VALUES (%zu, %lld)",
+			 i + 1, (long long)store_now_ms());
+		if (rc == 0)
+			rc = exec(s, sql);
+		exec(s, rc == 0 ? "COMMIT" : "ROLLBACK");
+	}
+	return rc;
+}
+
+static int sq_open(struct store *s, const char *path)
+{
+	sqlite3 *db = NULL;
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+					       SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		int rc = store_fail(s, -EIO, "%s: %s", path, db ? sqlite3_errmsg(db) : "cannot open");
+		sqlite3_close(db);
+		return rc;
+	}
+	s->impl = db;
+	sqlite3_busy_timeout(db, BUSY_TIMEOUT_MS);
+	int rc = exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+			 "PRAGMA foreign_keys=ON");
+	if (rc == 0)
+		rc = migrate(s);
+	if (rc < 0) {
+		sqlite3_close(db);
+		s->impl = NULL;
+	}
+	return rc;
+}
+
+static void sq_close(struct store *s)
+{
+	sqlite3_close(db_of(s));
+	s->impl = NULL;
+}
+
+/* ---------------------------------------------------------------- VMs */
+
+#define VM_COLUMNS "id, name, uuid, host, desired, state, vcpus, memory_mb, image, kernel, " \
+		   "initrd, append, on_crash, volume_id, generation, reason, pid, created_ms, " \
+		   "updated_ms, state_since_ms"
+
+static void read_vm(sqlite3_stmt *st, struct store_vm *v)
+{
+	memset(v, 0, sizeof(*v));
+	v->id = sqlite3_column_int64(st, 0);
+	copy_text(v->name, sizeof(v->name), st, 1);
+	copy_text(v->uuid, sizeof(v->uuid), st, 2);
+	copy_text(v->host, sizeof(v->host), st, 3);
+	copy_text(v->desired, sizeof(v->desired), st, 4);
+	copy_text(v->state, sizeof(v->state), st, 5);
+	v->vcpus = (unsigned)sqlite3_column_int(st, 6);
+	v->memory_mb = (unsigned)sqlite3_column_int(st, 7);
+	copy_text(v->image, sizeof(v->image), st, 8);
+	copy_text(v->kernel, sizeof(v->kernel), st, 9);
+	copy_text(v->initrd, sizeof(v->initrd), st, 10);
+	copy_text(v->append, sizeof(v->append), st, 11);
+	copy_text(v->on_crash, sizeof(v->on_crash), st, 12);
+	v->volume_id = sqlite3_column_int64(st, 13);
+	v->generation = (uint64_t)sqlite3_column_int64(st, 14);
+	copy_text(v->reason, sizeof(v->reason), st, 15);
+	v->pid = sqlite3_column_int(st, 16);
+	v->created_ms = sqlite3_column_int64(st, 17);
+	v->updated_ms = sqlite3_column_int64(st, 18);
+	v->state_since_ms = sqlite3_column_int64(st, 19);
+}
+
+static int sq_vm_create(struct store *s, struct store_vm *vm, struct store_volume *vol)
+{
+	int64_t now = store_now_ms();
+	int rc = exec(s, "BEGIN IMMEDIATE");
+	if (rc)
+		return rc;
+	sqlite3_stmt *st;
+	rc = prepare(s, "INSERT INTO volumes (vm_id, host, size_mb, layout, state, created_ms, "
+			"updated_ms) VALUES (NULL, ?, ?, ?, 'CREATING', ?, ?)", &st);
+	if (rc == 0) {
+		sqlite3_bind_text(st, 1, vm->host, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, (sqlite3_int64)vol->size_mb);
+		sqlite3_bind_text(st, 3, vol->layout, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 4, now);
+		sqlite3_bind_int64(st, 5, now);
+		rc = step_done(s, st, "insert volume");
+	}
+	int64_t vol_id = sqlite3_last_insert_rowid(db_of(s));
+	if (rc == 0)
+		rc = prepare(s, "INSERT INTO vms (name, uuid, host, desired, state, vcpus, "
+				"memory_mb, image, kernel, initrd, append, on_crash, volume_id, "
+				"created_ms, updated_ms, state_since_ms) VALUES (?, ?, ?, ?, "
+				"'CREATING', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", &st);
+	if (rc == 0) {
+		const char *text[] = { vm->name, vm->uuid, vm->host, vm->desired };
+		for (int i = 0; i < 4; i++)
+			sqlite3_bind_text(st, i + 1, text[i], -1, SQLITE_STATIC);
+		sqlite3_bind_int(st, 5, (int)vm->vcpus);
+		sqlite3_bind_int(st, 6, (int)vm->memory_mb);
+		const char *text2[] = { vm->image, vm->kernel, vm->initrd, vm->append, vm->on_crash };
+		for (int i = 0; i < 5; i++)
+			sqlite3_bind_text(st, i + 7, text2[i], -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 12, vol_id);
+		sqlite3_bind_int64(st, 13, now);
+		sqlite3_bind_int64(st, 14, now);
+		sqlite3_bind_int64(st, 15, now);
+		rc = step_done(s, st, "insert vm");
+		if (rc == -EEXIST)
+			store_fail(s, rc, "a VM named '%s' exists", vm->name);
+	}
+	int64_t vm_id = sqlite3_last_insert_rowid(db_of(s));
+	if (rc == 0 && (rc = prepare(s, "UPDATE volumes SET vm_id = ? WHERE id = ?", &st)) == 0) {
+		sqlite3_bind_int64(st, 1, vm_id);
+		sqlite3_bind_int64(st, 2, vol_id);
+		rc = step_done(s, st, "link volume");
+	}
+	if (rc < 0) {
+		char saved[sizeof(s->error)];
+		memcpy(saved, s->error, sizeof(saved));
+		exec(s, "ROLLBACK");           /* nothing half-created */
+		memcpy(s->error, saved, sizeof(saved));
+		return rc;
+	}
+	if ((rc = exec(s, "COMMIT")) < 0)
+		return rc;
+	vm->id = vm_id;
+	vm->volume_id = vol_id;
+	vol->id = vol_id;
+	vol->vm_id = vm_id;
+	return 0;
+}
+
+static int sq_vm_get(struct store *s, int64_t id, const char *name, struct store_vm *out)
+{
+	sqlite3_stmt *st;
+	int rc = prepare(s, name ? "SELECT " VM_COLUMNS " FROM vms WHERE name = ? AND "
+				   "state != 'TERMINATED'"
+				 : "SELECT " VM_COLUMNS " FROM vms WHERE id = ?", &st);
+	if (rc)
+		return rc;
+	if (name)
+		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_int64(st, 1, id);
+	int step = sqlite3_step(st);
+	if (step == SQLITE_ROW)
+		read_vm(st, out);
+	else if (step == SQLITE_DONE)
+		rc = name ? store_fail(s, -ENOENT, "no VM named '%s'", name)
+			  : store_fail(s, -ENOENT, "no VM %lld", (long long)id);
+	else
+		rc = sql_fail(s, "select vm");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int sq_vm_list(struct store *s, const char *host, bool include_terminated,
+		      struct store_vm **out, size_t *n)
+{
+	sqlite3_stmt *st;
+	int rc = prepare(s, "SELECT " VM_COLUMNS " FROM vms WHERE (?1 IS NULL OR host = ?1) AND "
+			    "(?2 OR state != 'TERMINATED') ORDER BY id", &st);
+	if (rc)
+		return rc;
+	if (host)
+		sqlite3_bind_text(st, 1, host, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 2, include_terminated);
+	size_t cap = 0;
+	*out = NULL;
+	*n = 0;
+	int step;
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 16;
+			struct store_vm *grown = realloc(*out, cap * sizeof(*grown));
+			if (!grown) {
+				rc = store_fail(s, -ENOMEM, "out of memory");
+				break;
+			}
+			*out = grown;
+		}
+		read_vm(st, &(*out)[(*n)++]);
+	}
+	if (rc == 0 && step != SQLITE_DONE)
+		rc = sql_fail(s, "list vms");
+	sqlite3_finalize(st);
+	if (rc < 0) {
+		free(*out);
+		*out = NULL;
+		*n = 0;
+	}
+	return rc;
+}
+
+static int changed_or_missing(struct store *s, int64_t id, const char *what)
+{
+	return sqlite3_changes(db_of(s)) ? 0
+					 : store_fail(s, -ENOENT, "no %s %lld", what, (long long)id);
+}
+
+static int sq_vm_set_desired(struct store *s, int64_t id, const char *desired, bool bump)
+{
+	sqlite3_stmt *st;
+	int rc = prepare(s, "UPDATE vms SET desired = ?, generation = generation + ?, "
+			    "updated_ms = ? WHERE id = ?", &st);
+	if (rc)
+		return rc;
+	sqlite3_bind_text(st, 1, desired, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 2, bump ? 1 : 0);
+	sqlite3_bind_int64(st, 3, store_now_ms());
+	sqlite3_bind_int64(st, 4, id);
+	rc = step_done(s, st, "set desired");
+	return rc ? rc : changed_or_missing(s, id, "VM");
+}
+
+static int sq_vm_report(struct store *s, int64_t id, const char *state, const char *reason,
+			int pid)
+{
+	sqlite3_stmt *st;
+	int64_t now = store_now_ms();
+	int rc = prepare(s, "UPDATE vms SET state_since_ms = CASE WHEN state = ?1 THEN "
+			    "state_since_ms ELSE ?2 END, state = ?1, reason = ?3, pid = ?4, "
+			    "updated_ms = ?2 WHERE id = ?5", &st);
+	if (rc)
+		return rc;
+	sqlite3_bind_text(st, 1, state, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, now);
+	sqlite3_bind_text(st, 3, reason, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 4, pid);
+	sqlite3_bind_int64(st, 5, id);
+	rc = step_done(s, st, "report vm");
+	return rc ? rc : changed_or_missing(s, id, "VM");
+}
+
+/* ---------------------------------------------------------------- volumes */
+
+#define VOLUME_COLUMNS "id, vm_id, host, size_mb, layout, state, export_path, error, " \
+		       "created_ms, updated_ms"
+
+static void read_volume(sqlite3_stmt *st, struct store_volume *v)
+{
+	memset(v, 0, sizeof(*v));
+	v->id = sqlite3_column_int64(st, 0);
+	v->vm_id = sqlite3_column_int64(st, 1);
+	copy_text(v->host, sizeof(v->host), st, 2);
+	v->size_mb = (uint64_t)sqlite3_column_int64(st, 3);
+	copy_text(v->layout, sizeof(v->layout), st, 4);
+	copy_text(v->state, sizeof(v->state), st, 5);
+	copy_text(v->export_path, sizeof(v->export_path), st, 6);
+	copy_text(v->error, sizeof(v->error), st, 7);
+	v->created_ms = sqlite3_column_int64(st, 8);
+	v->updated_ms = sqlite3_column_int64(st, 9);
+}
+
+static int sq_volume_get(struct store *s, int64_t id, struct store_volume *out)
+{
+	sqlite3_stmt *st;
+	int rc = prepare(s, "SELECT " VOLUME_COLUMNS " FROM volumes WHERE id = ?", &st);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, id);
+	int step = sqlite3_step(st);
+	if (step == SQLITE_ROW)
+		read_volume(st, out);
+	else
+		rc = step == SQLITE_DONE ? store_fail(s, -ENOENT, "no volume %lld", (long long)id)
+					 : sql_fail(s, "select volume");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int sq_volume_list(struct store *s, const char *host, bool include_deleted,
+			  struct store_volume **out, size_t *n)
+{
+	sqlite3_stmt *st;
+	int rc = prepare(s, "SELECT " VOLUME_COLUMNS " FROM volumes WHERE (?1 IS NULL OR "
+			    "host = ?1) AND (?2 OR state != 'DELETED') ORDER BY id", &st);
+	if (rc)
+		return rc;
+	if (host)
+		sqlite3_bind_text(st, 1, host, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 2, include_deleted);
+	size_t cap = 0;
+	*out = NULL;
+	*n = 0;
+	int step;
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 16;
+			struct store_volume *grown = realloc(*out, cap * sizeof(*grown));
+			if (!grown) {
+				rc = store_fail(s, -ENOMEM, "out of memory");
+				break;
+			}
+			*out = grown;
+		}
+		read_volume(st, &(*out)[(*n)++]);
+	}
+	if (rc == 0 && step != SQLITE_DONE)
+		rc = sql_fail(s, "list volumes");
+	sqlite3_finalize(st);
+	if (rc < 0) {
+		free(*out);
+		*out = NULL;
+		*n = 0;
+	}
+	return rc;
+}
+
+static int sq_volume_report(struct store *s, int64_t id, const char *state,
+			    const char *export_path, const char *error)
+{
+	sqlite3_stmt *st;
+	int rc = prepare(s, "UPDATE volumes SET state = ?1, export_path = COALESCE(?2, "
+			    "export_path), error = COALESCE(?3, error), updated_ms = ?4 "
+			    "WHERE id = ?5", &st);
+	if (rc)
+		return rc;
+	sqlite3_bind_text(st, 1, state, -1, SQLITE_STATIC);
+	if (export_path)
+		sqlite3_bind_text(st, 2, export_path, -1, SQLITE_STATIC);
+	if (error)
+		sqlite3_bind_text(st, 3, error, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, store_now_ms());
+	sqlite3_bind_int64(st, 5, id);
+	rc = step_done(s, st, "report volume");
+	return rc ? rc : changed_or_missing(s, id, "volume");
+}
+
+/* ---------------------------------------------------------------- events, hosts */
+
+static int sq_event_add(struct store *s, const struct store_event *ev)
+{
+	sqlite3_stmt *st;
+	int rc = prepare(s, "INSERT INTO events (time_ms, host, component, vm_id, level, "
+			    "message) VALUES (?, ?, ?, ?, ?, ?)", &st);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, ev->time_ms);
+	sqlite3_bind_text(st, 2, ev->host, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, ev->component, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, ev->vm_id);
+	sqlite3_bind_text(st, 5, ev->level, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, ev->message, -1, SQLITE_STATIC);
+	return step_done(s, st, "add event");
+}
+
+static int sq_event_list(struct store *s, int64_t after_id, int64_t vm_id, size_t limit,
+			 struct store_event **out, size_t *n)
+{
+	sqlite3_stmt *st;
+	int rc = prepare(s, "SELECT id, time_ms, host, component, vm_id, level, message FROM "
+			    "(SELECT * FROM events WHERE id > ?1 AND (?2 = 0 OR vm_id = ?2) "
+			    "ORDER BY id DESC LIMIT ?3) ORDER BY id", &st);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, after_id);
+	sqlite3_bind_int64(st, 2, vm_id);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)limit);
+	*out = calloc(limit ? limit : 1, sizeof(**out));
+	*n = 0;
+	if (!*out) {
+		sqlite3_finalize(st);
+		return store_fail(s, -ENOMEM, "out of memory");
+	}
+	int step;
+	while ((step = sqlite3_step(st)) == SQLITE_ROW && *n < limit) {
+		struct store_event *e = &(*out)[(*n)++];
+		e->id = sqlite3_column_int64(st, 0);
+		e->time_ms = sqlite3_column_int64(st, 1);
+		copy_text(e->host, sizeof(e->host), st, 2);
+		copy_text(e->component, sizeof(e->component), st, 3);
+		e->vm_id = sqlite3_column_int64(st, 4);
+		copy_text(e->level, sizeof(e->level), st, 5);
+		copy_text(e->message, sizeof(e->message), st, 6);
+	}
+	if (step != SQLITE_DONE && step != SQLITE_ROW)
+		rc = sql_fail(s, "list events");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int sq_host_seen(struct store *s, const char *host)
+{
+	sqlite3_stmt *st;
+	int rc = prepare(s, "INSERT INTO hosts (name, registered_ms, seen_ms) VALUES (?1, ?2, ?2) "
+			    "ON CONFLICT(name) DO UPDATE SET seen_ms = ?2", &st);
+	if (rc)
+		return rc;
+	sqlite3_bind_text(st, 1, host, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, store_now_ms());
+	return step_done(s, st, "host seen");
+}
+
+const struct store_backend store_sqlite_backend = {
+	.name = "sqlite",
+	.open = sq_open,
+	.close = sq_close,
+	.vm_create = sq_vm_create,
+	.vm_get = sq_vm_get,
+	.vm_list = sq_vm_list,
+	.vm_set_desired = sq_vm_set_desired,
+	.vm_report = sq_vm_report,
+	.volume_get = sq_volume_get,
+	.volume_list = sq_volume_list,
+	.volume_report = sq_volume_report,
+	.event_add = sq_event_add,
+	.event_list = sq_event_list,
+	.host_seen = sq_host_seen,
+};
