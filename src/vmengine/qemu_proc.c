@@ -74,6 +74,9 @@ char **qemu_build_argv(const struct vmengine_config *cfg, const struct vm_spec *
 	add(&b, "%s", p->pidfile);
 	add(&b, "-qmp");
 	add(&b, "unix:%s,server=on,wait=off", p->monitor);
+	/* A second monitor for operators (`berth qmp`, socat): vmengine keeps the first. */
+	add(&b, "-qmp");
+	add(&b, "unix:%s/qmp-operator.sock,server=on,wait=off", p->dir);
 	add(&b, "-serial");
 	add(&b, "file:%s", p->console);
 	add(&b, "-display");

@@ -1,0 +1,184 @@
+/* cmd_misc.c — `berth volume list`, `berth events`, `berth rpc` (the target's JSON-RPC, like
+ * SPDK's rpc.py) and `berth qmp` (a VM's QEMU monitor, through the operator socket vmengine
+ * gives every QEMU besides its own). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+#include "jsonrpc_client.h"
+#include "qmp.h"
+
+int cmd_volume(struct cli *c, int argc, char **argv)
+{
+	bool all = argc == 3 && !strcmp(argv[2], "--all");
+	if (argc < 2 || strcmp(argv[1], "list") || argc > 3 || (argc == 3 && !all))
+		return cli_usage("berth volume list [--all]");
+	struct store *s = cli_store(c);
+	struct store_volume *vols;
+	size_t n;
+	if (!s)
+		return 1;
+	if (store_volume_list(s, NULL, all, &vols, &n) < 0)
+		return cli_fail("%s", store_error(s));
+	if (c->json) {
+		json_t *arr = json_array();
+		for (size_t i = 0; i < n; i++)
+			json_array_append_new(arr, volume_json(&vols[i]));
+		cli_print_json(arr);
+	} else {
+		static const char *const cols[] = { "ID", "VM", "SIZE", "LAYOUT", "STATE", "HOST",
+						    "EXPORT" };
+		struct table *t = table_new(cols, 7);
+		for (size_t i = 0; i < n; i++) {
+			char id[24], vm[24], size[32];
+			snprintf(id, sizeof(id), "%lld", (long long)vols[i].id);
+			snprintf(vm, sizeof(vm), "%lld", (long long)vols[i].vm_id);
+			snprintf(size, sizeof(size), "%llu MiB", (unsigned long long)vols[i].size_mb);
+			table_row(t, id, vm, size, vols[i].layout, vols[i].state, vols[i].host,
+				  vols[i].export_path[0] ? vols[i].export_path : vols[i].error);
+		}
+		table_print(t);
+		table_free(t);
+	}
+	free(vols);
+	return 0;
+}
+
+int cmd_events(struct cli *c, int argc, char **argv)
+{
+	uint64_t vm = 0, limit = 50;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--vm") && i + 1 < argc) {
+			if (!cli_parse_u64(argv[++i], 1, INT64_MAX, &vm))
+				return cli_fail("bad --vm '%s' (a VM id)", argv[i]);
+		} else if (!strcmp(argv[i], "--limit") && i + 1 < argc) {
+			if (!cli_parse_u64(argv[++i], 1, 100000, &limit))
+				return cli_fail("bad --limit '%s'", argv[i]);
+		} else {
+			return cli_usage("berth events [--vm ID] [--limit N]");
+		}
+	}
+	struct store *s = cli_store(c);
+	struct store_event *evs;
+	size_t n;
+	if (!s)
+		return 1;
+	if (store_event_list(s, 0, (int64_t)vm, (size_t)limit, &evs, &n) < 0)
+		return cli_fail("%s", store_error(s));
+	json_t *arr = c->json ? json_array() : NULL;
+	static const char *const cols[] = { "TIME", "HOST", "COMPONENT", "VM", "LEVEL",
+					    "MESSAGE" };
+	struct table *t = c->json ? NULL : table_new(cols, 6);
+	for (size_t i = 0; i < n; i++) {
+		const struct store_event *e = &evs[i];
+		if (arr) {
+			json_array_append_new(arr, json_pack("{s:I, s:I, s:s, s:s, s:I, s:s, s:s}",
+				"id", (json_int_t)e->id, "time_ms", (json_int_t)e->time_ms,
+				"host", e->host, "component", e->component, "vm",
+				(json_int_t)e->vm_id, "level", e->level, "message", e->message));
+			continue;
+		}
+		char when[32], vmid[24];
+		time_t secs = (time_t)(e->time_ms / 1000);
+		struct tm tm;
+		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", localtime_r(&secs, &tm));
+		snprintf(vmid, sizeof(vmid), "%lld", (long long)e->vm_id);
+		table_row(t, when, e->host, e->component, e->vm_id ? vmid : "-", e->level,
+			  e->message);
+	}
+	if (arr)
+		cli_print_json(arr);
+	if (t) {
+		table_print(t);
+		table_free(t);
+	}
+	free(evs);
+	return 0;
+}
+
+/* `berth rpc METHOD [JSON] [--timeout S]` */
+int cmd_rpc(struct cli *c, int argc, char **argv)
+{
+	const char *usage = "berth rpc METHOD [JSON-PARAMS] [--timeout S]";
+	double timeout = 30;
+	const char *method = NULL, *params_text = NULL;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--timeout") && i + 1 < argc) {
+			if (!cli_parse_seconds(argv[++i], &timeout) || timeout <= 0)
+				return cli_fail("bad --timeout '%s'", argv[i]);
+		} else if (!method) {
+			method = argv[i];
+		} else if (!params_text) {
+			params_text = argv[i];
+		} else {
+			return cli_usage(usage);
+		}
+	}
+	if (!method)
+		return cli_usage(usage);
+	json_t *params = NULL;
+	if (params_text) {
+		json_error_t jerr;
+		params = json_loads(params_text, JSON_REJECT_DUPLICATES, &jerr);
+		if (!json_is_object(params)) {
+			json_decref(params);
+			return cli_fail("bad JSON params: %s", params ? "not an object" : jerr.text);
+		}
+	}
+	char sock[PATH_MAX + 32];
+	snprintf(sock, sizeof(sock), "%s/blockd/rpc.sock", c->root);
+	struct jrpc_client *rpc = jrpc_client_new(sock);
+	jrpc_client_set_timeout(rpc, (int)(timeout * 1000));
+	json_t *result = NULL;
+	struct jrpc_error err = { 0 };
+	int rc = jrpc_call(rpc, method, params, &result, &err);
+	json_decref(params);
+	jrpc_client_free(rpc);
+	if (rc == -EREMOTEIO)
+		return cli_fail("%s: error %d: %s", method, err.code, err.message);
+	if (rc < 0)
+		return cli_fail("%s: %s (%s)", method, strerror(-rc), sock);
+	cli_print_json(result);
+	return 0;
+}
+
+/* `berth qmp VM COMMAND [JSON]` */
+int cmd_qmp(struct cli *c, int argc, char **argv)
+{
+	if (argc < 3 || argc > 4)
+		return cli_usage("berth qmp VM COMMAND [JSON-ARGUMENTS]");
+	struct store_vm vm;
+	int rc = cli_find_vm(c, argv[1], &vm);
+	if (rc)
+		return rc;
+	json_t *args = NULL;
+	if (argc == 4) {
+		json_error_t jerr;
+		args = json_loads(argv[3], JSON_REJECT_DUPLICATES, &jerr);
+		if (!json_is_object(args)) {
+			json_decref(args);
+			return cli_fail("bad JSON arguments: %s", args ? "not an object" : jerr.text);
+		}
+	}
+	char sock[PATH_MAX + 64];
+	snprintf(sock, sizeof(sock), "%s/vmengine/vms/%lld/qmp-operator.sock", c->root,
+		 (long long)vm.id);
+	int err = 0;
+	struct qmp_client *q = qmp_connect(sock, 5000, &err);
+	if (!q) {
+		json_decref(args);
+		return cli_fail("vm %lld: cannot reach QEMU's monitor: %s", (long long)vm.id,
+				strerror(-err));
+	}
+	json_t *ret = NULL;
+	char desc[256] = "";
+	rc = qmp_execute(q, argv[2], args, 0, &ret, desc, sizeof(desc));
+	qmp_close(q);
+	if (rc < 0)
+		return cli_fail("%s: %s", argv[2], desc[0] ? desc : strerror(-rc));
+	cli_print_json(ret ? ret : json_object());
+	return 0;
+}

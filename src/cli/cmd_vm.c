@@ -1,0 +1,447 @@
+/* cmd_vm.c — `berth vm ...`: create, list, show, start, stop, restart, terminate, console and
+ * wait. Commands only change the desired state in the store (and read what the engines
+ * reported); diskengine and vmengine do the work. Input is checked before anything is
+ * written, so a refused command leaves nothing behind. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/statvfs.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "atomic_file.h"
+#include "cli.h"
+#include "deadline_io.h"
+
+#define VM_USAGE                                                                           \
+	"berth vm create NAME [--vcpus N] [--memory MB] [--disk-size MB] [--workload W]\n"  \
+	"                      [--on-crash stop|restart] [--layout raid1|raid0|single]\n"   \
+	"                      [--wait] [--timeout S]\n"                                    \
+	"       berth vm list [--all]\n"                                                    \
+	"       berth vm show VM\n"                                                         \
+	"       berth vm start|stop|terminate VM [--wait] [--timeout S]\n"                  \
+	"       berth vm restart VM [--timeout S]\n"                                        \
+	"       berth vm console VM [--lines N]\n"                                          \
+	"       berth vm wait VM --state STATE [--timeout S]\n"                             \
+	"VM is an id or the name of a live VM. STATE: CREATING STARTING RUNNING STOPPING\n"  \
+	"STOPPED RESTARTING TERMINATING TERMINATED MIGRATING ERROR"
+
+static const char *const g_states[] = {
+	"CREATING", "STARTING", "RUNNING", "STOPPING", "STOPPED", "RESTARTING", "TERMINATING",
+	"TERMINATED", "MIGRATING", "ERROR", NULL,
+};
+
+static bool valid_state(const char *s)
+{
+	for (const char *const *p = g_states; *p; p++)
+		if (!strcmp(*p, s))
+			return true;
+	return false;
+}
+
+static bool valid_vm_name(const char *s)
+{
+	size_t len = strlen(s);
+	if (len == 0 || len >= STORE_NAME_MAX || (s[0] >= '0' && s[0] <= '9'))
+		return false;        /* a leading digit would read as an id */
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || *s == '-' || *s == '_' || *s == '.'))
+			return false;
+	return true;
+}
+
+static bool valid_workload(const char *s)
+{
+	static const char *const known[] = { "writer", "verify", "bench", "idle", "acpi",
+					     "panic", NULL };
+	for (const char *const *p = known; *p; p++)
+		if (!strcmp(*p, s))
+			return true;
+	return false;
+}
+
+/* ---------------------------------------------------------------- wait */
+
+/* The VM reached the state; for TERMINATED, its volume is gone too. */
+static bool reached(struct cli *c, const struct store_vm *vm, const char *state)
+{
+	if (strcmp(vm->state, state))
+		return false;
+	struct store_volume vol;
+	return strcmp(state, "TERMINATED") || store_volume_get(c->store, vm->volume_id, &vol) < 0 ||
+	       !strcmp(vol.state, "DELETED");
+}
+
+/* Polls the store until the VM reaches state. */
+static int wait_state(struct cli *c, int64_t id, const char *state, double timeout_s)
+{
+	int64_t deadline = deadline_after_ms((int64_t)(timeout_s * 1000));
+	struct store_vm vm;
+	for (;;) {
+		int rc = store_vm_get(cli_store(c), id, &vm);
+		if (rc < 0)
+			return cli_fail("%s", store_error(c->store));
+		if (reached(c, &vm, state))
+			return 0;
+		if (deadline_remaining_ms(deadline) == 0)
+			return cli_fail("vm %lld is %s after %.0f s, not %s%s%s%s", (long long)id,
+					vm.state, timeout_s, state,
+					!strcmp(vm.state, state) ? " (its volume is not deleted yet)"
+								 : "",
+					vm.reason[0] ? ": " : "", vm.reason);
+		struct timespec ts = { 0, 100 * 1000000L };    /* polling interval */
+		nanosleep(&ts, NULL);
+	}
+}
+
+/* ---------------------------------------------------------------- create */
+
+static int read_uuid(char out[37])
+{
+	FILE *f = fopen("/proc/sys/kernel/random/uuid", "re");
+	char line[64] = "";
+	bool ok = f && fgets(line, sizeof(line), f);
+	if (f)
+		fclose(f);
+	line[strcspn(line, "\n")] = '\0';
+	if (!ok || strlen(line) != 36)
+		return -1;
+	memcpy(out, line, 37);
+	return 0;
+}
+
+static int free_space_mb(const char *root, uint64_t *mb)
+{
+	struct statvfs fs;
+	if (statvfs(root, &fs) < 0)
+		return -errno;
+	*mb = ((uint64_t)fs.f_bavail * fs.f_frsize) >> 20;
+	return 0;
+}
+
+static int vm_create(struct cli *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "vcpus", required_argument, NULL, 'c' },
+		{ "memory", required_argument, NULL, 'm' },
+		{ "disk-size", required_argument, NULL, 'd' },
+		{ "workload", required_argument, NULL, 'w' },
+		{ "on-crash", required_argument, NULL, 'o' },
+		{ "layout", required_argument, NULL, 'l' },
+		{ "wait", no_argument, NULL, 'W' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ NULL, 0, NULL, 0 },
+	};
+	uint64_t vcpus = 1, memory = 256, disk = 64;
+	const char *workload = "idle", *on_crash = "stop", *layout = "raid1";
+	bool wait = false;
+	double timeout = 180;
+	int opt;
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'c':
+			if (!cli_parse_u64(optarg, 1, 64, &vcpus))
+				return cli_fail("bad --vcpus '%s' (1..64)", optarg);
+			break;
+		case 'm':
+			if (!cli_parse_u64(optarg, 64, 1048576, &memory))
+				return cli_fail("bad --memory '%s' (64..1048576 MiB)", optarg);
+			break;
+		case 'd':
+			if (!cli_parse_u64(optarg, 1, 16ull << 20, &disk))
+				return cli_fail("bad --disk-size '%s' (1..16777216 MiB)", optarg);
+			break;
+		case 'w': workload = optarg; break;
+		case 'o': on_crash = optarg; break;
+		case 'l': layout = optarg; break;
+		case 'W': wait = true; break;
+		case 't':
+			if (!cli_parse_seconds(optarg, &timeout))
+				return cli_fail("bad --timeout '%s'", optarg);
+			break;
+		default: return cli_usage(VM_USAGE);
+		}
+	}
+	if (argc - optind != 1)
+		return cli_usage(VM_USAGE);
+	const char *name = argv[optind];
+	if (!valid_vm_name(name))
+		return cli_fail("bad VM name '%s': 1-63 of a-z A-Z 0-9 . _ -, not starting with "
+				"a digit", name);
+	if (!valid_workload(workload))
+		return cli_fail("bad --workload '%s' (writer, verify, bench, idle, acpi, panic)",
+				workload);
+	if (strcmp(on_crash, "stop") && strcmp(on_crash, "restart"))
+		return cli_fail("bad --on-crash '%s' (stop, restart)", on_crash);
+	unsigned bases = !strcmp(layout, "single") ? 1 : 2;
+	if (strcmp(layout, "raid1") && strcmp(layout, "raid0") && strcmp(layout, "single"))
+		return cli_fail("bad --layout '%s' (raid1, raid0, single)", layout);
+	if (!c->conf.guest_kernel[0])
+		return cli_fail("no guest image: set guest_kernel (and guest_initrd) in the [berth] "
+				"section of %s/berth.conf", c->root);
+	uint64_t free_mb = 0;
+	if (free_space_mb(c->root, &free_mb) == 0 && disk * bases > free_mb)
+		return cli_fail("bad --disk-size %llu MiB: %s needs %llu MiB, %llu MiB free",
+				(unsigned long long)disk, layout,
+				(unsigned long long)(disk * bases), (unsigned long long)free_mb);
+	struct store_vm vm = { .vcpus = (unsigned)vcpus, .memory_mb = (unsigned)memory };
+	struct store_volume vol = { .size_mb = disk };
+	snprintf(vm.name, sizeof(vm.name), "%s", name);
+	snprintf(vm.host, sizeof(vm.host), "%s", c->conf.host);
+	snprintf(vm.desired, sizeof(vm.desired), "RUNNING");
+	snprintf(vm.image, sizeof(vm.image), "berth-test-guest");
+	if (strlen(c->conf.guest_kernel) >= sizeof(vm.kernel) ||
+	    strlen(c->conf.guest_initrd) >= sizeof(vm.initrd))
+		return cli_fail("guest_kernel / guest_initrd paths are too long");
+	memcpy(vm.kernel, c->conf.guest_kernel, strlen(c->conf.guest_kernel) + 1);
+	memcpy(vm.initrd, c->conf.guest_initrd, strlen(c->conf.guest_initrd) + 1);
+	snprintf(vm.append, sizeof(vm.append), "console=ttyS0 panic=-1 berth.workload=%s",
+		 workload);
+	snprintf(vm.on_crash, sizeof(vm.on_crash), "%s", on_crash);
+	snprintf(vol.layout, sizeof(vol.layout), "%s", layout);
+	if (read_uuid(vm.uuid) < 0)
+		return cli_fail("cannot generate a UUID");
+	struct store *s = cli_store(c);
+	if (!s)
+		return 1;
+	int rc = store_vm_create(s, &vm, &vol);
+	if (rc < 0)
+		return cli_fail("%s", store_error(s));
+	char msg[128];
+	snprintf(msg, sizeof(msg), "created (vcpus %u, memory %u MiB, disk %llu MiB %s)",
+		 vm.vcpus, vm.memory_mb, (unsigned long long)disk, layout);
+	store_event_add(s, c->conf.host, "cli", vm.id, "info", msg);
+	if (c->json)
+		cli_print_json(json_pack("{s:I, s:s, s:I}", "id", (json_int_t)vm.id, "name", name,
+					 "volume_id", (json_int_t)vol.id));
+	else
+		printf("vm %lld (%s) created\n", (long long)vm.id, name);
+	return wait ? wait_state(c, vm.id, "RUNNING", timeout) : 0;
+}
+
+/* ---------------------------------------------------------------- list, show */
+
+static int vm_list(struct cli *c, int argc, char **argv)
+{
+	bool all = argc == 2 && !strcmp(argv[1], "--all");
+	if (argc > 2 || (argc == 2 && !all))
+		return cli_usage(VM_USAGE);
+	struct store *s = cli_store(c);
+	struct store_vm *vms;
+	size_t n;
+	if (!s)
+		return 1;
+	if (store_vm_list(s, NULL, all, &vms, &n) < 0)
+		return cli_fail("%s", store_error(s));
+	if (c->json) {
+		json_t *arr = json_array();
+		for (size_t i = 0; i < n; i++)
+			json_array_append_new(arr, vm_json(&vms[i]));
+		cli_print_json(arr);
+		free(vms);
+		return 0;
+	}
+	static const char *const cols[] = { "ID", "NAME", "STATE", "HOST", "VCPUS", "MEMORY",
+					    "AGE" };
+	struct table *t = table_new(cols, 7);
+	for (size_t i = 0; i < n; i++) {
+		char id[24], vcpus[16], mem[24], age[16];
+		snprintf(id, sizeof(id), "%lld", (long long)vms[i].id);
+		snprintf(vcpus, sizeof(vcpus), "%u", vms[i].vcpus);
+		snprintf(mem, sizeof(mem), "%u MiB", vms[i].memory_mb);
+		cli_age(vms[i].created_ms, age, sizeof(age));
+		table_row(t, id, vms[i].name, vms[i].state, vms[i].host, vcpus, mem, age);
+	}
+	table_print(t);
+	table_free(t);
+	free(vms);
+	return 0;
+}
+
+static int vm_show(struct cli *c, int argc, char **argv)
+{
+	if (argc != 2)
+		return cli_usage(VM_USAGE);
+	struct store_vm vm;
+	struct store_volume vol = { 0 };
+	int rc = cli_find_vm(c, argv[1], &vm);
+	if (rc)
+		return rc;
+	bool has_volume = store_volume_get(c->store, vm.volume_id, &vol) == 0;
+	if (c->json) {
+		json_t *o = vm_json(&vm);
+		json_object_set_new(o, "volume", has_volume ? volume_json(&vol) : json_null());
+		cli_print_json(o);
+		return 0;
+	}
+	char since[16];
+	cli_age(vm.state_since_ms, since, sizeof(since));
+	printf("id:        %lld\nname:      %s\nuuid:      %s\nhost:      %s\n"
+	       "state:     %s (for %s)%s%s\ndesired:   %s\nvcpus:     %u\nmemory:    %u MiB\n"
+	       "pid:       %d\non crash:  %s\n", (long long)vm.id, vm.name, vm.uuid, vm.host,
+	       vm.state, since, vm.reason[0] ? ", " : "", vm.reason, vm.desired, vm.vcpus,
+	       vm.memory_mb, vm.pid, vm.on_crash);
+	if (has_volume)
+		printf("volume:    %lld, %llu MiB %s, %s%s%s\n", (long long)vol.id,
+		       (unsigned long long)vol.size_mb, vol.layout, vol.state,
+		       vol.export_path[0] ? ", " : "", vol.export_path);
+	printf("console:   %s/vmengine/vms/%lld/console.log\n", c->root, (long long)vm.id);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- desired state */
+
+static int vm_set(struct cli *c, int argc, char **argv, const char *desired,
+		  const char *reached)
+{
+	static const struct option opts[] = {
+		{ "wait", no_argument, NULL, 'W' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ NULL, 0, NULL, 0 },
+	};
+	bool wait = false;
+	double timeout = 180;
+	int opt;
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (opt == 'W')
+			wait = true;
+		else if (opt == 't' && cli_parse_seconds(optarg, &timeout))
+			continue;
+		else
+			return opt == 't' ? cli_fail("bad --timeout '%s'", optarg)
+					  : cli_usage(VM_USAGE);
+	}
+	if (argc - optind != 1)
+		return cli_usage(VM_USAGE);
+	struct store_vm vm;
+	int rc = cli_find_vm(c, argv[optind], &vm);
+	if (rc)
+		return rc;
+	if (!strcmp(vm.state, "TERMINATED") || !strcmp(vm.desired, "TERMINATED"))
+		if (strcmp(desired, "TERMINATED"))
+			return cli_fail("vm %lld is terminated", (long long)vm.id);
+	if (store_vm_set_desired(c->store, vm.id, desired, !strcmp(desired, "RUNNING")) < 0)
+		return cli_fail("%s", store_error(c->store));
+	char msg[64];
+	snprintf(msg, sizeof(msg), "desired %s", desired);
+	store_event_add(c->store, c->conf.host, "cli", vm.id, "info", msg);
+	if (!c->json)
+		printf("vm %lld (%s): desired %s\n", (long long)vm.id, vm.name, desired);
+	return wait ? wait_state(c, vm.id, reached, timeout) : 0;
+}
+
+static int vm_restart(struct cli *c, int argc, char **argv)
+{
+	double timeout = 180;
+	if (argc == 4 && !strcmp(argv[2], "--timeout")) {
+		if (!cli_parse_seconds(argv[3], &timeout))
+			return cli_fail("bad --timeout '%s'", argv[3]);
+	} else if (argc != 2) {
+		return cli_usage(VM_USAGE);
+	}
+	struct store_vm vm;
+	int rc = cli_find_vm(c, argv[1], &vm);
+	if (rc)
+		return rc;
+	if (store_vm_set_desired(c->store, vm.id, "STOPPED", false) < 0)
+		return cli_fail("%s", store_error(c->store));
+	if ((rc = wait_state(c, vm.id, "STOPPED", timeout)))
+		return rc;
+	if (store_vm_set_desired(c->store, vm.id, "RUNNING", true) < 0)
+		return cli_fail("%s", store_error(c->store));
+	store_event_add(c->store, c->conf.host, "cli", vm.id, "info", "restarted");
+	return wait_state(c, vm.id, "RUNNING", timeout);
+}
+
+static int vm_wait(struct cli *c, int argc, char **argv)
+{
+	const char *state = NULL;
+	double timeout = 180;
+	for (int i = 2; i < argc; i++) {
+		if (!strcmp(argv[i], "--state") && i + 1 < argc)
+			state = argv[++i];
+		else if (!strcmp(argv[i], "--timeout") && i + 1 < argc) {
+			if (!cli_parse_seconds(argv[++i], &timeout))
+				return cli_fail("bad --timeout '%s'", argv[i]);
+		} else {
+			return cli_usage(VM_USAGE);
+		}
+	}
+	if (argc < 2 || !state)
+		return cli_usage(VM_USAGE);
+	if (!valid_state(state))
+		return cli_fail("bad state '%s' (CREATING, STARTING, RUNNING, STOPPING, STOPPED, "
+				"RESTARTING, TERMINATING, TERMINATED, MIGRATING, ERROR)", state);
+	struct store_vm vm;
+	int rc = cli_find_vm(c, argv[1], &vm);
+	return rc ? rc : wait_state(c, vm.id, state, timeout);
+}
+
+static int vm_console(struct cli *c, int argc, char **argv)
+{
+	uint64_t lines = 0;
+	if (argc == 4 && !strcmp(argv[2], "--lines")) {
+		if (!cli_parse_u64(argv[3], 1, 1000000, &lines))
+			return cli_fail("bad --lines '%s'", argv[3]);
+	} else if (argc != 2) {
+		return cli_usage(VM_USAGE);
+	}
+	struct store_vm vm;
+	int rc = cli_find_vm(c, argv[1], &vm);
+	if (rc)
+		return rc;
+	char path[PATH_MAX + 64], *text;
+	snprintf(path, sizeof(path), "%s/vmengine/vms/%lld/console.log", c->root,
+		 (long long)vm.id);
+	if (read_file_all(path, 64 << 20, &text, NULL) < 0)
+		return cli_fail("vm %lld has no console yet (%s)", (long long)vm.id, path);
+	const char *start = text + strlen(text);
+	for (uint64_t n = 0; lines && start > text && n <= lines;) {
+		start--;
+		if (*start == '\n' && start[1] && ++n > lines) {
+			start++;
+			break;
+		}
+	}
+	if (!lines)
+		start = text;
+	fputs(start, stdout);
+	free(text);
+	return 0;
+}
+
+int cmd_vm(struct cli *c, int argc, char **argv)
+{
+	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		printf("usage: %s\n", VM_USAGE);
+		return argc < 2 ? 2 : 0;
+	}
+	const char *sub = argv[1];
+	argc--;
+	argv++;
+	if (!strcmp(sub, "create"))
+		return vm_create(c, argc, argv);
+	if (!strcmp(sub, "list"))
+		return vm_list(c, argc, argv);
+	if (!strcmp(sub, "show"))
+		return vm_show(c, argc, argv);
+	if (!strcmp(sub, "start"))
+		return vm_set(c, argc, argv, "RUNNING", "RUNNING");
+	if (!strcmp(sub, "stop"))
+		return vm_set(c, argc, argv, "STOPPED", "STOPPED");
+	if (!strcmp(sub, "terminate"))
+		return vm_set(c, argc, argv, "TERMINATED", "TERMINATED");
+	if (!strcmp(sub, "restart"))
+		return vm_restart(c, argc, argv);
+	if (!strcmp(sub, "console"))
+		return vm_console(c, argc, argv);
+	if (!strcmp(sub, "wait"))
+		return vm_wait(c, argc, argv);
+	return cli_fail("unknown command 'vm %s' (see berth vm --help)", sub);
+}

@@ -1,0 +1,543 @@
+/* supervisor.c — `berth up`, `berth down`, `berth status`: the supervisor of DESIGN.md §9 for
+ * hosts without systemd. `up` starts a background supervisor that runs blockd (--persist),
+ * diskengine and vmengine in that order, each ready before the next, and restarts any that
+ * exits (after restart_sec). When blockd exits it does what the systemd units' ExecStopPost
+ * does: both TARGET_RESTART markers first, then — under target_restart_policy=restart-vms —
+ * a restart of vmengine and diskengine. SIGUSR1 asks it to restart the target (diskengine's
+ * wedge_action=restart-target). `down` stops the daemons in reverse order; VMs keep running
+ * unless --vms. State for `status` is in <root>/run/supervisor.json. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "atomic_file.h"
+#include "cli.h"
+#include "conf.h"
+#include "deadline_io.h"
+#include "jsonrpc_client.h"
+
+#define READY_TIMEOUT_MS 30000
+#define STOP_TIMEOUT_MS 30000
+#define RESTART_SEC_MS 1000
+
+enum { BLOCKD, DISKENGINE, VMENGINE, NDAEMONS };
+
+struct daemon {
+	const char *name;
+	pid_t pid;
+	int64_t since_ms;
+	unsigned restarts;
+	int64_t restart_at;          /* monotonic ms; 0: not scheduled */
+};
+
+struct supervisor {
+	struct cli *cli;
+	char bindir[PATH_MAX];
+	struct daemon d[NDAEMONS];
+	bool restart_vms;
+	bool stopping;
+};
+
+static const char *g_names[NDAEMONS] = { "blockd", "diskengine", "vmengine" };
+
+/* ---------------------------------------------------------------- paths, state */
+
+static void run_path(const struct cli *c, const char *file, char *out, size_t len)
+{
+	snprintf(out, len, "%s/run/%s", c->root, file);
+}
+
+static pid_t read_pid(const char *path)
+{
+	char *text;
+	if (read_file_all(path, 64, &text, NULL) < 0)
+		return 0;
+	long pid = strtol(text, NULL, 10);
+	free(text);
+	return pid > 1 && kill((pid_t)pid, 0) == 0 ? (pid_t)pid : 0;
+}
+
+static void write_state(struct supervisor *s)
+{
+	json_t *arr = json_array();
+	for (int i = 0; i < NDAEMONS; i++)
+		json_array_append_new(arr, json_pack("{s:s, s:i, s:I, s:i}", "name", s->d[i].name,
+			"pid", (int)s->d[i].pid, "since_ms", (json_int_t)s->d[i].since_ms,
+			"restarts", (int)s->d[i].restarts));
+	json_t *o = json_pack("{s:i, s:o}", "pid", (int)getpid(), "daemons", arr);
+	char *text = json_dumps(o, JSON_INDENT(1));
+	json_decref(o);
+	char path[PATH_MAX + 32];
+	run_path(s->cli, "supervisor.json", path, sizeof(path));
+	if (text)
+		atomic_write_file(path, text, strlen(text), 0644);
+	free(text);
+}
+
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void say(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fprintf(stderr, "info supervisor ");
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+/* ---------------------------------------------------------------- daemons */
+
+static void daemon_binary(const struct supervisor *s, const char *name, char *out, size_t len)
+{
+	snprintf(out, len, "%s/%s", s->bindir, name);         /* installed side by side */
+	if (access(out, X_OK) != 0)
+		snprintf(out, len, "%s/../%s/%s", s->bindir, name, name);   /* the build tree */
+}
+
+static pid_t spawn(struct supervisor *s, int which)
+{
+	const struct cli *c = s->cli;
+	char bin[PATH_MAX + 64], log[PATH_MAX + 32], a1[PATH_MAX + 32], a2[PATH_MAX + 32],
+	     a3[PATH_MAX + 32];
+	daemon_binary(s, g_names[which], bin, sizeof(bin));
+	snprintf(log, sizeof(log), "%s/run/%s.log", c->root, g_names[which]);
+	int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	pid_t pid = fork();
+	if (pid != 0) {
+		if (fd >= 0)
+			close(fd);
+		return pid;
+	}
+	if (fd >= 0) {
+		dup2(fd, STDOUT_FILENO);
+		dup2(fd, STDERR_FILENO);
+	}
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	if (which == BLOCKD) {
+		snprintf(a1, sizeof(a1), "%s/blockd", c->root);
+		mkdir(a1, 0755);
+		snprintf(a1, sizeof(a1), "%s/blockd/rpc.sock", c->root);
+		snprintf(a2, sizeof(a2), "%s/blockd/vhost", c->root);
+		snprintf(a3, sizeof(a3), "%s/blockd/config.json", c->root);
+		execl(bin, "blockd", "-r", a1, "-S", a2, "--persist", a3, (char *)NULL);
+	} else {
+		execl(bin, g_names[which], "--root", c->root, (char *)NULL);
+	}
+	fprintf(stderr, "error supervisor msg=\"cannot run %s\" error=\"%s\"\n", bin,
+		strerror(errno));
+	_exit(127);
+}
+
+static bool blockd_answers(const struct cli *c)
+{
+	char sock[PATH_MAX + 32];
+	snprintf(sock, sizeof(sock), "%s/blockd/rpc.sock", c->root);
+	struct jrpc_client *rpc = jrpc_client_new(sock);
+	jrpc_client_set_timeout(rpc, 1000);
+	json_t *res = NULL;
+	int rc = jrpc_call(rpc, "spdk_get_version", NULL, &res, NULL);
+	json_decref(res);
+	jrpc_client_free(rpc);
+	return rc == 0;
+}
+
+/* The engines write a status file once their loops run. */
+static bool engine_ready(const struct cli *c, int which, int64_t since_wall_ms)
+{
+	char path[PATH_MAX + 64];
+	snprintf(path, sizeof(path), which == VMENGINE ? "%s/vmengine/status.json"
+						       : "%s/diskengine/attach.json", c->root);
+	struct stat st;
+	return stat(path, &st) == 0 &&
+	       (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000 >= since_wall_ms;
+}
+
+/* Starts one daemon and waits (bounded) until it is ready. */
+static int start_daemon(struct supervisor *s, int which)
+{
+	int64_t wall = store_now_ms() - 1000;
+	struct daemon *d = &s->d[which];
+	d->pid = spawn(s, which);
+	d->since_ms = store_now_ms();
+	d->restart_at = 0;
+	if (d->pid < 0)
+		return -errno;
+	int64_t deadline = deadline_after_ms(READY_TIMEOUT_MS);
+	while (deadline_remaining_ms(deadline) > 0) {
+		int status;
+		if (waitpid(d->pid, &status, WNOHANG) == d->pid) {
+			d->pid = 0;
+			return -ECHILD;
+		}
+		if (which == BLOCKD ? blockd_answers(s->cli) : engine_ready(s->cli, which, wall)) {
+			say("daemon=%s pid=%d msg=ready", d->name, (int)d->pid);
+			write_state(s);
+			return 0;
+		}
+		struct timespec ts = { 0, 50 * 1000000L };      /* readiness polling interval */
+		nanosleep(&ts, NULL);
+	}
+	return -ETIMEDOUT;
+}
+
+static void stop_daemon(struct supervisor *s, int which)
+{
+	struct daemon *d = &s->d[which];
+	if (d->pid <= 0)
+		return;
+	kill(d->pid, SIGTERM);
+	int64_t deadline = deadline_after_ms(STOP_TIMEOUT_MS);
+	int status;
+	while (waitpid(d->pid, &status, WNOHANG) == 0) {
+		if (deadline_remaining_ms(deadline) == 0) {
+			kill(d->pid, SIGKILL);
+			waitpid(d->pid, &status, 0);
+			break;
+		}
+		struct timespec ts = { 0, 20 * 1000000L };
+		nanosleep(&ts, NULL);
+	}
+	say("daemon=%s pid=%d msg=stopped", d->name, (int)d->pid);
+	d->pid = 0;
+}
+
+/* blockd went away: the seed's ExecStopPost, markers first. */
+static void target_stopped(struct supervisor *s)
+{
+	char path[PATH_MAX + 64];
+	const char *engines[] = { "diskengine", "vmengine" };
+	for (int i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "%s/%s", s->cli->root, engines[i]);
+		mkdir(path, 0755);
+		snprintf(path, sizeof(path), "%s/%s/TARGET_RESTART", s->cli->root, engines[i]);
+		int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+		if (fd >= 0)
+			close(fd);
+	}
+	say("msg=\"target stopped: TARGET_RESTART markers written\" policy=%s",
+	    s->restart_vms ? "restart-vms" : "reconnect");
+}
+
+static void on_child_exit(struct supervisor *s, pid_t pid, int status)
+{
+	for (int i = 0; i < NDAEMONS; i++) {
+		struct daemon *d = &s->d[i];
+		if (d->pid != pid)
+			continue;
+		say("daemon=%s pid=%d msg=exited status=%d signal=%d", d->name, (int)pid,
+		    WIFEXITED(status) ? WEXITSTATUS(status) : -1,
+		    WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+		d->pid = 0;
+		if (s->stopping)
+			return;
+		d->restarts++;
+		d->restart_at = monotonic_ms() + RESTART_SEC_MS;
+		if (i == BLOCKD) {
+			target_stopped(s);
+			if (s->restart_vms) {        /* the engines come back after the target */
+				stop_daemon(s, VMENGINE);
+				stop_daemon(s, DISKENGINE);
+				s->d[VMENGINE].restarts++;
+				s->d[DISKENGINE].restarts++;
+			}
+		}
+		write_state(s);
+	}
+}
+
+/* Restarts what is due, in dependency order: nothing before blockd answers. */
+static void restart_due(struct supervisor *s)
+{
+	for (int i = 0; i < NDAEMONS; i++) {
+		struct daemon *d = &s->d[i];
+		bool due = d->pid == 0 && !s->stopping &&
+			   (d->restart_at == 0 || monotonic_ms() >= d->restart_at);
+		if (!due || (i > BLOCKD && s->d[BLOCKD].pid == 0))
+			continue;
+		int rc = start_daemon(s, i);
+		if (rc < 0) {
+			say("daemon=%s msg=\"restart failed\" error=\"%s\"", d->name, strerror(-rc));
+			d->restart_at = monotonic_ms() + RESTART_SEC_MS;
+			if (d->pid > 0)
+				stop_daemon(s, i);
+			return;
+		}
+	}
+}
+
+static const char *dirname_of(char *path)
+{
+	char *slash = strrchr(path, '/');
+	if (slash)
+		*slash = '\0';
+	return path;
+}
+
+static int policy_key(void *obj, const char *key, const char *value)
+{
+	if (!strcmp(key, "target_restart_policy"))
+		*(bool *)obj = !strcmp(value, "restart-vms");
+	return 0;          /* vmengine validates its own section */
+}
+
+static int supervise(struct cli *c, int ready_fd)
+{
+	struct supervisor s = { .cli = c };
+	for (int i = 0; i < NDAEMONS; i++)
+		s.d[i].name = g_names[i];
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	exe[n > 0 ? n : 0] = '\0';
+	snprintf(s.bindir, sizeof(s.bindir), "%s", dirname_of(exe));
+	/* [vmengine] target_restart_policy decides what a target restart does. */
+	char conf[PATH_MAX + 32], err[256];
+	snprintf(conf, sizeof(conf), "%s/berth.conf", c->root);
+	conf_load_section(conf, "vmengine", policy_key, &s.restart_vms, err, sizeof(err));
+
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGUSR1);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	int sfd = signalfd(-1, &set, SFD_CLOEXEC);
+
+	const char *failed = NULL;
+	int rc = 0;
+	for (int i = 0; i < NDAEMONS && !failed; i++)
+		if ((rc = start_daemon(&s, i)) < 0)
+			failed = g_names[i];
+	char msg[256];
+	snprintf(msg, sizeof(msg), failed ? "%s did not start: %s (see %s/run/%s.log)\n" : "ok\n",
+		 failed ? failed : "", failed ? strerror(-rc) : "", c->root, failed ? failed : "");
+	if (write(ready_fd, msg, strlen(msg)) < 0)
+		failed = failed ? failed : "supervisor";
+	close(ready_fd);
+	s.stopping = failed != NULL;
+	while (!s.stopping) {
+		struct pollfd pfd = { .fd = sfd, .events = POLLIN };
+		if (poll(&pfd, 1, 200) > 0) {
+			struct signalfd_siginfo si;
+			if (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+				if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
+					s.stopping = true;
+				else if (si.ssi_signo == SIGUSR1 && s.d[BLOCKD].pid > 0) {
+					say("msg=\"target restart requested\"");
+					kill(s.d[BLOCKD].pid, SIGTERM);
+				}
+			}
+		}
+		int status;
+		pid_t pid;
+		while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+			on_child_exit(&s, pid, status);
+		restart_due(&s);
+	}
+	say("msg=\"stopping daemons\"");
+	for (int i = NDAEMONS - 1; i >= 0; i--)
+		stop_daemon(&s, i);
+	write_state(&s);
+	char path[PATH_MAX + 32];
+	run_path(c, "supervisor.pid", path, sizeof(path));
+	unlink(path);
+	return failed ? 1 : 0;
+}
+
+/* ---------------------------------------------------------------- commands */
+
+/* The hidden `berth supervise --ready-fd N`, exec'd by `up` in the background. */
+int cmd_supervise(struct cli *c, int argc, char **argv)
+{
+	uint64_t fd;
+	if (argc != 3 || strcmp(argv[1], "--ready-fd") || !cli_parse_u64(argv[2], 3, 1024, &fd))
+		return cli_usage("berth supervise --ready-fd FD (started by berth up)");
+	return supervise(c, (int)fd);
+}
+
+int cmd_up(struct cli *c, int argc, char **argv)
+{
+	if (argc != 1)
+		return cli_usage("berth up   (starts blockd, diskengine and vmengine under a "
+				 "supervisor)");
+	char path[PATH_MAX + 32], log[PATH_MAX + 32];
+	snprintf(path, sizeof(path), "%s/run", c->root);
+	mkdir(c->root, 0755);
+	mkdir(path, 0755);
+	run_path(c, "supervisor.pid", path, sizeof(path));
+	pid_t running = read_pid(path);
+	if (running) {
+		printf("berth is already up (supervisor pid %d)\n", (int)running);
+		return 0;
+	}
+	int pipefd[2];
+	if (pipe2(pipefd, O_CLOEXEC) < 0)
+		return cli_fail("pipe: %s", strerror(errno));
+	pid_t pid = fork();
+	if (pid == 0) {
+		setsid();
+		run_path(c, "supervisor.log", log, sizeof(log));
+		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+		int null = open("/dev/null", O_RDONLY);
+		if (fd >= 0 && null >= 0) {
+			dup2(null, STDIN_FILENO);
+			dup2(fd, STDOUT_FILENO);
+			dup2(fd, STDERR_FILENO);
+		}
+		int ready = dup(pipefd[1]);            /* without FD_CLOEXEC */
+		char fdarg[16];
+		snprintf(fdarg, sizeof(fdarg), "%d", ready);
+		execl("/proc/self/exe", "berth", "--root", c->root, "supervise", "--ready-fd",
+		      fdarg, (char *)NULL);
+		_exit(127);
+	}
+	close(pipefd[1]);
+	if (pid < 0)
+		return cli_fail("fork: %s", strerror(errno));
+	char pidtext[32];
+	snprintf(pidtext, sizeof(pidtext), "%d\n", (int)pid);
+	atomic_write_file(path, pidtext, strlen(pidtext), 0644);
+	/* Bounded: every daemon has READY_TIMEOUT_MS to be ready. */
+	char msg[512] = "";
+	struct pollfd pfd = { .fd = pipefd[0], .events = POLLIN };
+	ssize_t n = poll(&pfd, 1, 3 * READY_TIMEOUT_MS + 5000) > 0
+			    ? read(pipefd[0], msg, sizeof(msg) - 1) : -1;
+	close(pipefd[0]);
+	if (n <= 0)
+		return cli_fail("the supervisor did not report (see %s/run/supervisor.log)",
+				c->root);
+	msg[n] = '\0';
+	if (strcmp(msg, "ok\n") != 0) {
+		msg[strcspn(msg, "\n")] = '\0';
+		return cli_fail("%s", msg);
+	}
+	if (!c->json)
+		printf("berth is up: blockd, diskengine, vmengine (supervisor pid %d, root %s)\n",
+		       (int)pid, c->root);
+	return 0;
+}
+
+static int stop_vms(struct cli *c)
+{
+	struct store *s = cli_store(c);
+	struct store_vm *vms;
+	size_t n;
+	if (!s || store_vm_list(s, c->conf.host, false, &vms, &n) < 0)
+		return cli_fail("cannot list VMs: %s", s ? store_error(s) : "no store");
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(vms[i].desired, "RUNNING"))
+			store_vm_set_desired(s, vms[i].id, "STOPPED", false);
+	int64_t deadline = deadline_after_ms(STOP_TIMEOUT_MS * 4);
+	for (size_t i = 0; i < n; i++) {
+		struct store_vm vm;
+		while (store_vm_get(s, vms[i].id, &vm) == 0 && strcmp(vm.state, "STOPPED") &&
+		       strcmp(vm.state, "TERMINATED") && strcmp(vm.state, "ERROR") &&
+		       deadline_remaining_ms(deadline) > 0) {
+			struct timespec ts = { 0, 100 * 1000000L };
+			nanosleep(&ts, NULL);
+		}
+	}
+	free(vms);
+	return 0;
+}
+
+int cmd_down(struct cli *c, int argc, char **argv)
+{
+	bool vms = argc == 2 && !strcmp(argv[1], "--vms");
+	if (argc > 2 || (argc == 2 && !vms))
+		return cli_usage("berth down [--vms]   (VMs keep running unless --vms)");
+	char path[PATH_MAX + 32];
+	run_path(c, "supervisor.pid", path, sizeof(path));
+	pid_t pid = read_pid(path);
+	if (!pid) {
+		printf("berth is not up\n");
+		return 0;
+	}
+	if (vms && stop_vms(c))
+		return 1;
+	kill(pid, SIGTERM);
+	int64_t deadline = deadline_after_ms(NDAEMONS * STOP_TIMEOUT_MS + 5000);
+	while (kill(pid, 0) == 0 && deadline_remaining_ms(deadline) > 0) {
+		struct timespec ts = { 0, 50 * 1000000L };
+		nanosleep(&ts, NULL);
+	}
+	if (kill(pid, 0) == 0)
+		return cli_fail("the supervisor (pid %d) did not stop", (int)pid);
+	printf("berth is down%s\n", vms ? " (VMs stopped)" : " (VMs keep running)");
+	return 0;
+}
+
+int cmd_status(struct cli *c, int argc, char **argv)
+{
+	if (argc != 1)
+		return cli_usage("berth status");
+	char path[PATH_MAX + 32], *text = NULL;
+	run_path(c, "supervisor.pid", path, sizeof(path));
+	pid_t sup = read_pid(path);
+	run_path(c, "supervisor.json", path, sizeof(path));
+	json_t *state = NULL;
+	if (sup && read_file_all(path, 1 << 20, &text, NULL) == 0)
+		state = json_loads(text, 0, NULL);
+	free(text);
+	json_t *counts = json_object();
+	struct store *s = cli_store(c);
+	struct store_vm *vms = NULL;
+	size_t n = 0;
+	if (s && store_vm_list(s, NULL, false, &vms, &n) == 0)
+		for (size_t i = 0; i < n; i++) {
+			json_t *v = json_object_get(counts, vms[i].state);
+			json_object_set_new(counts, vms[i].state,
+					    json_integer(v ? json_integer_value(v) + 1 : 1));
+		}
+	free(vms);
+	if (c->json) {
+		cli_print_json(json_pack("{s:b, s:i, s:o, s:o}", "up", sup != 0, "supervisor_pid",
+					 (int)sup, "daemons", state ? json_incref(json_object_get(
+						 state, "daemons")) : json_array(),
+					 "vms", counts));
+		json_decref(state);
+		return 0;
+	}
+	printf(sup ? "berth is up (supervisor pid %d, root %s)\n" : "berth is down%.0d (root %s)\n",
+	       (int)sup, c->root);
+	if (state) {
+		static const char *const cols[] = { "DAEMON", "PID", "UP", "RESTARTS" };
+		struct table *t = table_new(cols, 4);
+		size_t i;
+		json_t *d;
+		json_array_foreach(json_object_get(state, "daemons"), i, d) {
+			char pid[16], up[16], restarts[16];
+			int p = (int)json_integer_value(json_object_get(d, "pid"));
+			snprintf(pid, sizeof(pid), "%d", p);
+			cli_age(json_integer_value(json_object_get(d, "since_ms")), up, sizeof(up));
+			snprintf(restarts, sizeof(restarts), "%lld",
+				 (long long)json_integer_value(json_object_get(d, "restarts")));
+			table_row(t, json_string_value(json_object_get(d, "name")), p ? pid : "-",
+				  p ? up : "down", restarts);
+		}
+		table_print(t);
+		table_free(t);
+	}
+	json_decref(state);
+	printf("VMs:");
+	const char *k;
+	json_t *v;
+	json_object_foreach(counts, k, v)
+		printf(" %s %lld", k, (long long)json_integer_value(v));
+	printf(json_object_size(counts) ? "\n" : " none\n");
+	json_decref(counts);
+	return 0;
+}
