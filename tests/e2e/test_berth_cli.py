@@ -1,0 +1,240 @@
+"""tests/e2e/test_berth_cli.py — the whole host through the `berth` command only.
+
+`berth up` runs blockd, diskengine and vmengine under the supervisor in a temporary root;
+VMs are the test guest under TCG. Checked:
+- five VMs created, listed (--json), two stopped, one started again, all terminated; the
+  store, the vm.state files and blockd agree at every step, and nothing is left at the end;
+- blockd killed with SIGKILL under `berth up` with three VMs writing: restarted by the
+  supervisor, every VM keeps its QEMU and its writer goes on (policy reconnect); with
+  policy restart-vms the markers are written, the engines restarted and every VM relaunched;
+- vmengine and diskengine killed in turn: restarted, no VM restarted, no export re-created;
+- bad input: a one-line error and a non-zero exit, nothing created.
+"""
+import json
+import os
+import re
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from berth_rpc import wait_for
+from conftest import BUILD, qemu_pids
+
+BERTH = BUILD / "src" / "cli" / "berth"
+
+
+class Host:
+    def __init__(self, root, guest, policy="reconnect"):
+        self.root = Path(root)
+        kernel, initrd = guest
+        (self.root / "berth.conf").write_text(
+            f"[berth]\nguest_kernel = {kernel}\nguest_initrd = {initrd}\n"
+            f"[vmengine]\ntick = 0.2\npowerdown_grace = 2\nquit_grace = 2\nterm_grace = 2\n"
+            f"target_restart_policy = {policy}\n"
+            f"[diskengine]\ntick = 0.2\nrpc_timeout = 5\nbackoff_max = 1\n")
+
+    def run(self, *args, check=True, timeout=240):
+        res = subprocess.run([str(BERTH), "--root", str(self.root), *map(str, args)],
+                             capture_output=True, text=True, timeout=timeout)
+        if check:
+            assert res.returncode == 0, f"berth {' '.join(map(str, args))}: {res.stderr}"
+        return res
+
+    def json(self, *args):
+        return json.loads(self.run("--json", *args).stdout)
+
+    def vms(self, all_=False):
+        return {v["name"]: v for v in self.json("vm", "list", *(["--all"] if all_ else []))}
+
+    def daemons(self):
+        state = json.loads((self.root / "run" / "supervisor.json").read_text())
+        return {d["name"]: d for d in state["daemons"]}
+
+    def vm_state(self, vm_id):
+        path = self.root / "vmengine" / "vms" / str(vm_id) / "vm.state"
+        return json.loads(path.read_text()) if path.exists() else None
+
+    def console(self, vm_id):
+        path = self.root / "vmengine" / "vms" / str(vm_id) / "console.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def acked(self, vm_id):
+        return [int(x) for x in re.findall(r"^W (\d+) ok", self.console(vm_id), re.M)]
+
+    def controllers(self):
+        return {c["ctrlr"] for c in self.json("rpc", "vhost_get_controllers")}
+
+    def raids(self):
+        return {r["name"] for r in self.json("rpc", "bdev_raid_get_bdevs",
+                                             '{"category": "all"}')}
+
+
+@pytest.fixture
+def host(tmp_path, guest):
+    hosts = []
+
+    def make(policy="reconnect"):
+        h = Host(tmp_path, guest, policy)
+        hosts.append(h)
+        return h
+
+    yield make
+    for h in hosts:
+        subprocess.run([str(BERTH), "--root", str(h.root), "down"], capture_output=True,
+                       timeout=120)
+        for d in (h.root / "vmengine" / "vms").glob("*"):
+            if d.name.isdigit():
+                for pid in qemu_pids(int(d.name)):
+                    os.kill(pid, signal.SIGKILL)
+
+
+def agree(h, expected):
+    """The store, vm.state and blockd agree on every VM (expected: name -> state)."""
+    vms = h.vms()
+    ctrlrs, raids = h.controllers(), h.raids()
+    for name, state in expected.items():
+        v = vms[name]
+        assert v["state"] == state, (name, v)
+        assert h.vm_state(v["id"])["state"] == state, (name, h.vm_state(v["id"]))
+        assert f"raid_vol{v['volume_id']}" in raids
+        assert (f"vm{v['id']}" in ctrlrs) == (state == "RUNNING"), (name, ctrlrs)
+
+
+def test_five_vms_through_the_cli(host):
+    h = host()
+    h.run("up")
+    names = [f"web{i}" for i in range(5)]
+    for n in names:
+        h.run("vm", "create", n, "--disk-size", 32, "--memory", 128)
+    for n in names:
+        h.run("vm", "wait", n, "--state", "RUNNING", "--timeout", 180)
+    agree(h, {n: "RUNNING" for n in names})
+
+    for n in names[:2]:
+        h.run("vm", "stop", n, "--wait", "--timeout", 60)
+    want = {n: ("STOPPED" if n in names[:2] else "RUNNING") for n in names}
+    wait_for(lambda: len(h.controllers()) == 3, 10, what="the stopped VMs' exports to go")
+    agree(h, want)
+
+    h.run("vm", "start", names[0], "--wait", "--timeout", 120)
+    want[names[0]] = "RUNNING"
+    wait_for(lambda: len(h.controllers()) == 4, 10, what="the export to come back")
+    agree(h, want)
+
+    ids = [h.vms()[n]["id"] for n in names]
+    for n in names:
+        h.run("vm", "terminate", n, "--wait", "--timeout", 60)
+    assert h.vms() == {}
+    assert {v["state"] for v in h.vms(all_=True).values()} == {"TERMINATED"}
+    assert all(qemu_pids(i) == [] for i in ids)
+    assert h.controllers() == set() and h.raids() == set()
+    assert list((h.root / "volumes").iterdir()) == []
+    assert {v["state"] for v in h.json("volume", "list", "--all")} == {"DELETED"}
+    h.run("down")
+
+
+def test_bad_input_is_one_line_and_non_zero(host):
+    h = host()
+    cases = [
+        (["vm", "show", "nope"], "unknown VM 'nope'"),
+        (["vm", "create", "x", "--disk-size", "0"], "bad --disk-size"),
+        (["vm", "create", "x", "--disk-size", "abc"], "bad --disk-size"),
+        (["vm", "create", "x", "--disk-size", "16000000"], "MiB free"),
+        (["vm", "create", "a/b"], "bad VM name"),
+        (["vm", "create", "x", "--vcpus", "999"], "bad --vcpus"),
+        (["vm", "wait", "1", "--state", "FOO"], "bad state 'FOO'"),
+        (["rpc", "bdev_get_bdevs", "{bad"], "bad JSON params"),
+        (["rpc", "bdev_get_bdevs", "[1]"], "bad JSON params"),
+        (["vm", "frobnicate", "1"], "unknown command"),
+        (["nonsense"], "unknown command"),
+    ]
+    for args, message in cases:
+        res = h.run(*args, check=False)
+        assert res.returncode != 0, args
+        lines = res.stderr.strip().splitlines()
+        assert len(lines) == 1 and message in lines[0], (args, res.stderr)
+    assert h.vms(all_=True) == {}
+    assert h.json("volume", "list", "--all") == []
+
+
+def writers(h, n):
+    names = [f"w{i}" for i in range(n)]
+    for name in names:
+        h.run("vm", "create", name, "--workload", "writer", "--disk-size", 32,
+              "--memory", 128)
+    ids = {}
+    for name in names:
+        h.run("vm", "wait", name, "--state", "RUNNING", "--timeout", 180)
+        ids[name] = h.vms()[name]["id"]
+        wait_for(lambda: len(h.acked(ids[name])) > 5, 120, what=f"{name} to write")
+    return ids
+
+
+def test_blockd_sigkill_under_up_reconnect(host):
+    h = host("reconnect")
+    h.run("up")
+    ids = writers(h, 3)
+    pids = {n: h.vm_state(i)["pid"] for n, i in ids.items()}
+    engines = {d: h.daemons()[d]["pid"] for d in ("diskengine", "vmengine")}
+    old = h.daemons()["blockd"]["pid"]
+    os.kill(old, signal.SIGKILL)
+    wait_for(lambda: (d := h.daemons()["blockd"])["pid"] not in (0, old) and d["restarts"] == 1,
+             30, what="the supervisor to restart blockd")
+    for n, i in ids.items():
+        seen = h.acked(i)[-1]
+        wait_for(lambda: h.acked(i)[-1] > seen, 60, what=f"{n}'s writer to go on")
+        assert h.vm_state(i)["pid"] == pids[n] and h.vm_state(i)["launches"] == 1
+        assert h.console(i).count("BERTH-GUEST boot") == 1
+    assert {d: h.daemons()[d]["pid"] for d in engines} == engines
+    for n in ids:
+        h.run("vm", "terminate", n, "--wait", "--timeout", 60)
+    h.run("down")
+
+
+def test_blockd_sigkill_under_up_restart_vms(host):
+    h = host("restart-vms")
+    h.run("up")
+    ids = writers(h, 3)
+    pids = {n: h.vm_state(i)["pid"] for n, i in ids.items()}
+    engines = {d: h.daemons()[d]["pid"] for d in ("diskengine", "vmengine")}
+    os.kill(h.daemons()["blockd"]["pid"], signal.SIGKILL)
+    wait_for(lambda: all(h.daemons()[d]["pid"] not in (0, engines[d]) for d in engines), 60,
+             what="the engines to be restarted")
+    for n, i in ids.items():
+        wait_for(lambda: (s := h.vm_state(i)) and s["state"] == "RUNNING" and
+                 s["pid"] != pids[n], 180, what=f"{n} relaunched")
+        assert h.vm_state(i)["launches"] == 2
+    assert "TARGET_RESTART markers written" in (h.root / "run" / "supervisor.log").read_text()
+    assert not (h.root / "vmengine" / "TARGET_RESTART").exists()
+    assert not (h.root / "diskengine" / "TARGET_RESTART").exists()
+    for n in ids:
+        h.run("vm", "terminate", n, "--wait", "--timeout", 60)
+    h.run("down")
+
+
+def test_engines_sigkill_under_up(host):
+    h = host()
+    h.run("up")
+    ids = writers(h, 2)
+    pids = {n: h.vm_state(i)["pid"] for n, i in ids.items()}
+    for daemon in ("vmengine", "diskengine"):
+        old = h.daemons()[daemon]["pid"]
+        os.kill(old, signal.SIGKILL)
+        wait_for(lambda: h.daemons()[daemon]["pid"] not in (0, old), 30,
+                 what=f"{daemon} restarted")
+        wait_for(lambda: (h.root / daemon / ("status.json" if daemon == "vmengine"
+                                             else "attach.json")).stat().st_mtime >
+                 time.time() - 1, 10, what=f"{daemon} running again")
+    for n, i in ids.items():
+        seen = h.acked(i)[-1]
+        wait_for(lambda: h.acked(i)[-1] > seen, 60, what=f"{n}'s writer to go on")
+        assert h.vm_state(i)["pid"] == pids[n] and h.vm_state(i)["launches"] == 1
+    events = h.json("events", "--limit", 1000)
+    created = [e for e in events if e["message"].startswith("export_created")]
+    assert sorted(e["vm"] for e in created) == sorted(ids.values()), created
+    for n in ids:
+        h.run("vm", "terminate", n, "--wait", "--timeout", 60)
+    h.run("down")
