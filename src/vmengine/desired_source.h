@@ -4,6 +4,7 @@
 #ifndef VMENGINE_DESIRED_SOURCE_H
 #define VMENGINE_DESIRED_SOURCE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "vm_spec.h"
@@ -17,8 +18,10 @@ struct desired_source {
 	 * drain it with changed(). */
 	int (*change_fd)(struct desired_source *src);
 	void (*changed)(struct desired_source *src);
-	/* What vmengine observed (state, reason); the store records it. May be NULL. */
-	void (*report)(struct desired_source *src, const struct vm_state *st);
+	/* What vmengine observed, each time vm.state is written, from the VM's worker thread
+	 * (the source serialises its own calls); notable: the state or escalation changed, an
+	 * event for operators. May be NULL. */
+	void (*report)(struct desired_source *src, const struct vm_state *st, bool notable);
 	void (*destroy)(struct desired_source *src);
 };
 

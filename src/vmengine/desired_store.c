@@ -1,7 +1,8 @@
 /* desired_store.c — vmengine's desired-state source backed by the store (see
- * desired_source.h). The main thread owns the connection: snapshots and reports both run
- * there, so no lock is needed. */
+ * desired_source.h). One connection, used by the main thread (snapshots) and the VMs'
+ * workers (reports), serialised by a mutex held only around store calls. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 struct desired_store {
 	struct desired_source ops;
 	struct store *store;
+	pthread_mutex_t lock;
 	char host[STORE_NAME_MAX];
 };
 
@@ -47,9 +49,11 @@ static int store_snapshot(struct desired_source *src, struct vm_spec **specs, si
 	struct store_vm *vms = NULL;
 	struct store_volume *vols = NULL;
 	size_t nvms = 0, nvols = 0;
+	pthread_mutex_lock(&d->lock);
 	int rc = store_vm_list(d->store, d->host, false, &vms, &nvms);
 	if (rc == 0)
 		rc = store_volume_list(d->store, d->host, false, &vols, &nvols);
+	pthread_mutex_unlock(&d->lock);
 	if (rc < 0) {
 		log_warn("vmengine", "msg=\"store unavailable; keeping the last desired state\" "
 			 "error=\"%s\"", store_error(d->store));
@@ -79,9 +83,10 @@ static void store_changed(struct desired_source *src)
 {
 }
 
-static void store_report(struct desired_source *src, const struct vm_state *st)
+static void store_report(struct desired_source *src, const struct vm_state *st, bool notable)
 {
 	struct desired_store *d = (struct desired_store *)src;
+	pthread_mutex_lock(&d->lock);
 	if (store_vm_report(d->store, st->id, vm_state_name(st->state), st->reason, st->pid) < 0)
 		log_warn("vmengine", "vm=%u msg=\"cannot report to the store\" error=\"%s\"", st->id,
 			 store_error(d->store));
@@ -91,13 +96,16 @@ static void store_report(struct desired_source *src, const struct vm_state *st)
 		 st->escalation != ESC_NONE ? vm_escalation_name(st->escalation) : "",
 		 st->reason[0] ? " reason=" : "", st->reason);
 	bool bad = st->state == VM_ERROR || st->escalation >= ESC_TERM;
-	store_event_add(d->store, d->host, "vmengine", st->id, bad ? "warn" : "info", msg);
+	if (notable)
+		store_event_add(d->store, d->host, "vmengine", st->id, bad ? "warn" : "info", msg);
+	pthread_mutex_unlock(&d->lock);
 }
 
 static void store_destroy(struct desired_source *src)
 {
 	struct desired_store *d = (struct desired_store *)src;
 	store_close(d->store);
+	pthread_mutex_destroy(&d->lock);
 	free(d);
 }
 
@@ -117,6 +125,7 @@ struct desired_source *desired_store_open(const char *url, const char *host, cha
 	d->ops = (struct desired_source){ store_snapshot, store_change_fd, store_changed,
 					  store_report, store_destroy };
 	snprintf(d->host, sizeof(d->host), "%s", host);
+	pthread_mutex_init(&d->lock, NULL);
 	store_host_seen(d->store, host);
 	return &d->ops;
 }

@@ -29,19 +29,10 @@
 
 #define MAX_VMS 4096
 
-struct reported {
-	enum vm_state_kind state;
-	enum vm_escalation escalation;
-	int pid;
-	char reason[128];
-	bool valid;
-};
-
 struct engine {
 	struct vmengine_config cfg;
 	struct desired_source *desired;
 	struct vm_worker *workers[MAX_VMS];
-	struct reported reported[MAX_VMS];     /* what the desired source was last told */
 	size_t n_workers;
 	char status_path[PATH_MAX + 32];
 };
@@ -67,11 +58,19 @@ static struct vm_worker *find_worker(struct engine *e, unsigned id)
 	return NULL;
 }
 
+/* Every write of a vm.state goes to the desired source (the store follows vm.state). */
+static void report_to_source(void *ctx, const struct vm_state *st, bool notable)
+{
+	struct desired_source *src = ctx;
+	if (src->report)
+		src->report(src, st, notable);
+}
+
 static struct vm_worker *add_worker(struct engine *e, unsigned id)
 {
 	if (e->n_workers == MAX_VMS)
 		return NULL;
-	struct vm_worker *w = vm_worker_start(&e->cfg, id);
+	struct vm_worker *w = vm_worker_start(&e->cfg, id, report_to_source, e->desired);
 	if (w)
 		e->workers[e->n_workers++] = w;
 	else
@@ -169,28 +168,6 @@ static void sync_desired(struct engine *e)
 			vm_worker_set_spec(e->workers[i], NULL);
 	}
 	free(specs);
-}
-
-/* Tells the desired source (the store) what changed since the last tick. vm.state is the
- * source of truth: the store follows it. */
-static void report_changes(struct engine *e)
-{
-	if (!e->desired->report)
-		return;
-	for (size_t i = 0; i < e->n_workers; i++) {
-		struct vm_worker_status s;
-		vm_worker_status(e->workers[i], &s);
-		struct reported *r = &e->reported[i];
-		if (!s.known || (r->valid && r->state == s.state && r->pid == s.pid &&
-				 r->escalation == s.escalation && !strcmp(r->reason, s.reason)))
-			continue;
-		struct vm_state st = { .id = s.id, .state = s.state, .pid = s.pid,
-				       .escalation = s.escalation };
-		snprintf(st.reason, sizeof(st.reason), "%s", s.reason);
-		e->desired->report(e->desired, &st);
-		*r = (struct reported){ s.state, s.escalation, s.pid, "", true };
-		snprintf(r->reason, sizeof(r->reason), "%s", s.reason);
-	}
 }
 
 static void write_status(struct engine *e)
@@ -312,7 +289,6 @@ int main(int argc, char **argv)
 	bool stop = false;
 	while (!stop) {
 		sync_desired(&e);
-		report_changes(&e);
 		write_status(&e);
 		struct pollfd pfd[2] = { { .fd = sfd, .events = POLLIN },
 					 { .fd = e.desired->change_fd(e.desired), .events = POLLIN } };

@@ -49,6 +49,9 @@ struct vm_worker {
 	bool warned_no_spec, waiting_for_disk;
 	bool state_known;                /* vm.state exists */
 
+	vm_report_fn report;
+	void *report_ctx;
+
 	/* for status (any thread) */
 	pthread_mutex_t status_lock;
 	struct vm_worker_status status;
@@ -80,15 +83,22 @@ void vm_worker_status(struct vm_worker *w, struct vm_worker_status *out)
 	pthread_mutex_unlock(&w->status_lock);
 }
 
-static void save_state(struct vm_worker *w)
+static void save_state_notable(struct vm_worker *w, bool notable)
 {
 	int rc = vm_state_save(w->state_path, &w->st);
 	if (rc == 0)
 		w->state_known = true;
+	if (rc == 0 && w->report)
+		w->report(w->report_ctx, &w->st, notable);
 	if (rc < 0)
 		log_error("vmengine", "vm=%u msg=\"cannot write vm.state\" error=\"%s\"", w->id,
 			  strerror(-rc));
 	publish_status(w);
+}
+
+static void save_state(struct vm_worker *w)
+{
+	save_state_notable(w, false);
 }
 
 static void enter_state(struct vm_worker *w, enum vm_state_kind k, const char *reason)
@@ -98,7 +108,7 @@ static void enter_state(struct vm_worker *w, enum vm_state_kind k, const char *r
 	w->st.since_ms = realtime_ms();
 	if (reason)
 		snprintf(w->st.reason, sizeof(w->st.reason), "%s", reason);
-	save_state(w);
+	save_state_notable(w, true);
 	log_info("vmengine", "vm=%u msg=\"state\" from=%s to=%s pid=%d reason=\"%s\"", w->id,
 		 vm_state_name(old), vm_state_name(k), w->st.pid, w->st.reason);
 }
@@ -286,7 +296,7 @@ static void perform_step(struct vm_worker *w, enum vm_escalation step)
 		 w->id, vm_state_name(w->st.state), vm_escalation_name(step), (long long)elapsed,
 		 w->st.pid);
 	w->st.escalation = step;
-	save_state(w);       /* persisted before acting: a restarted vmengine goes on from here */
+	save_state_notable(w, true);   /* persisted before acting: a restarted vmengine goes on */
 	switch (step) {
 	case ESC_POWERDOWN:
 		qmp_command(w, "system_powerdown", time_to_next_step_ms(w), NULL);
@@ -572,13 +582,16 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-struct vm_worker *vm_worker_start(const struct vmengine_config *cfg, unsigned id)
+struct vm_worker *vm_worker_start(const struct vmengine_config *cfg, unsigned id,
+				  vm_report_fn report, void *report_ctx)
 {
 	struct vm_worker *w = calloc(1, sizeof(*w));
 	if (!w)
 		return NULL;
 	w->id = id;
 	w->cfg = cfg;
+	w->report = report;
+	w->report_ctx = report_ctx;
 	qemu_paths_init(&w->paths, cfg->root, id);
 	snprintf(w->state_path, sizeof(w->state_path), "%s/vm.state", w->paths.dir);
 	pthread_mutex_init(&w->lock, NULL);

@@ -17,7 +17,10 @@ struct vm_worker;
  * running QEMU is re-adopted, an escalation continues from its persisted start, and a
  * restart_pending flag (target restart, policy restart-vms) stops the QEMU (SIGINT, then
  * escalation) and launches it again. */
-struct vm_worker *vm_worker_start(const struct vmengine_config *cfg, unsigned id);
+/* report(ctx, st, notable) is called after every write of vm.state (may be NULL). */
+typedef void (*vm_report_fn)(void *ctx, const struct vm_state *st, bool notable);
+struct vm_worker *vm_worker_start(const struct vmengine_config *cfg, unsigned id,
+				  vm_report_fn report, void *report_ctx);
 
 /* The latest desired spec (NULL: the VM is no longer in the desired state; it is then left
  * as it is). Wakes the worker. */
