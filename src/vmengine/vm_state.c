@@ -47,8 +47,9 @@ int64_t realtime_ms(void)
 
 int vm_state_save(const char *path, const struct vm_state *s)
 {
-	json_t *o = json_pack("{s:I, s:s, s:i, s:I, s:I, s:I, s:s, s:s, s:I, s:b, s:b, s:I}",
-			      "id", (json_int_t)s->id, "state", vm_state_name(s->state),
+	json_t *o = json_pack("{s:I, s:s, s:s, s:i, s:I, s:I, s:I, s:s, s:s, s:I, s:b, s:b, s:I}",
+			      "id", (json_int_t)s->id, "uuid", s->uuid,
+			      "state", vm_state_name(s->state),
 			      "pid", s->pid, "since", (json_int_t)s->since_ms,
 			      "stopping_since", (json_int_t)s->stopping_since_ms,
 			      "terminating_since", (json_int_t)s->terminating_since_ms,
@@ -93,10 +94,11 @@ int vm_state_load(const char *path, struct vm_state *s, char *err, size_t errlen
 	uint32_t id = 0, launches = 0;
 	uint64_t since = 0, stopping = 0, terminating = 0, generation = 0;
 	int32_t pid = 0;
-	const char *state = NULL, *escalation = "none", *reason = "";
+	const char *state = NULL, *escalation = "none", *reason = "", *uuid = "";
 	bool restart_pending = false, held = false;
 	struct jparam spec[] = {
 		{ "id", JP_UINT32, true, &id, NULL },
+		{ "uuid", JP_STRING, false, &uuid, NULL },
 		{ "state", JP_STRING, true, &state, NULL },
 		{ "pid", JP_INT32, false, &pid, NULL },
 		{ "since", JP_UINT64, false, &since, NULL },
@@ -113,7 +115,7 @@ int vm_state_load(const char *path, struct vm_state *s, char *err, size_t errlen
 	rc = json_decode_params(o, JPARAMS(spec), derr, sizeof(derr));
 	int k = rc < 0 ? -1 : lookup(g_state_names, VM_STATE_COUNT, state);
 	int e = rc < 0 ? -1 : lookup(g_escalation_names, ESC_COUNT, escalation);
-	if (rc < 0 || k < 0 || e < 0 || pid < 0) {
+	if (rc < 0 || k < 0 || e < 0 || pid < 0 || strlen(uuid) > 36) {
 		snprintf(err, errlen, "%s", rc < 0 ? derr : "bad state, escalation or pid");
 		json_decref(o);
 		return -EINVAL;
@@ -125,6 +127,7 @@ int vm_state_load(const char *path, struct vm_state *s, char *err, size_t errlen
 		.restart_pending = restart_pending, .held = held, .launches = launches,
 	};
 	snprintf(s->reason, sizeof(s->reason), "%s", reason);
+	snprintf(s->uuid, sizeof(s->uuid), "%s", uuid);
 	json_decref(o);
 	return 0;
 }

@@ -20,6 +20,7 @@ enum vm_escalation { ESC_NONE, ESC_POWERDOWN, ESC_QUIT, ESC_TERM, ESC_KILL, ESC_
 
 struct vm_state {
 	unsigned id;
+	char uuid[37];                  /* the VM it belongs to ("" in files from before) */
 	enum vm_state_kind state;
 	int pid;                        /* QEMU's, 0 when none */
 	int64_t since_ms;               /* when state was entered */

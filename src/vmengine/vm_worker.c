@@ -229,6 +229,7 @@ static void launch(struct vm_worker *w, const struct vm_spec *spec)
 	mkdir(w->paths.dir, 0700);
 	w->exit_reason[0] = '\0';
 	w->st.pid = 0;
+	memcpy(w->st.uuid, spec->uuid, sizeof(w->st.uuid));
 	w->st.generation = spec->generation;
 	w->st.held = false;
 	w->st.escalation = ESC_NONE;
@@ -476,6 +477,14 @@ static void reconcile(struct vm_worker *w, const struct vm_spec *spec)
 		w->st.stopping_since_ms = realtime_ms();
 		w->st.escalation = ESC_NONE;
 		enter_state(w, VM_RESTARTING, "target restart");
+	}
+	if (spec && w->st.uuid[0] && strcmp(w->st.uuid, spec->uuid) &&
+	    !vm_state_active(w->st.state)) {
+		/* A finished VM's local state under an id the store now gives another VM. */
+		log_warn("vmengine", "vm=%u msg=\"vm.state belongs to an earlier VM with this id; "
+			 "starting afresh\" old_uuid=%s", w->id, w->st.uuid);
+		w->st = (struct vm_state){ .id = w->id, .state = VM_STOPPED };
+		w->state_known = false;
 	}
 	if (spec) {
 		w->warned_no_spec = false;
