@@ -3,6 +3,7 @@
 #   make test     install what is missing, build, run unit + sanitizer + e2e tests
 #   make demo     install what is missing, build, run the demo host under ./run
 #   make bench    guest IOPS through blockd vs qemu-storage-daemon (prints figures)
+#   make install  binaries, systemd units and their helper under /usr/local (DESTDIR=DIR stages)
 # CC=clang make builds with clang (in build-clang/).
 
 ifeq ($(origin CC),default)
@@ -15,7 +16,7 @@ endif
 ASAN_BUILD := build-asan
 PYTEST := /usr/bin/python3 -m pytest
 
-.PHONY: all setup build guest test unit e2e check-asan check-clang bench demo clean
+.PHONY: all setup build guest test unit e2e check-asan check-clang bench demo install clean
 
 all: build guest
 
@@ -65,6 +66,24 @@ bench: build guest
 demo: setup
 	@$(MAKE) --no-print-directory build guest
 	@scripts/demo
+
+# meson installs the binaries under its prefix, /usr/local by default; the units name
+# /usr/local/bin, so keep that prefix. Units go to /usr/local/lib/systemd/system, systemd's unit
+# directory for locally installed software (/etc/systemd/system stays the administrator's, for
+# overrides); the units' stop-post helper to /usr/local/libexec/berth. Then, on the host:
+#   systemctl daemon-reload && systemctl enable --now berth-blockd berth-diskengine berth-vmengine
+# DESTDIR=DIR puts everything under DIR instead of /.
+UNITDIR := /usr/local/lib/systemd/system
+LIBEXECDIR := /usr/local/libexec/berth
+UNITS := $(addprefix dist/systemd/,berth-blockd.service berth-diskengine.service berth-vmengine.service)
+DEST := $(if $(DESTDIR),$(abspath $(DESTDIR)))
+
+install: build
+	DESTDIR="$(DEST)" meson install -C $(BUILD) --no-rebuild --quiet
+	@test -x "$(DEST)/usr/local/bin/blockd" || \
+		{ echo "install: $(BUILD) is not configured with prefix /usr/local, which the units use" >&2; exit 1; }
+	install -D -m 0644 -t "$(DEST)$(UNITDIR)" $(UNITS)
+	install -D -m 0755 -t "$(DEST)$(LIBEXECDIR)" dist/systemd/berth-target-stopped
 
 clean:
 	rm -rf build build-* run

@@ -3,11 +3,9 @@
 
 int64_t backoff_failed(struct backoff *b, int64_t now_ms, int64_t base_ms, int64_t max_ms)
 {
-	int64_t delay = base_ms;
+	int64_t delay = base_ms < max_ms ? base_ms : max_ms;
 	for (unsigned i = 0; i < b->failures && delay < max_ms; i++)
-		delay *= 2;
-	if (delay > max_ms)
-		delay = max_ms;
+		delay = delay <= max_ms / 2 ? delay * 2 : max_ms;
 	b->failures++;
 	b->next_ms = now_ms + delay;
 	return delay;
