@@ -17,78 +17,27 @@
 
 #include "berth_version.h"
 #include "config.h"
+#include "daemon_args.h"
 #include "events.h"
 #include "log.h"
 #include "loop.h"
 
-static void usage(FILE *out)
-{
-	fprintf(out,
-		"usage: diskengine --root DIR [--config FILE] [--log-level LEVEL]\n"
-		"Berth's volume engine: creates, exports, unexports and deletes the host's volumes\n"
-		"on the storage target.\n"
-		"  --root DIR          host root (default $BERTH_ROOT or /var/lib/berth)\n"
-		"  --config FILE       configuration (default <root>/berth.conf, section [diskengine])\n"
-		"  --log-level LEVEL   debug, info, warn, error (default info)\n"
-		"Desired volumes: <root>/diskengine/desired/*.json; status: <root>/diskengine/\n"
-		"{attach,detach}.json; events: <root>/diskengine/events.jsonl.\n");
-}
-
-static int parse_options(int argc, char **argv, const char **root, const char **config)
-{
-	static const struct option opts[] = {
-		{ "root", required_argument, NULL, 'R' },
-		{ "config", required_argument, NULL, 'c' },
-		{ "log-level", required_argument, NULL, 'l' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
-	};
-	int opt;
-	enum log_level level;
-	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (opt) {
-		case 'R': *root = optarg; break;
-		case 'c': *config = optarg; break;
-		case 'l':
-			if (log_parse_level(optarg, &level) < 0) {
-				fprintf(stderr, "diskengine: bad --log-level '%s'\n", optarg);
-				return -1;
-			}
-			log_set_level(level);
-			break;
-		case 'h': usage(stdout); exit(0);
-		case 'V': printf("diskengine %s\n", BERTH_VERSION); exit(0);
-		default: usage(stderr); return -1;
-		}
-	}
-	if (optind < argc) {
-		usage(stderr);
-		return -1;
-	}
-	if (!*root)
-		*root = getenv("BERTH_ROOT") ? getenv("BERTH_ROOT") : "/var/lib/berth";
-	return 0;
-}
-
-static int block_stop_signals(void)
-{
-	sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0)
-		return -1;
-	signal(SIGPIPE, SIG_IGN);
-	return signalfd(-1, &set, SFD_CLOEXEC);
-}
+static const char g_usage[] =
+	"usage: diskengine --root DIR [--config FILE] [--log-level LEVEL]\n"
+	"Berth's volume engine: creates, exports, unexports and deletes the host's volumes\n"
+	"on the storage target.\n"
+	"  --root DIR          host root (default $BERTH_ROOT or /var/lib/berth)\n"
+	"  --config FILE       configuration (default <root>/berth.conf, section [diskengine])\n"
+	"  --log-level LEVEL   debug, info, warn, error (default info)\n"
+	"Desired volumes: <root>/diskengine/desired/*.json; status: <root>/diskengine/\n"
+	"{attach,detach}.json; events: <root>/diskengine/events.jsonl.\n";
 
 int main(int argc, char **argv)
 {
-	const char *root = NULL, *config = NULL;
-	if (parse_options(argc, argv, &root, &config) < 0)
+	struct daemon_args args;
+	if (daemon_parse_args(argc, argv, "diskengine", g_usage, &args) < 0)
 		return 2;
+	const char *root = args.root, *config = args.config;
 	static struct diskengine_config cfg;
 	char path[PATH_MAX + 32], err[512];
 	snprintf(path, sizeof(path), "%s/berth.conf", root);
@@ -96,7 +45,7 @@ int main(int argc, char **argv)
 		log_error("diskengine", "msg=\"bad configuration\" error=\"%s\"", err);
 		return 2;
 	}
-	int sfd = block_stop_signals();      /* before the loops' threads exist */
+	int sfd = daemon_stop_signalfd(false);      /* before the loops' threads exist */
 	if (sfd < 0)
 		return 1;
 	mkdir(root, 0755);

@@ -22,6 +22,7 @@
 #include "berth_conf.h"
 #include "berth_version.h"
 #include "config.h"
+#include "daemon_args.h"
 #include "deadline_io.h"
 #include "desired_source.h"
 #include "log.h"
@@ -37,18 +38,15 @@ struct engine {
 	char status_path[PATH_MAX + 32];
 };
 
-static void usage(FILE *out)
-{
-	fprintf(out,
-		"usage: vmengine --root DIR [--config FILE] [--log-level LEVEL]\n"
-		"Berth's QEMU supervisor: launches, re-adopts, stops and terminates the host's VMs.\n"
-		"  --root DIR          host root (default $BERTH_ROOT or /var/lib/berth)\n"
-		"  --config FILE       configuration (default <root>/berth.conf, section [vmengine])\n"
-		"  --log-level LEVEL   debug, info, warn, error (default info)\n"
-		"Desired state: <root>/vmengine/desired/*.json; local state:\n"
-		"<root>/vmengine/vms/<id>/vm.state; status: <root>/vmengine/status.json.\n"
-		"SIGTERM/SIGINT stop vmengine and leave every VM running.\n");
-}
+static const char g_usage[] =
+	"usage: vmengine --root DIR [--config FILE] [--log-level LEVEL]\n"
+	"Berth's QEMU supervisor: launches, re-adopts, stops and terminates the host's VMs.\n"
+	"  --root DIR          host root (default $BERTH_ROOT or /var/lib/berth)\n"
+	"  --config FILE       configuration (default <root>/berth.conf, section [vmengine])\n"
+	"  --log-level LEVEL   debug, info, warn, error (default info)\n"
+	"Desired state: <root>/vmengine/desired/*.json; local state:\n"
+	"<root>/vmengine/vms/<id>/vm.state; status: <root>/vmengine/status.json.\n"
+	"SIGTERM/SIGINT stop vmengine and leave every VM running.\n";
 
 static struct vm_worker *find_worker(struct engine *e, unsigned id)
 {
@@ -190,61 +188,12 @@ static void write_status(struct engine *e)
 	free(text);
 }
 
-static int parse_options(int argc, char **argv, const char **root, const char **config)
-{
-	static const struct option opts[] = {
-		{ "root", required_argument, NULL, 'R' },
-		{ "config", required_argument, NULL, 'c' },
-		{ "log-level", required_argument, NULL, 'l' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
-	};
-	int opt;
-	enum log_level level;
-	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (opt) {
-		case 'R': *root = optarg; break;
-		case 'c': *config = optarg; break;
-		case 'l':
-			if (log_parse_level(optarg, &level) < 0) {
-				fprintf(stderr, "vmengine: bad --log-level '%s'\n", optarg);
-				return -1;
-			}
-			log_set_level(level);
-			break;
-		case 'h': usage(stdout); exit(0);
-		case 'V': printf("vmengine %s\n", BERTH_VERSION); exit(0);
-		default: usage(stderr); return -1;
-		}
-	}
-	if (optind < argc) {
-		usage(stderr);
-		return -1;
-	}
-	if (!*root)
-		*root = getenv("BERTH_ROOT") ? getenv("BERTH_ROOT") : "/var/lib/berth";
-	return 0;
-}
-
-static int block_stop_signals(void)
-{
-	sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0)
-		return -1;
-	signal(SIGPIPE, SIG_IGN);
-	return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-}
-
 int main(int argc, char **argv)
 {
-	const char *root = NULL, *config = NULL;
-	if (parse_options(argc, argv, &root, &config) < 0)
+	struct daemon_args args;
+	if (daemon_parse_args(argc, argv, "vmengine", g_usage, &args) < 0)
 		return 2;
+	const char *root = args.root, *config = args.config;
 	static struct engine e;
 	char path[PATH_MAX + 32], err[512];
 	snprintf(path, sizeof(path), "%s/berth.conf", root);
@@ -252,7 +201,7 @@ int main(int argc, char **argv)
 		log_error("vmengine", "msg=\"bad configuration\" error=\"%s\"", err);
 		return 2;
 	}
-	int sfd = block_stop_signals();     /* before any worker thread exists */
+	int sfd = daemon_stop_signalfd(true);     /* before any worker thread exists */
 	if (sfd < 0) {
 		log_error("vmengine", "msg=\"cannot set up signals\" error=\"%s\"", strerror(errno));
 		return 1;

@@ -233,8 +233,8 @@ int qemu_read_pidfile(const char *path)
 	char *end;
 	errno = 0;
 	long pid = strtol(text, &end, 10);
-	bool ok = !errno && end != text && (*end == '\n' || *end == '\0') && pid > 1 &&
-		  pid <= 4194304;
+	bool ok = !errno && end != text && (*end == '\0' || (*end == '\n' && !end[1])) &&
+		  pid > 1 && pid <= 4194304;
 	free(text);
 	return ok ? (int)pid : -EINVAL;
 }

@@ -81,8 +81,8 @@ int vm_state_load(const char *path, struct vm_state *s, char *err, size_t errlen
 	char *text;
 	int rc = read_file_all(path, VM_STATE_MAX_BYTES, &text, NULL);
 	if (rc < 0) {
-		snprintf(err, errlen, "%s", strerror(-rc));
-		return rc;
+		snprintf(err, errlen, "%s", rc == -EFBIG ? "larger than 64 KiB" : strerror(-rc));
+		return rc == -ENOENT ? rc : -EINVAL;
 	}
 	json_error_t jerr;
 	json_t *o = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
@@ -116,7 +116,9 @@ int vm_state_load(const char *path, struct vm_state *s, char *err, size_t errlen
 	int k = rc < 0 ? -1 : lookup(g_state_names, VM_STATE_COUNT, state);
 	int e = rc < 0 ? -1 : lookup(g_escalation_names, ESC_COUNT, escalation);
 	if (rc < 0 || k < 0 || e < 0 || pid < 0 || strlen(uuid) > 36) {
-		snprintf(err, errlen, "%s", rc < 0 ? derr : "bad state, escalation or pid");
+		snprintf(err, errlen, "%s", rc < 0 ? derr : k < 0 ? "unknown state"
+					    : e < 0 ? "unknown escalation" : pid < 0 ? "negative pid"
+					    : "uuid longer than 36 characters");
 		json_decref(o);
 		return -EINVAL;
 	}

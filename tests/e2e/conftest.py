@@ -135,33 +135,24 @@ def boot(guest):
         g.stop()
 
 
-class Vmengine:
-    """A vmengine process for root (its config in root/berth.conf, [vmengine] section).
+class Engine:
+    """A Berth engine process (vmengine, diskengine) for root: its [name] section of
+    root/berth.conf (other sections kept), its log in root/<name>.log."""
 
-    desire() writes a VM's desired spec the way the store will provide it; state() reads the
-    VM's vm.state, the source of truth vmengine keeps."""
-
-    def __init__(self, root, guest, **config):
+    def __init__(self, root, name, settings):
         self.root = pathlib.Path(root)
-        self.guest = guest
-        self.dir = self.root / "vmengine"
-        self.desired_dir = self.dir / "desired"
-        self.desired_dir.mkdir(parents=True, exist_ok=True)
-        self.log_path = self.root / "vmengine.log"
-        settings = {"desired_source": "dir", "accel": "tcg", "tick": "0.2",
-                    "powerdown_grace": "3",
-                    "quit_grace": "3", "term_grace": "3", "qmp_timeout": "2"}
-        settings.update({k: str(v) for k, v in config.items()})
+        self.name = name
+        self.log_path = self.root / f"{name}.log"
         conf = self.root / "berth.conf"
         text = conf.read_text() if conf.exists() else ""
-        text = re.sub(r"\[vmengine\][^\[]*", "", text)
-        conf.write_text(text + "[vmengine]\n" +
+        text = re.sub(rf"\[{name}\][^\[]*", "", text)
+        conf.write_text(text + f"[{name}]\n" +
                         "".join(f"{k} = {v}\n" for k, v in settings.items()))
         self.proc = None
 
     def start(self):
         self.log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([str(binary("vmengine")), "--root", str(self.root)],
+        self.proc = subprocess.Popen([str(binary(self.name)), "--root", str(self.root)],
                                      stdout=self.log, stderr=self.log)
         return self
 
@@ -183,6 +174,23 @@ class Vmengine:
 
     def log_text(self):
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+class Vmengine(Engine):
+    """vmengine with its desired state in a directory: desire() writes a VM's spec the way
+    the store would provide it; state() reads the VM's vm.state, vmengine's source of
+    truth."""
+
+    def __init__(self, root, guest, **config):
+        settings = {"desired_source": "dir", "accel": "tcg", "tick": "0.2",
+                    "powerdown_grace": "3", "quit_grace": "3", "term_grace": "3",
+                    "qmp_timeout": "2"}
+        settings.update({k: str(v) for k, v in config.items()})
+        super().__init__(root, "vmengine", settings)
+        self.guest = guest
+        self.dir = self.root / "vmengine"
+        self.desired_dir = self.dir / "desired"
+        self.desired_dir.mkdir(parents=True, exist_ok=True)
 
     def desire(self, vm_id, desired="RUNNING", workload="idle", generation=0, **extra):
         kernel, initrd = self.guest
@@ -261,50 +269,18 @@ def make_vmengine(tmp_path, guest):
                 os.kill(pid, signal.SIGKILL)
 
 
-class Diskengine:
-    """A diskengine process for root; desire_volume() writes a desired volume the way the
-    store will provide it, status()/events() read what diskengine reports."""
+class Diskengine(Engine):
+    """diskengine with its desired volumes in a directory: desire_volume() writes one the
+    way the store would provide it; status()/events() read what diskengine reports."""
 
     def __init__(self, root, **config):
-        self.root = pathlib.Path(root)
-        self.dir = self.root / "diskengine"
-        self.desired_dir = self.dir / "desired"
-        self.desired_dir.mkdir(parents=True, exist_ok=True)
-        self.log_path = self.root / "diskengine.log"
         settings = {"desired_source": "dir", "tick": "0.2", "rpc_timeout": "5",
                     "backoff_max": "2"}
         settings.update({k: str(v) for k, v in config.items()})
-        conf = self.root / "berth.conf"
-        text = conf.read_text() if conf.exists() else ""
-        text = re.sub(r"\[diskengine\][^\[]*", "", text)
-        conf.write_text(text + "[diskengine]\n" +
-                        "".join(f"{k} = {v}\n" for k, v in settings.items()))
-        self.proc = None
-
-    def start(self):
-        self.log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([str(binary("diskengine")), "--root", str(self.root)],
-                                     stdout=self.log, stderr=self.log)
-        return self
-
-    def stop(self, timeout=30):
-        if self.proc is None or self.proc.poll() is not None:
-            return self.proc.returncode if self.proc else None
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(timeout)
-        finally:
-            self.kill()
-
-    def kill(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(10)
-        if getattr(self, "log", None):
-            self.log.close()
-
-    def log_text(self):
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        super().__init__(root, "diskengine", settings)
+        self.dir = self.root / "diskengine"
+        self.desired_dir = self.dir / "desired"
+        self.desired_dir.mkdir(parents=True, exist_ok=True)
 
     def desire_volume(self, vol, size_mb=32, vm=None, exported=False, **extra):
         spec = {"id": vol, "size_mb": size_mb, "exported": exported}

@@ -63,8 +63,11 @@ def test_wedged_detach_does_not_starve_attach(make_blockd, make_diskengine, tmp_
     wedge = wait_for(lambda: dke.events("wedge"), 30, what="the wedge to be raised")[0]
     assert wedge["vol"] == 1 and wedge["rpc"] == "vhost_delete_controller"
     assert wedge["failing_for_ms"] >= 6000
-    item = next(i for i in dke.status("detach")["items"] if i["vol"] == 1)
-    assert item["wedged"] and item["failures"] >= 2, item
+    # The loop writes its status after the pass that raised the wedge.
+    item = wait_for(lambda: next((i for i in dke.status("detach")["items"]
+                                  if i["vol"] == 1 and i["wedged"]), None), 5,
+                    what="the wedge in detach.json")
+    assert item["failures"] >= 2, item
     assert "vm1" in exports(blockd) and "raid_vol1" in raids(blockd)
 
     blockd.call("blockd_fault_clear", {"method": "vhost_delete_controller"})
