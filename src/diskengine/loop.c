@@ -234,6 +234,13 @@ static int execute(struct loop *l, const struct action *a)
 			     json_pack("{s:I}", "vol", (json_int_t)a->vol));
 		}
 		return rc;
+	case ACT_EXPORT_CONFLICT:
+		snprintf(t->last_method, sizeof(t->last_method), "-");
+		snprintf(t->last_error, sizeof(t->last_error),
+			 "vm%u exists on a bdev diskengine does not own (not raid_vol%u); remove "
+			 "it (berth rpc vhost_delete_controller) or it stays unexported", a->vm,
+			 a->vol);
+		return -EEXIST;
 	default:
 		/* The seed's log line, so operators' searches keep working. */
 		log_warn("diskengine", "msg=\"raid detach: vol %u gate failed (raid_vol%u still "

@@ -8,6 +8,7 @@ const char *action_name(enum action_kind k)
 	case ACT_CREATE_EXPORT: return "create_export";
 	case ACT_DELETE_EXPORT: return "delete_export";
 	case ACT_DELETE_VOLUME: return "delete_volume";
+	case ACT_EXPORT_CONFLICT: return "export_conflict";
 	default: return "gate_defer";
 	}
 }
@@ -65,8 +66,12 @@ size_t plan_attach(const struct volume_spec *want, size_t n_want,
 			emit(out, max, &n, ACT_CREATE_VOLUME, w->id, w->vm);
 		/* A controller of that name on another volume is the detach loop's to remove
 		 * first; creating ours meanwhile would fail anyway. */
-		if (w->exported && !find_export_of_vm(have, w->vm))
+		const struct actual_export *e = w->exported ? find_export_of_vm(have, w->vm)
+							    : NULL;
+		if (w->exported && !e)
 			emit(out, max, &n, ACT_CREATE_EXPORT, w->id, w->vm);
+		else if (e && e->vol == 0)
+			emit(out, max, &n, ACT_EXPORT_CONFLICT, w->id, w->vm);
 	}
 	return n < max ? n : max;
 }

@@ -36,6 +36,8 @@ enum action_kind {
 	ACT_DELETE_EXPORT,
 	ACT_DELETE_VOLUME,   /* raid, base bdevs, files */
 	ACT_GATE_DEFER,      /* the volume should go but export vm<vm> still uses it */
+	ACT_EXPORT_CONFLICT, /* vm<vm> should be exported, but a controller diskengine does
+			      * not own has that name: reported, never touched */
 };
 
 struct action {

@@ -155,6 +155,22 @@ Test(plan_attach, export_name_taken_by_other_volume)
 	cr_assert_eq(out[0].vol, 2);
 }
 
+/* A controller of the wanted name that diskengine does not own is reported, not replaced. */
+Test(plan_attach, export_name_taken_by_a_foreign_controller)
+{
+	struct action out[MAXA];
+	struct volume_spec w[] = { spec(2, 5, true) };
+	struct actual_raid r[] = { raid(2) };
+	struct actual_export e[] = { export_(5, 0) };
+	struct actual_state have = HAVE(.raids = r, .n_raids = 1, .exports = e, .n_exports = 1);
+	size_t n = plan_attach(w, 1, &have, out, MAXA);
+	cr_assert_eq(n, 1);
+	cr_assert_eq(out[0].kind, ACT_EXPORT_CONFLICT);
+	cr_assert_eq(out[0].vm, 5);
+	cr_assert_eq(find_action(out, n, ACT_CREATE_EXPORT, 2, 5), -1);
+	cr_assert_str_eq(action_name(ACT_EXPORT_CONFLICT), "export_conflict");
+}
+
 Test(plan_attach, after_state_is_idempotent)
 {
 	struct action out[MAXA];
@@ -517,6 +533,8 @@ static bool sim_apply(struct sim *s, const struct action *a)
 		return true;
 	case ACT_GATE_DEFER:
 		return true;
+	case ACT_EXPORT_CONFLICT:      /* only reported; the simulated run wants none */
+		return false;
 	}
 	return false;
 }
