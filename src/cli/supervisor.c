@@ -35,6 +35,7 @@ enum { BLOCKD, DISKENGINE, VMENGINE, NDAEMONS };
 
 struct daemon {
 	const char *name;
+	uint64_t restart_ms;         /* [supervisor] <name>_restart_sec */
 	pid_t pid;
 	int64_t since_ms;
 	unsigned restarts;
@@ -244,7 +245,7 @@ static void on_child_exit(struct supervisor *s, pid_t pid, int status)
 		if (s->stopping)
 			return;
 		d->restarts++;
-		d->restart_at = monotonic_ms() + RESTART_SEC_MS;
+		d->restart_at = monotonic_ms() + (int64_t)d->restart_ms;
 		if (i == BLOCKD) {
 			target_stopped(s);
 			if (s->restart_vms) {        /* the engines come back after the target */
@@ -270,7 +271,7 @@ static void restart_due(struct supervisor *s)
 		int rc = start_daemon(s, i);
 		if (rc < 0) {
 			say("daemon=%s msg=\"restart failed\" error=\"%s\"", d->name, strerror(-rc));
-			d->restart_at = monotonic_ms() + RESTART_SEC_MS;
+			d->restart_at = monotonic_ms() + (int64_t)d->restart_ms;
 			if (d->pid > 0)
 				stop_daemon(s, i);
 			return;
@@ -293,11 +294,26 @@ static int policy_key(void *obj, const char *key, const char *value)
 	return 0;          /* vmengine validates its own section */
 }
 
+/* [supervisor] blockd_restart_sec, diskengine_restart_sec, vmengine_restart_sec */
+static int supervisor_key(void *obj, const char *key, const char *value)
+{
+	struct supervisor *s = obj;
+	for (int i = 0; i < NDAEMONS; i++) {
+		char name[48];
+		snprintf(name, sizeof(name), "%s_restart_sec", g_names[i]);
+		if (!strcmp(key, name))
+			return conf_parse_seconds(value, 0, 3600, &s->d[i].restart_ms);
+	}
+	return -ENOENT;
+}
+
 static int supervise(struct cli *c, int ready_fd)
 {
 	struct supervisor s = { .cli = c };
-	for (int i = 0; i < NDAEMONS; i++)
+	for (int i = 0; i < NDAEMONS; i++) {
 		s.d[i].name = g_names[i];
+		s.d[i].restart_ms = RESTART_SEC_MS;
+	}
 	char exe[PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 	exe[n > 0 ? n : 0] = '\0';
@@ -306,6 +322,13 @@ static int supervise(struct cli *c, int ready_fd)
 	char conf[PATH_MAX + 32], err[256];
 	snprintf(conf, sizeof(conf), "%s/berth.conf", c->root);
 	conf_load_section(conf, "vmengine", policy_key, &s.restart_vms, err, sizeof(err));
+	if (conf_load_section(conf, "supervisor", supervisor_key, &s, err, sizeof(err)) < 0) {
+		char msg[300];
+		snprintf(msg, sizeof(msg), "bad configuration: %s\n", err);
+		if (write(ready_fd, msg, strlen(msg)) < 0)
+			return 1;
+		return 1;
+	}
 
 	sigset_t set;
 	sigemptyset(&set);

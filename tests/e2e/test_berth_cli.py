@@ -238,3 +238,24 @@ def test_engines_sigkill_under_up(host):
     for n in ids:
         h.run("vm", "terminate", n, "--wait", "--timeout", 60)
     h.run("down")
+
+
+def test_supervisor_restarts_the_target_on_request(host):
+    """diskengine's wedge_action=restart-target reaches the supervisor with SIGUSR1."""
+    h = host()
+    (h.root / "berth.conf").write_text((h.root / "berth.conf").read_text() +
+                                       "[supervisor]\nblockd_restart_sec = 0.2\n")
+    h.run("up")
+    sup = int((h.root / "run" / "supervisor.pid").read_text())
+    old = h.daemons()["blockd"]["pid"]
+    os.kill(sup, signal.SIGUSR1)
+    wait_for(lambda: h.daemons()["blockd"]["pid"] not in (0, old), 30,
+             what="blockd restarted on request")
+    assert h.daemons()["blockd"]["restarts"] == 1
+    assert (h.root / "diskengine" / "TARGET_RESTART").exists() or \
+        "markers written" in (h.root / "run" / "supervisor.log").read_text()
+    status = h.json("status")
+    assert status["up"] and {d["name"] for d in status["daemons"]} == \
+        {"blockd", "diskengine", "vmengine"}
+    h.run("down")
+    assert h.json("status")["up"] is False
