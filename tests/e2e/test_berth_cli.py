@@ -8,6 +8,7 @@ VMs are the test guest under TCG. Checked:
   supervisor, every VM keeps its QEMU and its writer goes on (policy reconnect); with
   policy restart-vms the markers are written, the engines restarted and every VM relaunched;
 - vmengine and diskengine killed in turn: restarted, no VM restarted, no export re-created;
+- SIGUSR1 to the supervisor restarts the target (diskengine's wedge_action);
 - bad input: a one-line error and a non-zero exit, nothing created.
 """
 import json

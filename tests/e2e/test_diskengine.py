@@ -44,7 +44,10 @@ def timed_attach(dke, blockd, vol, vm):
 
 def test_wedged_detach_does_not_starve_attach(make_blockd, make_diskengine, tmp_path):
     blockd = make_blockd(fault_injection=True).start()
-    dke = make_diskengine(rpc_timeout=RPC_TIMEOUT, wedge_after=6, backoff_max=1).start()
+    requested = tmp_path / "target-restart-requested"
+    dke = make_diskengine(rpc_timeout=RPC_TIMEOUT, wedge_after=6, backoff_max=1,
+                          wedge_action="restart-target",
+                          restart_target_command=f"touch {requested}").start()
 
     baseline = timed_attach(dke, blockd, 3, 3)               # no wedge
     timed_attach(dke, blockd, 1, 1)                          # VM A's volume and export
@@ -63,6 +66,7 @@ def test_wedged_detach_does_not_starve_attach(make_blockd, make_diskengine, tmp_
     wedge = wait_for(lambda: dke.events("wedge"), 30, what="the wedge to be raised")[0]
     assert wedge["vol"] == 1 and wedge["rpc"] == "vhost_delete_controller"
     assert wedge["failing_for_ms"] >= 6000
+    wait_for(requested.exists, 5, what="wedge_action=restart-target to run its command")
     # The loop writes its status after the pass that raised the wedge.
     item = wait_for(lambda: next((i for i in dke.status("detach")["items"]
                                   if i["vol"] == 1 and i["wedged"]), None), 5,

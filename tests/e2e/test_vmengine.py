@@ -10,7 +10,8 @@ The graces are seconds here (tick 0.2 s, powerdown/quit/term 3 s each, QMP deadl
   re-adopts the three (same pids) and finishes the escalation on the original clock;
 - target restart with policy restart-vms: every active VM is relaunched, the marker is gone;
 - a guest panic is recorded and handled per on_crash (stop, restart);
-- a VM whose disk is a blockd vhost-user-blk controller.
+- a VM whose disk is a blockd vhost-user-blk controller;
+- a QEMU that died while vmengine was down is recorded as lost and the VM STOPPED.
 """
 import os
 import re
@@ -226,3 +227,20 @@ def test_vm_with_its_disk_on_blockd(make_blockd, make_vmengine):
              what="QEMU to leave the controller")
     assert vme.stop() == 0
     assert blockd.stop() == 0
+
+
+def test_qemu_that_died_while_vmengine_was_down_is_lost(make_vmengine):
+    vme = make_vmengine().start()
+    vme.desire(1, "RUNNING", workload="idle")
+    pid = vme.wait_state(1, "RUNNING")["pid"]
+    assert vme.stop() == 0
+    os.kill(pid, signal.SIGKILL)
+    wait_for(lambda: qemu_pids(1) == [], 10, what="QEMU to die")
+    vme = make_vmengine().start()
+    st = vme.wait_state(1, "STOPPED", timeout=30)
+    assert st["reason"] == "lost" and st["pid"] == 0
+    # It stays stopped (nobody asked for it again) until the spec's generation changes.
+    vme.desire(1, "RUNNING", workload="idle", generation=1)
+    st = vme.wait_state(1, "RUNNING", timeout=120)
+    assert st["pid"] != pid and st["launches"] == 2
+    assert vme.stop() == 0
