@@ -1,10 +1,10 @@
-/* vhost_session.c — the vhost-user protocol of one front-end connection (see
- * vhost_session.h). Messages are read without ever blocking: a header, then its payload,
- * with the descriptors that came with them. Each message is checked (size for its request,
- * descriptors only where the request carries them) before it is handled; a malformed one
- * closes the connection and changes nothing else. A request that must wait for queues to
- * stop (GET_VRING_BASE, a new memory table) holds the connection's input until the queues'
- * reactors have answered; no thread ever waits. */
+/* vhost_session.c — the vhost-user policy of one front-end connection (see
+ * vhost_session.h): what each request does to the session and its queues. Messages come
+ * whole from vhost_user_msg.c, which reads them without ever blocking and checks each one
+ * (size for its request, descriptors only where the request carries them) before it is
+ * handled here; a malformed one closes the connection and changes nothing else. A request
+ * that must wait for queues to stop (GET_VRING_BASE, a new memory table) holds the
+ * connection's input until the queues' reactors have answered; no thread ever waits. */
 #include "vhost_session.h"
 
 #include <errno.h>
@@ -14,14 +14,12 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "vhost_blk.h"
+#include "vhost_user_msg.h"
 #include "vhost_user_proto.h"
-
-#define HDR_SIZE sizeof(struct vhost_user_header)
 
 #define OFFERED_PROTOCOL_FEATURES                                                      \
 	((1ull << VHOST_USER_PROTOCOL_F_MQ) | (1ull << VHOST_USER_PROTOCOL_F_REPLY_ACK) |     \
@@ -61,12 +59,7 @@ struct vhost_session {
 	struct vring vrings[VHOST_BLK_MAX_QUEUES];
 	uint64_t resubmitted;
 
-	struct {
-		struct vhost_user_msg msg;
-		size_t have;
-		int fds[VHOST_USER_MAX_FDS];
-		unsigned nfds;
-	} in;
+	struct vhost_user_input in;  /* the message being received or handled */
 };
 
 static uint64_t offered_features(const struct vhost_session *s)
@@ -96,101 +89,19 @@ static void session_unref(struct vhost_session *s)
 		free(s);
 }
 
-/* ---------------------------------------------------------------- input */
+/* ---------------------------------------------------------------- replies */
 
-static void drop_fds(struct vhost_session *s)
+/* Answers the message being handled with its own reply, after which no REPLY_ACK follows:
+ * MSG_REPLIED, or -EIO when the front-end does not read its replies (close). */
+static int reply(struct vhost_session *s, const void *payload, uint32_t size, int fd)
 {
-	for (unsigned i = 0; i < s->in.nfds; i++)
-		close(s->in.fds[i]);
-	s->in.nfds = 0;
-}
-
-static void collect_fds(struct vhost_session *s, struct msghdr *mh, bool *too_many)
-{
-	for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm; cm = CMSG_NXTHDR(mh, cm)) {
-		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
-			continue;
-		size_t n = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		int fds[VHOST_USER_MAX_FDS * 2];
-		if (n > sizeof(fds) / sizeof(fds[0]))
-			n = sizeof(fds) / sizeof(fds[0]);
-		memcpy(fds, CMSG_DATA(cm), n * sizeof(int));
-		for (size_t i = 0; i < n; i++) {
-			if (s->in.nfds < VHOST_USER_MAX_FDS) {
-				s->in.fds[s->in.nfds++] = fds[i];
-			} else {
-				close(fds[i]);
-				*too_many = true;
-			}
-		}
-	}
-}
-
-/* 1: a whole message is in s->in; 0: more bytes are needed; < 0: close the connection. */
-static int read_message(struct vhost_session *s)
-{
-	size_t want = s->in.have < HDR_SIZE ? HDR_SIZE : HDR_SIZE + s->in.msg.hdr.size;
-	struct iovec iov = { (char *)&s->in.msg + s->in.have, want - s->in.have };
-	char control[CMSG_SPACE(sizeof(int) * VHOST_USER_MAX_FDS)];
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control,
-			     .msg_controllen = sizeof(control) };
-	ssize_t n = recvmsg(s->fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-	if (n == 0)
-		return -ECONNRESET;
-	if (n < 0)
-		return errno == EAGAIN || errno == EINTR ? 0 : -errno;
-	bool too_many = false;
-	collect_fds(s, &mh, &too_many);
-	if (too_many || (mh.msg_flags & MSG_CTRUNC)) {
-		log_warn("vhost", "msg=\"too many descriptors with a message\" ctrlr=%s",
-			 s->owner.name);
-		return -EPROTO;
-	}
-	s->in.have += (size_t)n;
-	if (s->in.have == HDR_SIZE) {
-		const struct vhost_user_header *h = &s->in.msg.hdr;
-		if (h->size > sizeof(union vhost_user_payload) ||
-		    (h->flags & VHOST_USER_VERSION_MASK) != VHOST_USER_VERSION ||
-		    (h->flags & VHOST_USER_REPLY_MASK)) {
-			log_warn("vhost", "msg=\"bad message header\" ctrlr=%s request=%u size=%u "
-				 "flags=0x%x", s->owner.name, h->request, h->size, h->flags);
-			return -EPROTO;
-		}
-	}
-	return s->in.have == HDR_SIZE + s->in.msg.hdr.size && s->in.have >= HDR_SIZE;
-}
-
-/* ---------------------------------------------------------------- output */
-
-static int send_reply(struct vhost_session *s, const void *payload, uint32_t size, int fd)
-{
-	struct vhost_user_header hdr = {
-		.request = s->in.msg.hdr.request,
-		.flags = VHOST_USER_VERSION | VHOST_USER_REPLY_MASK,
-		.size = size,
-	};
-	struct iovec iov[2] = { { &hdr, sizeof(hdr) }, { (void *)payload, size } };
-	char control[CMSG_SPACE(sizeof(int))];
-	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = size ? 2 : 1 };
-	if (fd >= 0) {
-		memset(control, 0, sizeof(control));
-		mh.msg_control = control;
-		mh.msg_controllen = sizeof(control);
-		struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-	}
-	ssize_t n = sendmsg(s->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
-	if (n != (ssize_t)(sizeof(hdr) + size))
-		return -EIO;     /* a front-end that does not read its replies: close */
-	return MSG_REPLIED;
+	int rc = vhost_user_send_reply(s->fd, s->in.msg.hdr.request, payload, size, fd);
+	return rc < 0 ? rc : MSG_REPLIED;
 }
 
 static int reply_u64(struct vhost_session *s, uint64_t v)
 {
-	return send_reply(s, &v, sizeof(v), -1);
+	return reply(s, &v, sizeof(v), -1);
 }
 
 /* ---------------------------------------------------------------- queues */
@@ -408,8 +319,8 @@ static int handle_vring_state(struct vhost_session *s, uint32_t request)
 		if (v->kick_fd >= 0)
 			close(v->kick_fd);
 		v->kick_fd = -1;
-		struct vhost_user_vring_state reply = { st.index, v->base };
-		return send_reply(s, &reply, sizeof(reply), -1);
+		struct vhost_user_vring_state answer = { st.index, v->base };
+		return reply(s, &answer, sizeof(answer), -1);
 	}
 	}
 }
@@ -475,9 +386,9 @@ static int handle_get_config(struct vhost_session *s)
 	if (c->offset > sizeof(cfg) || c->size > sizeof(cfg) - c->offset)
 		return -EINVAL;
 	vhost_blk_fill_config(&cfg, s->owner.bdev, VHOST_BLK_MAX_QUEUES);
-	struct vhost_user_config reply = { .offset = c->offset, .size = c->size, .flags = 0 };
-	memcpy(reply.region, (char *)&cfg + c->offset, c->size);
-	return send_reply(s, &reply, 12 + c->size, -1);
+	struct vhost_user_config answer = { .offset = c->offset, .size = c->size, .flags = 0 };
+	memcpy(answer.region, (char *)&cfg + c->offset, c->size);
+	return reply(s, &answer, 12 + c->size, -1);
 }
 
 static bool inflight_geometry_ok(uint16_t num_queues, uint16_t queue_size)
@@ -501,10 +412,10 @@ static int handle_get_inflight_fd(struct vhost_session *s)
 		close(fd);
 		return err;
 	}
-	struct vhost_user_inflight reply = { .mmap_size = size, .mmap_offset = 0,
-					     .num_queues = in.num_queues,
-					     .queue_size = in.queue_size };
-	int rc = send_reply(s, &reply, sizeof(reply), fd);
+	struct vhost_user_inflight answer = { .mmap_size = size, .mmap_offset = 0,
+					      .num_queues = in.num_queues,
+					      .queue_size = in.queue_size };
+	int rc = reply(s, &answer, sizeof(answer), fd);
 	close(fd);
 	return rc;
 }
@@ -543,55 +454,6 @@ static int handle_reset(struct vhost_session *s)
 	}
 	s->features = 0;
 	return 0;
-}
-
-/* The payload size each request must carry (-1: unknown request). */
-static long expected_size(const struct vhost_user_msg *m)
-{
-	switch (m->hdr.request) {
-	case VHOST_USER_GET_FEATURES:
-	case VHOST_USER_GET_PROTOCOL_FEATURES:
-	case VHOST_USER_GET_QUEUE_NUM:
-	case VHOST_USER_GET_MAX_MEM_SLOTS:
-	case VHOST_USER_SET_OWNER:
-	case VHOST_USER_RESET_OWNER:
-	case VHOST_USER_RESET_DEVICE:
-		return 0;
-	case VHOST_USER_SET_FEATURES:
-	case VHOST_USER_SET_PROTOCOL_FEATURES:
-	case VHOST_USER_SET_VRING_KICK:
-	case VHOST_USER_SET_VRING_CALL:
-	case VHOST_USER_SET_VRING_ERR:
-		return sizeof(uint64_t);
-	case VHOST_USER_SET_VRING_NUM:
-	case VHOST_USER_SET_VRING_BASE:
-	case VHOST_USER_GET_VRING_BASE:
-	case VHOST_USER_SET_VRING_ENABLE:
-		return sizeof(struct vhost_user_vring_state);
-	case VHOST_USER_SET_VRING_ADDR:
-		return sizeof(struct vhost_user_vring_addr);
-	case VHOST_USER_SET_MEM_TABLE:
-		if (m->hdr.size < 8 || m->payload.memory.nregions > VHOST_USER_MAX_RAM_SLOTS)
-			return -2;
-		return 8 + m->payload.memory.nregions * sizeof(struct vhost_user_mem_region);
-	case VHOST_USER_GET_CONFIG:
-	case VHOST_USER_SET_CONFIG:
-		if (m->hdr.size < 12 || m->payload.config.size > VHOST_USER_CONFIG_MAX)
-			return -2;
-		return 12 + m->payload.config.size;
-	case VHOST_USER_GET_INFLIGHT_FD:
-	case VHOST_USER_SET_INFLIGHT_FD:
-		return sizeof(struct vhost_user_inflight);
-	default:
-		return -1;
-	}
-}
-
-static bool carries_fds(uint32_t request)
-{
-	return request == VHOST_USER_SET_MEM_TABLE || request == VHOST_USER_SET_VRING_KICK ||
-	       request == VHOST_USER_SET_VRING_CALL || request == VHOST_USER_SET_VRING_ERR ||
-	       request == VHOST_USER_SET_INFLIGHT_FD;
 }
 
 static int dispatch(struct vhost_session *s)
@@ -648,9 +510,7 @@ static int dispatch(struct vhost_session *s)
 static int handle_message(struct vhost_session *s)
 {
 	const struct vhost_user_msg *m = &s->in.msg;
-	long want = expected_size(m);
-	if (want < 0 || (uint32_t)want != m->hdr.size ||
-	    (!carries_fds(m->hdr.request) && s->in.nfds)) {
+	if (!vhost_user_well_formed(&s->in)) {
 		log_warn("vhost", "msg=\"malformed message; closing\" ctrlr=%s request=%u size=%u "
 			 "fds=%u", s->owner.name, m->hdr.request, m->hdr.size, s->in.nfds);
 		return MSG_MALFORMED;
@@ -684,7 +544,7 @@ static int handle_message(struct vhost_session *s)
 
 static void message_done(struct vhost_session *s)
 {
-	drop_fds(s);
+	vhost_user_drop_fds(&s->in);
 	s->in.have = 0;
 }
 
@@ -693,7 +553,7 @@ static void on_input(void *arg, uint32_t events);
 static void process_input(struct vhost_session *s)
 {
 	while (!s->closed && !s->held) {
-		int rc = read_message(s);
+		int rc = vhost_user_read_message(s->fd, &s->in, s->owner.name);
 		if (rc == 0)
 			return;
 		if (rc < 0) {
@@ -793,7 +653,7 @@ void vhost_session_close(struct vhost_session *s, enum blk_stop_mode mode, const
 		s->close_fd_later = true;
 	else
 		close(s->fd);
-	drop_fds(s);
+	vhost_user_drop_fds(&s->in);
 	vhost_mem_unref(s->mem);
 	vhost_shm_unref(s->inflight);
 	s->mem = NULL;

@@ -4,6 +4,7 @@
 #include "rpc_harness.h"
 
 #include <criterion/criterion.h>
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -239,4 +240,87 @@ const char *rpc_tmpfile(uint64_t size)
 	close(fd);
 	g_files[g_nfiles++] = path;
 	return path;
+}
+
+/* ---------------------------------------------------------------- result shapes */
+
+bool uuid_valid(const char *s)
+{
+	if (!s || strlen(s) != 36)
+		return false;
+	for (int i = 0; i < 36; i++) {
+		bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+		if (dash ? s[i] != '-' : !(isdigit((unsigned char)s[i]) ||
+					    (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+	}
+	return true;
+}
+
+json_int_t iget(const json_t *o, const char *key)
+{
+	json_t *v = json_object_get(o, key);
+	cr_assert(json_is_integer(v), "member %s is not an integer", key);
+	return json_integer_value(v);
+}
+
+const char *sget(const json_t *o, const char *key)
+{
+	json_t *v = json_object_get(o, key);
+	cr_assert(json_is_string(v), "member %s is not a string", key);
+	return json_string_value(v);
+}
+
+bool bget(const json_t *o, const char *key)
+{
+	json_t *v = json_object_get(o, key);
+	cr_assert(json_is_boolean(v), "member %s is not a boolean", key);
+	return json_is_true(v);
+}
+
+json_t *aget(const json_t *o, const char *key)
+{
+	json_t *v = json_object_get(o, key);
+	cr_assert(json_is_array(v), "member %s is not an array", key);
+	return v;
+}
+
+json_t *oget(const json_t *o, const char *key)
+{
+	json_t *v = json_object_get(o, key);
+	cr_assert(json_is_object(v), "member %s is not an object", key);
+	return v;
+}
+
+void check_bdev(const json_t *b, const char *name, const char *product, uint32_t bs,
+		uint64_t nb, bool claimed)
+{
+	cr_assert(json_is_object(b));
+	cr_assert_str_eq(sget(b, "name"), name);
+	aget(b, "aliases");
+	cr_assert_str_eq(sget(b, "product_name"), product, "%s", name);
+	cr_assert_eq(iget(b, "block_size"), (json_int_t)bs, "%s", name);
+	cr_assert_eq(iget(b, "num_blocks"), (json_int_t)nb, "%s: num_blocks %lld", name,
+		     (long long)iget(b, "num_blocks"));
+	cr_assert(uuid_valid(sget(b, "uuid")), "%s: uuid %s", name, sget(b, "uuid"));
+	cr_assert_eq(bget(b, "claimed"), claimed, "%s claimed", name);
+	if (claimed)
+		sget(b, "claim_type");
+	json_t *io = oget(b, "supported_io_types");
+	cr_assert(json_is_boolean(json_object_get(io, "read")));
+	cr_assert(json_is_boolean(json_object_get(io, "write")));
+	cr_assert(json_is_boolean(json_object_get(io, "flush")));
+	cr_assert(json_is_boolean(json_object_get(io, "unmap")));
+	cr_assert(json_is_boolean(json_object_get(io, "write_zeroes")));
+	cr_assert(bget(io, "read"), "%s reads", name);
+	oget(b, "driver_specific");
+}
+
+void expect_bdev(const char *name, const char *product, uint32_t bs, uint64_t nb,
+		 bool claimed)
+{
+	json_t *b = rpc_bdev(name);
+	cr_assert_not_null(b, "bdev %s does not exist", name);
+	check_bdev(b, name, product, bs, nb, claimed);
+	json_decref(b);
 }

@@ -1,7 +1,8 @@
 /* rpc_harness.h — helpers for the blockd RPC method tests: the process state blockd's main()
  * would set up (g_blockd with one running reactor), calls through rpc_call_local() with params
  * written as JSON text, assertions on the error code, a snapshot of the whole bdev
- * configuration to prove a failed call changed nothing, and temporary backing files. */
+ * configuration to prove a failed call changed nothing, temporary backing files, and
+ * assertions on the shape of results (members of a given type, SPDK's bdev entry). */
 #ifndef TESTS_RPC_HARNESS_H
 #define TESTS_RPC_HARNESS_H
 
@@ -51,5 +52,23 @@ void rpc_make_null(const char *name, uint64_t num_blocks, uint32_t block_size);
 
 /* A temporary file of size bytes; removed at teardown. */
 const char *rpc_tmpfile(uint64_t size);
+
+/* The member key of o as an integer, string, boolean, array or object; asserts it exists
+ * with that type. */
+json_int_t iget(const json_t *o, const char *key);
+const char *sget(const json_t *o, const char *key);
+bool bget(const json_t *o, const char *key);
+json_t *aget(const json_t *o, const char *key);
+json_t *oget(const json_t *o, const char *key);
+
+/* A UUID in canonical form: 36 characters, lower-case hex, dashes at 8, 13, 18 and 23. */
+bool uuid_valid(const char *s);
+
+/* Checks one bdev_get_bdevs entry against SPDK's shape and the given values. */
+void check_bdev(const json_t *b, const char *name, const char *product, uint32_t bs,
+		uint64_t nb, bool claimed);
+/* The same for the bdev called name, which must exist. */
+void expect_bdev(const char *name, const char *product, uint32_t bs, uint64_t nb,
+		 bool claimed);
 
 #endif
