@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -59,14 +60,27 @@ static void run_path(const struct cli *c, const char *file, char *out, size_t le
 	snprintf(out, len, "%s/run/%s", c->root, file);
 }
 
-static pid_t read_pid(const char *path)
+/* The supervisor holds an exclusive flock on run/supervisor.lock for its whole life: that,
+ * not a pid that may have been reused, is what says "berth is up". Returns the
+ * supervisor's pid (from run/supervisor.pid) when it is up, 0 when it is not. */
+static pid_t supervisor_running(const struct cli *c)
 {
+	char path[PATH_MAX + 32];
+	run_path(c, "supervisor.lock", path, sizeof(path));
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	bool locked = flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;
+	close(fd);
+	if (!locked)
+		return 0;
+	run_path(c, "supervisor.pid", path, sizeof(path));
 	char *text;
 	if (read_file_all(path, 64, &text, NULL) < 0)
-		return 0;
+		return -1;             /* up, but its pid is not written yet */
 	long pid = strtol(text, NULL, 10);
 	free(text);
-	return pid > 1 && kill((pid_t)pid, 0) == 0 ? (pid_t)pid : 0;
+	return pid > 1 ? (pid_t)pid : -1;
 }
 
 static void write_state(struct supervisor *s)
@@ -202,11 +216,17 @@ static void stop_daemon(struct supervisor *s, int which)
 	kill(d->pid, SIGTERM);
 	int64_t deadline = deadline_after_ms(STOP_TIMEOUT_MS);
 	int status;
+	bool killed = false;
 	while (waitpid(d->pid, &status, WNOHANG) == 0) {
 		if (deadline_remaining_ms(deadline) == 0) {
+			if (killed) {       /* stuck in the kernel: give up on it, do not hang */
+				say("daemon=%s pid=%d msg=\"did not die after SIGKILL\"", d->name,
+				    (int)d->pid);
+				break;
+			}
 			kill(d->pid, SIGKILL);
-			waitpid(d->pid, &status, 0);
-			break;
+			killed = true;
+			deadline = deadline_after_ms(STOP_TIMEOUT_MS);
 		}
 		struct timespec ts = { 0, 20 * 1000000L };
 		nanosleep(&ts, NULL);
@@ -307,9 +327,43 @@ static int supervisor_key(void *obj, const char *key, const char *value)
 	return -ENOENT;
 }
 
+/* Takes the supervisor lock and writes the pidfile; -EALREADY when another one is up. */
+static int take_lock(const struct cli *c)
+{
+	char path[PATH_MAX + 32];
+	run_path(c, "supervisor.lock", path, sizeof(path));
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		close(fd);
+		return -EALREADY;
+	}
+	char pidtext[32];
+	snprintf(pidtext, sizeof(pidtext), "%d\n", (int)getpid());
+	run_path(c, "supervisor.pid", path, sizeof(path));
+	atomic_write_file(path, pidtext, strlen(pidtext), 0644);
+	return fd;                     /* held (never closed) until the process exits */
+}
+
+static void tell(int ready_fd, const char *msg)
+{
+	if (ready_fd >= 0 && write(ready_fd, msg, strlen(msg)) < 0)
+		say("msg=\"berth up went away before the supervisor reported\"");
+}
+
 static int supervise(struct cli *c, int ready_fd)
 {
 	struct supervisor s = { .cli = c };
+	/* berth up may be gone (Ctrl-C) by the time we report: no SIGPIPE death then, and the
+	 * report pipe must not leak into the daemons. */
+	signal(SIGPIPE, SIG_IGN);
+	fcntl(ready_fd, F_SETFD, FD_CLOEXEC);
+	int lock = take_lock(c);
+	if (lock < 0) {
+		tell(ready_fd, lock == -EALREADY ? "already up\n" : "cannot take the supervisor lock\n");
+		return lock == -EALREADY ? 0 : 1;
+	}
 	for (int i = 0; i < NDAEMONS; i++) {
 		s.d[i].name = g_names[i];
 		s.d[i].restart_ms = RESTART_SEC_MS;
@@ -322,11 +376,13 @@ static int supervise(struct cli *c, int ready_fd)
 	char conf[PATH_MAX + 32], err[256];
 	snprintf(conf, sizeof(conf), "%s/berth.conf", c->root);
 	conf_load_section(conf, "vmengine", policy_key, &s.restart_vms, err, sizeof(err));
+	char path[PATH_MAX + 32];
+	run_path(c, "supervisor.pid", path, sizeof(path));
 	if (conf_load_section(conf, "supervisor", supervisor_key, &s, err, sizeof(err)) < 0) {
 		char msg[300];
 		snprintf(msg, sizeof(msg), "bad configuration: %s\n", err);
-		if (write(ready_fd, msg, strlen(msg)) < 0)
-			return 1;
+		tell(ready_fd, msg);
+		unlink(path);
 		return 1;
 	}
 
@@ -347,10 +403,10 @@ static int supervise(struct cli *c, int ready_fd)
 	char msg[256];
 	snprintf(msg, sizeof(msg), failed ? "%s did not start: %s (see %s/run/%s.log)\n" : "ok\n",
 		 failed ? failed : "", failed ? strerror(-rc) : "", c->root, failed ? failed : "");
-	if (write(ready_fd, msg, strlen(msg)) < 0)
-		failed = failed ? failed : "supervisor";
+	tell(ready_fd, msg);
 	close(ready_fd);
 	s.stopping = failed != NULL;
+	int64_t target_kill_at = 0;      /* a requested target restart has a deadline */
 	while (!s.stopping) {
 		struct pollfd pfd = { .fd = sfd, .events = POLLIN };
 		if (poll(&pfd, 1, 200) > 0) {
@@ -361,22 +417,29 @@ static int supervise(struct cli *c, int ready_fd)
 				else if (si.ssi_signo == SIGUSR1 && s.d[BLOCKD].pid > 0) {
 					say("msg=\"target restart requested\"");
 					kill(s.d[BLOCKD].pid, SIGTERM);
+					target_kill_at = monotonic_ms() + STOP_TIMEOUT_MS;
 				}
 			}
 		}
+		if (target_kill_at && s.d[BLOCKD].pid > 0 && monotonic_ms() >= target_kill_at) {
+			say("msg=\"target did not stop; SIGKILL\" pid=%d", (int)s.d[BLOCKD].pid);
+			kill(s.d[BLOCKD].pid, SIGKILL);
+			target_kill_at = 0;
+		}
 		int status;
 		pid_t pid;
-		while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+		while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+			if (pid == s.d[BLOCKD].pid)
+				target_kill_at = 0;
 			on_child_exit(&s, pid, status);
+		}
 		restart_due(&s);
 	}
 	say("msg=\"stopping daemons\"");
 	for (int i = NDAEMONS - 1; i >= 0; i--)
 		stop_daemon(&s, i);
 	write_state(&s);
-	char path[PATH_MAX + 32];
-	run_path(c, "supervisor.pid", path, sizeof(path));
-	unlink(path);
+	unlink(path);                    /* the pidfile; the lock goes with the process */
 	return failed ? 1 : 0;
 }
 
@@ -400,8 +463,7 @@ int cmd_up(struct cli *c, int argc, char **argv)
 	snprintf(path, sizeof(path), "%s/run", c->root);
 	mkdir(c->root, 0755);
 	mkdir(path, 0755);
-	run_path(c, "supervisor.pid", path, sizeof(path));
-	pid_t running = read_pid(path);
+	pid_t running = supervisor_running(c);
 	if (running) {
 		printf("berth is already up (supervisor pid %d)\n", (int)running);
 		return 0;
@@ -413,8 +475,8 @@ int cmd_up(struct cli *c, int argc, char **argv)
 	if (pid == 0) {
 		setsid();
 		run_path(c, "supervisor.log", log, sizeof(log));
-		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-		int null = open("/dev/null", O_RDONLY);
+		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+		int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
 		if (fd >= 0 && null >= 0) {
 			dup2(null, STDIN_FILENO);
 			dup2(fd, STDOUT_FILENO);
@@ -430,9 +492,6 @@ int cmd_up(struct cli *c, int argc, char **argv)
 	close(pipefd[1]);
 	if (pid < 0)
 		return cli_fail("fork: %s", strerror(errno));
-	char pidtext[32];
-	snprintf(pidtext, sizeof(pidtext), "%d\n", (int)pid);
-	atomic_write_file(path, pidtext, strlen(pidtext), 0644);
 	/* Bounded: every daemon has READY_TIMEOUT_MS to be ready. */
 	char msg[512] = "";
 	struct pollfd pfd = { .fd = pipefd[0], .events = POLLIN };
@@ -443,6 +502,10 @@ int cmd_up(struct cli *c, int argc, char **argv)
 		return cli_fail("the supervisor did not report (see %s/run/supervisor.log)",
 				c->root);
 	msg[n] = '\0';
+	if (!strcmp(msg, "already up\n")) {
+		printf("berth is already up\n");
+		return 0;
+	}
 	if (strcmp(msg, "ok\n") != 0) {
 		msg[strcspn(msg, "\n")] = '\0';
 		return cli_fail("%s", msg);
@@ -482,22 +545,22 @@ int cmd_down(struct cli *c, int argc, char **argv)
 	bool vms = argc == 2 && !strcmp(argv[1], "--vms");
 	if (argc > 2 || (argc == 2 && !vms))
 		return cli_usage("berth down [--vms]   (VMs keep running unless --vms)");
-	char path[PATH_MAX + 32];
-	run_path(c, "supervisor.pid", path, sizeof(path));
-	pid_t pid = read_pid(path);
+	pid_t pid = supervisor_running(c);
 	if (!pid) {
 		printf("berth is not up\n");
 		return 0;
 	}
+	if (pid < 0)
+		return cli_fail("the supervisor is starting; try again");
 	if (vms && stop_vms(c))
 		return 1;
-	kill(pid, SIGTERM);
-	int64_t deadline = deadline_after_ms(NDAEMONS * STOP_TIMEOUT_MS + 5000);
-	while (kill(pid, 0) == 0 && deadline_remaining_ms(deadline) > 0) {
+	kill(pid, SIGTERM);                /* the lock proves the pid is the supervisor's */
+	int64_t deadline = deadline_after_ms(NDAEMONS * 2 * STOP_TIMEOUT_MS + 5000);
+	while (supervisor_running(c) && deadline_remaining_ms(deadline) > 0) {
 		struct timespec ts = { 0, 50 * 1000000L };
 		nanosleep(&ts, NULL);
 	}
-	if (kill(pid, 0) == 0)
+	if (supervisor_running(c))
 		return cli_fail("the supervisor (pid %d) did not stop", (int)pid);
 	printf("berth is down%s\n", vms ? " (VMs stopped)" : " (VMs keep running)");
 	return 0;
@@ -508,8 +571,9 @@ int cmd_status(struct cli *c, int argc, char **argv)
 	if (argc != 1)
 		return cli_usage("berth status");
 	char path[PATH_MAX + 32], *text = NULL;
-	run_path(c, "supervisor.pid", path, sizeof(path));
-	pid_t sup = read_pid(path);
+	pid_t sup = supervisor_running(c);
+	if (sup < 0)
+		sup = 0;
 	run_path(c, "supervisor.json", path, sizeof(path));
 	json_t *state = NULL;
 	if (sup && read_file_all(path, 1 << 20, &text, NULL) == 0)
