@@ -8,11 +8,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "atomic_file.h"
 #include "cli.h"
 #include "deadline_io.h"
 
@@ -349,6 +349,8 @@ static int vm_restart(struct cli *c, int argc, char **argv)
 	int rc = cli_find_vm(c, argv[1], &vm);
 	if (rc)
 		return rc;
+	if (!strcmp(vm.state, "TERMINATED") || !strcmp(vm.desired, "TERMINATED"))
+		return cli_fail("vm %lld is terminated", (long long)vm.id);
 	if (store_vm_set_desired(c->store, vm.id, "STOPPED", false) < 0)
 		return cli_fail("%s", store_error(c->store));
 	if ((rc = wait_state(c, vm.id, "STOPPED", timeout)))
@@ -383,6 +385,59 @@ static int vm_wait(struct cli *c, int argc, char **argv)
 	return rc ? rc : wait_state(c, vm.id, state, timeout);
 }
 
+#define CONSOLE_CHUNK 65536
+
+/* Where the last `lines` lines of the file (size bytes) start. Reads back from the end one
+ * chunk at a time, so the file's size does not matter. A final newline ends the last line;
+ * a last line without one counts too. */
+static int tail_start(int fd, off_t size, uint64_t lines, off_t *start)
+{
+	static char buf[CONSOLE_CHUNK];
+	uint64_t seen = 0;
+	off_t pos = size;
+	*start = 0;
+	while (pos > 0) {
+		size_t len = pos > (off_t)sizeof(buf) ? sizeof(buf) : (size_t)pos;
+		pos -= (off_t)len;
+		ssize_t got = pread(fd, buf, len, pos);
+		if (got < 0 && errno == EINTR) {
+			pos += (off_t)len;
+			continue;
+		}
+		if (got != (ssize_t)len)
+			return got < 0 ? -errno : -EIO;     /* truncated under us */
+		for (size_t i = len; i-- > 0;) {
+			if (buf[i] != '\n' || pos + (off_t)i == size - 1)
+				continue;
+			if (++seen == lines) {
+				*start = pos + (off_t)i + 1;
+				return 0;
+			}
+		}
+	}
+	return 0;
+}
+
+/* Copies [from, to) of the file to stdout, one chunk at a time. */
+static int copy_out(int fd, off_t from, off_t to)
+{
+	static char buf[CONSOLE_CHUNK];
+	while (from < to) {
+		size_t len = to - from > (off_t)sizeof(buf) ? sizeof(buf) : (size_t)(to - from);
+		ssize_t got = pread(fd, buf, len, from);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0)
+			return -errno;
+		if (got == 0)
+			break;                          /* truncated meanwhile */
+		if (fwrite(buf, 1, (size_t)got, stdout) != (size_t)got)
+			return -EIO;
+		from += got;
+	}
+	return fflush(stdout) == 0 ? 0 : -EIO;
+}
+
 static int vm_console(struct cli *c, int argc, char **argv)
 {
 	uint64_t lines = 0;
@@ -396,24 +451,24 @@ static int vm_console(struct cli *c, int argc, char **argv)
 	int rc = cli_find_vm(c, argv[1], &vm);
 	if (rc)
 		return rc;
-	char path[PATH_MAX + 64], *text;
+	char path[PATH_MAX + 64];
 	snprintf(path, sizeof(path), "%s/vmengine/vms/%lld/console.log", c->root,
 		 (long long)vm.id);
-	if (read_file_all(path, 64 << 20, &text, NULL) < 0)
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT)
 		return cli_fail("vm %lld has no console yet (%s)", (long long)vm.id, path);
-	const char *start = text + strlen(text);
-	for (uint64_t n = 0; lines && start > text && n <= lines;) {
-		start--;
-		if (*start == '\n' && start[1] && ++n > lines) {
-			start++;
-			break;
-		}
-	}
-	if (!lines)
-		start = text;
-	fputs(start, stdout);
-	free(text);
-	return 0;
+	if (fd < 0)
+		return cli_fail("cannot open %s: %s", path, strerror(errno));
+	struct stat st;
+	off_t start = 0;
+	if (fstat(fd, &st) < 0)
+		rc = -errno;
+	else if (lines)
+		rc = tail_start(fd, st.st_size, lines, &start);
+	if (rc == 0)
+		rc = copy_out(fd, start, st.st_size);
+	close(fd);
+	return rc < 0 ? cli_fail("cannot read %s: %s", path, strerror(-rc)) : 0;
 }
 
 int cmd_vm(struct cli *c, int argc, char **argv)

@@ -2,13 +2,16 @@
  * volumes), what does (target_snapshot), the plan (plan.c), then each action whose item is
  * not backing off. The detach loop reads the actual state before the desired one, so a
  * volume the attach loop is creating right now is always in the desired snapshot it
- * compares with, and is never mistaken for a left-over. */
+ * compares with, and is never mistaken for a left-over. When the listing itself times out
+ * (a target that is there but wedged whole), the pseudo item "target" fails in each loop
+ * and is raised as a wedge like a volume's item. */
 #include "loop.h"
 
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +55,7 @@ struct loop {
 	json_t *spec_errors;             /* bad desired files, as last reported */
 	struct backoff reach;            /* the target itself */
 	bool unreachable;
+	struct item stuck;               /* the pseudo item "target": its listing timed out */
 	struct item *items;
 	size_t n_items, cap_items;
 };
@@ -119,12 +123,29 @@ static void items_sweep(struct loop *l)
 		l->items[i].seen = false;
 }
 
+/* When either loop last asked for a target restart (monotonic ms; 0: never). An atomic,
+ * not a lock: the two loops never wait for each other. */
+static _Atomic int64_t g_restart_requested_ms;
+
 static void restart_target(struct loop *l)
 {
 	const char *cmd = l->cfg->restart_target_command;
 	if (!cmd[0]) {
 		log_warn("diskengine", "msg=\"wedge_action=restart-target but no "
 			 "restart_target_command is configured\"");
+		return;
+	}
+	/* A wedged target wedges both loops at once: one restart is enough. */
+	int64_t now = monotonic_ms();
+	int64_t last = atomic_load(&g_restart_requested_ms);
+	int64_t ago = now - last;
+	bool recent = last && ago < (int64_t)l->cfg->wedge_after_ms;
+	/* Only the loop that moves the stamp asks; the other sees it moved. */
+	if (!recent && !atomic_compare_exchange_strong(&g_restart_requested_ms, &last, now))
+		recent = true;
+	if (recent) {
+		log_warn("diskengine", "loop=%s msg=\"target restart requested %lld ms ago; not "
+			 "repeated\"", l->name, (long long)ago);
 		return;
 	}
 	/* Detached (double fork): the loop never waits for it. */
@@ -175,6 +196,46 @@ static void item_succeeded(struct loop *l, struct item *it)
 		     json_pack("{s:s, s:I}", "loop", l->name, "vol", (json_int_t)it->vol));
 	unsigned vol = it->vol;
 	*it = (struct item){ .vol = vol, .seen = true };
+}
+
+/* The target's own listing (target_snapshot) timed out: the target is there but does not
+ * answer, so no volume item gets a chance to fail. The pseudo item "target" fails instead,
+ * and is raised as a wedge (and restarted under wedge_action=restart-target) like one. */
+static void target_stuck(struct loop *l, int rc)
+{
+	struct item *it = &l->stuck;
+	int64_t now = wall_ms();
+	if (!it->failing_since_ms)
+		it->failing_since_ms = now;
+	snprintf(it->rpc, sizeof(it->rpc), "%s", l->target.last_method);
+	snprintf(it->error, sizeof(it->error), "%s",
+		 l->target.last_error[0] ? l->target.last_error : strerror(-rc));
+	backoff_failed(&it->retry, monotonic_ms(), BACKOFF_BASE_MS,
+		       (int64_t)l->cfg->backoff_max_ms);
+	log_warn("diskengine", "loop=%s item=target msg=\"listing the target failed\" "
+		 "rpc=%s error=\"%s\" failing_for_ms=%lld", l->name, it->rpc, it->error,
+		 (long long)(now - it->failing_since_ms));
+	if (it->wedged || now - it->failing_since_ms < (int64_t)l->cfg->wedge_after_ms)
+		return;
+	it->wedged = true;
+	emit(l, "error", "wedge", 0,
+	     json_pack("{s:s, s:s, s:I, s:s, s:s}", "loop", l->name, "item", "target",
+		       "failing_for_ms", (json_int_t)(now - it->failing_since_ms),
+		       "rpc", it->rpc, "error", it->error));
+	if (l->cfg->wedge_action == WEDGE_RESTART_TARGET)
+		restart_target(l);
+}
+
+/* A pass got through: the target answers again. */
+static void target_answered(struct loop *l)
+{
+	if (l->stuck.wedged)
+		emit(l, "info", "wedge_cleared", 0,
+		     json_pack("{s:s, s:s}", "loop", l->name, "item", "target"));
+	if (l->stuck.failing_since_ms)
+		log_info("diskengine", "loop=%s item=target msg=\"the target answers again\"",
+			 l->name);
+	l->stuck = (struct item){ 0 };
 }
 
 /* ---------------------------------------------------------------- actions */
@@ -349,9 +410,13 @@ static int run_pass(struct loop *l)
 static void write_status(struct loop *l)
 {
 	json_t *items = json_array();
-	for (size_t i = 0; i < l->n_items; i++) {
-		const struct item *it = &l->items[i];
-		json_array_append_new(items, json_pack("{s:I, s:I, s:I, s:b, s:s, s:s}",
+	for (size_t i = 0; i <= l->n_items; i++) {
+		/* The volumes' items, then the pseudo item "target" (vol 0) while it fails. */
+		const struct item *it = i < l->n_items ? &l->items[i] : &l->stuck;
+		if (it == &l->stuck && !it->failing_since_ms)
+			break;
+		json_array_append_new(items, json_pack("{s:s, s:I, s:I, s:I, s:b, s:s, s:s}",
+			"item", it == &l->stuck ? "target" : "volume",
 			"vol", (json_int_t)it->vol, "failures", (json_int_t)it->retry.failures,
 			"failing_since_ms", (json_int_t)it->failing_since_ms, "wedged", it->wedged,
 			"rpc", it->rpc, "error", it->error));
@@ -370,6 +435,8 @@ static void write_status(struct loop *l)
 	free(text);
 }
 
+/* rc: the pass's. A target that is gone (refused, no socket) is waited for; one whose
+ * listing timed out is also the pseudo item "target" failing (target_stuck). */
 static void reach_result(struct loop *l, int rc)
 {
 	if (rc == 0) {
@@ -377,8 +444,11 @@ static void reach_result(struct loop *l, int rc)
 			emit(l, "info", "target_back", 0, json_pack("{s:s}", "loop", l->name));
 		l->unreachable = false;
 		backoff_reset(&l->reach);
+		target_answered(l);
 		return;
 	}
+	if (rc == -ETIMEDOUT)
+		target_stuck(l, rc);
 	if (!l->unreachable)
 		emit(l, "warn", "target_unreachable", 0,
 		     json_pack("{s:s, s:s}", "loop", l->name, "error",

@@ -3,8 +3,8 @@
  * root, WAL, busy timeout, numbered migrations applied on open) today; PostgreSQL (libpq,
  * claims with FOR UPDATE SKIP LOCKED, several hosts) plugs in behind the same calls.
  * A connection belongs to one thread. Every call returns 0 or a negative errno (-ENOENT,
- * -EEXIST, -EINVAL, -EBUSY when the database stayed locked past the busy timeout, -EIO)
- * with a message in store_error(). */
+ * -EEXIST, -EINVAL, -EPERM, -EBUSY when the database stayed locked past the busy timeout,
+ * -EIO) with a message in store_error(). */
 #ifndef BERTH_STORE_H
 #define BERTH_STORE_H
 
@@ -65,7 +65,8 @@ int store_vm_find(struct store *s, const char *name, struct store_vm *out);   /*
 /* host NULL: every host. include_terminated: also the finished ones. *out malloc'd. */
 int store_vm_list(struct store *s, const char *host, bool include_terminated,
 		  struct store_vm **out, size_t *n);
-/* What the operator wants; bump_generation asks for a VM stopped by its guest to start. */
+/* What the operator wants; bump_generation asks for a VM stopped by its guest to start.
+ * A VM whose desired state or state is TERMINATED only takes TERMINATED again (-EPERM). */
 int store_vm_set_desired(struct store *s, int64_t id, const char *desired,
 			 bool bump_generation);
 /* What vmengine observed; state_since moves only when the state changes. */
@@ -81,7 +82,7 @@ int store_volume_report(struct store *s, int64_t id, const char *state,
 
 int store_event_add(struct store *s, const char *host, const char *component, int64_t vm_id,
 		    const char *level, const char *message);
-/* Events with id > after_id, oldest first, at most limit; vm_id 0: all. */
+/* Events with id > after_id, at most limit (the newest ones), oldest first; vm_id 0: all. */
 int store_event_list(struct store *s, int64_t after_id, int64_t vm_id, size_t limit,
 		     struct store_event **out, size_t *n);
 

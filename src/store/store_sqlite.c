@@ -6,8 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sqlite3.h>
 
+#include "deadline_io.h"
 #include "store_backend.h"
 
 #define BUSY_TIMEOUT_MS 5000
@@ -56,8 +58,11 @@ static int sql_fail(struct store *s, const char *what)
 static int exec(struct store *s, const char *sql)
 {
 	char *msg = NULL;
-	if (sqlite3_exec(db_of(s), sql, NULL, NULL, &msg) != SQLITE_OK) {
-		int rc = store_fail(s, -EIO, "%s", msg ? msg : "sqlite error");
+	int code = sqlite3_exec(db_of(s), sql, NULL, NULL, &msg);
+	if (code != SQLITE_OK) {
+		code &= 0xff;               /* the primary code of an extended one */
+		int rc = store_fail(s, code == SQLITE_BUSY || code == SQLITE_LOCKED ? -EBUSY : -EIO,
+				    "%s", msg ? msg : sqlite3_errstr(code));
 		sqlite3_free(msg);
 		return rc;
 	}
@@ -87,30 +92,88 @@ static void copy_text(char *dst, size_t size, sqlite3_stmt *st, int col)
 
 /* ---------------------------------------------------------------- open */
 
+#define N_MIGRATIONS (sizeof(g_migrations) / sizeof(g_migrations[0]))
+
+/* How many migrations schema_migrations records (0 when it does not exist yet). */
+static int count_applied(struct store *s, int64_t *applied)
+{
+	sqlite3_stmt *st;
+	*applied = 0;
+	if (sqlite3_prepare_v2(db_of(s), "SELECT count(*) FROM schema_migrations WHERE "
+				       "version BETWEEN 1 AND ?", -1, &st, NULL) != SQLITE_OK)
+		return 0;                       /* no table: nothing applied */
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)N_MIGRATIONS);
+	int step = sqlite3_step(st);
+	if (step == SQLITE_ROW)
+		*applied = sqlite3_column_int64(st, 0);
+	int rc = step == SQLITE_ROW ? 0 : sql_fail(s, "read schema_migrations");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* Migration n (1-based), unless it is applied already; the caller holds the write lock
+ * (BEGIN IMMEDIATE), so no other process can apply it between the check and here. */
+static int apply_migration(struct store *s, size_t n)
+{
+	sqlite3_stmt *st;
+	int rc = prepare(s, "SELECT 1 FROM schema_migrations WHERE version = ?", &st);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)n);
+	int step = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (step == SQLITE_ROW)
+		return 0;
+	if (step != SQLITE_DONE)
+		return sql_fail(s, "read schema_migrations");
+	if ((rc = exec(s, g_migrations[n - 1])))
+		return rc;
+	char sql[128];
+	snprintf(sql, sizeof(sql), "INSERT INTO schema_migrations VALUES (%zu, %lld)", n,
+		 (long long)store_now_ms());
+	return exec(s, sql);
+}
+
+/* Each migration in its own transaction: take the write lock first, then check, apply and
+ * record it, so two processes opening a fresh store at once never both apply one. */
 static int migrate(struct store *s)
 {
-	int rc = exec(s, "CREATE TABLE IF NOT EXISTS schema_migrations ("
-			 "version INTEGER PRIMARY KEY, applied_ms INTEGER NOT NULL)");
-	for (size_t i = 0; rc == 0 && i < sizeof(g_migrations) / sizeof(g_migrations[0]); i++) {
-		sqlite3_stmt *st;
-		if ((rc = prepare(s, "SELECT 1 FROM schema_migrations WHERE version = ?", &st)))
-			return rc;
-		sqlite3_bind_int64(st, 1, (sqlite3_int64)i + 1);
-		bool applied = sqlite3_step(st) == SQLITE_ROW;
-		sqlite3_finalize(st);
-		if (applied)
-			continue;
+	int64_t applied;
+	int rc = count_applied(s, &applied);
+	if (rc || applied == (int64_t)N_MIGRATIONS)
+		return rc;                      /* the usual case: no write lock needed */
+	for (size_t n = 1; rc == 0 && n <= N_MIGRATIONS; n++) {
 		if ((rc = exec(s, "BEGIN IMMEDIATE")))
 			return rc;
-		rc = exec(s, g_migrations[i]);
-		char sql[128];
-		snprintf(sql, sizeof(sql), "INSERT INTO schema_migrations VALUES (%zu, %lld)",
-			 i + 1, (long long)store_now_ms());
+		rc = exec(s, "CREATE TABLE IF NOT EXISTS schema_migrations ("
+			     "version INTEGER PRIMARY KEY, applied_ms INTEGER NOT NULL)");
 		if (rc == 0)
-			rc = exec(s, sql);
-		exec(s, rc == 0 ? "COMMIT" : "ROLLBACK");
+			rc = apply_migration(s, n);
+		if (rc == 0)
+			rc = exec(s, "COMMIT");
+		if (rc < 0) {
+			char saved[sizeof(s->error)];
+			memcpy(saved, s->error, sizeof(saved));
+			exec(s, "ROLLBACK");
+			memcpy(s->error, saved, sizeof(saved));
+		}
 	}
 	return rc;
+}
+
+/* Switching a new database to WAL takes an exclusive lock, and SQLite answers SQLITE_BUSY
+ * at once (without the busy handler) while another connection holds one: retry for up to
+ * the busy timeout. */
+static int set_wal(struct store *s)
+{
+	int64_t deadline = deadline_after_ms(BUSY_TIMEOUT_MS);
+	for (;;) {
+		int rc = exec(s, "PRAGMA journal_mode=WAL");
+		if (rc != -EBUSY || deadline_remaining_ms(deadline) == 0)
+			return rc;
+		struct timespec ts = { 0, 5 * 1000000L };
+		nanosleep(&ts, NULL);
+	}
 }
 
 static int sq_open(struct store *s, const char *path)
@@ -124,11 +187,15 @@ static int sq_open(struct store *s, const char *path)
 	}
 	s->impl = db;
 	sqlite3_busy_timeout(db, BUSY_TIMEOUT_MS);
-	int rc = exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
-			 "PRAGMA foreign_keys=ON");
+	int rc = set_wal(s);
+	if (rc == 0)
+		rc = exec(s, "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON");
 	if (rc == 0)
 		rc = migrate(s);
 	if (rc < 0) {
+		char msg[sizeof(s->error)];
+		snprintf(msg, sizeof(msg), "%s", s->error);
+		store_fail(s, rc, "%s: %.400s", path, msg);
 		sqlite3_close(db);
 		s->impl = NULL;
 	}
@@ -302,19 +369,27 @@ static int changed_or_missing(struct store *s, int64_t id, const char *what)
 					 : store_fail(s, -ENOENT, "no %s %lld", what, (long long)id);
 }
 
+/* A terminated VM (desired or reached) stays terminated: the guard is in the UPDATE itself,
+ * so a command racing with `berth vm terminate` cannot bring the VM back. */
 static int sq_vm_set_desired(struct store *s, int64_t id, const char *desired, bool bump)
 {
 	sqlite3_stmt *st;
-	int rc = prepare(s, "UPDATE vms SET desired = ?, generation = generation + ?, "
-			    "updated_ms = ? WHERE id = ?", &st);
+	int rc = prepare(s, "UPDATE vms SET desired = ?1, generation = generation + ?2, "
+			    "updated_ms = ?3 WHERE id = ?4 AND (?1 = 'TERMINATED' OR "
+			    "(desired != 'TERMINATED' AND state != 'TERMINATED'))", &st);
 	if (rc)
 		return rc;
 	sqlite3_bind_text(st, 1, desired, -1, SQLITE_STATIC);
 	sqlite3_bind_int(st, 2, bump ? 1 : 0);
 	sqlite3_bind_int64(st, 3, store_now_ms());
 	sqlite3_bind_int64(st, 4, id);
-	rc = step_done(s, st, "set desired");
-	return rc ? rc : changed_or_missing(s, id, "VM");
+	if ((rc = step_done(s, st, "set desired")) || sqlite3_changes(db_of(s)))
+		return rc;
+	struct store_vm vm;
+	if ((rc = sq_vm_get(s, id, NULL, &vm)))
+		return rc;                      /* -ENOENT: no such VM */
+	return store_fail(s, -EPERM, "vm %lld is terminated (desired %s, state %s): it cannot "
+			  "be set to %s", (long long)id, vm.desired, vm.state, desired);
 }
 
 static int sq_vm_report(struct store *s, int64_t id, const char *state, const char *reason,

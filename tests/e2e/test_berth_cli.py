@@ -9,7 +9,9 @@ VMs are the test guest under TCG. Checked:
   policy restart-vms the markers are written, the engines restarted and every VM relaunched;
 - vmengine and diskengine killed in turn: restarted, no VM restarted, no export re-created;
 - SIGUSR1 to the supervisor restarts the target (diskengine's wedge_action);
-- bad input: a one-line error and a non-zero exit, nothing created.
+- bad input: a one-line error and a non-zero exit, nothing created;
+- a VM being terminated is not brought back by `vm restart`; `vm console --lines N` prints
+  exactly the last N lines, also of a console.log over 64 MiB.
 """
 import json
 import os
@@ -159,6 +161,39 @@ def test_bad_input_is_one_line_and_non_zero(host):
         assert len(lines) == 1 and message in lines[0], (args, res.stderr)
     assert h.vms(all_=True) == {}
     assert h.json("volume", "list", "--all") == []
+
+
+def test_terminated_stays_terminated_and_console_tail(host):
+    """No daemons needed: `vm restart` (and start) of a VM being terminated is one line and
+    changes nothing; `vm console --lines N` prints exactly the last N lines, of any size."""
+    h = host()
+    h.run("vm", "create", "c1", "--disk-size", 1)
+    vm = h.vms()["c1"]["id"]
+    res = h.run("vm", "console", "c1", check=False)
+    assert res.returncode != 0 and "no console yet" in res.stderr, res.stderr
+
+    console = h.root / "vmengine" / "vms" / str(vm) / "console.log"
+    console.parent.mkdir(parents=True, exist_ok=True)
+    for text, want in (("a\nb\nc\nd\n", "c\nd\n"), ("a\nb\nc\nd", "c\nd")):
+        console.write_text(text)
+        assert h.run("vm", "console", "c1", "--lines", 2).stdout == want, text
+        assert h.run("vm", "console", "c1", "--lines", 1).stdout == want[2:], text
+        assert h.run("vm", "console", "c1", "--lines", 9).stdout == text
+        assert h.run("vm", "console", "c1").stdout == text
+    with open(console, "wb") as f:                   # over 64 MiB (sparse)
+        f.truncate(70 << 20)
+        f.seek(0, os.SEEK_END)
+        f.write(b"\nlast but one\nlast\n")
+    assert h.run("vm", "console", "c1", "--lines", 2).stdout == "last but one\nlast\n"
+
+    h.run("vm", "terminate", "c1")
+    for args in (["restart", vm, "--timeout", 5], ["restart", "c1"], ["start", vm]):
+        res = h.run("vm", *args, check=False)
+        lines = res.stderr.strip().splitlines()
+        assert res.returncode != 0 and len(lines) == 1 and "is terminated" in lines[0], \
+            (args, res.stderr)
+    shown = h.json("vm", "show", vm)
+    assert shown["desired"] == "TERMINATED" and shown["generation"] == 0, shown
 
 
 def writers(h, n):

@@ -4,6 +4,9 @@
   detach wedges, yet VM B's volume and export are created as fast as without the wedge; A's
   detach is retried after each deadline, raised as a wedge, and completes once the fault
   is cleared;
+- the target's listing (bdev_raid_get_bdevs) hangs: the pseudo item "target" is raised as
+  a wedge naming that RPC, restart-target runs its command, and the wedge clears once the
+  fault is cleared;
 - blockd SIGKILLed while three volumes are exported and a fourth is being created: every
   export comes back at its path, nothing is created twice, no file is deleted;
 - over a create/stop/terminate cycle of three VMs (vmengine + real guests), the target's
@@ -82,6 +85,41 @@ def test_wedged_detach_does_not_starve_attach(make_blockd, make_diskengine, tmp_
     assert {"vm2", "vm3"} <= set(exports(blockd))
     assert re.search(r"raid detach: vol 1 gate failed \(raid_vol1 still present in vm1\); "
                      r"deferring", dke.log_text())
+    assert dke.stop() == 0
+    assert blockd.stop() == 0
+
+
+def test_wedged_target_listing_raises_a_wedge(make_blockd, make_diskengine, tmp_path):
+    """The target's listing itself hangs (a target wedged whole): no volume item can fail,
+    so the loops' pseudo item "target" is raised as a wedge, naming the RPC, and
+    wedge_action=restart-target runs its command; it clears once the target answers."""
+    blockd = make_blockd(fault_injection=True).start()
+    requested = tmp_path / "target-restart-requested"
+    dke = make_diskengine(rpc_timeout=1, wedge_after=3, backoff_max=1,
+                          wedge_action="restart-target",
+                          restart_target_command=f"touch {requested}").start()
+    timed_attach(dke, blockd, 1, 1)                          # the loops run normally
+    blockd.call("blockd_fault_inject", {"method": "bdev_raid_get_bdevs", "action": "hang"})
+
+    wedge = wait_for(lambda: [e for e in dke.events("wedge") if e.get("item") == "target"],
+                     30, what="the target's wedge to be raised")[0]
+    assert wedge["rpc"] == "bdev_raid_get_bdevs", wedge
+    assert wedge["failing_for_ms"] >= 3000, wedge
+    assert "bdev_raid_get_bdevs" in wedge["error"], wedge
+    wait_for(requested.exists, 5, what="wedge_action=restart-target to run its command")
+    item = wait_for(lambda: next((i for i in (dke.status(wedge["loop"]) or {}).get("items", [])
+                                  if i["item"] == "target" and i["wedged"]), None), 5,
+                    what="the target item in the loop's status")
+    assert item["rpc"] == "bdev_raid_get_bdevs" and item["failing_since_ms"] > 0, item
+    assert not dke.events("wedge_cleared")
+
+    blockd.call("blockd_fault_clear", {"method": "bdev_raid_get_bdevs"})
+    wait_for(lambda: [e for e in dke.events("wedge_cleared") if e.get("item") == "target"],
+             30, what="the target's wedge to clear")
+    wait_for(lambda: all(not any(i["item"] == "target" for i in dke.status(loop)["items"])
+                         for loop in ("attach", "detach")), 10,
+             what="the target item to leave the status")
+    timed_attach(dke, blockd, 2, 2)                          # and the loops work again
     assert dke.stop() == 0
     assert blockd.stop() == 0
 

@@ -1,0 +1,518 @@
+/* test_store.c — the store (store.h) over its SQLite back end: several processes and several
+ * threads opening the same fresh database at once all succeed and apply each migration once;
+ * VMs created, read back by id and by name, listed; names unique among live VMs only; the
+ * desired state (a terminated VM stays terminated) and the observed one (state_since moves
+ * only on a change); a volume report that leaves the export path alone; events by after_id,
+ * VM and limit; a refused create leaves nothing behind. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <ftw.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <sqlite3.h>
+
+#include "store.h"
+
+#define RACERS 8
+#define ROUNDS 20
+
+static char g_dir[64];
+static char g_db[128];
+static struct store *g_s;
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	return remove(path);
+}
+
+static void setup(void)
+{
+	snprintf(g_dir, sizeof(g_dir), "/tmp/berth-store-XXXXXX");
+	cr_assert_not_null(mkdtemp(g_dir));
+	snprintf(g_db, sizeof(g_db), "%s/berth.db", g_dir);
+	g_s = NULL;
+}
+
+static void teardown(void)
+{
+	store_close(g_s);
+	g_s = NULL;
+	nftw(g_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static void open_store(void)
+{
+	char err[512] = "";
+	g_s = store_open(g_db, err, sizeof(err));
+	cr_assert_not_null(g_s, "store_open: %s", err);
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+	nanosleep(&ts, NULL);
+}
+
+/* A VM and its root volume as `berth vm create` fills them in. */
+static void make_vm(struct store_vm *vm, struct store_volume *vol, const char *name)
+{
+	static unsigned serial;
+	*vm = (struct store_vm){ .vcpus = 2, .memory_mb = 256 };
+	*vol = (struct store_volume){ .size_mb = 64 };
+	snprintf(vm->name, sizeof(vm->name), "%s", name);
+	snprintf(vm->uuid, sizeof(vm->uuid), "00000000-0000-4000-8000-%012u", ++serial);
+	snprintf(vm->host, sizeof(vm->host), "h1");
+	snprintf(vm->desired, sizeof(vm->desired), "RUNNING");
+	snprintf(vm->image, sizeof(vm->image), "img");
+	snprintf(vm->kernel, sizeof(vm->kernel), "/k");
+	snprintf(vm->initrd, sizeof(vm->initrd), "/i");
+	snprintf(vm->append, sizeof(vm->append), "console=ttyS0");
+	snprintf(vm->on_crash, sizeof(vm->on_crash), "stop");
+	snprintf(vol->layout, sizeof(vol->layout), "raid1");
+}
+
+static int64_t create(const char *name)
+{
+	struct store_vm vm;
+	struct store_volume vol;
+	make_vm(&vm, &vol, name);
+	int rc = store_vm_create(g_s, &vm, &vol);
+	cr_assert_eq(rc, 0, "create %s: %d %s", name, rc, store_error(g_s));
+	cr_assert(vm.id > 0 && vol.id > 0 && vm.volume_id == vol.id && vol.vm_id == vm.id);
+	return vm.id;
+}
+
+static size_t count_vms(bool all)
+{
+	struct store_vm *vms;
+	size_t n;
+	cr_assert_eq(store_vm_list(g_s, NULL, all, &vms, &n), 0, "%s", store_error(g_s));
+	free(vms);
+	return n;
+}
+
+static size_t count_volumes(void)
+{
+	struct store_volume *vols;
+	size_t n;
+	cr_assert_eq(store_volume_list(g_s, NULL, true, &vols, &n), 0, "%s", store_error(g_s));
+	free(vols);
+	return n;
+}
+
+/* ---------------------------------------------------------------- concurrent opens */
+
+/* Each migration is recorded once and the schema is usable. */
+static void check_migrated(const char *path)
+{
+	sqlite3 *db;
+	cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+	sqlite3_stmt *st;
+	cr_assert_eq(sqlite3_prepare_v2(db, "SELECT count(*), count(DISTINCT version) FROM "
+					    "schema_migrations", -1, &st, NULL), SQLITE_OK,
+		     "%s", sqlite3_errmsg(db));
+	cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
+	cr_assert_gt(sqlite3_column_int(st, 0), 0);
+	cr_assert_eq(sqlite3_column_int(st, 0), sqlite3_column_int(st, 1));
+	sqlite3_finalize(st);
+	cr_assert_eq(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, NULL), SQLITE_OK);
+	cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
+	cr_assert_str_eq((const char *)sqlite3_column_text(st, 0), "wal");
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+}
+
+Test(store, concurrent_open_processes, .init = setup, .fini = teardown, .timeout = 120)
+{
+	for (int round = 0; round < ROUNDS; round++) {
+		char path[160];
+		snprintf(path, sizeof(path), "%s/p%d.db", g_dir, round);
+		int go[2];
+		cr_assert_eq(pipe(go), 0);
+		pid_t pids[RACERS];
+		for (int i = 0; i < RACERS; i++) {
+			pids[i] = fork();
+			cr_assert_geq(pids[i], 0);
+			if (pids[i] == 0) {
+				char c;
+				close(go[1]);
+				(void)!read(go[0], &c, 1);     /* all start together: EOF */
+				char err[512] = "";
+				struct store *s = store_open(path, err, sizeof(err));
+				if (!s) {
+					fprintf(stderr, "round %d racer %d: %s\n", round, i, err);
+					_exit(1);
+				}
+				int rc = store_host_seen(s, "h1");
+				if (rc < 0)
+					fprintf(stderr, "round %d racer %d: host_seen: %s\n", round,
+						i, store_error(s));
+				store_close(s);
+				_exit(rc < 0 ? 2 : 0);
+			}
+		}
+		close(go[0]);
+		close(go[1]);
+		int failed = 0;
+		for (int i = 0; i < RACERS; i++) {
+			int status;
+			cr_assert_eq(waitpid(pids[i], &status, 0), pids[i]);
+			failed += !WIFEXITED(status) || WEXITSTATUS(status) != 0;
+		}
+		cr_assert_eq(failed, 0, "round %d: %d of %d opens failed", round, failed, RACERS);
+		check_migrated(path);
+	}
+}
+
+struct racer {
+	pthread_barrier_t *start;
+	const char *path;
+	int rc;
+	char err[512];
+};
+
+static void *open_racer(void *arg)
+{
+	struct racer *r = arg;
+	pthread_barrier_wait(r->start);
+	struct store *s = store_open(r->path, r->err, sizeof(r->err));
+	r->rc = s ? store_host_seen(s, "h1") : -1;
+	if (s && r->rc < 0)
+		snprintf(r->err, sizeof(r->err), "host_seen: %s", store_error(s));
+	store_close(s);
+	return NULL;
+}
+
+Test(store, concurrent_open_threads, .init = setup, .fini = teardown, .timeout = 120)
+{
+	for (int round = 0; round < ROUNDS; round++) {
+		char path[160];
+		snprintf(path, sizeof(path), "%s/t%d.db", g_dir, round);
+		pthread_barrier_t start;
+		pthread_barrier_init(&start, NULL, RACERS);
+		struct racer r[RACERS];
+		pthread_t th[RACERS];
+		for (int i = 0; i < RACERS; i++) {
+			r[i] = (struct racer){ .start = &start, .path = path };
+			cr_assert_eq(pthread_create(&th[i], NULL, open_racer, &r[i]), 0);
+		}
+		for (int i = 0; i < RACERS; i++)
+			pthread_join(th[i], NULL);
+		pthread_barrier_destroy(&start);
+		for (int i = 0; i < RACERS; i++)
+			cr_assert_eq(r[i].rc, 0, "round %d racer %d: %s", round, i, r[i].err);
+		check_migrated(path);
+	}
+}
+
+Test(store, reopen_keeps_data, .init = setup, .fini = teardown)
+{
+	open_store();
+	int64_t id = create("web");
+	store_close(g_s);
+	open_store();
+	struct store_vm vm;
+	cr_assert_eq(store_vm_get(g_s, id, &vm), 0);
+	cr_assert_str_eq(vm.name, "web");
+}
+
+Test(store, unsupported_url, .init = setup, .fini = teardown)
+{
+	char err[256] = "";
+	cr_assert_null(store_open("postgres://x/y", err, sizeof(err)));
+	cr_assert(strstr(err, "unsupported"), "%s", err);
+}
+
+/* ---------------------------------------------------------------- VMs */
+
+Test(store, vm_create_get_find_list, .init = setup, .fini = teardown)
+{
+	open_store();
+	int64_t a = create("web");
+	int64_t b = create("db");
+	cr_assert_neq(a, b);
+
+	struct store_vm vm;
+	cr_assert_eq(store_vm_get(g_s, a, &vm), 0, "%s", store_error(g_s));
+	cr_assert_str_eq(vm.name, "web");
+	cr_assert_str_eq(vm.state, "CREATING");
+	cr_assert_str_eq(vm.desired, "RUNNING");
+	cr_assert_str_eq(vm.host, "h1");
+	cr_assert_str_eq(vm.on_crash, "stop");
+	cr_assert_str_eq(vm.append, "console=ttyS0");
+	cr_assert_eq(vm.vcpus, 2);
+	cr_assert_eq(vm.memory_mb, 256);
+	cr_assert_eq(vm.generation, 0);
+	cr_assert(vm.created_ms > 0 && vm.state_since_ms == vm.created_ms);
+
+	struct store_volume vol;
+	cr_assert_eq(store_volume_get(g_s, vm.volume_id, &vol), 0);
+	cr_assert_eq(vol.vm_id, a);
+	cr_assert_eq(vol.size_mb, 64);
+	cr_assert_str_eq(vol.layout, "raid1");
+	cr_assert_str_eq(vol.state, "CREATING");
+
+	cr_assert_eq(store_vm_find(g_s, "db", &vm), 0);
+	cr_assert_eq(vm.id, b);
+	cr_assert_eq(store_vm_find(g_s, "nope", &vm), -ENOENT);
+	cr_assert(strstr(store_error(g_s), "nope"), "%s", store_error(g_s));
+	cr_assert_eq(store_vm_get(g_s, 999, &vm), -ENOENT);
+
+	struct store_vm *vms;
+	size_t n;
+	cr_assert_eq(store_vm_list(g_s, NULL, false, &vms, &n), 0);
+	cr_assert_eq(n, 2);
+	cr_assert(vms[0].id == a && vms[1].id == b);
+	free(vms);
+	cr_assert_eq(store_vm_list(g_s, "h1", false, &vms, &n), 0);
+	cr_assert_eq(n, 2);
+	free(vms);
+	cr_assert_eq(store_vm_list(g_s, "other", true, &vms, &n), 0);
+	cr_assert_eq(n, 0);
+	free(vms);
+}
+
+Test(store, incomplete_vm_refused, .init = setup, .fini = teardown)
+{
+	open_store();
+	struct store_vm vm;
+	struct store_volume vol;
+	make_vm(&vm, &vol, "x");
+	vm.vcpus = 0;
+	cr_assert_eq(store_vm_create(g_s, &vm, &vol), -EINVAL);
+	make_vm(&vm, &vol, "x");
+	snprintf(vm.desired, sizeof(vm.desired), "FLYING");
+	cr_assert_eq(store_vm_create(g_s, &vm, &vol), -EINVAL);
+	cr_assert_eq(count_vms(true), 0);
+	cr_assert_eq(count_volumes(), 0);
+}
+
+Test(store, name_unique_among_live_vms, .init = setup, .fini = teardown)
+{
+	open_store();
+	int64_t first = create("web");
+	struct store_vm vm;
+	struct store_volume vol;
+	make_vm(&vm, &vol, "web");
+	cr_assert_eq(store_vm_create(g_s, &vm, &vol), -EEXIST);
+	cr_assert(strstr(store_error(g_s), "'web' exists"), "%s", store_error(g_s));
+
+	/* Desired TERMINATED is not enough: the name is free once the VM is terminated. */
+	cr_assert_eq(store_vm_set_desired(g_s, first, "TERMINATED", false), 0);
+	make_vm(&vm, &vol, "web");
+	cr_assert_eq(store_vm_create(g_s, &vm, &vol), -EEXIST);
+	cr_assert_eq(store_vm_report(g_s, first, "TERMINATED", "", 0), 0);
+	int64_t second = create("web");
+	cr_assert_neq(first, second);
+
+	struct store_vm found;
+	cr_assert_eq(store_vm_find(g_s, "web", &found), 0);
+	cr_assert_eq(found.id, second);
+	cr_assert_eq(store_vm_get(g_s, first, &found), 0);      /* by id: still there */
+	cr_assert_str_eq(found.state, "TERMINATED");
+	cr_assert_eq(count_vms(false), 1);
+	cr_assert_eq(count_vms(true), 2);
+}
+
+Test(store, failed_create_leaves_nothing, .init = setup, .fini = teardown)
+{
+	open_store();
+	create("web");
+	size_t vols = count_volumes();
+	struct store_vm vm;
+	struct store_volume vol;
+	make_vm(&vm, &vol, "web");                    /* the name is taken */
+	cr_assert_eq(store_vm_create(g_s, &vm, &vol), -EEXIST);
+	cr_assert_eq(vm.id, 0);
+	cr_assert_eq(vol.id, 0);
+	cr_assert_eq(count_volumes(), vols, "the refused VM's volume was left behind");
+	cr_assert_eq(count_vms(true), 1);
+
+	/* The uuid is taken: the same, on the VM row's other constraint. */
+	struct store_vm other;
+	cr_assert_eq(store_vm_find(g_s, "web", &other), 0);
+	make_vm(&vm, &vol, "api");
+	memcpy(vm.uuid, other.uuid, sizeof(vm.uuid));
+	cr_assert_eq(store_vm_create(g_s, &vm, &vol), -EEXIST);
+	cr_assert_eq(count_volumes(), vols);
+	cr_assert_eq(count_vms(true), 1);
+
+	/* No transaction was left open: the next create works. */
+	create("api");
+	cr_assert_eq(count_volumes(), vols + 1);
+}
+
+Test(store, set_desired, .init = setup, .fini = teardown)
+{
+	open_store();
+	int64_t id = create("web");
+	struct store_vm vm;
+	cr_assert_eq(store_vm_set_desired(g_s, id, "STOPPED", false), 0);
+	cr_assert_eq(store_vm_get(g_s, id, &vm), 0);
+	cr_assert_str_eq(vm.desired, "STOPPED");
+	cr_assert_eq(vm.generation, 0);
+	cr_assert_eq(store_vm_set_desired(g_s, id, "RUNNING", true), 0);
+	cr_assert_eq(store_vm_get(g_s, id, &vm), 0);
+	cr_assert_str_eq(vm.desired, "RUNNING");
+	cr_assert_eq(vm.generation, 1);
+
+	cr_assert_eq(store_vm_set_desired(g_s, id, "PAUSED", false), -EINVAL);
+	cr_assert_eq(store_vm_set_desired(g_s, 999, "STOPPED", false), -ENOENT);
+}
+
+Test(store, terminated_stays_terminated, .init = setup, .fini = teardown)
+{
+	open_store();
+	int64_t id = create("web");
+	cr_assert_eq(store_vm_set_desired(g_s, id, "TERMINATED", false), 0);
+	/* Desired TERMINATED, not reached yet: no way back. */
+	cr_assert_eq(store_vm_set_desired(g_s, id, "RUNNING", true), -EPERM);
+	cr_assert(strstr(store_error(g_s), "terminated"), "%s", store_error(g_s));
+	cr_assert_eq(store_vm_set_desired(g_s, id, "STOPPED", false), -EPERM);
+	cr_assert_eq(store_vm_set_desired(g_s, id, "TERMINATED", false), 0);   /* again: fine */
+	struct store_vm vm;
+	cr_assert_eq(store_vm_get(g_s, id, &vm), 0);
+	cr_assert_str_eq(vm.desired, "TERMINATED");
+	cr_assert_eq(vm.generation, 0);
+
+	cr_assert_eq(store_vm_report(g_s, id, "TERMINATED", "", 0), 0);
+	cr_assert_eq(store_vm_set_desired(g_s, id, "RUNNING", true), -EPERM);
+	cr_assert_eq(store_vm_get(g_s, id, &vm), 0);
+	cr_assert_str_eq(vm.desired, "TERMINATED");
+}
+
+Test(store, report_moves_state_since_on_change_only, .init = setup, .fini = teardown)
+{
+	open_store();
+	int64_t id = create("web");
+	struct store_vm before, after;
+	cr_assert_eq(store_vm_report(g_s, id, "STARTING", "", 0), 0);
+	cr_assert_eq(store_vm_get(g_s, id, &before), 0);
+	sleep_ms(20);
+	cr_assert_eq(store_vm_report(g_s, id, "STARTING", "booting", 42), 0);
+	cr_assert_eq(store_vm_get(g_s, id, &after), 0);
+	cr_assert_eq(after.state_since_ms, before.state_since_ms);
+	cr_assert_gt(after.updated_ms, before.updated_ms);
+	cr_assert_str_eq(after.reason, "booting");
+	cr_assert_eq(after.pid, 42);
+
+	sleep_ms(20);
+	cr_assert_eq(store_vm_report(g_s, id, "RUNNING", NULL, 42), 0);
+	cr_assert_eq(store_vm_get(g_s, id, &after), 0);
+	cr_assert_str_eq(after.state, "RUNNING");
+	cr_assert_str_eq(after.reason, "");
+	cr_assert_gt(after.state_since_ms, before.state_since_ms);
+	cr_assert_eq(after.state_since_ms, after.updated_ms);
+
+	cr_assert_eq(store_vm_report(g_s, id, "DANCING", "", 0), -EINVAL);
+	cr_assert_eq(store_vm_report(g_s, 999, "RUNNING", "", 0), -ENOENT);
+}
+
+/* ---------------------------------------------------------------- volumes */
+
+Test(store, volume_report_keeps_what_is_null, .init = setup, .fini = teardown)
+{
+	open_store();
+	int64_t id = create("web");
+	struct store_vm vm;
+	cr_assert_eq(store_vm_get(g_s, id, &vm), 0);
+	struct store_volume vol;
+	cr_assert_eq(store_volume_report(g_s, vm.volume_id, "EXPORTED", "/run/vm1", ""), 0);
+	cr_assert_eq(store_volume_get(g_s, vm.volume_id, &vol), 0);
+	cr_assert_str_eq(vol.state, "EXPORTED");
+	cr_assert_str_eq(vol.export_path, "/run/vm1");
+
+	cr_assert_eq(store_volume_report(g_s, vm.volume_id, "ERROR", NULL, "disk full"), 0);
+	cr_assert_eq(store_volume_get(g_s, vm.volume_id, &vol), 0);
+	cr_assert_str_eq(vol.state, "ERROR");
+	cr_assert_str_eq(vol.export_path, "/run/vm1");
+	cr_assert_str_eq(vol.error, "disk full");
+
+	cr_assert_eq(store_volume_report(g_s, vm.volume_id, "ONLINE", "", NULL), 0);
+	cr_assert_eq(store_volume_get(g_s, vm.volume_id, &vol), 0);
+	cr_assert_str_eq(vol.export_path, "");
+	cr_assert_str_eq(vol.error, "disk full");
+
+	cr_assert_eq(store_volume_report(g_s, vm.volume_id, "GONE", NULL, NULL), -EINVAL);
+	cr_assert_eq(store_volume_report(g_s, 999, "ONLINE", NULL, NULL), -ENOENT);
+
+	cr_assert_eq(store_volume_report(g_s, vm.volume_id, "DELETED", NULL, NULL), 0);
+	struct store_volume *vols;
+	size_t n;
+	cr_assert_eq(store_volume_list(g_s, NULL, false, &vols, &n), 0);
+	cr_assert_eq(n, 0);
+	free(vols);
+	cr_assert_eq(store_volume_list(g_s, "h1", true, &vols, &n), 0);
+	cr_assert_eq(n, 1);
+	free(vols);
+}
+
+/* ---------------------------------------------------------------- events */
+
+Test(store, events_after_vm_limit, .init = setup, .fini = teardown)
+{
+	open_store();
+	for (int i = 1; i <= 6; i++) {
+		char msg[32];
+		snprintf(msg, sizeof(msg), "e%d", i);
+		cr_assert_eq(store_event_add(g_s, "h1", "cli", i % 2 ? 1 : 2, "info", msg), 0);
+	}
+	struct store_event *ev;
+	size_t n;
+	cr_assert_eq(store_event_list(g_s, 0, 0, 100, &ev, &n), 0);
+	cr_assert_eq(n, 6);
+	for (size_t i = 0; i < n; i++) {
+		char msg[32];
+		snprintf(msg, sizeof(msg), "e%zu", i + 1);
+		cr_assert_str_eq(ev[i].message, msg);
+		cr_assert(i == 0 || ev[i].id > ev[i - 1].id, "oldest first");
+	}
+	int64_t third = ev[2].id;
+	cr_assert_str_eq(ev[0].component, "cli");
+	cr_assert_str_eq(ev[0].level, "info");
+	cr_assert_str_eq(ev[0].host, "h1");
+	free(ev);
+
+	cr_assert_eq(store_event_list(g_s, third, 0, 100, &ev, &n), 0);
+	cr_assert_eq(n, 3);
+	cr_assert_str_eq(ev[0].message, "e4");
+	free(ev);
+
+	cr_assert_eq(store_event_list(g_s, 0, 2, 100, &ev, &n), 0);
+	cr_assert_eq(n, 3);
+	for (size_t i = 0; i < n; i++)
+		cr_assert_eq(ev[i].vm_id, 2);
+	cr_assert_str_eq(ev[0].message, "e2");
+	free(ev);
+
+	/* limit: the newest ones, still oldest first */
+	cr_assert_eq(store_event_list(g_s, 0, 0, 2, &ev, &n), 0);
+	cr_assert_eq(n, 2);
+	cr_assert_str_eq(ev[0].message, "e5");
+	cr_assert_str_eq(ev[1].message, "e6");
+	free(ev);
+
+	cr_assert_eq(store_event_list(g_s, third, 1, 1, &ev, &n), 0);
+	cr_assert_eq(n, 1);
+	cr_assert_str_eq(ev[0].message, "e5");
+	free(ev);
+
+	cr_assert_eq(store_event_list(g_s, 1000, 0, 10, &ev, &n), 0);
+	cr_assert_eq(n, 0);
+	free(ev);
+}
+
+Test(store, host_seen, .init = setup, .fini = teardown)
+{
+	open_store();
+	cr_assert_eq(store_host_seen(g_s, "h1"), 0);
+	cr_assert_eq(store_host_seen(g_s, "h1"), 0);
+	cr_assert_eq(store_host_seen(g_s, "h2"), 0);
+}
