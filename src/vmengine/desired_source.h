@@ -19,8 +19,9 @@ struct desired_source {
 	int (*change_fd)(struct desired_source *src);
 	void (*changed)(struct desired_source *src);
 	/* What vmengine observed, each time vm.state is written, from the VM's worker thread
-	 * (the source serialises its own calls); notable: the state or escalation changed, an
-	 * event for operators. May be NULL. */
+	 * (any number at once); it must not wait for I/O (the store queues it for its own
+	 * thread). notable: the state or escalation changed, an event for operators. May be
+	 * NULL. */
 	void (*report)(struct desired_source *src, const struct vm_state *st, bool notable);
 	void (*destroy)(struct desired_source *src);
 };

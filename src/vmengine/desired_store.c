@@ -1,21 +1,42 @@
 /* desired_store.c — vmengine's desired-state source backed by the store (see
- * desired_source.h). One connection, used by the main thread (snapshots) and the VMs'
- * workers (reports), serialised by a mutex held only around store calls. */
+ * desired_source.h). Two connections, one per thread that uses it (store.h): the main
+ * thread's for snapshots, and the reporter thread's for reports. A VM's worker only puts its
+ * report in a bounded queue, so a slow or locked store never holds up a worker (DESIGN §6:
+ * no lock held across I/O); when the queue is full the oldest report that is not notable is
+ * dropped (it only refreshed the VM's row, which the VM's next report sets whole).
+ * destroy() lets the reporter drain the queue, for at most DRAIN_MAX_MS, then stops it. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "deadline_io.h"
 #include "desired_source.h"
 #include "log.h"
 #include "store.h"
 
+#define REPORT_QUEUE_MAX 1024
+#define DRAIN_MAX_MS 10000
+
+struct report {
+	struct vm_state st;
+	bool notable;
+};
+
 struct desired_store {
 	struct desired_source ops;
-	struct store *store;
-	pthread_mutex_t lock;
+	struct store *store;             /* the main thread's */
 	char host[STORE_NAME_MAX];
+
+	struct store *rstore;            /* the reporter thread's */
+	pthread_t reporter;
+	pthread_mutex_t lock;            /* guards the queue and `stopping`; never held over I/O */
+	pthread_cond_t wake;
+	struct report queue[REPORT_QUEUE_MAX];   /* a ring: head, n */
+	size_t head, n;
+	bool stopping;
+	unsigned long dropped;
 };
 
 static void spec_from_rows(const struct store_vm *vm, const struct store_volume *vol,
@@ -49,11 +70,9 @@ static int store_snapshot(struct desired_source *src, struct vm_spec **specs, si
 	struct store_vm *vms = NULL;
 	struct store_volume *vols = NULL;
 	size_t nvms = 0, nvols = 0;
-	pthread_mutex_lock(&d->lock);
 	int rc = store_vm_list(d->store, d->host, false, &vms, &nvms);
 	if (rc == 0)
 		rc = store_volume_list(d->store, d->host, false, &vols, &nvols);
-	pthread_mutex_unlock(&d->lock);
 	if (rc < 0) {
 		log_warn("vmengine", "msg=\"store unavailable; keeping the last desired state\" "
 			 "error=\"%s\"", store_error(d->store));
@@ -83,28 +102,104 @@ static void store_changed(struct desired_source *src)
 {
 }
 
-static void store_report(struct desired_source *src, const struct vm_state *st, bool notable)
+/* The reporter thread: one report at a time, the lock released around the store calls. */
+static void send_report(struct desired_store *d, const struct report *r)
 {
-	struct desired_store *d = (struct desired_store *)src;
-	pthread_mutex_lock(&d->lock);
-	if (store_vm_report(d->store, st->id, vm_state_name(st->state), st->reason, st->pid) < 0)
+	const struct vm_state *st = &r->st;
+	if (store_vm_report(d->rstore, st->id, vm_state_name(st->state), st->reason, st->pid) < 0)
 		log_warn("vmengine", "vm=%u msg=\"cannot report to the store\" error=\"%s\"", st->id,
-			 store_error(d->store));
+			 store_error(d->rstore));
+	if (!r->notable)
+		return;
 	char msg[256];
 	snprintf(msg, sizeof(msg), "%s%s%s%s%s", vm_state_name(st->state),
 		 st->escalation != ESC_NONE ? " escalation=" : "",
 		 st->escalation != ESC_NONE ? vm_escalation_name(st->escalation) : "",
 		 st->reason[0] ? " reason=" : "", st->reason);
 	bool bad = st->state == VM_ERROR || st->escalation >= ESC_TERM;
-	if (notable)
-		store_event_add(d->store, d->host, "vmengine", st->id, bad ? "warn" : "info", msg);
+	if (store_event_add(d->rstore, d->host, "vmengine", st->id, bad ? "warn" : "info", msg) < 0)
+		log_warn("vmengine", "vm=%u msg=\"cannot add an event to the store\" error=\"%s\"",
+			 st->id, store_error(d->rstore));
+}
+
+static void *reporter_main(void *arg)
+{
+	struct desired_store *d = arg;
+	int64_t drain_deadline = 0;
+	pthread_mutex_lock(&d->lock);
+	for (;;) {
+		while (d->n == 0 && !d->stopping)
+			pthread_cond_wait(&d->wake, &d->lock);
+		if (d->stopping && !drain_deadline)
+			drain_deadline = deadline_after_ms(DRAIN_MAX_MS);
+		if (d->n == 0)
+			break;
+		if (drain_deadline && deadline_remaining_ms(drain_deadline) <= 0) {
+			log_warn("vmengine", "msg=\"reports left unsent at exit\" count=%zu", d->n);
+			d->n = 0;
+			break;
+		}
+		struct report r = d->queue[d->head];
+		d->head = (d->head + 1) % REPORT_QUEUE_MAX;
+		d->n--;
+		pthread_mutex_unlock(&d->lock);
+		send_report(d, &r);
+		pthread_mutex_lock(&d->lock);
+	}
 	pthread_mutex_unlock(&d->lock);
+	return NULL;
+}
+
+/* Queue slot i (0: the oldest). */
+static struct report *slot(struct desired_store *d, size_t i)
+{
+	return &d->queue[(d->head + i) % REPORT_QUEUE_MAX];
+}
+
+/* Called by the VMs' workers: never waits for the store. */
+static void store_report(struct desired_source *src, const struct vm_state *st, bool notable)
+{
+	struct desired_store *d = (struct desired_store *)src;
+	bool dropped = false, victim_notable = false;
+	unsigned victim_id = 0;
+	unsigned long dropped_total = 0;
+	pthread_mutex_lock(&d->lock);
+	if (d->n == REPORT_QUEUE_MAX) {
+		size_t victim = 0;       /* the oldest not notable; the oldest of all if none */
+		for (size_t i = 0; i < d->n; i++) {
+			if (!slot(d, i)->notable) {
+				victim = i;
+				break;
+			}
+		}
+		victim_id = slot(d, victim)->st.id;
+		victim_notable = slot(d, victim)->notable;
+		for (size_t i = victim; i + 1 < d->n; i++)
+			*slot(d, i) = *slot(d, i + 1);
+		d->n--;
+		dropped = true;
+		dropped_total = ++d->dropped;
+	}
+	*slot(d, d->n) = (struct report){ .st = *st, .notable = notable };
+	d->n++;
+	pthread_cond_signal(&d->wake);
+	pthread_mutex_unlock(&d->lock);
+	if (dropped)
+		log_warn("vmengine", "vm=%u msg=\"report queue full; a report dropped\" notable=%d "
+			 "dropped_total=%lu", victim_id, victim_notable, dropped_total);
 }
 
 static void store_destroy(struct desired_source *src)
 {
 	struct desired_store *d = (struct desired_store *)src;
+	pthread_mutex_lock(&d->lock);
+	d->stopping = true;
+	pthread_cond_signal(&d->wake);
+	pthread_mutex_unlock(&d->lock);
+	pthread_join(d->reporter, NULL);
+	store_close(d->rstore);
 	store_close(d->store);
+	pthread_cond_destroy(&d->wake);
 	pthread_mutex_destroy(&d->lock);
 	free(d);
 }
@@ -122,10 +217,27 @@ struct desired_source *desired_store_open(const char *url, const char *host, cha
 		free(d);
 		return NULL;
 	}
+	d->rstore = store_open(url, err, errlen);
+	if (!d->rstore) {
+		store_close(d->store);
+		free(d);
+		return NULL;
+	}
 	d->ops = (struct desired_source){ store_snapshot, store_change_fd, store_changed,
 					  store_report, store_destroy };
 	snprintf(d->host, sizeof(d->host), "%s", host);
 	pthread_mutex_init(&d->lock, NULL);
+	pthread_cond_init(&d->wake, NULL);
+	int rc = pthread_create(&d->reporter, NULL, reporter_main, d);
+	if (rc != 0) {
+		snprintf(err, errlen, "cannot start the reporter thread: %s", strerror(rc));
+		pthread_cond_destroy(&d->wake);
+		pthread_mutex_destroy(&d->lock);
+		store_close(d->rstore);
+		store_close(d->store);
+		free(d);
+		return NULL;
+	}
 	store_host_seen(d->store, host);
 	return &d->ops;
 }

@@ -102,7 +102,18 @@ static void mark_for_restart(struct engine *e, unsigned id)
 		log_info("vmengine", "vm=%u msg=\"relaunch requested by target restart\"", id);
 }
 
-/* Every VM with a local directory gets its worker, which re-adopts it. */
+/* A finished VM: its vm.state (kept as the record) says TERMINATED. */
+static bool vm_terminated(struct engine *e, unsigned id)
+{
+	char path[PATH_MAX + 64], err[256];
+	struct vm_state st;
+	snprintf(path, sizeof(path), "%s/vmengine/vms/%u/vm.state", e->cfg.root, id);
+	return vm_state_load(path, &st, err, sizeof(err)) == 0 && st.id == id &&
+	       st.state == VM_TERMINATED;
+}
+
+/* Every VM with a local directory gets its worker, which re-adopts it; a TERMINATED one only
+ * if the desired state names it again (sync_desired). */
 static void adopt_local_vms(struct engine *e, bool restart_vms)
 {
 	char dir[PATH_MAX + 32];
@@ -113,7 +124,7 @@ static void adopt_local_vms(struct engine *e, bool restart_vms)
 	struct dirent *de;
 	while ((de = readdir(dh))) {
 		unsigned id;
-		if (!parse_vm_id(de->d_name, &id) || find_worker(e, id))
+		if (!parse_vm_id(de->d_name, &id) || find_worker(e, id) || vm_terminated(e, id))
 			continue;
 		if (restart_vms)
 			mark_for_restart(e, id);
@@ -157,13 +168,25 @@ static void sync_desired(struct engine *e)
 		if (w)
 			vm_worker_set_spec(w, &specs[i]);
 	}
-	for (size_t i = 0; i < e->n_workers; i++) {
+	for (size_t i = 0; i < e->n_workers;) {
 		unsigned id = vm_worker_id(e->workers[i]);
 		bool wanted = false;
 		for (size_t j = 0; j < n && !wanted; j++)
 			wanted = specs[j].id == id;
+		struct vm_worker_status st;
+		vm_worker_status(e->workers[i], &st);
+		if (!wanted && st.known && st.state == VM_TERMINATED) {
+			/* Finished and no longer desired (the store stops listing TERMINATED
+			 * VMs): retire its worker; vm.state stays as the record. */
+			vm_worker_stop(e->workers[i]);
+			e->workers[i] = e->workers[--e->n_workers];
+			e->workers[e->n_workers] = NULL;
+			log_info("vmengine", "vm=%u msg=\"worker retired\"", id);
+			continue;
+		}
 		if (!wanted)
 			vm_worker_set_spec(e->workers[i], NULL);
+		i++;
 	}
 	free(specs);
 }

@@ -2,8 +2,10 @@
  * checking a pid's identity before any signal (see qemu_proc.h). */
 #include "qemu_proc.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -239,7 +241,9 @@ int qemu_read_pidfile(const char *path)
 	return ok ? (int)pid : -EINVAL;
 }
 
-bool qemu_pid_matches(int pid, unsigned id)
+/* pid is alive and its argv has "-name vm<id>,..." and, when pidfile is not NULL,
+ * "-pidfile <pidfile>". */
+static bool cmdline_matches(int pid, unsigned id, const char *pidfile)
 {
 	if (pid <= 1)
 		return false;
@@ -255,12 +259,80 @@ bool qemu_pid_matches(int pid, unsigned id)
 	buf[n] = '\0';
 	char want[32];
 	int wlen = snprintf(want, sizeof(want), "vm%u,", id);
+	bool name = false, name_seen = false, pidfile_ok = !pidfile, pidfile_seen = false;
 	for (char *a = buf; a < buf + n; a += strlen(a) + 1) {
 		char *next = a + strlen(a) + 1;
-		if (strcmp(a, "-name") == 0 && next < buf + n)
-			return strncmp(next, want, (size_t)wlen) == 0;
+		if (next >= buf + n)
+			break;
+		if (!name_seen && strcmp(a, "-name") == 0) {
+			name_seen = true;
+			name = strncmp(next, want, (size_t)wlen) == 0;
+		} else if (pidfile && !pidfile_seen && strcmp(a, "-pidfile") == 0) {
+			pidfile_seen = true;
+			pidfile_ok = strcmp(next, pidfile) == 0;
+		}
 	}
-	return false;
+	return name && pidfile_ok;
+}
+
+bool qemu_pid_matches(int pid, unsigned id)
+{
+	return cmdline_matches(pid, id, NULL);
+}
+
+/* The parent pid from /proc/<pid>/stat ("pid (comm) state ppid ..."; comm may hold spaces
+ * and parentheses, so parse after the last ')'), or -1. */
+static int parent_of(int pid)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	char *p = strrchr(buf, ')');
+	int ppid;
+	if (!p || sscanf(p + 1, " %*c %d", &ppid) != 1)
+		return -1;
+	return ppid;
+}
+
+#define FIND_MAX 16
+
+int qemu_find_pid(unsigned id, const char *pidfile)
+{
+	DIR *dh = opendir("/proc");
+	if (!dh)
+		return -errno;
+	int found[FIND_MAX];
+	size_t n = 0;
+	struct dirent *de;
+	while (n < FIND_MAX && (de = readdir(dh))) {
+		char *end;
+		errno = 0;
+		long pid = strtol(de->d_name, &end, 10);
+		if (errno || end == de->d_name || *end || pid <= 1 || pid > INT_MAX)
+			continue;
+		if (cmdline_matches((int)pid, id, pidfile))
+			found[n++] = (int)pid;
+	}
+	closedir(dh);
+	if (n == 0)
+		return -ESRCH;
+	/* While -daemonize is under way QEMU's first process waits for its daemon child (both
+	 * carry the same command line): prefer the one that is nobody's parent. */
+	for (size_t i = 0; i < n; i++) {
+		bool parent = false;
+		for (size_t j = 0; j < n && !parent; j++)
+			parent = j != i && parent_of(found[j]) == found[i];
+		if (!parent)
+			return found[i];
+	}
+	return found[0];
 }
 
 int qemu_signal(int pid, unsigned id, int sig)

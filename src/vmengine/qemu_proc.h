@@ -36,6 +36,13 @@ int qemu_launch(char **argv, const struct qemu_paths *p, int timeout_ms, char *e
 int qemu_read_pidfile(const char *path);
 /* pid is alive (not a zombie) and is the QEMU of VM id. */
 bool qemu_pid_matches(int pid, unsigned id);
+/* A live process whose cmdline names VM id (qemu_pid_matches) and, unless pidfile is NULL,
+ * carries "-pidfile <pidfile>" (a QEMU of this root, not another Berth root's VM with the
+ * same id), found by scanning /proc: for a QEMU whose pid was never recorded (vmengine died
+ * during the launch). When several match (QEMU's first process still waiting for its
+ * daemon), one that is not the parent of another. The pid, or -ESRCH when there is none
+ * (-errno when /proc cannot be read). */
+int qemu_find_pid(unsigned id, const char *pidfile);
 /* Sends sig only to a pid that qemu_pid_matches. 0, or -ESRCH when it is gone or not ours. */
 int qemu_signal(int pid, unsigned id, int sig);
 

@@ -106,11 +106,31 @@ static void enter_state(struct vm_worker *w, enum vm_state_kind k, const char *r
 	enum vm_state_kind old = w->st.state;
 	w->st.state = k;
 	w->st.since_ms = realtime_ms();
-	if (reason)
+	if (reason && reason != w->st.reason)   /* keeping the reason: no overlapping copy */
 		snprintf(w->st.reason, sizeof(w->st.reason), "%s", reason);
 	save_state_notable(w, true);
 	log_info("vmengine", "vm=%u msg=\"state\" from=%s to=%s pid=%d reason=\"%s\"", w->id,
 		 vm_state_name(old), vm_state_name(k), w->st.pid, w->st.reason);
+}
+
+/* A live QEMU of this VM whose pid vm.state does not hold (vmengine died during the launch,
+ * or QEMU's first process gave way to its daemon): the pidfile's pid when it is ours, else
+ * any process whose cmdline names the VM and this root's pidfile. 0 when there is none. */
+static int find_qemu(struct vm_worker *w)
+{
+	int pid = qemu_read_pidfile(w->paths.pidfile);
+	if (pid > 0 && qemu_pid_matches(pid, w->id))
+		return pid;
+	pid = qemu_find_pid(w->id, w->paths.pidfile);
+	return pid > 0 ? pid : 0;
+}
+
+static void take_pid(struct vm_worker *w, int pid, const char *why)
+{
+	log_warn("vmengine", "vm=%u msg=\"QEMU found\" pid=%d old_pid=%d why=\"%s\"", w->id, pid,
+		 w->st.pid, why);
+	w->st.pid = pid;
+	save_state(w);
 }
 
 /* ---------------------------------------------------------------- QMP */
@@ -153,16 +173,63 @@ static void drain_events(struct vm_worker *w)
 	}
 }
 
+/* The exit reason a run state left behind by an event vmengine did not see, or NULL. */
+static const char *reason_of_status(const char *status)
+{
+	if (!status)
+		return NULL;
+	if (!strcmp(status, "shutdown"))
+		return "guest-shutdown";
+	if (!strcmp(status, "guest-panicked"))
+		return "guest-panic";
+	if (!strcmp(status, "internal-error"))
+		return "internal-error";
+	return NULL;
+}
+
+/* Connects QMP when it is not, within timeout_ms (at most the configured QMP deadline, and
+ * no later than the next escalation step). A fresh connection asks query-status: a guest
+ * that shut down or panicked while nobody listened (vmengine away, a dropped connection)
+ * left QEMU paused (-no-shutdown) and its event is gone. Only exit_reason is set here;
+ * progress() and escalate() act on it. */
 static int qmp_ensure(struct vm_worker *w, int timeout_ms)
 {
 	if (w->qmp)
 		return 0;
+	if (timeout_ms < MIN_QMP_TIMEOUT_MS)
+		timeout_ms = MIN_QMP_TIMEOUT_MS;
+	int64_t deadline = deadline_after_ms(timeout_ms);
 	int err = 0;
 	w->qmp = qmp_connect(w->paths.monitor, timeout_ms, &err);
-	if (!w->qmp)
+	if (!w->qmp) {
 		log_warn("vmengine", "vm=%u msg=\"QMP unavailable\" error=\"%s\"", w->id,
 			 strerror(-err));
-	return w->qmp ? 0 : err;
+		return err;
+	}
+	int left = deadline_remaining_ms(deadline);
+	json_t *ret = NULL;
+	char desc[256] = "";
+	int rc = qmp_execute(w->qmp, "query-status", NULL,
+			     left > MIN_QMP_TIMEOUT_MS ? left : MIN_QMP_TIMEOUT_MS, &ret, desc,
+			     sizeof(desc));
+	if (rc < 0) {
+		log_warn("vmengine", "vm=%u msg=\"QMP command failed\" command=query-status "
+			 "error=\"%s\"%s%s", w->id, strerror(-rc), desc[0] ? " detail=" : "", desc);
+		if (rc != -EREMOTEIO) {
+			qmp_drop(w);
+			return rc;
+		}
+		return 0;
+	}
+	const char *status = json_string_value(json_object_get(ret, "status"));
+	const char *reason = reason_of_status(status);
+	if (reason && !w->exit_reason[0]) {
+		snprintf(w->exit_reason, sizeof(w->exit_reason), "%s", reason);
+		log_info("vmengine", "vm=%u msg=\"guest stopped while QMP was disconnected\" "
+			 "status=%s reason=%s", w->id, status, reason);
+	}
+	json_decref(ret);
+	return 0;
 }
 
 /* One command with a deadline; the connection is dropped on any transport failure. */
@@ -319,8 +386,20 @@ static void perform_step(struct vm_worker *w, enum vm_escalation step)
 	}
 }
 
+static void on_qemu_gone(struct vm_worker *w, const struct vm_spec *spec);
+
 static void escalate(struct vm_worker *w)
 {
+	/* No QEMU recorded (an interrupted launch, a hand-made vm.state): look for one; with
+	 * none there is nothing to stop and the stop is over now. Never a signal to pid 0. */
+	if (w->st.pid <= 0) {
+		int pid = find_qemu(w);
+		if (pid <= 0) {
+			on_qemu_gone(w, NULL);
+			return;
+		}
+		take_pid(w, pid, "stopping a VM without a recorded pid");
+	}
 	int64_t now = realtime_ms();
 	enum vm_escalation due = ESC_NONE;
 	for (enum vm_escalation s = ESC_POWERDOWN; s <= ESC_KILL; s++)
@@ -358,6 +437,8 @@ static void on_qemu_gone(struct vm_worker *w, const struct vm_spec *spec)
 	char reason[128];
 	if (w->exit_reason[0])
 		snprintf(reason, sizeof(reason), "%s", w->exit_reason);
+	else if (w->st.pid <= 0)
+		snprintf(reason, sizeof(reason), "no QEMU");
 	else if (w->st.escalation >= ESC_TERM)
 		snprintf(reason, sizeof(reason), "killed by %s", vm_escalation_name(w->st.escalation));
 	else
@@ -405,6 +486,14 @@ static void apply_desired(struct vm_worker *w, const struct vm_spec *spec)
 {
 	enum vm_state_kind k = w->st.state;
 	int64_t now = realtime_ms();
+	if (!w->state_known && !vm_state_active(k) && spec->desired != DESIRED_RUNNING) {
+		/* Never started (no vm.state yet): record the outcome, so it is reported. */
+		mkdir(w->paths.dir, 0700);
+		memcpy(w->st.uuid, spec->uuid, sizeof(w->st.uuid));
+		enter_state(w, spec->desired == DESIRED_TERMINATED ? VM_TERMINATED : VM_STOPPED,
+			    "never started");
+		return;
+	}
 	switch (spec->desired) {
 	case DESIRED_TERMINATED:
 		if (k == VM_RUNNING || k == VM_STARTING || k == VM_RESTARTING) {
@@ -467,11 +556,14 @@ static void reconcile(struct vm_worker *w, const struct vm_spec *spec)
 	if (alive)
 		drain_events(w);
 	if (vm_state_active(w->st.state) && w->st.pid > 0 && !alive) {
-		on_qemu_gone(w, spec);
-		alive = false;
+		int pid = find_qemu(w);       /* e.g. the daemon of a launch adopted midway */
+		if (pid > 0) {
+			take_pid(w, pid, "the recorded pid is gone");
+			alive = true;
+		} else {
+			on_qemu_gone(w, spec);
+		}
 	}
-	if (w->st.state == VM_STARTING && w->st.pid == 0 && !spec)
-		enter_state(w, VM_STOPPED, "no desired state");
 	if (w->st.restart_pending && alive &&
 	    (w->st.state == VM_RUNNING || w->st.state == VM_STARTING)) {
 		w->st.stopping_since_ms = realtime_ms();
@@ -489,9 +581,6 @@ static void reconcile(struct vm_worker *w, const struct vm_spec *spec)
 	if (spec) {
 		w->warned_no_spec = false;
 		apply_desired(w, spec);
-		if (w->st.state == VM_STARTING && w->st.pid == 0 &&
-		    spec->desired == DESIRED_RUNNING)
-			launch(w, spec);
 	} else if (!w->warned_no_spec && vm_state_active(w->st.state)) {
 		log_warn("vmengine", "vm=%u msg=\"no desired state for an active VM; left as it is\"",
 			 w->id);
@@ -515,27 +604,42 @@ static void adopt(struct vm_worker *w)
 	}
 	w->state_known = rc == 0;
 	if (rc < 0 || w->st.id != w->id) {
-		log_error("vmengine", "vm=%u msg=\"vm.state unreadable; treated as lost\" "
-			  "error=\"%s\"", w->id, rc < 0 ? err : "id mismatch");
+		/* Whatever the file said, a live QEMU of this VM must not get a twin. */
+		int pid = find_qemu(w);
+		log_error("vmengine", "vm=%u msg=\"vm.state unreadable\" error=\"%s\" qemu_pid=%d",
+			  w->id, rc < 0 ? err : "id mismatch", pid);
 		w->st = (struct vm_state){ .id = w->id, .state = VM_STOPPED };
-		enter_state(w, VM_STOPPED, "lost: vm.state unreadable");
+		if (pid > 0) {
+			w->st.pid = pid;
+			enter_state(w, VM_RUNNING, "vm.state was unreadable; re-adopted");
+			if (qmp_ensure(w, (int)w->cfg->qmp_timeout_ms) == 0)
+				drain_events(w);
+		} else {
+			enter_state(w, VM_STOPPED, "lost: vm.state unreadable");
+		}
 		return;
 	}
-	if (w->st.pid == 0 && vm_state_active(w->st.state)) {
-		int pid = qemu_read_pidfile(w->paths.pidfile);   /* died mid-launch? */
-		if (pid > 0 && qemu_pid_matches(pid, w->id))
-			w->st.pid = pid;
-	}
 	bool alive = w->st.pid > 0 && qemu_pid_matches(w->st.pid, w->id);
+	if (vm_state_active(w->st.state) && !alive) {
+		/* No pid yet (vmengine died during the launch), or not the recorded one. */
+		int pid = find_qemu(w);
+		if (pid > 0) {
+			take_pid(w, pid, "adopting");
+			alive = true;
+		}
+	}
 	log_info("vmengine", "vm=%u msg=\"adopting\" state=%s pid=%d alive=%d escalation=%s",
 		 w->id, vm_state_name(w->st.state), w->st.pid, alive,
 		 vm_escalation_name(w->st.escalation));
 	if (alive && qmp_ensure(w, (int)w->cfg->qmp_timeout_ms) == 0)
 		drain_events(w);
-	if (vm_state_active(w->st.state) && !alive && w->st.pid > 0)
+	if (vm_state_active(w->st.state) && !alive && w->st.pid > 0) {
 		on_qemu_gone(w, NULL);       /* died while vmengine was away: reason lost */
-	else if (vm_state_active(w->st.state) && w->st.pid == 0 && w->st.state != VM_STARTING)
-		enter_state(w, w->st.state == VM_TERMINATING ? VM_TERMINATED : VM_STOPPED, "lost");
+	} else if (vm_state_active(w->st.state) && !alive) {
+		/* Never had a QEMU, or its launch was interrupted and none came of it. */
+		enter_state(w, w->st.state == VM_TERMINATING ? VM_TERMINATED : VM_STOPPED,
+			    w->st.state == VM_STARTING ? "lost during launch" : "lost");
+	}
 	publish_status(w);
 }
 

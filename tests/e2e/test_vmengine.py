@@ -11,8 +11,14 @@ The graces are seconds here (tick 0.2 s, powerdown/quit/term 3 s each, QMP deadl
 - target restart with policy restart-vms: every active VM is relaunched, the marker is gone;
 - a guest panic is recorded and handled per on_crash (stop, restart);
 - a VM whose disk is a blockd vhost-user-blk controller;
-- a QEMU that died while vmengine was down is recorded as lost and the VM STOPPED.
+- a QEMU that died while vmengine was down is recorded as lost and the VM STOPPED;
+- a launch interrupted with no QEMU left (STARTING, pid 0) is terminated at once, and the
+  finished VM's worker is retired once its spec is gone;
+- a VM desired STOPPED before it ever started gets a vm.state (STOPPED);
+- a guest that powered off while vmengine was down is found paused on re-adoption: STOPPED
+  with reason guest-shutdown, its QEMU gone.
 """
+import json
 import os
 import re
 import signal
@@ -23,6 +29,7 @@ import pytest
 
 from berth_rpc import wait_for
 from conftest import qemu_pids
+from test_guest import Qmp
 
 GRACE = 3.0          # each of powerdown_grace, quit_grace, term_grace
 BOUND = 3 * GRACE + 5
@@ -243,4 +250,56 @@ def test_qemu_that_died_while_vmengine_was_down_is_lost(make_vmengine):
     vme.desire(1, "RUNNING", workload="idle", generation=1)
     st = vme.wait_state(1, "RUNNING", timeout=120)
     assert st["pid"] != pid and st["launches"] == 2
+    assert vme.stop() == 0
+
+
+def test_interrupted_launch_without_qemu_is_terminated_at_once(make_vmengine):
+    vme = make_vmengine()
+    vme.vm_dir(71).mkdir(parents=True)
+    (vme.vm_dir(71) / "vm.state").write_text(json.dumps({"id": 71, "state": "STARTING",
+                                                          "pid": 0}))
+    vme.desire(71, "TERMINATED")
+    t0 = time.monotonic()
+    vme.start()
+    st = vme.wait_state(71, "TERMINATED", timeout=10)
+    assert time.monotonic() - t0 < 5
+    assert st["pid"] == 0 and st["reason"] == "lost during launch", st
+    assert escalation_steps(vme, 71) == []
+    # No longer desired: its worker is retired, vm.state stays as the record.
+    (vme.desired_dir / "71.json").unlink()
+    wait_for(lambda: (s := vme.status()) and all(v["id"] != 71 for v in s["vms"]), 10,
+             what="vm 71's worker to be retired")
+    assert vme.state(71)["state"] == "TERMINATED"
+    assert vme.stop() == 0
+
+
+def test_vm_desired_stopped_before_it_started_is_recorded(make_vmengine):
+    vme = make_vmengine().start()
+    vme.desire(72, "STOPPED")
+    st = vme.wait_state(72, "STOPPED", timeout=10)
+    assert st["pid"] == 0 and st["launches"] == 0
+    assert qemu_pids(72) == []
+    assert vme.stop() == 0
+
+
+def test_guest_powered_off_while_vmengine_was_down(make_vmengine):
+    vme = make_vmengine().start()
+    vme.desire(73, "RUNNING", workload="acpi")
+    pid = vme.wait_state(73, "RUNNING")["pid"]
+    wait_for(lambda: "ACPI ready" in vme.console(73), 120, what="the guest's ACPI listener")
+    assert vme.stop() == 0
+    qmp = Qmp(vme.vm_dir(73) / "qmp-operator.sock")
+    try:
+        qmp.cmd("system_powerdown")
+        wait_for(lambda: "ACPI powerdown" in vme.console(73), 60, what="the guest's powerdown")
+        wait_for(lambda: qmp.cmd("query-status")["status"] == "shutdown", 30,
+                 what="QEMU paused after the guest powered off")
+    finally:
+        qmp.close()
+    assert qemu_pids(73) == [pid]
+    vme = make_vmengine().start()
+    st = vme.wait_state(73, "STOPPED", timeout=30)
+    assert st["reason"] == "guest-shutdown" and st["pid"] == 0, st
+    assert "guest stopped while QMP was disconnected" in vme.log_text()
+    wait_for(lambda: qemu_pids(73) == [], 10, what="QEMU to exit")
     assert vme.stop() == 0

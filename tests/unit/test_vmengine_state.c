@@ -2,7 +2,10 @@
  * (round trip of every field, corrupt files refused whole, a writer SIGKILLed mid-write and a
  * reader racing a writer never see a partial file), the [vmengine] configuration section, the
  * desired spec decoder, QEMU's command line, and the pid checks that keep signals away from
- * processes that are not the VM's QEMU (qemu_pid_matches, qemu_signal, qemu_read_pidfile).
+ * processes that are not the VM's QEMU (qemu_pid_matches, qemu_signal, qemu_read_pidfile,
+ * qemu_find_pid), a VM's worker on the paths that need no QEMU (an interrupted launch, a VM
+ * that never started, an unreadable vm.state beside a live stand-in QEMU), and store reports
+ * that never wait for a locked store.
  * Every wait is bounded; the random delays before a SIGKILL are not synchronisation. */
 #include <criterion/criterion.h>
 #include <dirent.h>
@@ -22,13 +25,17 @@
 #include <time.h>
 #include <unistd.h>
 #include <jansson.h>
+#include <sqlite3.h>
 
 #include "atomic_file.h"
 #include "config.h"
 #include "deadline_io.h"
+#include "desired_source.h"
 #include "qemu_proc.h"
+#include "store.h"
 #include "vm_spec.h"
 #include "vm_state.h"
+#include "vm_worker.h"
 
 /* ---------------------------------------------------------------- fixture and helpers */
 
@@ -809,4 +816,254 @@ Test(qemu_pid, read_pidfile)
 	cr_assert_lt(qemu_read_pidfile(path), 0, "a 199-digit pid");
 	/* a directory is not a pidfile */
 	cr_assert_lt(qemu_read_pidfile(g_dir), 0);
+}
+
+/* ---------------------------------------------------------------- qemu_find_pid */
+
+/* An id no other test (nor a QEMU of the e2e tests) uses at the same time. */
+static unsigned unique_id(void)
+{
+	return 500000000u + (unsigned)getpid();
+}
+
+/* The pidfile path of VM id under g_dir, as the worker puts it on QEMU's command line. */
+static const char *pidfile_of(unsigned id)
+{
+	static char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/vmengine/vms/%u/qemu.pid", g_dir, id);
+	return path;
+}
+
+/* A stand-in QEMU of VM id: sh reading g_stdin_w's pipe, with "-name vm<id>,debug-threads=on
+ * -pidfile <pidfile_of(id)>" in its argv. nested: it runs a second such sh and waits for it
+ * (QEMU's first process waiting for its daemon). Returns the outer pid (in g_child); *leaf:
+ * the one that reads. */
+static pid_t spawn_fake_qemu(unsigned id, bool nested, pid_t *leaf)
+{
+	char name[48];
+	snprintf(name, sizeof(name), "vm%u,debug-threads=on", id);
+	int in[2], out[2];
+	cr_assert_eq(pipe2(in, O_CLOEXEC), 0);
+	cr_assert_eq(pipe2(out, O_CLOEXEC), 0);
+	pid_t pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		dup2(in[0], STDIN_FILENO);
+		dup2(out[1], STDOUT_FILENO);
+		execl("/bin/sh", "sh", "-c",
+		      nested ? "/bin/sh -c 'echo $$; read x' \"$0\" \"$1\" \"$2\" \"$3\"; :"
+			     : "echo $$; read x",
+		      "-name", name, "-pidfile", pidfile_of(id), (char *)NULL);
+		_exit(127);
+	}
+	close(in[0]);
+	close(out[1]);
+	g_stdin_w = in[1];
+	g_child = pid;
+	char buf[32] = "";
+	ssize_t n = read(out[0], buf, sizeof(buf) - 1);   /* once the reader has exec'd */
+	close(out[0]);
+	cr_assert_gt(n, 0, "the fake QEMU started");
+	*leaf = (pid_t)atoi(buf);
+	cr_assert_gt(*leaf, 1);
+	return pid;
+}
+
+Test(qemu_pid, find_pid_scans_proc)
+{
+	unsigned id = unique_id();
+	cr_assert_eq(qemu_find_pid(id, NULL), -ESRCH);
+	pid_t leaf, pid = spawn_fake_qemu(id, false, &leaf);
+	cr_assert_eq(leaf, pid);
+	cr_assert_eq(qemu_find_pid(id, NULL), pid);
+	cr_assert_eq(qemu_find_pid(id, pidfile_of(id)), pid);
+	cr_assert_eq(qemu_find_pid(id, "/elsewhere/vmengine/vms/1/qemu.pid"), -ESRCH,
+		     "another root's VM with this id");
+	cr_assert_eq(qemu_find_pid(id + 1, NULL), -ESRCH);
+	cr_assert_eq(qemu_find_pid(id / 10, NULL), -ESRCH, "vm%u is not vm%u", id / 10, id);
+	cr_assert_eq(kill(pid, SIGKILL), 0);
+	siginfo_t si = { 0 };
+	cr_assert_eq(waitid(P_PID, (id_t)pid, &si, WEXITED | WNOWAIT), 0);
+	cr_assert_eq(qemu_find_pid(id, NULL), -ESRCH, "a zombie is no QEMU");
+	cr_assert_neq(reap(pid, 5000), -1);
+	g_child = -1;
+}
+
+Test(qemu_pid, find_pid_prefers_the_daemon)
+{
+	unsigned id = unique_id();
+	pid_t leaf, pid = spawn_fake_qemu(id, true, &leaf);
+	cr_assert_neq(leaf, pid);
+	cr_assert(qemu_pid_matches(pid, id) && qemu_pid_matches(leaf, id));
+	cr_assert_eq(qemu_find_pid(id, pidfile_of(id)), leaf,
+		     "the child, not the parent waiting for it");
+	cr_assert_eq(kill(leaf, SIGKILL), 0);
+	cr_assert_neq(reap(pid, 5000), -1, "the parent ends once its child is gone");
+	g_child = -1;
+	cr_assert_eq(qemu_find_pid(id, NULL), -ESRCH);
+}
+
+/* ---------------------------------------------------------------- vm_worker without QEMU */
+
+TestSuite(vm_worker, .init = setup, .fini = teardown, .timeout = 60);
+
+static struct vmengine_config g_cfg;
+
+static struct vm_worker *start_worker(unsigned id, const char *state_json)
+{
+	char err[256], path[PATH_MAX];
+	cr_assert_eq(vmengine_config_load(&g_cfg, g_dir, "/nonexistent", err, sizeof(err)), 0,
+		     "%s", err);
+	g_cfg.tick_ms = 20;
+	g_cfg.powerdown_grace_ms = g_cfg.quit_grace_ms = g_cfg.term_grace_ms = 100;
+	g_cfg.qmp_timeout_ms = 200;
+	snprintf(path, sizeof(path), "%s/vmengine", g_dir);
+	mkdir(path, 0700);
+	snprintf(path, sizeof(path), "%s/vmengine/vms", g_dir);
+	mkdir(path, 0700);
+	if (state_json) {
+		snprintf(path, sizeof(path), "%s/vmengine/vms/%u", g_dir, id);
+		mkdir(path, 0700);
+		snprintf(path, sizeof(path), "%s/vmengine/vms/%u/vm.state", g_dir, id);
+		write_str(path, state_json);
+	}
+	struct vm_worker *w = vm_worker_start(&g_cfg, id, NULL, NULL);
+	cr_assert_not_null(w);
+	return w;
+}
+
+static void desire(struct vm_worker *w, unsigned id, enum vm_desired d)
+{
+	struct vm_spec s = { .id = id, .vcpus = 1, .memory_mb = 64, .desired = d };
+	snprintf(s.uuid, sizeof(s.uuid), "00000000-0000-4000-8000-000000000001");
+	vm_worker_set_spec(w, &s);
+}
+
+/* Waits (bounded) for vm.state to say state; returns it. */
+static struct vm_state wait_vm_state(unsigned id, enum vm_state_kind state)
+{
+	char path[PATH_MAX], err[256];
+	snprintf(path, sizeof(path), "%s/vmengine/vms/%u/vm.state", g_dir, id);
+	struct vm_state st = { 0 };
+	int64_t until = monotonic_ms() + 10000;
+	while (monotonic_ms() < until) {
+		if (vm_state_load(path, &st, err, sizeof(err)) == 0 && st.state == state)
+			return st;
+		struct timespec ts = { 0, 10000000 };
+		nanosleep(&ts, NULL);
+	}
+	cr_assert_fail("vm %u never reached %s (last %s)", id, vm_state_name(state),
+		       vm_state_name(st.state));
+	return st;
+}
+
+#define STARTING_NO_PID "{\"id\": %u, \"state\": \"STARTING\", \"pid\": 0}"
+
+Test(vm_worker, interrupted_launch_without_qemu_terminates_at_once)
+{
+	unsigned id = unique_id();
+	char text[128];
+	snprintf(text, sizeof(text), STARTING_NO_PID, id);
+	struct vm_worker *w = start_worker(id, text);
+	desire(w, id, DESIRED_TERMINATED);
+	struct vm_state st = wait_vm_state(id, VM_TERMINATED);
+	cr_assert_eq(st.pid, 0);
+	cr_assert_str_eq(st.reason, "lost during launch");
+	cr_assert_eq(st.escalation, ESC_NONE, "no escalation against pid 0");
+	vm_worker_stop(w);
+}
+
+Test(vm_worker, interrupted_launch_adopts_its_qemu)
+{
+	unsigned id = unique_id();
+	char text[128];
+	snprintf(text, sizeof(text), STARTING_NO_PID, id);
+	pid_t leaf, pid = spawn_fake_qemu(id, false, &leaf);
+	struct vm_worker *w = start_worker(id, text);
+	desire(w, id, DESIRED_TERMINATED);       /* no QMP: escalation goes on to SIGTERM */
+	struct vm_state st = wait_vm_state(id, VM_TERMINATED);
+	cr_assert_str_eq(st.reason, "killed by term");
+	int status = reap(pid, 5000);
+	g_child = -1;
+	cr_assert(status != -1 && WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM);
+	vm_worker_stop(w);
+}
+
+Test(vm_worker, never_started_vm_records_stopped)
+{
+	unsigned id = unique_id();
+	struct vm_worker *w = start_worker(id, NULL);
+	desire(w, id, DESIRED_STOPPED);
+	struct vm_state st = wait_vm_state(id, VM_STOPPED);
+	cr_assert_str_eq(st.uuid, "00000000-0000-4000-8000-000000000001");
+	vm_worker_stop(w);
+}
+
+Test(vm_worker, unreadable_state_readopts_a_live_qemu)
+{
+	unsigned id = unique_id();
+	pid_t leaf, pid = spawn_fake_qemu(id, false, &leaf);
+	struct vm_worker *w = start_worker(id, "{not json");
+	struct vm_state st = wait_vm_state(id, VM_RUNNING);
+	cr_assert_eq(st.pid, pid);
+	cr_assert_str_eq(st.reason, "vm.state was unreadable; re-adopted");
+	vm_worker_stop(w);
+	cr_assert_eq(kill(pid, 0), 0, "stopping the worker leaves QEMU alone");
+}
+
+/* ---------------------------------------------------------------- desired_store reports */
+
+TestSuite(desired_store, .init = setup, .fini = teardown, .timeout = 60);
+
+#define N_REPORTS 1100          /* more than the queue holds */
+
+Test(desired_store, reports_never_wait_for_a_locked_store)
+{
+	char db[128], err[256];
+	snprintf(db, sizeof(db), "%s/berth.db", g_dir);
+	struct store *s = store_open(db, err, sizeof(err));
+	cr_assert_not_null(s, "%s", err);
+	struct store_vm vm = { .vcpus = 1, .memory_mb = 64 };
+	struct store_volume vol = { .size_mb = 64 };
+	snprintf(vm.name, sizeof(vm.name), "web");
+	snprintf(vm.host, sizeof(vm.host), "h1");
+	snprintf(vm.desired, sizeof(vm.desired), "RUNNING");
+	snprintf(vm.on_crash, sizeof(vm.on_crash), "stop");
+	snprintf(vol.layout, sizeof(vol.layout), "single");
+	cr_assert_eq(store_vm_create(s, &vm, &vol), 0, "%s", store_error(s));
+	struct desired_source *src = desired_store_open(db, "h1", err, sizeof(err));
+	cr_assert_not_null(src, "%s", err);
+
+	sqlite3 *lock;                  /* another writer holds the database */
+	cr_assert_eq(sqlite3_open(db, &lock), SQLITE_OK);
+	cr_assert_eq(sqlite3_exec(lock, "BEGIN EXCLUSIVE", NULL, NULL, NULL), SQLITE_OK);
+	int64_t t0 = monotonic_ms();
+	for (int i = 0; i < N_REPORTS; i++) {
+		struct vm_state st = { .id = (unsigned)vm.id, .state = VM_RUNNING, .pid = 1000 + i };
+		bool notable = i == 300;
+		if (notable)
+			snprintf(st.reason, sizeof(st.reason), "marker");
+		src->report(src, &st, notable);
+	}
+	int64_t took = monotonic_ms() - t0;
+	cr_assert_lt(took, 1000, "%d reports took %lld ms", N_REPORTS, (long long)took);
+	struct timespec ts = { 0, 200000000 };
+	nanosleep(&ts, NULL);
+	cr_assert_eq(sqlite3_exec(lock, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(lock);
+	src->destroy(src);              /* drains the queue */
+
+	struct store_vm got;
+	cr_assert_eq(store_vm_get(s, vm.id, &got), 0);
+	cr_assert_str_eq(got.state, "RUNNING");
+	cr_assert_eq(got.pid, 1000 + N_REPORTS - 1, "the last report arrived (pid %d)", got.pid);
+	struct store_event *evs;
+	size_t n;
+	cr_assert_eq(store_event_list(s, 0, vm.id, 100, &evs, &n), 0);
+	bool found = false;
+	for (size_t i = 0; i < n; i++)
+		found |= strcmp(evs[i].message, "RUNNING reason=marker") == 0;
+	free(evs);
+	cr_assert(found, "the notable report survived the full queue");
+	store_close(s);
 }
