@@ -163,16 +163,22 @@ static void restart_target(struct loop *l)
 	log_warn("diskengine", "msg=\"target restart requested\" command=\"%s\"", cmd);
 }
 
-static void item_failed(struct loop *l, struct item *it, const struct action *a, int rc)
+/* Records a failure of item: since when, which RPC, why; backs it off. Returns the delay. */
+static int64_t item_record_failure(struct loop *l, struct item *it, int rc, int64_t now)
 {
-	int64_t now = wall_ms();
 	if (!it->failing_since_ms)
 		it->failing_since_ms = now;
 	snprintf(it->rpc, sizeof(it->rpc), "%s", l->target.last_method);
 	snprintf(it->error, sizeof(it->error), "%s",
 		 l->target.last_error[0] ? l->target.last_error : strerror(-rc));
-	int64_t delay = backoff_failed(&it->retry, monotonic_ms(), BACKOFF_BASE_MS,
-				       (int64_t)l->cfg->backoff_max_ms);
+	return backoff_failed(&it->retry, monotonic_ms(), BACKOFF_BASE_MS,
+			      (int64_t)l->cfg->backoff_max_ms);
+}
+
+static void item_failed(struct loop *l, struct item *it, const struct action *a, int rc)
+{
+	int64_t now = wall_ms();
+	int64_t delay = item_record_failure(l, it, rc, now);
 	log_warn("diskengine", "loop=%s vol=%u action=%s msg=\"failed; retrying\" error=\"%s\" "
 		 "retry_in_ms=%lld failing_for_ms=%lld", l->name, a->vol, action_name(a->kind),
 		 it->error, (long long)delay, (long long)(now - it->failing_since_ms));
@@ -205,13 +211,7 @@ static void target_stuck(struct loop *l, int rc)
 {
 	struct item *it = &l->stuck;
 	int64_t now = wall_ms();
-	if (!it->failing_since_ms)
-		it->failing_since_ms = now;
-	snprintf(it->rpc, sizeof(it->rpc), "%s", l->target.last_method);
-	snprintf(it->error, sizeof(it->error), "%s",
-		 l->target.last_error[0] ? l->target.last_error : strerror(-rc));
-	backoff_failed(&it->retry, monotonic_ms(), BACKOFF_BASE_MS,
-		       (int64_t)l->cfg->backoff_max_ms);
+	item_record_failure(l, it, rc, now);
 	log_warn("diskengine", "loop=%s item=target msg=\"listing the target failed\" "
 		 "rpc=%s error=\"%s\" failing_for_ms=%lld", l->name, it->rpc, it->error,
 		 (long long)(now - it->failing_since_ms));
