@@ -84,21 +84,33 @@ static void rpc_bdev_null_delete(struct rpc_request *req, const json_t *params)
 
 /* ---------------------------------------------------------------- uring, aio */
 
-static void rpc_bdev_uring_create(struct rpc_request *req, const json_t *params)
+/* bdev_uring_create and SPDK's bdev_aio_create make the same file bdev; aio also takes
+ * readonly and fallocate (accepted for SPDK users' scripts; files are never preallocated). */
+static void file_bdev_create(struct rpc_request *req, const json_t *params, bool aio)
 {
 	const char *name = NULL, *filename = NULL, *uuid = NULL;
 	uint32_t block_size = 0;
+	bool readonly = false, fallocate = false;
 	struct jparam spec[] = {
 		{ "name", JP_STRING, true, &name, NULL },
 		{ "filename", JP_STRING, true, &filename, NULL },
 		{ "block_size", JP_UINT32, false, &block_size, NULL },
 		{ "uuid", JP_STRING, false, &uuid, NULL },
+		{ "readonly", JP_BOOL, false, &readonly, NULL },     /* aio only, from here */
+		{ "fallocate", JP_BOOL, false, &fallocate, NULL },
 	};
-	DECODE_OR_REPLY(req, params, spec);
+	char err[160];
+	if (json_decode_params(params, spec, aio ? 6 : 4, err, sizeof(err)) < 0)
+		return rpc_reply_invalid_params(req, err);
 	struct bdev *b = NULL;
-	int rc = bdev_uring_create(name, filename, block_size, false, uuid, "uring",
-					     &b);
+	int rc = bdev_uring_create(name, filename, block_size, readonly, uuid,
+				   aio ? "aio" : "uring", &b);
 	reply_created(req, rc, b);
+}
+
+static void rpc_bdev_uring_create(struct rpc_request *req, const json_t *params)
+{
+	file_bdev_create(req, params, false);
 }
 
 static void rpc_bdev_uring_delete(struct rpc_request *req, const json_t *params)
@@ -108,22 +120,7 @@ static void rpc_bdev_uring_delete(struct rpc_request *req, const json_t *params)
 
 static void rpc_bdev_aio_create(struct rpc_request *req, const json_t *params)
 {
-	const char *name = NULL, *filename = NULL, *uuid = NULL;
-	uint32_t block_size = 0;
-	bool readonly = false, fallocate = false;
-	struct jparam spec[] = {
-		{ "name", JP_STRING, true, &name, NULL },
-		{ "filename", JP_STRING, true, &filename, NULL },
-		{ "block_size", JP_UINT32, false, &block_size, NULL },
-		{ "readonly", JP_BOOL, false, &readonly, NULL },
-		{ "fallocate", JP_BOOL, false, &fallocate, NULL },
-		{ "uuid", JP_STRING, false, &uuid, NULL },
-	};
-	DECODE_OR_REPLY(req, params, spec);
-	struct bdev *b = NULL;
-	int rc = bdev_uring_create(name, filename, block_size, readonly, uuid, "aio",
-					     &b);
-	reply_created(req, rc, b);
+	file_bdev_create(req, params, true);
 }
 
 static void rpc_bdev_aio_delete(struct rpc_request *req, const json_t *params)

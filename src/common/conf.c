@@ -64,6 +64,17 @@ int conf_parse_seconds(const char *v, double min_s, double max_s, uint64_t *ms)
 	return 0;
 }
 
+int conf_parse_choice(const char *v, const char *const *choices, int *index)
+{
+	for (int i = 0; v && choices[i]; i++) {
+		if (!strcmp(v, choices[i])) {
+			*index = i;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
 int conf_copy_string(char *dst, size_t size, const char *v)
 {
 	size_t len = strlen(v);

@@ -15,6 +15,8 @@ int conf_load_section(const char *path, const char *section,
 
 /* "1.5" seconds -> 1500 ms, within [min_s, max_s]. 0 or -EINVAL. */
 int conf_parse_seconds(const char *v, double min_s, double max_s, uint64_t *ms);
+/* v is one of choices (NULL-terminated): *index is its position. 0 or -EINVAL. */
+int conf_parse_choice(const char *v, const char *const *choices, int *index);
 /* Copies a non-empty string that fits. 0 or -EINVAL. */
 int conf_copy_string(char *dst, size_t size, const char *v);
 

@@ -8,9 +8,23 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* In enum order. */
+static const char *const g_layouts[] = { "raid1", "raid0", "single", NULL };
+static const char *const g_wedge_actions[] = { "report", "restart-target", NULL };
+static const char *const g_desired_sources[] = { "store", "dir", NULL };
+
 const char *volume_layout_name(enum volume_layout l)
 {
-	return l == LAYOUT_RAID1 ? "raid1" : l == LAYOUT_RAID0 ? "raid0" : "single";
+	return g_layouts[l];
+}
+
+int volume_layout_parse(const char *name, enum volume_layout *out)
+{
+	int i;
+	if (conf_parse_choice(name, g_layouts, &i) < 0)
+		return -EINVAL;
+	*out = (enum volume_layout)i;
+	return 0;
 }
 
 unsigned volume_layout_bases(enum volume_layout l)
@@ -35,26 +49,15 @@ static int set_key(void *obj, const char *key, const char *v)
 		return conf_parse_seconds(v, 0, 86400, &c->wedge_after_ms);
 	if (!strcmp(key, "restart_target_command"))
 		return conf_copy_string(c->restart_target_command, sizeof(c->restart_target_command), v);
+	int choice;
 	if (!strcmp(key, "wedge_action")) {
-		if (!strcmp(v, "report"))
-			c->wedge_action = WEDGE_REPORT;
-		else if (!strcmp(v, "restart-target"))
-			c->wedge_action = WEDGE_RESTART_TARGET;
-		else
+		if (conf_parse_choice(v, g_wedge_actions, &choice) < 0)
 			return -EINVAL;
+		c->wedge_action = (enum wedge_action)choice;
 		return 0;
 	}
-	if (!strcmp(key, "layout")) {
-		if (!strcmp(v, "raid1"))
-			c->layout = LAYOUT_RAID1;
-		else if (!strcmp(v, "raid0"))
-			c->layout = LAYOUT_RAID0;
-		else if (!strcmp(v, "single"))
-			c->layout = LAYOUT_SINGLE;
-		else
-			return -EINVAL;
-		return 0;
-	}
+	if (!strcmp(key, "layout"))
+		return volume_layout_parse(v, &c->layout);
 	if (!strcmp(key, "strip_size_kb")) {
 		char *end;
 		unsigned long kb = strtoul(v, &end, 10);
@@ -64,9 +67,9 @@ static int set_key(void *obj, const char *key, const char *v)
 		return 0;
 	}
 	if (!strcmp(key, "desired_source")) {
-		if (strcmp(v, "store") && strcmp(v, "dir"))
+		if (conf_parse_choice(v, g_desired_sources, &choice) < 0)
 			return -EINVAL;
-		c->desired_from_dir = !strcmp(v, "dir");
+		c->desired_from_dir = choice == 1;
 		return 0;
 	}
 	return -ENOENT;

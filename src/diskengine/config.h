@@ -30,6 +30,8 @@ int diskengine_config_load(struct diskengine_config *c, const char *root, const 
 			   char *err, size_t errlen);
 
 const char *volume_layout_name(enum volume_layout l);
+/* "raid1", "raid0", "single". 0 or -EINVAL. */
+int volume_layout_parse(const char *name, enum volume_layout *out);
 unsigned volume_layout_bases(enum volume_layout l);
 
 #endif

@@ -91,8 +91,8 @@ static bool vm_may_use_export(const struct store_vm *vm)
 
 static enum volume_layout layout_of(const char *name, enum volume_layout fallback)
 {
-	return !strcmp(name, "raid1") ? LAYOUT_RAID1 : !strcmp(name, "raid0") ? LAYOUT_RAID0
-	       : !strcmp(name, "single") ? LAYOUT_SINGLE : fallback;
+	enum volume_layout l;
+	return volume_layout_parse(name, &l) == 0 ? l : fallback;
 }
 
 static int store_snapshot(struct desired_volumes *d, struct volume_spec **specs, size_t *n,

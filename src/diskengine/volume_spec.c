@@ -49,13 +49,7 @@ int volume_spec_from_json(const json_t *obj, enum volume_layout default_layout,
 	if (exported && vm == 0)
 		FAIL("exported needs a vm");
 	out->layout = default_layout;
-	if (layout && !strcmp(layout, "raid1"))
-		out->layout = LAYOUT_RAID1;
-	else if (layout && !strcmp(layout, "raid0"))
-		out->layout = LAYOUT_RAID0;
-	else if (layout && !strcmp(layout, "single"))
-		out->layout = LAYOUT_SINGLE;
-	else if (layout)
+	if (layout && volume_layout_parse(layout, &out->layout) < 0)
 		FAIL("layout must be raid1, raid0 or single");
 	out->id = id;
 	snprintf(out->name, sizeof(out->name), "%s", name);

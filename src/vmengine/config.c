@@ -8,16 +8,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+static const char *const g_accels[] = { "tcg", "kvm", NULL };
+/* In enum order. */
+static const char *const g_policies[] = { "reconnect", "restart-vms", NULL };
+static const char *const g_desired_sources[] = { "store", "dir", NULL };
+
 static int set_key(void *obj, const char *key, const char *v)
 {
 	struct vmengine_config *c = obj;
+	int choice;
 	if (!strcmp(key, "qemu"))
 		return conf_copy_string(c->qemu, sizeof(c->qemu), v);
-	if (!strcmp(key, "accel")) {
-		if (strcmp(v, "tcg") && strcmp(v, "kvm"))
-			return -EINVAL;
-		return conf_copy_string(c->accel, sizeof(c->accel), v);
-	}
+	if (!strcmp(key, "accel"))
+		return conf_parse_choice(v, g_accels, &choice) < 0
+			       ? -EINVAL : conf_copy_string(c->accel, sizeof(c->accel), v);
 	if (!strcmp(key, "machine"))
 		return conf_copy_string(c->machine, sizeof(c->machine), v);
 	if (!strcmp(key, "tick"))
@@ -33,18 +37,15 @@ static int set_key(void *obj, const char *key, const char *v)
 	if (!strcmp(key, "launch_timeout"))
 		return conf_parse_seconds(v, 0.1, 3600, &c->launch_timeout_ms);
 	if (!strcmp(key, "target_restart_policy")) {
-		if (!strcmp(v, "reconnect"))
-			c->target_restart_policy = TARGET_RESTART_RECONNECT;
-		else if (!strcmp(v, "restart-vms"))
-			c->target_restart_policy = TARGET_RESTART_RESTART_VMS;
-		else
+		if (conf_parse_choice(v, g_policies, &choice) < 0)
 			return -EINVAL;
+		c->target_restart_policy = (enum target_restart_policy)choice;
 		return 0;
 	}
 	if (!strcmp(key, "desired_source")) {
-		if (strcmp(v, "store") && strcmp(v, "dir"))
+		if (conf_parse_choice(v, g_desired_sources, &choice) < 0)
 			return -EINVAL;
-		c->desired_from_dir = !strcmp(v, "dir");
+		c->desired_from_dir = choice == 1;
 		return 0;
 	}
 	return -ENOENT;
