@@ -26,7 +26,38 @@ def binary(name):
     return path
 
 
-class Blockd:
+class Process:
+    """One daemon under test, its output in log_path: launch(argv), stop() (SIGTERM, then
+    wait; returns the exit code), kill() (SIGKILL), log_text()."""
+
+    proc = None
+    log_path = None
+
+    def launch(self, argv):
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(argv, stdout=self.log, stderr=self.log)
+
+    def stop(self, timeout=30):
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else None
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        finally:
+            self.kill()
+
+    def kill(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+        if getattr(self, "log", None):
+            self.log.close()
+
+    def log_text(self):
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+class Blockd(Process):
     """A blockd process in root/blockd; start() waits until it answers spdk_get_version."""
 
     def __init__(self, root, persist=False, fault_injection=False, extra=()):
@@ -45,8 +76,7 @@ class Blockd:
         self.proc = None
 
     def start(self, timeout=15):
-        self.log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(self.args, stdout=self.log, stderr=self.log)
+        self.launch(self.args)
 
         def ready():
             if self.proc.poll() is not None:
@@ -67,26 +97,6 @@ class Blockd:
     def call(self, method, params=None):
         with self.client() as c:
             return c.call(method, params)
-
-    def stop(self, timeout=15):
-        """SIGTERM, then wait; returns the exit code."""
-        if self.proc is None or self.proc.poll() is not None:
-            return self.proc.returncode if self.proc else None
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(timeout)
-        finally:
-            self.kill()
-
-    def kill(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(10)
-        if getattr(self, "log", None):
-            self.log.close()
-
-    def log_text(self):
-        return self.log_path.read_text(errors="replace")
 
 
 @pytest.fixture
@@ -135,7 +145,7 @@ def boot(guest):
         g.stop()
 
 
-class Engine:
+class Engine(Process):
     """A Berth engine process (vmengine, diskengine) for root: its [name] section of
     root/berth.conf (other sections kept), its log in root/<name>.log."""
 
@@ -148,32 +158,10 @@ class Engine:
         text = re.sub(rf"\[{name}\][^\[]*", "", text)
         conf.write_text(text + f"[{name}]\n" +
                         "".join(f"{k} = {v}\n" for k, v in settings.items()))
-        self.proc = None
 
     def start(self):
-        self.log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([str(binary(self.name)), "--root", str(self.root)],
-                                     stdout=self.log, stderr=self.log)
+        self.launch([str(binary(self.name)), "--root", str(self.root)])
         return self
-
-    def stop(self, timeout=30):
-        if self.proc is None or self.proc.poll() is not None:
-            return self.proc.returncode if self.proc else None
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(timeout)
-        finally:
-            self.kill()
-
-    def kill(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(10)
-        if getattr(self, "log", None):
-            self.log.close()
-
-    def log_text(self):
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
 
 class Vmengine(Engine):

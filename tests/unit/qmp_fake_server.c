@@ -16,6 +16,7 @@
 #include <linux/sockios.h>
 
 #include "deadline_io.h"
+#include "sock_util.h"
 #include "qmp.h"
 
 struct fake_server srv;
@@ -31,37 +32,6 @@ static bool srv_wait_readable(int fd, int timeout_ms)
 		if (rc < 0 && errno == EINTR)
 			continue;
 		return rc > 0 && !(p[1].revents & POLLIN);
-	}
-}
-
-static void srv_send(int fd, const char *s, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = send(fd, s, n, MSG_NOSIGNAL);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return;
-		s += w;
-		n -= (size_t)w;
-	}
-}
-
-static void srv_send_str(int fd, const char *s)
-{
-	srv_send(fd, s, strlen(s));
-}
-
-/* Waits until the client has read everything sent so far (bounded: 5 s). */
-static void srv_wait_drained(int fd)
-{
-	int64_t until = monotonic_ms() + 5000;
-	while (monotonic_ms() < until) {
-		int outq = 0;
-		if (ioctl(fd, SIOCOUTQ, &outq) < 0 || outq == 0)
-			return;
-		struct timespec ts = { 0, 200000 };
-		nanosleep(&ts, NULL);
 	}
 }
 
@@ -112,7 +82,7 @@ static void srv_return(int fd, json_t *req, const char *value)
 {
 	char buf[4096];
 	snprintf(buf, sizeof(buf), "{\"return\": %s, \"id\": %lld}\r\n", value, req_id(req));
-	srv_send_str(fd, buf);
+	sock_send_str(fd, buf);
 }
 
 static void srv_event(int fd, const char *name, const char *data)
@@ -120,7 +90,7 @@ static void srv_event(int fd, const char *name, const char *data)
 	char buf[4096];
 	snprintf(buf, sizeof(buf), "{\"timestamp\": {\"seconds\": 1700000000, \"microseconds\": 1}, "
 		 "\"event\": \"%s\", \"data\": %s}\r\n", name, data);
-	srv_send_str(fd, buf);
+	sock_send_str(fd, buf);
 }
 
 /* Greeting and qmp_capabilities, as QEMU does. false when the client went away. */
@@ -149,7 +119,7 @@ static void srv_send_long_line(int fd, json_t *req, size_t total)
 	char tail[64];
 	snprintf(tail, sizeof(tail), "\", \"id\": %lld}", req_id(req));
 	size_t body = total - strlen(head) - strlen(tail);
-	srv_send_str(fd, head);
+	sock_send_str(fd, head);
 	while (body > 0) {
 		size_t n = body < sizeof(chunk) ? body : sizeof(chunk);
 		ssize_t w = send(fd, chunk, n, MSG_NOSIGNAL);
@@ -158,8 +128,8 @@ static void srv_send_long_line(int fd, json_t *req, size_t total)
 		if (w > 0)
 			body -= (size_t)w;
 	}
-	srv_send_str(fd, tail);
-	srv_send_str(fd, "\r\n");
+	sock_send_str(fd, tail);
+	sock_send_str(fd, "\r\n");
 }
 
 /* Acts on one command; false to close the connection. */
@@ -178,9 +148,9 @@ static bool srv_handle(int fd, json_t *req)
 	} else if (!strcmp(cmd, "fail")) {
 		snprintf(buf, sizeof(buf), "{\"id\": %lld, \"error\": {\"class\": \"DeviceNotFound\", "
 			 "\"desc\": \"Device 'disk9' not found\"}}\r\n", req_id(req));
-		srv_send_str(fd, buf);
+		sock_send_str(fd, buf);
 	} else if (!strcmp(cmd, "noid_error")) {
-		srv_send_str(fd, "{\"error\": {\"class\": \"GenericError\", \"desc\": \"JSON parse error\"}}\n");
+		sock_send_str(fd, "{\"error\": {\"class\": \"GenericError\", \"desc\": \"JSON parse error\"}}\n");
 	} else if (!strcmp(cmd, "events")) {
 		srv_event(fd, "STOP", "{}");
 		srv_event(fd, "RESUME", "{}");
@@ -193,8 +163,8 @@ static bool srv_handle(int fd, json_t *req)
 		snprintf(buf, sizeof(buf), "%s{\"return\": {\"answer\": 42, \"s\": \"a\\nb\"}, "
 			 "\"id\": %lld}\r\n", ev, req_id(req));
 		for (size_t i = 0; buf[i]; i++) {
-			srv_send(fd, buf + i, 1);
-			srv_wait_drained(fd);
+			sock_send_all(fd, buf + i, 1);
+			sock_wait_drained(fd, -1);
 		}
 	} else if (!strcmp(cmd, "stale")) {
 		long long id = req_id(req);
@@ -203,21 +173,21 @@ static bool srv_handle(int fd, json_t *req)
 			 "{\"return\": \"string id\", \"id\": \"%lld\"}\r\n"
 			 "{\"error\": {\"class\": \"GenericError\", \"desc\": \"x\"}, \"id\": %lld}\r\n"
 			 "{\"return\": \"right\", \"id\": %lld}\r\n", id - 1, id, id + 1000, id);
-		srv_send_str(fd, buf);
+		sock_send_str(fd, buf);
 	} else if (!strcmp(cmd, "silent")) {
 		/* never answers: the next read blocks until the client closes or the test ends */
 	} else if (!strcmp(cmd, "close_mid")) {
 		snprintf(buf, sizeof(buf), "{\"return\": {\"status\": \"running\"}, \"id\": %lld}\r\n",
 			 req_id(req));
-		srv_send(fd, buf, strlen(buf) / 2);
+		sock_send_all(fd, buf, strlen(buf) / 2);
 		return false;
 	} else if (!strcmp(cmd, "garbage")) {
-		srv_send_str(fd, "hello\r\n[1, 2]\r\n{\"bad json\r\n\"str\"\r\n\r\n   \r\n"
+		sock_send_str(fd, "hello\r\n[1, 2]\r\n{\"bad json\r\n\"str\"\r\n\r\n   \r\n"
 			     "{\"foo\": 1}\r\n42\n");
 		srv_return(fd, req, "\"after garbage\"");
 	} else if (!strcmp(cmd, "garbage_flood")) {
 		for (int i = 0; i <= QMP_GARBAGE_MAX; i++)
-			srv_send_str(fd, "not json at all\r\n");
+			sock_send_str(fd, "not json at all\r\n");
 		srv_return(fd, req, "\"too late\"");
 	} else if (!strcmp(cmd, "huge")) {
 		srv_send_long_line(fd, req, 10u * 1024 * 1024);
@@ -228,11 +198,11 @@ static bool srv_handle(int fd, json_t *req)
 	} else if (!strcmp(cmd, "lf_only")) {
 		snprintf(buf, sizeof(buf), "{\"event\": \"RESUME\", \"data\": {}}\n"
 			 "{\"return\": \"lf\", \"id\": %lld}\n", req_id(req));
-		srv_send_str(fd, buf);
+		sock_send_str(fd, buf);
 	} else if (!strcmp(cmd, "uint64")) {
 		snprintf(buf, sizeof(buf), "{\"return\": {\"max\": 18446744073709551615}, "
 			 "\"id\": %lld}\r\n", req_id(req));
-		srv_send_str(fd, buf);
+		sock_send_str(fd, buf);
 	} else if (!strcmp(cmd, "flood")) {
 		int n = (int)json_integer_value(json_object_get(json_object_get(req, "arguments"), "n"));
 		for (int i = 0; i < n; i++) {
@@ -244,10 +214,10 @@ static bool srv_handle(int fd, json_t *req)
 	} else if (!strcmp(cmd, "reply_and_event")) {   /* in one write */
 		snprintf(buf, sizeof(buf), "{\"return\": {}, \"id\": %lld}\r\n"
 			 "{\"event\": \"RESUME\", \"data\": {}}\r\n", req_id(req));
-		srv_send_str(fd, buf);
+		sock_send_str(fd, buf);
 	} else if (!strcmp(cmd, "emit_later")) {
 		srv_return(fd, req, "{}");
-		srv_wait_drained(fd);
+		sock_wait_drained(fd, -1);
 		srv_event(fd, "STOP", "{}");
 		srv_event(fd, "RESUME", "{}");
 	} else if (!strcmp(cmd, "quit")) {
@@ -260,7 +230,7 @@ static bool srv_handle(int fd, json_t *req)
 	} else {
 		snprintf(buf, sizeof(buf), "{\"id\": %lld, \"error\": {\"class\": \"CommandNotFound\", "
 			 "\"desc\": \"The command %s has not been found\"}}\r\n", req_id(req), cmd);
-		srv_send_str(fd, buf);
+		sock_send_str(fd, buf);
 	}
 	return true;
 }
@@ -278,11 +248,11 @@ static void srv_serve(int fd)
 	if (!srv.greeting)
 		return;                      /* closes at once */
 	for (size_t i = 0; srv.greeting[i] && (srv.flags & SRV_BYTEWISE); i++) {
-		srv_send(fd, srv.greeting + i, 1);
-		srv_wait_drained(fd);
+		sock_send_all(fd, srv.greeting + i, 1);
+		sock_wait_drained(fd, -1);
 	}
 	if (!(srv.flags & SRV_BYTEWISE))
-		srv_send_str(fd, srv.greeting);
+		sock_send_str(fd, srv.greeting);
 	if (strcmp(srv.greeting, GREETING) != 0 || (srv.flags & SRV_REFUSE_CAPS)) {
 		json_t *req = srv_read_request(fd);
 		if (req && (srv.flags & SRV_REFUSE_CAPS)) {
@@ -290,7 +260,7 @@ static void srv_serve(int fd)
 			snprintf(buf, sizeof(buf), "{\"id\": %lld, \"error\": {\"class\": "
 				 "\"CommandNotFound\", \"desc\": \"Capabilities negotiation is already "
 				 "complete\"}}\r\n", req_id(req));
-			srv_send_str(fd, buf);
+			sock_send_str(fd, buf);
 		}
 		json_decref(req);
 		srv_hold(fd);

@@ -23,6 +23,7 @@
 #include <linux/sockios.h>
 
 #include "deadline_io.h"
+#include "sock_util.h"
 #include "jsonrpc.h"
 #include "jsonrpc_client.h"
 #include "jsonrpc_frame.h"
@@ -84,54 +85,17 @@ static int srv_get(int *counter)
 	return v;
 }
 
-/* Waits for fd to be readable or the stop pipe; false when stopping. */
+/* Waits (at most 10 s) for fd to be readable; false on stop or timeout. */
 static bool srv_wait_readable(int fd)
 {
-	struct pollfd p[2] = { { .fd = fd, .events = POLLIN }, { .fd = srv.stop_pipe[0], .events = POLLIN } };
+	struct pollfd p[2] = { { .fd = fd, .events = POLLIN },
+			       { .fd = srv.stop_pipe[0], .events = POLLIN } };
+	int64_t deadline = deadline_after_ms(10000);
 	for (;;) {
-		int rc = poll(p, 2, -1);
+		int rc = poll(p, 2, deadline_remaining_ms(deadline));
 		if (rc < 0 && errno == EINTR)
 			continue;
-		if (rc < 0 || (p[1].revents & POLLIN))
-			return false;
-		return true;
-	}
-}
-
-static bool srv_stopping(void)
-{
-	struct pollfd p = { .fd = srv.stop_pipe[0], .events = POLLIN };
-	return poll(&p, 1, 0) > 0;
-}
-
-static void srv_send(int fd, const char *s, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = send(fd, s, n, MSG_NOSIGNAL);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return;
-		s += w;
-		n -= (size_t)w;
-	}
-}
-
-static void srv_send_str(int fd, const char *s)
-{
-	srv_send(fd, s, strlen(s));
-}
-
-/* Waits until the peer has read everything this socket sent (bounded: 5 s). */
-static void srv_wait_drained(int fd)
-{
-	int64_t until = monotonic_ms() + 5000;
-	while (monotonic_ms() < until && !srv_stopping()) {
-		int outq = 0;
-		if (ioctl(fd, SIOCOUTQ, &outq) < 0 || outq == 0)
-			return;
-		struct timespec ts = { 0, 1000000 };
-		nanosleep(&ts, NULL);
+		return rc > 0 && !(p[1].revents & POLLIN);
 	}
 }
 
@@ -164,21 +128,21 @@ static bool srv_handle(int fd, json_t *req)
 		if (params)
 			json_object_set(res, "params", params);
 		char *line = reply_result(id, res);
-		srv_send_str(fd, line);
+		sock_send_str(fd, line);
 		free(line);
 	} else if (!strcmp(method, "fail")) {
 		size_t len;
 		char *line = jrpc_encode_error(jid, -19, "No such device", &len);
-		srv_send(fd, line, len);
+		sock_send_all(fd, line, len);
 		free(line);
 	} else if (!strcmp(method, "silent")) {
 		/* never answers */
 	} else if (!strcmp(method, "halves")) {
 		char *line = reply_result(id, json_string("first half|second half"));
 		size_t n = strlen(line), half = strstr(line, "|") - line;
-		srv_send(fd, line, half);
-		srv_wait_drained(fd);   /* the client has the first half and waits for more */
-		srv_send(fd, line + half, n - half);
+		sock_send_all(fd, line, half);
+		sock_wait_drained(fd, srv.stop_pipe[0]);   /* the client has the first half and waits for more */
+		sock_send_all(fd, line + half, n - half);
 		free(line);
 	} else if (!strcmp(method, "stale")) {
 		char *a = reply_result(id - 1, json_string("stale"));
@@ -188,39 +152,39 @@ static bool srv_handle(int fd, json_t *req)
 			 "{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":-32700,"
 			 "\"message\":\"x\"}}", id);
 		char *c = reply_result(id, json_string("right"));
-		srv_send_str(fd, a);           /* alone */
-		srv_wait_drained(fd);
-		srv_send_str(fd, b);           /* then the rest in one write */
+		sock_send_str(fd, a);           /* alone */
+		sock_wait_drained(fd, srv.stop_pipe[0]);
+		sock_send_str(fd, b);           /* then the rest in one write */
 		char all[1024];
 		snprintf(all, sizeof(all), "%s%s", buf, c);
-		srv_send_str(fd, all);
+		sock_send_str(fd, all);
 		free(a);
 		free(b);
 		free(c);
 	} else if (!strcmp(method, "close_mid")) {
 		char *line = reply_result(id, json_string("never complete"));
-		srv_send(fd, line, strlen(line) / 2);
+		sock_send_all(fd, line, strlen(line) / 2);
 		free(line);
 		return false;
 	} else if (!strcmp(method, "garbage")) {
-		srv_send_str(fd, "hello\n");
+		sock_send_str(fd, "hello\n");
 	} else if (!strcmp(method, "no_result")) {
 		char buf[128];
 		snprintf(buf, sizeof(buf), "{\"jsonrpc\":\"2.0\",\"id\":%lld}\n", id);
-		srv_send_str(fd, buf);
+		sock_send_str(fd, buf);
 	} else if (!strcmp(method, "big")) {
 		size_t n = (size_t)json_integer_value(json_object_get(params, "size"));
 		char *s = malloc(n + 1);
 		memset(s, 'b', n);
 		s[n] = '\0';
 		char *line = reply_result(id, json_string(s));
-		srv_send_str(fd, line);
+		sock_send_str(fd, line);
 		free(line);
 		free(s);
 	} else {
 		size_t len;
 		char *line = jrpc_encode_error(jid, JRPC_METHOD_NOT_FOUND, "Method not found", &len);
-		srv_send(fd, line, len);
+		sock_send_all(fd, line, len);
 		free(line);
 	}
 	return true;
