@@ -2,6 +2,8 @@
 #include "iov.h"
 
 #include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <string.h>
 
 size_t iov_total(const struct iovec *iov, int iovcnt)
@@ -36,7 +38,9 @@ int iov_slice(const struct iovec *iov, int iovcnt, size_t skip, size_t len,
 	return n;
 }
 
-size_t iov_copy_from(const struct iovec *iov, int iovcnt, size_t off, void *dst, size_t len)
+/* Copies between buf and the iovecs' bytes [off, off + len). */
+static size_t iov_copy(const struct iovec *iov, int iovcnt, size_t off, char *buf,
+		       size_t len, bool into_iov)
 {
 	size_t done = 0;
 	for (int i = 0; i < iovcnt && done < len; i++) {
@@ -47,27 +51,23 @@ size_t iov_copy_from(const struct iovec *iov, int iovcnt, size_t off, void *dst,
 		size_t take = iov[i].iov_len - off;
 		if (take > len - done)
 			take = len - done;
-		memcpy((char *)dst + done, (char *)iov[i].iov_base + off, take);
+		char *in_iov = (char *)iov[i].iov_base + off;
+		if (into_iov)
+			memcpy(in_iov, buf + done, take);
+		else
+			memcpy(buf + done, in_iov, take);
 		done += take;
 		off = 0;
 	}
 	return done;
 }
 
+size_t iov_copy_from(const struct iovec *iov, int iovcnt, size_t off, void *dst, size_t len)
+{
+	return iov_copy(iov, iovcnt, off, dst, len, false);
+}
+
 size_t iov_copy_to(const struct iovec *iov, int iovcnt, size_t off, const void *src, size_t len)
 {
-	size_t done = 0;
-	for (int i = 0; i < iovcnt && done < len; i++) {
-		if (off >= iov[i].iov_len) {
-			off -= iov[i].iov_len;
-			continue;
-		}
-		size_t take = iov[i].iov_len - off;
-		if (take > len - done)
-			take = len - done;
-		memcpy((char *)iov[i].iov_base + off, (const char *)src + done, take);
-		done += take;
-		off = 0;
-	}
-	return done;
+	return iov_copy(iov, iovcnt, off, (char *)(uintptr_t)src, len, true);
 }

@@ -27,38 +27,34 @@ static void reply_deleted(struct rpc_request *req, int rc)
 
 /* ---------------------------------------------------------------- malloc, null */
 
-static void rpc_bdev_malloc_create(struct rpc_request *req, const json_t *params)
+/* bdev_malloc_create and bdev_null_create take the same parameters; null requires a name
+ * (SPDK's spelling). */
+static void memory_bdev_create(struct rpc_request *req, const json_t *params, bool null)
 {
 	const char *name = NULL, *uuid = NULL;
 	uint64_t num_blocks = 0;
 	uint32_t block_size = 0;
 	struct jparam spec[] = {
-		{ "name", JP_STRING, false, &name, NULL },
+		{ "name", JP_STRING, null, &name, NULL },
 		{ "num_blocks", JP_UINT64, true, &num_blocks, NULL },
 		{ "block_size", JP_UINT32, true, &block_size, NULL },
 		{ "uuid", JP_STRING, false, &uuid, NULL },
 	};
 	DECODE_OR_REPLY(req, params, spec);
 	struct bdev *b = NULL;
-	int rc = bdev_malloc_create(name, num_blocks, block_size, uuid, &b);
+	int rc = null ? bdev_null_create(name, num_blocks, block_size, uuid, &b)
+		      : bdev_malloc_create(name, num_blocks, block_size, uuid, &b);
 	reply_created(req, rc, b);
+}
+
+static void rpc_bdev_malloc_create(struct rpc_request *req, const json_t *params)
+{
+	memory_bdev_create(req, params, false);
 }
 
 static void rpc_bdev_null_create(struct rpc_request *req, const json_t *params)
 {
-	const char *name = NULL, *uuid = NULL;
-	uint64_t num_blocks = 0;
-	uint32_t block_size = 0;
-	struct jparam spec[] = {
-		{ "name", JP_STRING, true, &name, NULL },
-		{ "num_blocks", JP_UINT64, true, &num_blocks, NULL },
-		{ "block_size", JP_UINT32, true, &block_size, NULL },
-		{ "uuid", JP_STRING, false, &uuid, NULL },
-	};
-	DECODE_OR_REPLY(req, params, spec);
-	struct bdev *b = NULL;
-	int rc = bdev_null_create(name, num_blocks, block_size, uuid, &b);
-	reply_created(req, rc, b);
+	memory_bdev_create(req, params, true);
 }
 
 /* bdev_malloc_delete, bdev_null_delete, bdev_uring_delete, ...: {"name": ...} */
