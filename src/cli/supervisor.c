@@ -96,7 +96,7 @@ static void write_state(struct supervisor *s)
 	char path[PATH_MAX + 32];
 	run_path(s->cli, "supervisor.json", path, sizeof(path));
 	if (text)
-		atomic_write_file(path, text, strlen(text), 0644);
+		atomic_replace_file(path, text, strlen(text), 0644);
 	free(text);
 }
 

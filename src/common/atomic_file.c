@@ -2,6 +2,7 @@
 #include "atomic_file.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
@@ -41,7 +42,8 @@ static int fsync_parent_dir(const char *path)
 	return rc;
 }
 
-int atomic_write_file(const char *path, const void *data, size_t len, mode_t mode)
+static int replace_file(const char *path, const void *data, size_t len, mode_t mode,
+			bool durable)
 {
 	char tmp[PATH_MAX];
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >= (int)sizeof(tmp))
@@ -51,7 +53,7 @@ int atomic_write_file(const char *path, const void *data, size_t len, mode_t mod
 	if (fd < 0)
 		return -errno;
 	int rc = write_all_fd(fd, data, len);
-	if (rc == 0 && fsync(fd) < 0)
+	if (rc == 0 && durable && fsync(fd) < 0)
 		rc = -errno;
 	if (close(fd) < 0 && rc == 0)
 		rc = -errno;
@@ -61,7 +63,17 @@ int atomic_write_file(const char *path, const void *data, size_t len, mode_t mod
 		unlink(tmp);
 		return rc;
 	}
-	return fsync_parent_dir(path);
+	return durable ? fsync_parent_dir(path) : 0;
+}
+
+int atomic_write_file(const char *path, const void *data, size_t len, mode_t mode)
+{
+	return replace_file(path, data, len, mode, true);
+}
+
+int atomic_replace_file(const char *path, const void *data, size_t len, mode_t mode)
+{
+	return replace_file(path, data, len, mode, false);
 }
 
 int read_file_all(const char *path, size_t max_len, char **out, size_t *out_len)

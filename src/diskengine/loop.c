@@ -430,7 +430,7 @@ static void write_status(struct loop *l)
 	if (text) {
 		char path[PATH_MAX + 64];
 		snprintf(path, sizeof(path), "%s/diskengine/%s.json", l->cfg->root, l->name);
-		atomic_write_file(path, text, strlen(text), 0644);
+		atomic_replace_file(path, text, strlen(text), 0644);
 	}
 	free(text);
 }

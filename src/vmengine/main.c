@@ -207,7 +207,7 @@ static void write_status(struct engine *e)
 	char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
 	json_decref(o);
 	if (text)
-		atomic_write_file(e->status_path, text, strlen(text), 0644);
+		atomic_replace_file(e->status_path, text, strlen(text), 0644);
 	free(text);
 }
 
