@@ -29,7 +29,8 @@ static const char g_usage[] =
 	"  --root DIR          host root (default $BERTH_ROOT or /var/lib/berth)\n"
 	"  --config FILE       configuration (default <root>/berth.conf, section [diskengine])\n"
 	"  --log-level LEVEL   debug, info, warn, error (default info)\n"
-	"Desired volumes: <root>/diskengine/desired/*.json; status: <root>/diskengine/\n"
+	"Desired volumes: the store ([berth] store, default <root>/store.db), or\n"
+	"<root>/diskengine/desired/*.json with desired_source = dir; status: <root>/diskengine/\n"
 	"{attach,detach}.json; events: <root>/diskengine/events.jsonl.\n";
 
 int main(int argc, char **argv)

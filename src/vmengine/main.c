@@ -44,7 +44,8 @@ static const char g_usage[] =
 	"  --root DIR          host root (default $BERTH_ROOT or /var/lib/berth)\n"
 	"  --config FILE       configuration (default <root>/berth.conf, section [vmengine])\n"
 	"  --log-level LEVEL   debug, info, warn, error (default info)\n"
-	"Desired state: <root>/vmengine/desired/*.json; local state:\n"
+	"Desired state: the store ([berth] store, default <root>/store.db), or\n"
+	"<root>/vmengine/desired/*.json with desired_source = dir; local state:\n"
 	"<root>/vmengine/vms/<id>/vm.state; status: <root>/vmengine/status.json.\n"
 	"SIGTERM/SIGINT stop vmengine and leave every VM running.\n";
 
