@@ -88,6 +88,17 @@ def host(tmp_path, guest):
     for h in hosts:
         subprocess.run([str(BERTH), "--root", str(h.root), "down"], capture_output=True,
                        timeout=120)
+        # Whatever `down` could not stop (a test that killed the supervisor) goes too.
+        state = h.root / "run" / "supervisor.json"
+        if state.exists():
+            st = json.loads(state.read_text())
+            for pid in [st["pid"]] + [d["pid"] for d in st["daemons"]]:
+                try:
+                    if pid > 0 and str(h.root) in \
+                            Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace"):
+                        os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
         for d in (h.root / "vmengine" / "vms").glob("*"):
             if d.name.isdigit():
                 for pid in qemu_pids(int(d.name)):
