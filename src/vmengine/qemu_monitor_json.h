@@ -1,0 +1,46 @@
+/* qemu_monitor_json.h — the JSON side of the QEMU monitor (qemu_monitor.h): command arguments
+ * built, replies and events parsed into the monitor's types. Pure functions: no socket, no
+ * global state, no logging, so every case is unit-testable.
+ *
+ * Replies are checked strictly: a reply that is not what the command returns (not an object,
+ * a member missing or of the wrong type) is -EBADMSG with err saying which, never a guess.
+ * Events are taken as long as they name themselves: a data member missing or of the wrong
+ * type leaves that field at its default, because a SHUTDOWN with an odd reason is still a
+ * SHUTDOWN. Unknown enum strings map to the UNKNOWN values. */
+#ifndef VMENGINE_QEMU_MONITOR_JSON_H
+#define VMENGINE_QEMU_MONITOR_JSON_H
+
+#include <stddef.h>
+#include <jansson.h>
+
+#include "qemu_monitor.h"
+
+/* QEMU's spelling of s; "unknown" for QEMU_RUN_STATE_UNKNOWN or a value out of range. */
+const char *qemu_monitor_json_run_state_name(enum qemu_run_state s);
+/* The run state QEMU spells name; QEMU_RUN_STATE_UNKNOWN for NULL or an unknown string. */
+enum qemu_run_state qemu_monitor_json_run_state_parse(const char *name);
+
+const char *qemu_monitor_json_migration_status_name(enum qemu_migration_status s);
+enum qemu_migration_status qemu_monitor_json_migration_status_parse(const char *name);
+
+/* query-status's return value ({"status": "running", "running": true, ...}) into *state.
+ * 0, or -EBADMSG with err set (ret NULL or not an object, "status" missing or not a
+ * string). */
+int qemu_monitor_json_parse_status(const json_t *ret, enum qemu_run_state *state, char *err,
+				   size_t errlen);
+
+/* query-migrate's return value into *status: {} (no migration yet) is QEMU_MIGRATION_NONE.
+ * 0, or -EBADMSG with err set (not an object, "status" not a string). */
+int qemu_monitor_json_parse_migrate_info(const json_t *ret, enum qemu_migration_status *status,
+					 char *err, size_t errlen);
+
+/* migrate's arguments ({"uri": uri}), a new reference; NULL when uri is NULL or empty, or on
+ * ENOMEM. */
+json_t *qemu_monitor_json_migrate_args(const char *uri);
+
+/* An event object ({"event": "SHUTDOWN", "data": {...}, "timestamp": {...}}) into *ev (all of
+ * it set). 0, or -EBADMSG with err set when ev is not an object or has no string "event". */
+int qemu_monitor_json_parse_event(const json_t *event, struct qemu_monitor_event *ev,
+				  char *err, size_t errlen);
+
+#endif
