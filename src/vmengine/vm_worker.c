@@ -6,7 +6,8 @@
  * after powerdown_grace, SIGTERM after quit_grace more, SIGKILL after term_grace more. Every
  * QMP call has a deadline no later than the next escalation step, so a monitor that never
  * answers costs at most the time until the next step, and signals go only to a pid whose
- * cmdline names this VM. */
+ * cmdline names this VM. QEMU is driven only through the typed monitor (qemu_monitor.h):
+ * this file decides what to ask and what an answer or an event means for the VM. */
 #include "vm_worker.h"
 
 #include <errno.h>
@@ -22,11 +23,10 @@
 
 #include "deadline_io.h"
 #include "log.h"
+#include "qemu_monitor.h"
 #include "qemu_proc.h"
-#include "qmp.h"
 
 #define LAUNCH_BACKOFF_MAX_MS 30000
-#define MIN_QMP_TIMEOUT_MS 100
 
 struct vm_worker {
 	unsigned id;
@@ -42,7 +42,7 @@ struct vm_worker {
 
 	/* the worker thread's own */
 	struct vm_state st;
-	struct qmp_client *qmp;
+	struct qemu_monitor *mon;       /* NULL while not connected */
 	char exit_reason[64];            /* what QEMU said before it went away */
 	int64_t next_launch_ms;          /* monotonic */
 	unsigned launch_failures;
@@ -133,125 +133,106 @@ static void take_pid(struct vm_worker *w, int pid, const char *why)
 	save_state(w);
 }
 
-/* ---------------------------------------------------------------- QMP */
+/* ---------------------------------------------------------------- monitor */
 
-static void qmp_drop(struct vm_worker *w)
+static void mon_drop(struct vm_worker *w)
 {
-	if (w->qmp) {
-		qmp_close(w->qmp);
-		w->qmp = NULL;
-	}
+	qemu_monitor_close(w->mon);
+	w->mon = NULL;
 }
 
-static void handle_event(struct vm_worker *w, json_t *ev)
+static void handle_event(struct vm_worker *w, const struct qemu_monitor_event *ev)
 {
-	const char *name = qmp_event_name(ev);
-	if (!name)
-		return;
 	/* The first cause wins: the SHUTDOWN that follows our own quit after a guest
 	 * shutdown or panic is not the reason the VM stopped. */
-	if (!strcmp(name, "SHUTDOWN") && !w->exit_reason[0]) {
-		const char *reason = qmp_shutdown_reason(ev);
-		snprintf(w->exit_reason, sizeof(w->exit_reason), "%s", reason ? reason : "shutdown");
-	} else if (!strcmp(name, "GUEST_PANICKED")) {
+	if (ev->kind == QEMU_EVENT_SHUTDOWN && !w->exit_reason[0]) {
+		snprintf(w->exit_reason, sizeof(w->exit_reason), "%s",
+			 ev->shutdown_reason[0] ? ev->shutdown_reason : "shutdown");
+	} else if (ev->kind == QEMU_EVENT_GUEST_PANICKED) {
 		snprintf(w->exit_reason, sizeof(w->exit_reason), "guest-panic");
 	}
-	log_info("vmengine", "vm=%u event=%s reason=%s", w->id, name,
+	log_info("vmengine", "vm=%u event=%s reason=%s", w->id, ev->name,
 		 w->exit_reason[0] ? w->exit_reason : "-");
 }
 
 static void drain_events(struct vm_worker *w)
 {
-	if (!w->qmp)
+	if (!w->mon)
 		return;
-	if (qmp_poll_events(w->qmp, 0) < 0)
-		qmp_drop(w);
-	json_t *ev;
-	while (w->qmp && (ev = qmp_next_event(w->qmp))) {
-		handle_event(w, ev);
-		json_decref(ev);
-	}
+	if (qemu_monitor_poll_events(w->mon, 0) < 0)
+		mon_drop(w);
+	struct qemu_monitor_event ev;
+	while (w->mon && qemu_monitor_next_event(w->mon, &ev))
+		handle_event(w, &ev);
+}
+
+/* The deadline of a monitor call given timeout_ms (at least the monitor's floor). */
+static int64_t mon_deadline(int timeout_ms)
+{
+	return deadline_after_ms(timeout_ms < QEMU_MONITOR_MIN_TIMEOUT_MS
+				 ? QEMU_MONITOR_MIN_TIMEOUT_MS : timeout_ms);
 }
 
 /* The exit reason a run state left behind by an event vmengine did not see, or NULL. */
-static const char *reason_of_status(const char *status)
+static const char *reason_of_status(enum qemu_run_state status)
 {
-	if (!status)
-		return NULL;
-	if (!strcmp(status, "shutdown"))
-		return "guest-shutdown";
-	if (!strcmp(status, "guest-panicked"))
-		return "guest-panic";
-	if (!strcmp(status, "internal-error"))
-		return "internal-error";
-	return NULL;
+	switch (status) {
+	case QEMU_RUN_STATE_SHUTDOWN: return "guest-shutdown";
+	case QEMU_RUN_STATE_GUEST_PANICKED: return "guest-panic";
+	case QEMU_RUN_STATE_INTERNAL_ERROR: return "internal-error";
+	default: return NULL;
+	}
 }
 
-/* Connects QMP when it is not, within timeout_ms (at most the configured QMP deadline, and
- * no later than the next escalation step). A fresh connection asks query-status: a guest
+/* Connects the monitor when it is not, before deadline (at most the configured QMP deadline,
+ * and no later than the next escalation step). A fresh connection asks query-status: a guest
  * that shut down or panicked while nobody listened (vmengine away, a dropped connection)
  * left QEMU paused (-no-shutdown) and its event is gone. Only exit_reason is set here;
  * progress() and escalate() act on it. */
-static int qmp_ensure(struct vm_worker *w, int timeout_ms)
+static int mon_ensure(struct vm_worker *w, int64_t deadline)
 {
-	if (w->qmp)
+	if (w->mon)
 		return 0;
-	if (timeout_ms < MIN_QMP_TIMEOUT_MS)
-		timeout_ms = MIN_QMP_TIMEOUT_MS;
-	int64_t deadline = deadline_after_ms(timeout_ms);
 	int err = 0;
-	w->qmp = qmp_connect(w->paths.monitor, timeout_ms, &err);
-	if (!w->qmp) {
-		log_warn("vmengine", "vm=%u msg=\"QMP unavailable\" error=\"%s\"", w->id,
-			 strerror(-err));
+	w->mon = qemu_monitor_open(w->paths.monitor, w->id, deadline, &err);
+	if (!w->mon)
 		return err;
-	}
-	int left = deadline_remaining_ms(deadline);
-	json_t *ret = NULL;
-	char desc[256] = "";
-	int rc = qmp_execute(w->qmp, "query-status", NULL,
-			     left > MIN_QMP_TIMEOUT_MS ? left : MIN_QMP_TIMEOUT_MS, &ret, desc,
-			     sizeof(desc));
+	enum qemu_run_state status;
+	int rc = qemu_monitor_query_status(w->mon, deadline, &status);
 	if (rc < 0) {
-		log_warn("vmengine", "vm=%u msg=\"QMP command failed\" command=query-status "
-			 "error=\"%s\"%s%s", w->id, strerror(-rc), desc[0] ? " detail=" : "", desc);
-		if (rc != -EREMOTEIO) {
-			qmp_drop(w);
+		if (!qemu_monitor_connected(w->mon)) {
+			mon_drop(w);
 			return rc;
 		}
 		return 0;
 	}
-	const char *status = json_string_value(json_object_get(ret, "status"));
 	const char *reason = reason_of_status(status);
 	if (reason && !w->exit_reason[0]) {
 		snprintf(w->exit_reason, sizeof(w->exit_reason), "%s", reason);
 		log_info("vmengine", "vm=%u msg=\"guest stopped while QMP was disconnected\" "
-			 "status=%s reason=%s", w->id, status, reason);
+			 "status=%s reason=%s", w->id, qemu_monitor_run_state_name(status), reason);
 	}
-	json_decref(ret);
 	return 0;
 }
 
-/* One command with a deadline; the connection is dropped on any transport failure. */
-static int qmp_command(struct vm_worker *w, const char *cmd, int timeout_ms, json_t **ret)
+/* After a monitor call: drops a connection the call lost and takes in the events it read. */
+static int mon_done(struct vm_worker *w, int rc)
 {
-	if (timeout_ms < MIN_QMP_TIMEOUT_MS)
-		timeout_ms = MIN_QMP_TIMEOUT_MS;
-	int64_t deadline = deadline_after_ms(timeout_ms);
-	int rc = qmp_ensure(w, timeout_ms);
-	if (rc < 0)
-		return rc;
-	char desc[256] = "";
-	int left = deadline_remaining_ms(deadline);
-	rc = qmp_execute(w->qmp, cmd, NULL, left > MIN_QMP_TIMEOUT_MS ? left : MIN_QMP_TIMEOUT_MS,
-			 ret, desc, sizeof(desc));
-	if (rc < 0 && rc != -EREMOTEIO)
-		qmp_drop(w);
-	if (rc < 0)
-		log_warn("vmengine", "vm=%u msg=\"QMP command failed\" command=%s error=\"%s\"%s%s",
-			 w->id, cmd, strerror(-rc), desc[0] ? " detail=" : "", desc);
+	if (rc < 0 && w->mon && !qemu_monitor_connected(w->mon))
+		mon_drop(w);
 	drain_events(w);
 	return rc;
+}
+
+/* One command (cont, system_powerdown, quit) with a deadline, connecting first if needed. */
+static int mon_command(struct vm_worker *w, int (*cmd)(struct qemu_monitor *, int64_t),
+		       int timeout_ms)
+{
+	int64_t deadline = mon_deadline(timeout_ms);
+	int rc = mon_ensure(w, deadline);
+	if (rc < 0)
+		return rc;
+	return mon_done(w, cmd(w->mon, deadline));
 }
 
 /* ---------------------------------------------------------------- launch */
@@ -265,19 +246,21 @@ static void schedule_retry(struct vm_worker *w)
 	w->next_launch_ms = monotonic_ms() + (int64_t)backoff;
 }
 
-/* Connects QMP to a QEMU started with -S and lets it run. */
+/* Connects QMP to a QEMU started with -S and lets it run. A status QEMU answered but that
+ * could not be read (-EBADMSG) is taken as "not running": cont is harmless on a running VM. */
 static int resume_guest(struct vm_worker *w)
 {
-	json_t *ret = NULL;
-	int rc = qmp_command(w, "query-status", (int)w->cfg->qmp_timeout_ms, &ret);
+	int64_t deadline = mon_deadline((int)w->cfg->qmp_timeout_ms);
+	int rc = mon_ensure(w, deadline);
 	if (rc < 0)
 		return rc;
-	const char *status = json_string_value(json_object_get(ret, "status"));
-	bool running = status && !strcmp(status, "running");
-	json_decref(ret);
-	if (running)
+	enum qemu_run_state status;
+	rc = mon_done(w, qemu_monitor_query_status(w->mon, deadline, &status));
+	if (rc == 0 && status == QEMU_RUN_STATE_RUNNING)
 		return 0;
-	return qmp_command(w, "cont", (int)w->cfg->qmp_timeout_ms, NULL);
+	if (rc < 0 && rc != -EBADMSG)
+		return rc;
+	return mon_command(w, qemu_monitor_cont, (int)w->cfg->qmp_timeout_ms);
 }
 
 static void launch(struct vm_worker *w, const struct vm_spec *spec)
@@ -354,7 +337,7 @@ static int time_to_next_step_ms(struct vm_worker *w)
 	int64_t left = step_due(w, (enum vm_escalation)(w->st.escalation + 1)) - realtime_ms();
 	if (left > (int64_t)w->cfg->qmp_timeout_ms)
 		left = (int64_t)w->cfg->qmp_timeout_ms;
-	return left < MIN_QMP_TIMEOUT_MS ? MIN_QMP_TIMEOUT_MS : (int)left;
+	return left < QEMU_MONITOR_MIN_TIMEOUT_MS ? QEMU_MONITOR_MIN_TIMEOUT_MS : (int)left;
 }
 
 static void perform_step(struct vm_worker *w, enum vm_escalation step)
@@ -367,20 +350,20 @@ static void perform_step(struct vm_worker *w, enum vm_escalation step)
 	save_state_notable(w, true);   /* persisted before acting: a restarted vmengine goes on */
 	switch (step) {
 	case ESC_POWERDOWN:
-		qmp_command(w, "system_powerdown", time_to_next_step_ms(w), NULL);
+		mon_command(w, qemu_monitor_system_powerdown, time_to_next_step_ms(w));
 		break;
 	case ESC_QUIT:
 		if (w->st.state == VM_RESTARTING)
 			qemu_signal(w->st.pid, w->id, SIGINT);
 		else
-			qmp_command(w, "quit", time_to_next_step_ms(w), NULL);
+			mon_command(w, qemu_monitor_quit, time_to_next_step_ms(w));
 		break;
 	case ESC_TERM:
-		qmp_drop(w);
+		mon_drop(w);
 		qemu_signal(w->st.pid, w->id, SIGTERM);
 		break;
 	default:
-		qmp_drop(w);
+		mon_drop(w);
 		qemu_signal(w->st.pid, w->id, SIGKILL);
 		break;
 	}
@@ -411,7 +394,7 @@ static void escalate(struct vm_worker *w)
 	 * QEMU to leave: quit now rather than wait for the grace. */
 	if (w->exit_reason[0] && due < ESC_QUIT && w->st.escalation >= ESC_POWERDOWN) {
 		log_info("vmengine", "vm=%u msg=\"guest shut down; quitting QEMU\"", w->id);
-		qmp_command(w, "quit", (int)w->cfg->qmp_timeout_ms, NULL);
+		mon_command(w, qemu_monitor_quit, (int)w->cfg->qmp_timeout_ms);
 		return;
 	}
 	while (w->st.escalation < due)
@@ -445,7 +428,7 @@ static void on_qemu_gone(struct vm_worker *w, const struct vm_spec *spec)
 		snprintf(reason, sizeof(reason), "lost");
 	log_info("vmengine", "vm=%u msg=\"QEMU gone\" pid=%d reason=\"%s\" escalation=%s", w->id,
 		 w->st.pid, reason, vm_escalation_name(w->st.escalation));
-	qmp_drop(w);
+	mon_drop(w);
 	unlink(w->paths.pidfile);
 	w->st.pid = 0;
 	enum vm_state_kind was = w->st.state;
@@ -530,14 +513,14 @@ static void progress(struct vm_worker *w)
 		}
 		break;
 	case VM_RUNNING:
-		if (!w->qmp)
-			qmp_ensure(w, (int)w->cfg->qmp_timeout_ms);
+		if (!w->mon)
+			mon_ensure(w, mon_deadline((int)w->cfg->qmp_timeout_ms));
 		if (w->exit_reason[0]) {
 			/* The guest powered off or panicked; QEMU stays paused (-no-shutdown)
 			 * until told to quit. */
 			log_info("vmengine", "vm=%u msg=\"guest stopped by itself; quitting QEMU\" "
 				 "reason=%s", w->id, w->exit_reason);
-			qmp_command(w, "quit", (int)w->cfg->qmp_timeout_ms, NULL);
+			mon_command(w, qemu_monitor_quit, (int)w->cfg->qmp_timeout_ms);
 		}
 		break;
 	case VM_STOPPING:
@@ -612,7 +595,7 @@ static void adopt(struct vm_worker *w)
 		if (pid > 0) {
 			w->st.pid = pid;
 			enter_state(w, VM_RUNNING, "vm.state was unreadable; re-adopted");
-			if (qmp_ensure(w, (int)w->cfg->qmp_timeout_ms) == 0)
+			if (mon_ensure(w, mon_deadline((int)w->cfg->qmp_timeout_ms)) == 0)
 				drain_events(w);
 		} else {
 			enter_state(w, VM_STOPPED, "lost: vm.state unreadable");
@@ -631,7 +614,7 @@ static void adopt(struct vm_worker *w)
 	log_info("vmengine", "vm=%u msg=\"adopting\" state=%s pid=%d alive=%d escalation=%s",
 		 w->id, vm_state_name(w->st.state), w->st.pid, alive,
 		 vm_escalation_name(w->st.escalation));
-	if (alive && qmp_ensure(w, (int)w->cfg->qmp_timeout_ms) == 0)
+	if (alive && mon_ensure(w, mon_deadline((int)w->cfg->qmp_timeout_ms)) == 0)
 		drain_events(w);
 	if (vm_state_active(w->st.state) && !alive && w->st.pid > 0) {
 		on_qemu_gone(w, NULL);       /* died while vmengine was away: reason lost */
@@ -691,7 +674,7 @@ static void *worker_main(void *arg)
 			;
 		pthread_mutex_unlock(&w->lock);
 	}
-	qmp_drop(w);
+	mon_drop(w);
 	return NULL;
 }
 
