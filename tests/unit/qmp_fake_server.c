@@ -1,4 +1,5 @@
-/* qmp_fake_server.c — the fake QEMU QMP server used by test_qmp.c (see qmp_fake_server.h). */
+/* qmp_fake_server.c — the fake QEMU QMP server used by test_qmp.c and test_qemu_monitor.c
+ * (see qmp_fake_server.h). */
 #include "qmp_fake_server.h"
 
 #include <criterion/criterion.h>
@@ -139,7 +140,20 @@ static bool srv_handle(int fd, json_t *req)
 	char buf[2048];
 	if (!cmd)
 		return false;
-	if (!strcmp(cmd, "echo") || !strcmp(cmd, "query-status")) {
+	if (!strcmp(cmd, "query-status") && srv.status) {
+		srv_return(fd, req, srv.status);
+	} else if (!strcmp(cmd, "cont")) {             /* as QEMU: RESUME, then the answer */
+		srv_event(fd, "RESUME", "{}");
+		srv_return(fd, req, "{}");
+	} else if (!strcmp(cmd, "system_powerdown")) {
+		srv_return(fd, req, "{}");
+		srv_event(fd, "POWERDOWN", "{}");
+	} else if (!strcmp(cmd, "migrate")) {
+		srv_return(fd, req, "{}");
+		srv_event(fd, "MIGRATION", "{\"status\": \"setup\"}");
+	} else if (!strcmp(cmd, "query-migrate")) {
+		srv_return(fd, req, "{\"status\": \"active\", \"total-time\": 12}");
+	} else if (!strcmp(cmd, "echo") || !strcmp(cmd, "query-status")) {
 		char *args = json_dumps(json_object_get(req, "arguments"), JSON_ENCODE_ANY);
 		snprintf(buf, sizeof(buf), "{\"status\": \"running\", \"arguments\": %s}",
 			 args ? args : "null");
@@ -268,6 +282,12 @@ static void srv_serve(int fd)
 	}
 	if (!srv_negotiate(fd))
 		return;
+	while (srv.flags & SRV_SILENT) {
+		json_t *req = srv_read_request(fd);
+		if (!req)
+			return;
+		json_decref(req);
+	}
 	for (;;) {
 		json_t *req = srv_read_request(fd);
 		if (!req)

@@ -1,4 +1,5 @@
-/* qmp_fake_server.h — a fake QEMU for the QMP client tests (test_qmp.c): a thread with a
+/* qmp_fake_server.h — a fake QEMU for the QMP client and monitor tests (test_qmp.c,
+ * test_qemu_monitor.c): a thread with a
  * listening Unix socket in a temporary directory that greets, negotiates qmp_capabilities and
  * then acts on the command name (answer, error, events first, byte by byte, stale ids,
  * silence, close mid-reply, garbage, a 10 MB line, quit, ...). It serves one connection per
@@ -15,8 +16,8 @@
 	"\"package\": \"fake\"}, \"capabilities\": [\"oob\"]}}\r\n"
 
 /* srv_start flags: send the greeting and replies a byte at a time; answer qmp_capabilities
- * with an error. */
-enum { SRV_BYTEWISE = 1, SRV_REFUSE_CAPS = 2 };
+ * with an error; after negotiating, read every request and answer none. */
+enum { SRV_BYTEWISE = 1, SRV_REFUSE_CAPS = 2, SRV_SILENT = 4 };
 
 struct fake_server {
 	char dir[64];
@@ -33,6 +34,8 @@ struct fake_server {
 	int eofs;                /* times the client closed its end */
 	bool negotiated;         /* the first request was a bare qmp_capabilities with an id */
 	json_t *last;            /* last request */
+	const char *status;      /* query-status's return value (JSON); NULL: running. Set it
+				  * after srv_start, before the client sends query-status. */
 };
 
 /* The one fake server (a test runs at most one at a time). */
