@@ -1,8 +1,8 @@
 /* desired_store.c — vmengine's desired-state source backed by the store (see
  * desired_source.h). Two connections, one per thread that uses it (store.h): the main
  * thread's for snapshots, and the reporter thread's for reports. A VM's worker only puts its
- * report in a bounded queue, so a slow or locked store never holds up a worker (DESIGN §6:
- * no lock held across I/O); when the queue is full the oldest report that is not notable is
+ * report in a bounded queue, so a slow or locked store never holds up a worker (no lock is
+ * held across I/O; docs/architecture.md lists the rule); when the queue is full the oldest report that is not notable is
  * dropped (it only refreshed the VM's row, which the VM's next report sets whole).
  * destroy() lets the reporter drain the queue, for at most DRAIN_MAX_MS, then stops it. */
 #include <errno.h>
