@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include "berth_conf.h"
+#include "paths.h"
 #include "store.h"
 
 struct cli {

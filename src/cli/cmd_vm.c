@@ -451,9 +451,8 @@ static int vm_console(struct cli *c, int argc, char **argv)
 	int rc = cli_find_vm(c, argv[1], &vm);
 	if (rc)
 		return rc;
-	char path[PATH_MAX + 64];
-	snprintf(path, sizeof(path), "%s/vmengine/vms/%lld/console.log", c->root,
-		 (long long)vm.id);
+	char path[BERTH_PATH_LEN];
+	paths_vm_console(path, sizeof(path), c->root, (unsigned)vm.id);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 && errno == ENOENT)
 		return cli_fail("vm %lld has no console yet (%s)", (long long)vm.id, path);

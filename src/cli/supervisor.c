@@ -47,26 +47,22 @@ struct supervisor {
 	struct cli *cli;
 	char bindir[PATH_MAX];
 	struct daemon d[NDAEMONS];
+	struct target_endpoints target;   /* [diskengine] rpc_socket, vhost_dir */
 	bool restart_vms;
 	bool stopping;
 };
 
 static const char *g_names[NDAEMONS] = { "blockd", "diskengine", "vmengine" };
 
-/* ---------------------------------------------------------------- paths, state */
-
-static void run_path(const struct cli *c, const char *file, char *out, size_t len)
-{
-	snprintf(out, len, "%s/run/%s", c->root, file);
-}
+/* ---------------------------------------------------------------- state */
 
 /* The supervisor holds an exclusive flock on run/supervisor.lock for its whole life: that,
  * not a pid that may have been reused, is what says "berth is up". Returns the
  * supervisor's pid (from run/supervisor.pid) when it is up, 0 when it is not. */
 static pid_t supervisor_running(const struct cli *c)
 {
-	char path[PATH_MAX + 32];
-	run_path(c, "supervisor.lock", path, sizeof(path));
+	char path[BERTH_PATH_LEN];
+	paths_supervisor_lock(path, sizeof(path), c->root);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return 0;
@@ -74,7 +70,7 @@ static pid_t supervisor_running(const struct cli *c)
 	close(fd);
 	if (!locked)
 		return 0;
-	run_path(c, "supervisor.pid", path, sizeof(path));
+	paths_supervisor_pid(path, sizeof(path), c->root);
 	char *text;
 	if (read_file_all(path, 64, &text, NULL) < 0)
 		return -1;             /* up, but its pid is not written yet */
@@ -93,8 +89,8 @@ static void write_state(struct supervisor *s)
 	json_t *o = json_pack("{s:i, s:o}", "pid", (int)getpid(), "daemons", arr);
 	char *text = json_dumps(o, JSON_INDENT(1));
 	json_decref(o);
-	char path[PATH_MAX + 32];
-	run_path(s->cli, "supervisor.json", path, sizeof(path));
+	char path[BERTH_PATH_LEN];
+	paths_supervisor_state(path, sizeof(path), s->cli->root);
 	if (text)
 		atomic_replace_file(path, text, strlen(text), 0644);
 	free(text);
@@ -123,10 +119,9 @@ static void daemon_binary(const struct supervisor *s, const char *name, char *ou
 static pid_t spawn(struct supervisor *s, int which)
 {
 	const struct cli *c = s->cli;
-	char bin[PATH_MAX + 64], log[PATH_MAX + 32], a1[PATH_MAX + 32], a2[PATH_MAX + 32],
-	     a3[PATH_MAX + 32];
+	char bin[PATH_MAX + 64], log[BERTH_PATH_LEN], dir[BERTH_PATH_LEN], persist[BERTH_PATH_LEN];
 	daemon_binary(s, g_names[which], bin, sizeof(bin));
-	snprintf(log, sizeof(log), "%s/run/%s.log", c->root, g_names[which]);
+	paths_daemon_log(log, sizeof(log), c->root, g_names[which]);
 	int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 	pid_t pid = fork();
 	if (pid != 0) {
@@ -142,12 +137,11 @@ static pid_t spawn(struct supervisor *s, int which)
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	if (which == BLOCKD) {
-		snprintf(a1, sizeof(a1), "%s/blockd", c->root);
-		mkdir(a1, 0755);
-		snprintf(a1, sizeof(a1), "%s/blockd/rpc.sock", c->root);
-		snprintf(a2, sizeof(a2), "%s/blockd/vhost", c->root);
-		snprintf(a3, sizeof(a3), "%s/blockd/config.json", c->root);
-		execl(bin, "blockd", "-r", a1, "-S", a2, "--persist", a3, (char *)NULL);
+		paths_blockd_dir(dir, sizeof(dir), c->root);
+		mkdir(dir, 0755);
+		paths_blockd_config(persist, sizeof(persist), c->root);
+		execl(bin, "blockd", "-r", s->target.rpc_socket, "-S", s->target.vhost_dir,
+		      "--persist", persist, (char *)NULL);
 	} else {
 		execl(bin, g_names[which], "--root", c->root, (char *)NULL);
 	}
@@ -156,11 +150,9 @@ static pid_t spawn(struct supervisor *s, int which)
 	_exit(127);
 }
 
-static bool blockd_answers(const struct cli *c)
+static bool blockd_answers(const struct supervisor *s)
 {
-	char sock[PATH_MAX + 32];
-	snprintf(sock, sizeof(sock), "%s/blockd/rpc.sock", c->root);
-	struct jrpc_client *rpc = jrpc_client_new(sock);
+	struct jrpc_client *rpc = jrpc_client_new(s->target.rpc_socket);
 	jrpc_client_set_timeout(rpc, 1000);
 	json_t *res = NULL;
 	int rc = jrpc_call(rpc, "spdk_get_version", NULL, &res, NULL);
@@ -172,9 +164,11 @@ static bool blockd_answers(const struct cli *c)
 /* The engines write a status file once their loops run. */
 static bool engine_ready(const struct cli *c, int which, int64_t since_wall_ms)
 {
-	char path[PATH_MAX + 64];
-	snprintf(path, sizeof(path), which == VMENGINE ? "%s/vmengine/status.json"
-						       : "%s/diskengine/attach.json", c->root);
+	char path[BERTH_PATH_LEN];
+	if (which == VMENGINE)
+		paths_vmengine_status(path, sizeof(path), c->root);
+	else
+		paths_diskengine_status(path, sizeof(path), c->root, "attach");
 	struct stat st;
 	return stat(path, &st) == 0 &&
 	       (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000 >= since_wall_ms;
@@ -197,7 +191,7 @@ static int start_daemon(struct supervisor *s, int which)
 			d->pid = 0;
 			return -ECHILD;
 		}
-		if (which == BLOCKD ? blockd_answers(s->cli) : engine_ready(s->cli, which, wall)) {
+		if (which == BLOCKD ? blockd_answers(s) : engine_ready(s->cli, which, wall)) {
 			say("daemon=%s pid=%d msg=ready", d->name, (int)d->pid);
 			write_state(s);
 			return 0;
@@ -330,8 +324,8 @@ static int supervisor_key(void *obj, const char *key, const char *value)
 /* Takes the supervisor lock and writes the pidfile; -EALREADY when another one is up. */
 static int take_lock(const struct cli *c)
 {
-	char path[PATH_MAX + 32];
-	run_path(c, "supervisor.lock", path, sizeof(path));
+	char path[BERTH_PATH_LEN];
+	paths_supervisor_lock(path, sizeof(path), c->root);
 	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return -errno;
@@ -341,7 +335,7 @@ static int take_lock(const struct cli *c)
 	}
 	char pidtext[32];
 	snprintf(pidtext, sizeof(pidtext), "%d\n", (int)getpid());
-	run_path(c, "supervisor.pid", path, sizeof(path));
+	paths_supervisor_pid(path, sizeof(path), c->root);
 	atomic_write_file(path, pidtext, strlen(pidtext), 0644);
 	return fd;                     /* held (never closed) until the process exits */
 }
@@ -373,12 +367,13 @@ static int supervise(struct cli *c, int ready_fd)
 	exe[n > 0 ? n : 0] = '\0';
 	snprintf(s.bindir, sizeof(s.bindir), "%s", dirname_of(exe));
 	/* [vmengine] target_restart_policy decides what a target restart does. */
-	char conf[PATH_MAX + 32], err[256];
-	snprintf(conf, sizeof(conf), "%s/berth.conf", c->root);
+	char conf[BERTH_PATH_LEN], err[256];
+	paths_conf(conf, sizeof(conf), c->root);
 	conf_load_section(conf, "vmengine", policy_key, &s.restart_vms, err, sizeof(err));
-	char path[PATH_MAX + 32];
-	run_path(c, "supervisor.pid", path, sizeof(path));
-	if (conf_load_section(conf, "supervisor", supervisor_key, &s, err, sizeof(err)) < 0) {
+	char path[BERTH_PATH_LEN];
+	paths_supervisor_pid(path, sizeof(path), c->root);
+	if (conf_load_section(conf, "supervisor", supervisor_key, &s, err, sizeof(err)) < 0 ||
+	    paths_target_load(&s.target, c->root, conf, err, sizeof(err)) < 0) {
 		char msg[300];
 		snprintf(msg, sizeof(msg), "bad configuration: %s\n", err);
 		tell(ready_fd, msg);
@@ -459,8 +454,8 @@ int cmd_up(struct cli *c, int argc, char **argv)
 	if (argc != 1)
 		return cli_usage("berth up   (starts blockd, diskengine and vmengine under a "
 				 "supervisor)");
-	char path[PATH_MAX + 32], log[PATH_MAX + 32];
-	snprintf(path, sizeof(path), "%s/run", c->root);
+	char path[BERTH_PATH_LEN], log[BERTH_PATH_LEN];
+	paths_run_dir(path, sizeof(path), c->root);
 	mkdir(c->root, 0755);
 	mkdir(path, 0755);
 	pid_t running = supervisor_running(c);
@@ -474,7 +469,7 @@ int cmd_up(struct cli *c, int argc, char **argv)
 	pid_t pid = fork();
 	if (pid == 0) {
 		setsid();
-		run_path(c, "supervisor.log", log, sizeof(log));
+		paths_supervisor_log(log, sizeof(log), c->root);
 		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 		int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
 		if (fd >= 0 && null >= 0) {
@@ -570,11 +565,11 @@ int cmd_status(struct cli *c, int argc, char **argv)
 {
 	if (argc != 1)
 		return cli_usage("berth status");
-	char path[PATH_MAX + 32], *text = NULL;
+	char path[BERTH_PATH_LEN], *text = NULL;
 	pid_t sup = supervisor_running(c);
 	if (sup < 0)
 		sup = 0;
-	run_path(c, "supervisor.json", path, sizeof(path));
+	paths_supervisor_state(path, sizeof(path), c->root);
 	json_t *state = NULL;
 	if (sup && read_file_all(path, 1 << 20, &text, NULL) == 0)
 		state = json_loads(text, 0, NULL);

@@ -14,6 +14,7 @@
 #include "berth_conf.h"
 #include "json_dir.h"
 #include "log.h"
+#include "paths.h"
 #include "store.h"
 
 #define MAX_VOLUMES 4096
@@ -203,7 +204,7 @@ struct desired_volumes *desired_volumes_open(const struct diskengine_config *cfg
 		d->inotify_fd = -1;
 		return d;
 	}
-	snprintf(d->dir, sizeof(d->dir), "%s/diskengine/desired", cfg->root);
+	paths_diskengine_desired(d->dir, sizeof(d->dir), cfg->root);
 	mkdir(d->dir, 0700);
 	d->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if (d->inotify_fd >= 0 &&

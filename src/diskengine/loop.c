@@ -27,6 +27,7 @@
 #include "events.h"
 #include "export_driver.h"
 #include "log.h"
+#include "paths.h"
 #include "plan.h"
 #include "target.h"
 
@@ -429,7 +430,7 @@ static void write_status(struct loop *l)
 	json_decref(o);
 	if (text) {
 		char path[PATH_MAX + 64];
-		snprintf(path, sizeof(path), "%s/diskengine/%s.json", l->cfg->root, l->name);
+		paths_diskengine_status(path, sizeof(path), l->cfg->root, l->name);
 		atomic_replace_file(path, text, strlen(text), 0644);
 	}
 	free(text);

@@ -26,6 +26,7 @@
 #include "deadline_io.h"
 #include "desired_source.h"
 #include "log.h"
+#include "paths.h"
 #include "vm_worker.h"
 
 #define MAX_VMS 4096
@@ -35,7 +36,7 @@ struct engine {
 	struct desired_source *desired;
 	struct vm_worker *workers[MAX_VMS];
 	size_t n_workers;
-	char status_path[PATH_MAX + 32];
+	char status_path[BERTH_PATH_LEN];
 };
 
 static const char g_usage[] =
@@ -92,9 +93,9 @@ static bool parse_vm_id(const char *name, unsigned *id)
  * vmengine after the marker is gone. */
 static void mark_for_restart(struct engine *e, unsigned id)
 {
-	char path[PATH_MAX + 64], err[256];
+	char path[BERTH_PATH_LEN], err[256];
 	struct vm_state st;
-	snprintf(path, sizeof(path), "%s/vmengine/vms/%u/vm.state", e->cfg.root, id);
+	paths_vm_state(path, sizeof(path), e->cfg.root, id);
 	if (vm_state_load(path, &st, err, sizeof(err)) < 0 || !vm_state_active(st.state) ||
 	    st.state == VM_TERMINATING)
 		return;
@@ -106,9 +107,9 @@ static void mark_for_restart(struct engine *e, unsigned id)
 /* A finished VM: its vm.state (kept as the record) says TERMINATED. */
 static bool vm_terminated(struct engine *e, unsigned id)
 {
-	char path[PATH_MAX + 64], err[256];
+	char path[BERTH_PATH_LEN], err[256];
 	struct vm_state st;
-	snprintf(path, sizeof(path), "%s/vmengine/vms/%u/vm.state", e->cfg.root, id);
+	paths_vm_state(path, sizeof(path), e->cfg.root, id);
 	return vm_state_load(path, &st, err, sizeof(err)) == 0 && st.id == id &&
 	       st.state == VM_TERMINATED;
 }
@@ -117,8 +118,8 @@ static bool vm_terminated(struct engine *e, unsigned id)
  * if the desired state names it again (sync_desired). */
 static void adopt_local_vms(struct engine *e, bool restart_vms)
 {
-	char dir[PATH_MAX + 32];
-	snprintf(dir, sizeof(dir), "%s/vmengine/vms", e->cfg.root);
+	char dir[BERTH_PATH_LEN];
+	paths_vmengine_vms(dir, sizeof(dir), e->cfg.root);
 	DIR *dh = opendir(dir);
 	if (!dh)
 		return;
@@ -138,8 +139,8 @@ static void adopt_local_vms(struct engine *e, bool restart_vms)
  * relaunched; under reconnect the VMs ride through (their disks reconnect). */
 static bool take_target_restart_marker(struct engine *e)
 {
-	char marker[PATH_MAX + 32];
-	snprintf(marker, sizeof(marker), "%s/vmengine/TARGET_RESTART", e->cfg.root);
+	char marker[BERTH_PATH_LEN];
+	paths_vmengine_marker(marker, sizeof(marker), e->cfg.root);
 	if (access(marker, F_OK) != 0)
 		return false;
 	bool restart = e->cfg.target_restart_policy == TARGET_RESTART_RESTART_VMS;
@@ -150,8 +151,8 @@ static bool take_target_restart_marker(struct engine *e)
 
 static void remove_target_restart_marker(struct engine *e)
 {
-	char marker[PATH_MAX + 32];
-	snprintf(marker, sizeof(marker), "%s/vmengine/TARGET_RESTART", e->cfg.root);
+	char marker[BERTH_PATH_LEN];
+	paths_vmengine_marker(marker, sizeof(marker), e->cfg.root);
 	if (unlink(marker) == 0)
 		log_info("vmengine", "msg=\"target restart marker removed\"");
 }
@@ -219,8 +220,8 @@ int main(int argc, char **argv)
 		return 2;
 	const char *root = args.root, *config = args.config;
 	static struct engine e;
-	char path[PATH_MAX + 32], err[512];
-	snprintf(path, sizeof(path), "%s/berth.conf", root);
+	char path[BERTH_PATH_LEN], err[512];
+	paths_conf(path, sizeof(path), root);
 	if (vmengine_config_load(&e.cfg, root, config ? config : path, err, sizeof(err)) < 0) {
 		log_error("vmengine", "msg=\"bad configuration\" error=\"%s\"", err);
 		return 2;
@@ -230,18 +231,18 @@ int main(int argc, char **argv)
 		log_error("vmengine", "msg=\"cannot set up signals\" error=\"%s\"", strerror(errno));
 		return 1;
 	}
-	snprintf(path, sizeof(path), "%s/vmengine", root);
+	paths_vmengine_dir(path, sizeof(path), root);
 	mkdir(root, 0755);
 	mkdir(path, 0755);
-	snprintf(path, sizeof(path), "%s/vmengine/vms", root);
+	paths_vmengine_vms(path, sizeof(path), root);
 	mkdir(path, 0700);
-	snprintf(e.status_path, sizeof(e.status_path), "%s/vmengine/status.json", root);
+	paths_vmengine_status(e.status_path, sizeof(e.status_path), root);
 	struct berth_conf bc;
 	if (berth_conf_load(&bc, root, err, sizeof(err)) < 0) {
 		log_error("vmengine", "msg=\"bad configuration\" error=\"%s\"", err);
 		return 2;
 	}
-	snprintf(path, sizeof(path), "%s/vmengine/desired", root);
+	paths_vmengine_desired(path, sizeof(path), root);
 	e.desired = e.cfg.desired_from_dir ? desired_dir_open(path)
 					   : desired_store_open(bc.store, bc.host, err, sizeof(err));
 	if (!e.desired) {

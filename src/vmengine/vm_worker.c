@@ -706,7 +706,7 @@ struct vm_worker *vm_worker_start(const struct vmengine_config *cfg, unsigned id
 	w->report = report;
 	w->report_ctx = report_ctx;
 	qemu_paths_init(&w->paths, cfg->root, id);
-	snprintf(w->state_path, sizeof(w->state_path), "%s/vm.state", w->paths.dir);
+	snprintf(w->state_path, sizeof(w->state_path), "%s", w->paths.state);
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_mutex_init(&w->status_lock, NULL);
 	pthread_condattr_t attr;
