@@ -33,7 +33,8 @@ struct command {
 static const struct command g_commands[] = {
 	{ "up", cmd_up }, { "down", cmd_down }, { "status", cmd_status }, { "vm", cmd_vm },
 	{ "volume", cmd_volume }, { "events", cmd_events }, { "rpc", cmd_rpc },
-	{ "qmp", cmd_qmp }, { "supervise", cmd_supervise }, { NULL, NULL },
+	{ "qmp", cmd_qmp }, { "supervise", cmd_supervise },
+	{ "target-stopped", cmd_target_stopped }, { NULL, NULL },
 };
 
 int main(int argc, char **argv)

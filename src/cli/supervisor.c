@@ -27,6 +27,8 @@
 #include "conf.h"
 #include "deadline_io.h"
 #include "jsonrpc_client.h"
+#include "log.h"
+#include "target_restart.h"
 
 #define READY_TIMEOUT_MS 30000
 #define STOP_TIMEOUT_MS 30000
@@ -48,7 +50,7 @@ struct supervisor {
 	char bindir[PATH_MAX];
 	struct daemon d[NDAEMONS];
 	struct target_endpoints target;   /* [diskengine] rpc_socket, vhost_dir */
-	bool restart_vms;
+	bool target_restart_asked;         /* SIGUSR1: the next exit of blockd was requested */
 	bool stopping;
 };
 
@@ -96,17 +98,6 @@ static void write_state(struct supervisor *s)
 	free(text);
 }
 
-static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void say(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	fprintf(stderr, "info supervisor ");
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-	va_end(ap);
-}
-
 /* ---------------------------------------------------------------- daemons */
 
 static void daemon_binary(const struct supervisor *s, const char *name, char *out, size_t len)
@@ -145,8 +136,7 @@ static pid_t spawn(struct supervisor *s, int which)
 	} else {
 		execl(bin, g_names[which], "--root", c->root, (char *)NULL);
 	}
-	fprintf(stderr, "error supervisor msg=\"cannot run %s\" error=\"%s\"\n", bin,
-		strerror(errno));
+	log_error("supervisor", "msg=\"cannot run %s\" error=\"%s\"", bin, strerror(errno));
 	_exit(127);
 }
 
@@ -192,7 +182,7 @@ static int start_daemon(struct supervisor *s, int which)
 			return -ECHILD;
 		}
 		if (which == BLOCKD ? blockd_answers(s) : engine_ready(s->cli, which, wall)) {
-			say("daemon=%s pid=%d msg=ready", d->name, (int)d->pid);
+			log_info("supervisor", "daemon=%s pid=%d msg=ready", d->name, (int)d->pid);
 			write_state(s);
 			return 0;
 		}
@@ -214,7 +204,7 @@ static void stop_daemon(struct supervisor *s, int which)
 	while (waitpid(d->pid, &status, WNOHANG) == 0) {
 		if (deadline_remaining_ms(deadline) == 0) {
 			if (killed) {       /* stuck in the kernel: give up on it, do not hang */
-				say("daemon=%s pid=%d msg=\"did not die after SIGKILL\"", d->name,
+				log_info("supervisor", "daemon=%s pid=%d msg=\"did not die after SIGKILL\"", d->name,
 				    (int)d->pid);
 				break;
 			}
@@ -225,25 +215,8 @@ static void stop_daemon(struct supervisor *s, int which)
 		struct timespec ts = { 0, 20 * 1000000L };
 		nanosleep(&ts, NULL);
 	}
-	say("daemon=%s pid=%d msg=stopped", d->name, (int)d->pid);
+	log_info("supervisor", "daemon=%s pid=%d msg=stopped", d->name, (int)d->pid);
 	d->pid = 0;
-}
-
-/* blockd went away: the seed's ExecStopPost, markers first. */
-static void target_stopped(struct supervisor *s)
-{
-	char path[PATH_MAX + 64];
-	const char *engines[] = { "diskengine", "vmengine" };
-	for (int i = 0; i < 2; i++) {
-		snprintf(path, sizeof(path), "%s/%s", s->cli->root, engines[i]);
-		mkdir(path, 0755);
-		snprintf(path, sizeof(path), "%s/%s/TARGET_RESTART", s->cli->root, engines[i]);
-		int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-		if (fd >= 0)
-			close(fd);
-	}
-	say("msg=\"target stopped: TARGET_RESTART markers written\" policy=%s",
-	    s->restart_vms ? "restart-vms" : "reconnect");
 }
 
 static void on_child_exit(struct supervisor *s, pid_t pid, int status)
@@ -252,7 +225,7 @@ static void on_child_exit(struct supervisor *s, pid_t pid, int status)
 		struct daemon *d = &s->d[i];
 		if (d->pid != pid)
 			continue;
-		say("daemon=%s pid=%d msg=exited status=%d signal=%d", d->name, (int)pid,
+		log_info("supervisor", "daemon=%s pid=%d msg=exited status=%d signal=%d", d->name, (int)pid,
 		    WIFEXITED(status) ? WEXITSTATUS(status) : -1,
 		    WIFSIGNALED(status) ? WTERMSIG(status) : 0);
 		d->pid = 0;
@@ -260,9 +233,13 @@ static void on_child_exit(struct supervisor *s, pid_t pid, int status)
 			return;
 		d->restarts++;
 		d->restart_at = monotonic_ms() + (int64_t)d->restart_ms;
+		/* The target went away (target_restart.h): markers, then both engines, which
+		 * come back after the target. */
 		if (i == BLOCKD) {
-			target_stopped(s);
-			if (s->restart_vms) {        /* the engines come back after the target */
+			enum target_exit why = s->target_restart_asked
+				? TARGET_EXIT_RESTART_REQUESTED : TARGET_EXIT_CRASH;
+			s->target_restart_asked = false;
+			if (target_restart_on_exit(s->cli->root, why)) {
 				stop_daemon(s, VMENGINE);
 				stop_daemon(s, DISKENGINE);
 				s->d[VMENGINE].restarts++;
@@ -284,7 +261,7 @@ static void restart_due(struct supervisor *s)
 			continue;
 		int rc = start_daemon(s, i);
 		if (rc < 0) {
-			say("daemon=%s msg=\"restart failed\" error=\"%s\"", d->name, strerror(-rc));
+			log_info("supervisor", "daemon=%s msg=\"restart failed\" error=\"%s\"", d->name, strerror(-rc));
 			d->restart_at = monotonic_ms() + (int64_t)d->restart_ms;
 			if (d->pid > 0)
 				stop_daemon(s, i);
@@ -299,13 +276,6 @@ static const char *dirname_of(char *path)
 	if (slash)
 		*slash = '\0';
 	return path;
-}
-
-static int policy_key(void *obj, const char *key, const char *value)
-{
-	if (!strcmp(key, "target_restart_policy"))
-		*(bool *)obj = !strcmp(value, "restart-vms");
-	return 0;          /* vmengine validates its own section */
 }
 
 /* [supervisor] blockd_restart_sec, diskengine_restart_sec, vmengine_restart_sec */
@@ -343,12 +313,13 @@ static int take_lock(const struct cli *c)
 static void tell(int ready_fd, const char *msg)
 {
 	if (ready_fd >= 0 && write(ready_fd, msg, strlen(msg)) < 0)
-		say("msg=\"berth up went away before the supervisor reported\"");
+		log_info("supervisor", "msg=\"berth up went away before the supervisor reported\"");
 }
 
 static int supervise(struct cli *c, int ready_fd)
 {
 	struct supervisor s = { .cli = c };
+	log_set_level(LOG_INFO);          /* its log is run/supervisor.log */
 	/* berth up may be gone (Ctrl-C) by the time we report: no SIGPIPE death then, and the
 	 * report pipe must not leak into the daemons. */
 	signal(SIGPIPE, SIG_IGN);
@@ -366,10 +337,8 @@ static int supervise(struct cli *c, int ready_fd)
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 	exe[n > 0 ? n : 0] = '\0';
 	snprintf(s.bindir, sizeof(s.bindir), "%s", dirname_of(exe));
-	/* [vmengine] target_restart_policy decides what a target restart does. */
 	char conf[BERTH_PATH_LEN], err[256];
 	paths_conf(conf, sizeof(conf), c->root);
-	conf_load_section(conf, "vmengine", policy_key, &s.restart_vms, err, sizeof(err));
 	char path[BERTH_PATH_LEN];
 	paths_supervisor_pid(path, sizeof(path), c->root);
 	if (conf_load_section(conf, "supervisor", supervisor_key, &s, err, sizeof(err)) < 0 ||
@@ -410,14 +379,15 @@ static int supervise(struct cli *c, int ready_fd)
 				if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
 					s.stopping = true;
 				else if (si.ssi_signo == SIGUSR1 && s.d[BLOCKD].pid > 0) {
-					say("msg=\"target restart requested\"");
+					log_info("supervisor", "msg=\"target restart requested\"");
 					kill(s.d[BLOCKD].pid, SIGTERM);
+					s.target_restart_asked = true;
 					target_kill_at = monotonic_ms() + STOP_TIMEOUT_MS;
 				}
 			}
 		}
 		if (target_kill_at && s.d[BLOCKD].pid > 0 && monotonic_ms() >= target_kill_at) {
-			say("msg=\"target did not stop; SIGKILL\" pid=%d", (int)s.d[BLOCKD].pid);
+			log_info("supervisor", "msg=\"target did not stop; SIGKILL\" pid=%d", (int)s.d[BLOCKD].pid);
 			kill(s.d[BLOCKD].pid, SIGKILL);
 			target_kill_at = 0;
 		}
@@ -430,9 +400,12 @@ static int supervise(struct cli *c, int ready_fd)
 		}
 		restart_due(&s);
 	}
-	say("msg=\"stopping daemons\"");
+	log_info("supervisor", "msg=\"stopping daemons\"");
+	bool target_was_up = s.d[BLOCKD].pid > 0;
 	for (int i = NDAEMONS - 1; i >= 0; i--)
 		stop_daemon(&s, i);
+	if (target_was_up)      /* a requested stop: markers, the engines stay down */
+		target_restart_on_exit(c->root, TARGET_EXIT_STOP_REQUESTED);
 	write_state(&s);
 	unlink(path);                    /* the pidfile; the lock goes with the process */
 	return failed ? 1 : 0;

@@ -22,6 +22,7 @@
 #include "log.h"
 #include "loop.h"
 #include "paths.h"
+#include "target_restart.h"
 
 static const char g_usage[] =
 	"usage: diskengine --root DIR [--config FILE] [--log-level LEVEL]\n"
@@ -56,10 +57,9 @@ int main(int argc, char **argv)
 	paths_volumes_dir(path, sizeof(path), root);
 	mkdir(path, 0700);
 	events_open(root);
-	/* The target restarted while we were down: the marker is ours to clear; the loops
-	 * reconcile everything anyway. */
-	paths_diskengine_marker(path, sizeof(path), root);
-	if (unlink(path) == 0)
+	/* The target restarted: the marker is ours to consume; the loops reconcile every
+	 * volume and export on the new target anyway (target_restart.h). */
+	if (target_restart_consume(root, TARGET_RESTART_DISKENGINE))
 		log_warn("diskengine", "msg=\"target restart marker found and removed; "
 			 "reconciling\"");
 	log_info("diskengine", "msg=started version=%s root=%s rpc=%s rpc_timeout_ms=%llu "
