@@ -15,6 +15,7 @@
 
 #include "cli.h"
 #include "deadline_io.h"
+#include "uuid.h"
 
 #define VM_USAGE                                                                           \
 	"berth vm create NAME [--vcpus N] [--memory MB] [--disk-size MB] [--workload W]\n"  \
@@ -99,20 +100,6 @@ static int wait_state(struct cli *c, int64_t id, const char *state, double timeo
 }
 
 /* ---------------------------------------------------------------- create */
-
-static int read_uuid(char out[37])
-{
-	FILE *f = fopen("/proc/sys/kernel/random/uuid", "re");
-	char line[64] = "";
-	bool ok = f && fgets(line, sizeof(line), f);
-	if (f)
-		fclose(f);
-	line[strcspn(line, "\n")] = '\0';
-	if (!ok || strlen(line) != 36)
-		return -1;
-	memcpy(out, line, 37);
-	return 0;
-}
 
 static int free_space_mb(const char *root, uint64_t *mb)
 {
@@ -204,7 +191,7 @@ static int vm_create(struct cli *c, int argc, char **argv)
 		 workload);
 	snprintf(vm.on_crash, sizeof(vm.on_crash), "%s", on_crash);
 	snprintf(vol.layout, sizeof(vol.layout), "%s", layout);
-	if (read_uuid(vm.uuid) < 0)
+	if (uuid_generate_text(vm.uuid) < 0)
 		return cli_fail("cannot generate a UUID");
 	struct store *s = cli_store(c);
 	if (!s)

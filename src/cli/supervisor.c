@@ -23,11 +23,13 @@
 #include <unistd.h>
 
 #include "atomic_file.h"
+#include "clock.h"
 #include "cli.h"
 #include "conf.h"
 #include "deadline_io.h"
 #include "jsonrpc_client.h"
 #include "log.h"
+#include "status_file.h"
 #include "target_restart.h"
 
 #define READY_TIMEOUT_MS 30000
@@ -88,14 +90,9 @@ static void write_state(struct supervisor *s)
 		json_array_append_new(arr, json_pack("{s:s, s:i, s:I, s:i}", "name", s->d[i].name,
 			"pid", (int)s->d[i].pid, "since_ms", (json_int_t)s->d[i].since_ms,
 			"restarts", (int)s->d[i].restarts));
-	json_t *o = json_pack("{s:i, s:o}", "pid", (int)getpid(), "daemons", arr);
-	char *text = json_dumps(o, JSON_INDENT(1));
-	json_decref(o);
 	char path[BERTH_PATH_LEN];
 	paths_supervisor_state(path, sizeof(path), s->cli->root);
-	if (text)
-		atomic_replace_file(path, text, strlen(text), 0644);
-	free(text);
+	status_file_write(path, json_pack("{s:i, s:o}", "pid", (int)getpid(), "daemons", arr));
 }
 
 /* ---------------------------------------------------------------- daemons */
@@ -167,10 +164,10 @@ static bool engine_ready(const struct cli *c, int which, int64_t since_wall_ms)
 /* Starts one daemon and waits (bounded) until it is ready. */
 static int start_daemon(struct supervisor *s, int which)
 {
-	int64_t wall = store_now_ms() - 1000;
+	int64_t wall = wall_ms() - 1000;
 	struct daemon *d = &s->d[which];
 	d->pid = spawn(s, which);
-	d->since_ms = store_now_ms();
+	d->since_ms = wall_ms();
 	d->restart_at = 0;
 	if (d->pid < 0)
 		return -errno;

@@ -22,12 +22,15 @@
 
 #include "atomic_file.h"
 #include "backoff.h"
+#include "cleanup.h"
+#include "clock.h"
 #include "deadline_io.h"
 #include "desired_volumes.h"
 #include "events.h"
 #include "export_driver.h"
 #include "log.h"
 #include "paths.h"
+#include "status_file.h"
 #include "plan.h"
 #include "target.h"
 
@@ -60,13 +63,6 @@ struct loop {
 	struct item *items;
 	size_t n_items, cap_items;
 };
-
-static int64_t wall_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* The target is not there (as opposed to one call that timed out): the rest of the pass
  * would fail the same way. */
@@ -422,18 +418,12 @@ static void write_status(struct loop *l)
 			"failing_since_ms", (json_int_t)it->failing_since_ms, "wedged", it->wedged,
 			"rpc", it->rpc, "error", it->error));
 	}
-	json_t *o = json_pack("{s:s, s:I, s:s, s:o, s:O}", "loop", l->name,
-			      "updated_ms", (json_int_t)wall_ms(),
-			      "target", l->unreachable ? "unreachable" : "up", "items", items,
-			      "errors", l->spec_errors ? l->spec_errors : json_array());
-	char *text = o ? json_dumps(o, JSON_INDENT(1)) : NULL;
-	json_decref(o);
-	if (text) {
-		char path[PATH_MAX + 64];
-		paths_diskengine_status(path, sizeof(path), l->cfg->root, l->name);
-		atomic_replace_file(path, text, strlen(text), 0644);
-	}
-	free(text);
+	char path[BERTH_PATH_LEN];
+	paths_diskengine_status(path, sizeof(path), l->cfg->root, l->name);
+	status_file_write(path, json_pack("{s:s, s:I, s:s, s:o, s:o}", "loop", l->name,
+			  "updated_ms", (json_int_t)wall_ms(),
+			  "target", l->unreachable ? "unreachable" : "up", "items", items,
+			  "errors", l->spec_errors ? json_incref(l->spec_errors) : json_array()));
 }
 
 /* rc: the pass's. A target that is gone (refused, no socket) is waited for; one whose
@@ -485,22 +475,29 @@ static void *loop_main(void *arg)
 
 struct loop *loop_start(const struct diskengine_config *cfg, enum loop_kind kind)
 {
-	struct loop *l = calloc(1, sizeof(*l));
-	if (!l)
-		return NULL;
-	l->cfg = cfg;
-	l->kind = kind;
-	l->name = kind == LOOP_ATTACH ? "attach" : "detach";
-	l->stop_fd = eventfd(0, EFD_CLOEXEC);
+	const char *name = kind == LOOP_ATTACH ? "attach" : "detach";
 	char err[512] = "";
-	l->desired = desired_volumes_open(cfg, err, sizeof(err));
-	if (l->stop_fd < 0 || !l->desired || target_init(&l->target, cfg, &export_vhost_blk) < 0 ||
-	    pthread_create(&l->thread, NULL, loop_main, l) != 0) {
-		log_error("diskengine", "loop=%s msg=\"cannot start\" error=\"%s\"", l->name, err);
-		free(l);
+	_cleanup_free_ struct loop *l = calloc(1, sizeof(*l));
+	_cleanup_close_ int stop_fd = eventfd(0, EFD_CLOEXEC);
+	if (!l || stop_fd < 0) {
+		log_error("diskengine", "loop=%s msg=\"cannot start\" error=\"%s\"", name,
+			  strerror(errno));
 		return NULL;
 	}
-	return l;
+	*l = (struct loop){ .cfg = cfg, .kind = kind, .name = name, .stop_fd = stop_fd };
+	l->desired = desired_volumes_open(cfg, err, sizeof(err));
+	int rc = l->desired ? target_init(&l->target, cfg, &export_vhost_blk) : -EINVAL;
+	if (rc == 0 && (rc = -pthread_create(&l->thread, NULL, loop_main, l)) != 0)
+		target_fini(&l->target);
+	if (rc != 0) {
+		log_error("diskengine", "loop=%s msg=\"cannot start\" error=\"%s\"", name,
+			  err[0] ? err : strerror(-rc));
+		if (l->desired)
+			desired_volumes_close(l->desired);
+		return NULL;          /* l and stop_fd are released on the way out */
+	}
+	TAKE_FD(stop_fd);
+	return TAKE_PTR(l);
 }
 
 void loop_stop(struct loop *l)

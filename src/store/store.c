@@ -1,5 +1,6 @@
 /* store.c — the store's public calls (store.h): argument checks, then the back end. */
 #include "store.h"
+#include "clock.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -25,13 +26,6 @@ static bool one_of(const char *v, const char *const *set)
 		if (!strcmp(v, *set))
 			return true;
 	return false;
-}
-
-int64_t store_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 int store_fail(struct store *s, int rc, const char *fmt, ...)
@@ -141,7 +135,7 @@ int store_volume_report(struct store *s, int64_t id, const char *state,
 int store_event_add(struct store *s, const char *host, const char *component, int64_t vm_id,
 		    const char *level, const char *message)
 {
-	struct store_event ev = { .time_ms = store_now_ms(), .vm_id = vm_id };
+	struct store_event ev = { .time_ms = wall_ms(), .vm_id = vm_id };
 	snprintf(ev.host, sizeof(ev.host), "%s", host ? host : "");
 	snprintf(ev.component, sizeof(ev.component), "%s", component);
 	snprintf(ev.level, sizeof(ev.level), "%s", level);

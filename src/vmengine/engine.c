@@ -9,9 +9,9 @@
 #include <unistd.h>
 #include <jansson.h>
 
-#include "atomic_file.h"
 #include "log.h"
 #include "paths.h"
+#include "status_file.h"
 #include "target_restart.h"
 #include "vm_worker.h"
 
@@ -190,12 +190,7 @@ void engine_write_status(struct engine *e)
 			"escalation", vm_escalation_name(s.escalation),
 			"last_reconcile_ms", (json_int_t)s.last_reconcile_ms, "reason", s.reason));
 	}
-	json_t *o = json_pack("{s:I, s:i, s:o}", "updated_ms", (json_int_t)realtime_ms(),
-			      "pid", (int)getpid(), "vms", vms);
-	char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
-	json_decref(o);
-	if (text)
-		atomic_replace_file(e->status_path, text, strlen(text), 0644);
-	free(text);
+	status_file_write(e->status_path, json_pack("{s:I, s:i, s:o}", "updated_ms",
+			  (json_int_t)wall_ms(), "pid", (int)getpid(), "vms", vms));
 }
 

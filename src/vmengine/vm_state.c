@@ -38,13 +38,6 @@ bool vm_state_active(enum vm_state_kind k)
 	       k == VM_TERMINATING;
 }
 
-int64_t realtime_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int vm_state_save(const char *path, const struct vm_state *s)
 {
 	json_t *o = json_pack("{s:I, s:s, s:s, s:i, s:I, s:I, s:I, s:s, s:s, s:I, s:b, s:b, s:I}",

@@ -6,6 +6,7 @@
 #ifndef VMENGINE_VM_STATE_H
 #define VMENGINE_VM_STATE_H
 
+#include "clock.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -39,8 +40,6 @@ const char *vm_state_name(enum vm_state_kind k);
 const char *vm_escalation_name(enum vm_escalation e);
 /* Active: a QEMU may exist for it. */
 bool vm_state_active(enum vm_state_kind k);
-
-int64_t realtime_ms(void);
 
 /* 0 or -errno. */
 int vm_state_save(const char *path, const struct vm_state *s);

@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "backoff.h"
 #include "deadline_io.h"
 #include "log.h"
 #include "qemu_proc.h"
@@ -69,7 +70,7 @@ static void publish_status(struct vm_worker *w)
 	pthread_mutex_lock(&w->status_lock);
 	w->status = (struct vm_worker_status){
 		.id = w->id, .state = w->st.state, .pid = w->st.pid,
-		.escalation = w->st.escalation, .last_reconcile_ms = realtime_ms(),
+		.escalation = w->st.escalation, .last_reconcile_ms = wall_ms(),
 		.known = w->state_known,
 	};
 	snprintf(w->status.reason, sizeof(w->status.reason), "%s", w->st.reason);
@@ -105,7 +106,7 @@ static void enter_state(struct vm_worker *w, enum vm_state_kind k, const char *r
 {
 	enum vm_state_kind old = w->st.state;
 	w->st.state = k;
-	w->st.since_ms = realtime_ms();
+	w->st.since_ms = wall_ms();
 	if (reason && reason != w->st.reason)   /* keeping the reason: no overlapping copy */
 		snprintf(w->st.reason, sizeof(w->st.reason), "%s", reason);
 	save_state_notable(w, true);
@@ -258,7 +259,7 @@ static int qmp_command(struct vm_worker *w, const char *cmd, int timeout_ms, jso
 
 static void schedule_retry(struct vm_worker *w)
 {
-	uint64_t backoff = w->cfg->tick_ms << (w->launch_failures < 5 ? w->launch_failures : 5);
+	uint64_t backoff = (uint64_t)backoff_delay_ms(w->launch_failures < 5 ? w->launch_failures : 5, (int64_t)w->cfg->tick_ms, LAUNCH_BACKOFF_MAX_MS);
 	if (backoff > LAUNCH_BACKOFF_MAX_MS)
 		backoff = LAUNCH_BACKOFF_MAX_MS;
 	w->launch_failures++;
@@ -351,7 +352,7 @@ static int time_to_next_step_ms(struct vm_worker *w)
 {
 	if (w->st.escalation >= ESC_KILL)
 		return (int)w->cfg->qmp_timeout_ms;
-	int64_t left = step_due(w, (enum vm_escalation)(w->st.escalation + 1)) - realtime_ms();
+	int64_t left = step_due(w, (enum vm_escalation)(w->st.escalation + 1)) - wall_ms();
 	if (left > (int64_t)w->cfg->qmp_timeout_ms)
 		left = (int64_t)w->cfg->qmp_timeout_ms;
 	return left < MIN_QMP_TIMEOUT_MS ? MIN_QMP_TIMEOUT_MS : (int)left;
@@ -359,7 +360,7 @@ static int time_to_next_step_ms(struct vm_worker *w)
 
 static void perform_step(struct vm_worker *w, enum vm_escalation step)
 {
-	int64_t elapsed = realtime_ms() - *since_of(w);
+	int64_t elapsed = wall_ms() - *since_of(w);
 	log_warn("vmengine", "vm=%u msg=\"escalate\" state=%s step=%s elapsed_ms=%lld pid=%d",
 		 w->id, vm_state_name(w->st.state), vm_escalation_name(step), (long long)elapsed,
 		 w->st.pid);
@@ -400,7 +401,7 @@ static void escalate(struct vm_worker *w)
 		}
 		take_pid(w, pid, "stopping a VM without a recorded pid");
 	}
-	int64_t now = realtime_ms();
+	int64_t now = wall_ms();
 	enum vm_escalation due = ESC_NONE;
 	for (enum vm_escalation s = ESC_POWERDOWN; s <= ESC_KILL; s++)
 		if (now >= step_due(w, s))
@@ -485,7 +486,7 @@ static void on_qemu_gone(struct vm_worker *w, const struct vm_spec *spec)
 static void apply_desired(struct vm_worker *w, const struct vm_spec *spec)
 {
 	enum vm_state_kind k = w->st.state;
-	int64_t now = realtime_ms();
+	int64_t now = wall_ms();
 	if (!w->state_known && !vm_state_active(k) && spec->desired != DESIRED_RUNNING) {
 		/* Never started (no vm.state yet): record the outcome, so it is reported. */
 		mkdir(w->paths.dir, 0700);
@@ -566,7 +567,7 @@ static void reconcile(struct vm_worker *w, const struct vm_spec *spec)
 	}
 	if (w->st.restart_pending && alive &&
 	    (w->st.state == VM_RUNNING || w->st.state == VM_STARTING)) {
-		w->st.stopping_since_ms = realtime_ms();
+		w->st.stopping_since_ms = wall_ms();
 		w->st.escalation = ESC_NONE;
 		enter_state(w, VM_RESTARTING, "target restart");
 	}
@@ -598,7 +599,7 @@ static void adopt(struct vm_worker *w)
 	int rc = vm_state_load(w->state_path, &w->st, err, sizeof(err));
 	if (rc == -ENOENT) {
 		w->st = (struct vm_state){ .id = w->id, .state = VM_STOPPED,
-					   .since_ms = realtime_ms() };
+					   .since_ms = wall_ms() };
 		publish_status(w);
 		return;
 	}
@@ -652,7 +653,7 @@ static int wait_ms(struct vm_worker *w)
 	    w->st.state == VM_RESTARTING) {
 		int next = w->st.escalation >= ESC_KILL ? ms
 			   : (int)(step_due(w, (enum vm_escalation)(w->st.escalation + 1)) -
-				   realtime_ms());
+				   wall_ms());
 		if (next < ms)
 			ms = next < 10 ? 10 : next;
 	}
