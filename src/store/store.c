@@ -28,13 +28,21 @@ static bool one_of(const char *v, const char *const *set)
 	return false;
 }
 
-int store_fail(struct store *s, int rc, const char *fmt, ...)
+/* The back end for url and where it points: "<scheme>:<location>" for a registered scheme,
+ * else a plain path for the first back end. NULL for "<scheme>://..." of no back end. */
+static const struct store_backend *backend_for(const char *url, const char **location)
 {
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(s->error, sizeof(s->error), fmt, ap);
-	va_end(ap);
-	return rc;
+	size_t n = strspn(url, "abcdefghijklmnopqrstuvwxyz0123456789+-.");
+	*location = url;
+	if (n == 0 || url[n] != ':')
+		return store_backends[0];
+	for (const struct store_backend *const *b = store_backends; *b; b++) {
+		if (strlen((*b)->name) == n && !strncmp(url, (*b)->name, n)) {
+			*location = url + n + 1;
+			return *b;
+		}
+	}
+	return strncmp(url + n, "://", 3) == 0 ? NULL : store_backends[0];
 }
 
 const char *store_error(const struct store *s)
@@ -44,11 +52,11 @@ const char *store_error(const struct store *s)
 
 struct store *store_open(const char *url, char *err, size_t errlen)
 {
-	const char *location = url;
-	if (!strncmp(url, "sqlite:", 7))
-		location = url + 7;
-	else if (strstr(url, "://")) {
-		snprintf(err, errlen, "unsupported store URL '%s' (only SQLite files for now)", url);
+	const char *location;
+	const struct store_backend *backend = backend_for(url, &location);
+	if (!backend) {
+		snprintf(err, errlen, "unsupported store URL '%s' (back ends: %s)", url,
+			 store_backends[0]->name);
 		return NULL;
 	}
 	struct store *s = calloc(1, sizeof(*s));
@@ -56,7 +64,7 @@ struct store *store_open(const char *url, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	s->ops = &store_sqlite_backend;
+	s->ops = backend;
 	if (s->ops->open(s, location) < 0) {
 		snprintf(err, errlen, "%s", s->error);
 		free(s);
