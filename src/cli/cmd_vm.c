@@ -15,6 +15,7 @@
 
 #include "cli.h"
 #include "deadline_io.h"
+#include "states.h"
 #include "uuid.h"
 
 #define VM_USAGE                                                                           \
@@ -30,17 +31,10 @@
 	"VM is an id or the name of a live VM. STATE: CREATING STARTING RUNNING STOPPING\n"  \
 	"STOPPED RESTARTING TERMINATING TERMINATED MIGRATING ERROR"
 
-static const char *const g_states[] = {
-	"CREATING", "STARTING", "RUNNING", "STOPPING", "STOPPED", "RESTARTING", "TERMINATING",
-	"TERMINATED", "MIGRATING", "ERROR", NULL,
-};
-
 static bool valid_state(const char *s)
 {
-	for (const char *const *p = g_states; *p; p++)
-		if (!strcmp(*p, s))
-			return true;
-	return false;
+	enum vm_state_kind k;
+	return vm_state_parse(s, &k) == 0;
 }
 
 static bool valid_vm_name(const char *s)
@@ -365,8 +359,7 @@ static int vm_wait(struct cli *c, int argc, char **argv)
 	if (argc < 2 || !state)
 		return cli_usage(VM_USAGE);
 	if (!valid_state(state))
-		return cli_fail("bad state '%s' (CREATING, STARTING, RUNNING, STOPPING, STOPPED, "
-				"RESTARTING, TERMINATING, TERMINATED, MIGRATING, ERROR)", state);
+		return cli_fail("bad state '%s' (%s)", state, vm_state_names_list());
 	struct store_vm vm;
 	int rc = cli_find_vm(c, argv[1], &vm);
 	return rc ? rc : wait_state(c, vm.id, state, timeout);

@@ -80,8 +80,17 @@ static void emit(struct loop *l, const char *level, const char *kind, unsigned v
 	char message[512];
 	snprintf(message, sizeof(message), "%s %s", kind, text ? text : "");
 	free(text);
-	desired_volumes_event(l->desired, level, vm, message);
+	if (l->desired->event)
+		l->desired->event(l->desired, level, vm, message);
 	event_emit(level, kind, fields);
+}
+
+/* What this loop observed of vol, for the desired-state source's record. */
+static void report(struct loop *l, unsigned vol, enum volume_state state,
+		   const char *export_path, const char *error)
+{
+	if (l->desired->report)
+		l->desired->report(l->desired, vol, state, export_path, error);
 }
 
 /* ---------------------------------------------------------------- items */
@@ -254,13 +263,13 @@ static int execute(struct loop *l, const struct action *a)
 	case ACT_CREATE_VOLUME:
 		rc = v ? target_create_volume(t, v) : -ENOENT;
 		if (rc == 0) {
-			desired_volumes_report(l->desired, a->vol, "ONLINE", NULL, "");
+			report(l, a->vol, VOLUME_ONLINE, NULL, "");
 			emit(l, "info", "volume_created", a->vm,
 			     json_pack("{s:I, s:I, s:s}", "vol", (json_int_t)a->vol,
 				       "size_mb", (json_int_t)(v->size_bytes >> 20),
 				       "layout", volume_layout_name(v->layout)));
 		} else if (rc == -ENOSPC) {
-			desired_volumes_report(l->desired, a->vol, "ERROR", NULL, t->last_error);
+			report(l, a->vol, VOLUME_ERROR, NULL, t->last_error);
 		}
 		return rc;
 	case ACT_CREATE_EXPORT:
@@ -268,7 +277,7 @@ static int execute(struct loop *l, const struct action *a)
 		if (rc == 0) {
 			char where[PATH_MAX + 32];
 			t->exports->address(t, a->vm, where, sizeof(where));
-			desired_volumes_report(l->desired, a->vol, "EXPORTED", where, "");
+			report(l, a->vol, VOLUME_EXPORTED, where, "");
 			emit(l, "info", "export_created", a->vm,
 			     json_pack("{s:I, s:I, s:s, s:s}", "vol", (json_int_t)a->vol,
 				       "vm", (json_int_t)a->vm, "kind", t->exports->kind,
@@ -278,7 +287,7 @@ static int execute(struct loop *l, const struct action *a)
 	case ACT_DELETE_EXPORT:
 		rc = t->exports->remove(t, a->vm);
 		if (rc == 0) {
-			desired_volumes_report(l->desired, a->vol, "ONLINE", "", NULL);
+			report(l, a->vol, VOLUME_ONLINE, "", NULL);
 			emit(l, "info", "export_deleted", a->vm,
 			     json_pack("{s:I, s:I}", "vol", (json_int_t)a->vol,
 				       "vm", (json_int_t)a->vm));
@@ -287,7 +296,7 @@ static int execute(struct loop *l, const struct action *a)
 	case ACT_DELETE_VOLUME:
 		rc = target_delete_volume(t, a->vol);
 		if (rc == 0) {
-			desired_volumes_report(l->desired, a->vol, "DELETED", "", NULL);
+			report(l, a->vol, VOLUME_DELETED, "", NULL);
 			emit(l, "info", "volume_deleted", a->vm,
 			     json_pack("{s:I}", "vol", (json_int_t)a->vol));
 		}
@@ -334,7 +343,7 @@ static int load_desired(struct loop *l)
 	struct volume_spec *specs;
 	size_t n;
 	json_t *errors;
-	int rc = desired_volumes_snapshot(l->desired, &specs, &n, &errors);
+	int rc = l->desired->snapshot(l->desired, &specs, &n, &errors);
 	if (rc < 0)
 		return rc;
 	free(l->want);
@@ -462,12 +471,12 @@ static void *loop_main(void *arg)
 		if (l->unreachable && until_reach > wait)
 			wait = until_reach;
 		struct pollfd pfd[2] = { { .fd = l->stop_fd, .events = POLLIN },
-					 { .fd = desired_volumes_fd(l->desired), .events = POLLIN } };
+					 { .fd = l->desired->change_fd(l->desired), .events = POLLIN } };
 		int n = poll(pfd, pfd[1].fd >= 0 ? 2 : 1, (int)wait);
 		if (n > 0 && (pfd[0].revents & POLLIN))
 			break;
 		if (n > 0 && pfd[1].fd >= 0 && (pfd[1].revents & POLLIN))
-			desired_volumes_changed(l->desired);
+			l->desired->changed(l->desired);
 	}
 	log_info("diskengine", "loop=%s msg=stopped", l->name);
 	return NULL;
@@ -493,7 +502,7 @@ struct loop *loop_start(const struct diskengine_config *cfg, enum loop_kind kind
 		log_error("diskengine", "loop=%s msg=\"cannot start\" error=\"%s\"", name,
 			  err[0] ? err : strerror(-rc));
 		if (l->desired)
-			desired_volumes_close(l->desired);
+			l->desired->destroy(l->desired);
 		return NULL;          /* l and stop_fd are released on the way out */
 	}
 	TAKE_FD(stop_fd);
@@ -505,7 +514,7 @@ void loop_stop(struct loop *l)
 	eventfd_write(l->stop_fd, 1);
 	pthread_join(l->thread, NULL);
 	target_fini(&l->target);
-	desired_volumes_close(l->desired);
+	l->desired->destroy(l->desired);
 	close(l->stop_fd);
 	free(l->want);
 	free(l->items);

@@ -9,23 +9,25 @@
 #include <string.h>
 #include <time.h>
 
+#include "states.h"
 #include "store_backend.h"
 
-static const char *const g_vm_states[] = {
-	"CREATING", "STARTING", "RUNNING", "STOPPING", "STOPPED", "RESTARTING", "TERMINATING",
-	"TERMINATED", "MIGRATING", "ERROR", NULL,
-};
-static const char *const g_desired[] = { "RUNNING", "STOPPED", "TERMINATED", NULL };
-static const char *const g_volume_states[] = {
-	"CREATING", "ONLINE", "EXPORTED", "DELETED", "ERROR", NULL,
-};
-
-static bool one_of(const char *v, const char *const *set)
+static bool vm_state_known(const char *v)
 {
-	for (; v && *set; set++)
-		if (!strcmp(v, *set))
-			return true;
-	return false;
+	enum vm_state_kind k;
+	return vm_state_parse(v, &k) == 0;
+}
+
+static bool desired_known(const char *v)
+{
+	enum vm_desired d;
+	return vm_desired_parse(v, &d) == 0;
+}
+
+static bool volume_state_known(const char *v)
+{
+	enum volume_state s;
+	return volume_state_parse(v, &s) == 0;
 }
 
 /* The back end for url and where it points: "<scheme>:<location>" for a registered scheme,
@@ -83,7 +85,7 @@ void store_close(struct store *s)
 
 int store_vm_create(struct store *s, struct store_vm *vm, struct store_volume *vol)
 {
-	if (!vm->name[0] || !one_of(vm->desired, g_desired) || !vm->vcpus || !vm->memory_mb ||
+	if (!vm->name[0] || !desired_known(vm->desired) || !vm->vcpus || !vm->memory_mb ||
 	    !vol->size_mb)
 		return store_fail(s, -EINVAL, "incomplete VM");
 	return s->ops->vm_create(s, vm, vol);
@@ -108,7 +110,7 @@ int store_vm_list(struct store *s, const char *host, bool include_terminated,
 int store_vm_set_desired(struct store *s, int64_t id, const char *desired,
 			 bool bump_generation)
 {
-	if (!one_of(desired, g_desired))
+	if (!desired_known(desired))
 		return store_fail(s, -EINVAL, "desired state must be RUNNING, STOPPED or TERMINATED");
 	return s->ops->vm_set_desired(s, id, desired, bump_generation);
 }
@@ -116,7 +118,7 @@ int store_vm_set_desired(struct store *s, int64_t id, const char *desired,
 int store_vm_report(struct store *s, int64_t id, const char *state, const char *reason,
 		    int pid)
 {
-	if (!one_of(state, g_vm_states))
+	if (!vm_state_known(state))
 		return store_fail(s, -EINVAL, "unknown VM state '%s'", state ? state : "");
 	return s->ops->vm_report(s, id, state, reason ? reason : "", pid);
 }
@@ -135,7 +137,7 @@ int store_volume_list(struct store *s, const char *host, bool include_deleted,
 int store_volume_report(struct store *s, int64_t id, const char *state,
 			const char *export_path, const char *error)
 {
-	if (!one_of(state, g_volume_states))
+	if (!volume_state_known(state))
 		return store_fail(s, -EINVAL, "unknown volume state '%s'", state ? state : "");
 	return s->ops->volume_report(s, id, state, export_path, error);
 }

@@ -19,13 +19,13 @@
 
 struct engine {
 	const struct vmengine_config *cfg;
-	struct desired_source *desired;
+	struct desired_vms *desired;
 	struct vm_worker *workers[MAX_VMS];
 	size_t n_workers;
 	char status_path[BERTH_PATH_LEN];
 };
 
-struct engine *engine_new(const struct vmengine_config *cfg, struct desired_source *desired)
+struct engine *engine_new(const struct vmengine_config *cfg, struct desired_vms *desired)
 {
 	struct engine *e = calloc(1, sizeof(*e));
 	if (!e)
@@ -56,7 +56,7 @@ static struct vm_worker *find_worker(struct engine *e, unsigned id)
 /* Every write of a vm.state goes to the desired source (the store follows vm.state). */
 static void report_to_source(void *ctx, const struct vm_state *st, bool notable)
 {
-	struct desired_source *src = ctx;
+	struct desired_vms *src = ctx;
 	if (src->report)
 		src->report(src, st, notable);
 }

@@ -1,5 +1,5 @@
 /* main.c — vmengine: the per-host QEMU supervisor. Reads the desired state of the host's VMs
- * (desired_source.h), runs one worker per VM (engine.h, vm_worker.h), re-adopts every VM it
+ * (desired_vms.h), runs one worker per VM (engine.h, vm_worker.h), re-adopts every VM it
  * finds under <root>/vmengine/vms at start after applying the target-restart policy
  * (target_restart.h), and writes <root>/vmengine/status.json each tick. Stopping vmengine
  * never stops a VM. */
@@ -15,7 +15,7 @@
 #include "berth_version.h"
 #include "config.h"
 #include "daemon_args.h"
-#include "desired_source.h"
+#include "desired_vms.h"
 #include "engine.h"
 #include "log.h"
 #include "paths.h"
@@ -32,7 +32,7 @@ static const char g_usage[] =
 	"SIGTERM/SIGINT stop vmengine and leave every VM running.\n";
 
 /* The configuration, the directories, the desired state: NULL after logging why. */
-static struct desired_source *open_desired(struct vmengine_config *cfg, const char *root,
+static struct desired_vms *open_desired(struct vmengine_config *cfg, const char *root,
 					   const char *config)
 {
 	char path[BERTH_PATH_LEN], err[512];
@@ -49,8 +49,8 @@ static struct desired_source *open_desired(struct vmengine_config *cfg, const ch
 	paths_vmengine_vms(path, sizeof(path), root);
 	mkdir(path, 0700);
 	paths_vmengine_desired(path, sizeof(path), root);
-	struct desired_source *d = cfg->desired_from_dir
-		? desired_dir_open(path) : desired_store_open(bc.store, bc.host, err, sizeof(err));
+	struct desired_vms *d = cfg->desired_from_dir
+		? desired_vms_dir_open(path) : desired_vms_store_open(bc.store, bc.host, err, sizeof(err));
 	if (!d)
 		log_error("vmengine", "msg=\"cannot open the desired state\" error=\"%s\"", err);
 	return d;
@@ -67,7 +67,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	static struct vmengine_config cfg;
-	struct desired_source *desired = open_desired(&cfg, args.root, args.config);
+	struct desired_vms *desired = open_desired(&cfg, args.root, args.config);
 	if (!desired)
 		return 2;
 	struct engine *e = engine_new(&cfg, desired);

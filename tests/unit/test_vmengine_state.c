@@ -70,7 +70,7 @@ static void check_dir_after_kill(pid_t writer)
 Test(vm_state, every_field_round_trips)
 {
 	/* every state with every escalation, the other fields varied with n */
-	for (int n = 0; n < VM_STATE_COUNT * ESC_COUNT; n++) {
+	for (int n = 0; n < VM_LOCAL_STATE_COUNT * ESC_COUNT; n++) {
 		struct vm_state in = {
 			.id = n % 2 ? VM_ID_MAX : (unsigned)(n + 1),
 			.state = (enum vm_state_kind)(n / ESC_COUNT),
