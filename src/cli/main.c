@@ -1,5 +1,5 @@
 /* main.c — `berth`, the operator's command: global options, then one of the commands of
- * DESIGN.md §8. Tables for people, --json for scripts; every error is one line on stderr
+ * docs/berth.md. Tables for people, --json for scripts; every error is one line on stderr
  * and a non-zero exit status. */
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,9 +1,10 @@
-/* supervisor.c — `berth up`, `berth down`, `berth status`: the supervisor of DESIGN.md §9 for
- * hosts without systemd. `up` starts a background supervisor that runs blockd (--persist),
- * diskengine and vmengine in that order, each ready before the next, and restarts any that
- * exits (after restart_sec). When blockd exits it does what the systemd units' ExecStopPost
- * does: both TARGET_RESTART markers first, then — under target_restart_policy=restart-vms —
- * a restart of vmengine and diskengine. SIGUSR1 asks it to restart the target (diskengine's
+/* supervisor.c — `berth up`, `berth down`, `berth status`: the supervisor for hosts without
+ * systemd. `up` starts a background supervisor that runs blockd (--persist, on the
+ * configured rpc_socket and vhost_dir), diskengine and vmengine in that order, each ready
+ * before the next, and restarts any that exits (after restart_sec). When blockd exits it
+ * applies target_restart.h's rule, as `berth target-stopped` does under systemd: both
+ * TARGET_RESTART markers, then — unless the exit was a requested stop — a restart of vmengine
+ * and diskengine once blockd is back. SIGUSR1 asks it to restart the target (diskengine's
  * wedge_action=restart-target). `down` stops the daemons in reverse order; VMs keep running
  * unless --vms. State for `status` is in <root>/run/supervisor.json. */
 #include <errno.h>
@@ -11,7 +12,6 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -309,7 +309,8 @@ static int execute(struct loop *l, const struct action *a)
 			 a->vol);
 		return -EEXIST;
 	default:
-		/* The seed's log line, so operators' searches keep working. */
+		/* This exact wording is what operators search the logs for (the gate,
+		 * docs/architecture.md): keep it. */
 		log_warn("diskengine", "msg=\"raid detach: vol %u gate failed (raid_vol%u still "
 			 "present in vm%u); deferring\"", a->vol, a->vol, a->vm);
 		snprintf(t->last_method, sizeof(t->last_method), "gate");

@@ -1,4 +1,4 @@
-/* qemu_proc.h — QEMU as a process: the command line of DESIGN.md §6, a daemonized launch
+/* qemu_proc.h — QEMU as a process: its command line (docs/vmengine.md), a daemonized launch
  * with a deadline, and signals that only ever reach the QEMU of the right VM (its
  * /proc/<pid>/cmdline must carry "-name vm<id>,"). */
 #ifndef VMENGINE_QEMU_PROC_H

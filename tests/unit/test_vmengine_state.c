@@ -269,7 +269,7 @@ static void spin_us(long us)
 Test(vm_state, sigkill_during_write_leaves_old_or_new)
 {
 	make_two_states();
-	unsigned seed = 12345;
+	unsigned rng = 12345;
 	int seen[2] = { 0, 0 };
 	for (int i = 0; i < 60; i++) {
 		unsigned long before = __atomic_load_n(g_count, __ATOMIC_RELAXED);
@@ -281,7 +281,7 @@ Test(vm_state, sigkill_during_write_leaves_old_or_new)
 			       monotonic_ms() < until)
 				;
 		}
-		spin_us((long)(rand_r(&seed) % 5001));
+		spin_us((long)(rand_r(&rng) % 5001));
 		kill(g_child, SIGKILL);
 		int status = 0;
 		cr_assert_eq(waitpid(g_child, &status, 0), g_child);
