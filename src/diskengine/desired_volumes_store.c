@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "berth_conf.h"
+#include "cleanup.h"
 #include "log.h"
 #include "paths.h"
 #include "store.h"
@@ -120,16 +121,14 @@ struct desired_volumes *desired_volumes_store_open(const char *url, const char *
 						   enum volume_layout layout, char *err,
 						   size_t errlen)
 {
-	struct desired_store *d = calloc(1, sizeof(*d));
+	_cleanup_free_ struct desired_store *d = calloc(1, sizeof(*d));
 	if (!d) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
 	d->store = store_open(url, err, errlen);
-	if (!d->store) {
-		free(d);
+	if (!d->store)
 		return NULL;
-	}
 	d->ops = (struct desired_volumes){ .snapshot = store_snapshot,
 					   .change_fd = store_change_fd,
 					   .changed = store_changed, .report = store_report,
@@ -137,7 +136,7 @@ struct desired_volumes *desired_volumes_store_open(const char *url, const char *
 	d->layout = layout;
 	snprintf(d->host, sizeof(d->host), "%s", host);
 	store_host_seen(d->store, d->host);
-	return &d->ops;
+	return &TAKE_PTR(d)->ops;
 }
 
 struct desired_volumes *desired_volumes_open(const struct diskengine_config *cfg, char *err,

@@ -31,9 +31,10 @@ static const char g_usage[] =
 	"<root>/vmengine/vms/<id>/vm.state; status: <root>/vmengine/status.json.\n"
 	"SIGTERM/SIGINT stop vmengine and leave every VM running.\n";
 
-/* The configuration, the directories, the desired state: NULL after logging why. */
+/* The configuration, the directories, the desired state: NULL after logging why, with the
+ * exit status in *status (2: bad configuration, 1: no desired state). */
 static struct desired_vms *open_desired(struct vmengine_config *cfg, const char *root,
-					   const char *config)
+					const char *config, int *status)
 {
 	char path[BERTH_PATH_LEN], err[512];
 	struct berth_conf bc;
@@ -41,6 +42,7 @@ static struct desired_vms *open_desired(struct vmengine_config *cfg, const char 
 	if (vmengine_config_load(cfg, root, config ? config : path, err, sizeof(err)) < 0 ||
 	    berth_conf_load(&bc, root, err, sizeof(err)) < 0) {
 		log_error("vmengine", "msg=\"bad configuration\" error=\"%s\"", err);
+		*status = 2;
 		return NULL;
 	}
 	mkdir(root, 0755);
@@ -53,6 +55,7 @@ static struct desired_vms *open_desired(struct vmengine_config *cfg, const char 
 		? desired_vms_dir_open(path) : desired_vms_store_open(bc.store, bc.host, err, sizeof(err));
 	if (!d)
 		log_error("vmengine", "msg=\"cannot open the desired state\" error=\"%s\"", err);
+	*status = 1;
 	return d;
 }
 
@@ -67,9 +70,10 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	static struct vmengine_config cfg;
-	struct desired_vms *desired = open_desired(&cfg, args.root, args.config);
+	int status;
+	struct desired_vms *desired = open_desired(&cfg, args.root, args.config, &status);
 	if (!desired)
-		return 2;
+		return status;
 	struct engine *e = engine_new(&cfg, desired);
 	if (!e) {
 		log_error("vmengine", "msg=\"cannot start\" error=\"%s\"", strerror(errno));
