@@ -3,7 +3,7 @@
 #   make test     install what is missing, build, run unit + sanitizer + e2e tests
 #   make demo     install what is missing, build, run the demo host under ./run
 #   make bench    guest IOPS through blockd vs qemu-storage-daemon (prints figures)
-#   make install  binaries, systemd units and their helper under /usr/local (DESTDIR=DIR stages)
+#   make install  binaries and systemd units under /usr/local (DESTDIR=DIR stages)
 # CC=clang make builds with clang (in build-clang/).
 
 ifeq ($(origin CC),default)
@@ -70,11 +70,10 @@ demo: setup
 # meson installs the binaries under its prefix, /usr/local by default; the units name
 # /usr/local/bin, so keep that prefix. Units go to /usr/local/lib/systemd/system, systemd's unit
 # directory for locally installed software (/etc/systemd/system stays the administrator's, for
-# overrides); the units' stop-post helper to /usr/local/libexec/berth. Then, on the host:
+# overrides); blockd's unit runs `berth target-stopped` after every stop. Then, on the host:
 #   systemctl daemon-reload && systemctl enable --now berth-blockd berth-diskengine berth-vmengine
 # DESTDIR=DIR puts everything under DIR instead of /.
 UNITDIR := /usr/local/lib/systemd/system
-LIBEXECDIR := /usr/local/libexec/berth
 UNITS := $(addprefix dist/systemd/,berth-blockd.service berth-diskengine.service berth-vmengine.service)
 DEST := $(if $(DESTDIR),$(abspath $(DESTDIR)))
 
@@ -83,7 +82,6 @@ install: build
 	@test -x "$(DEST)/usr/local/bin/blockd" || \
 		{ echo "install: $(BUILD) is not configured with prefix /usr/local, which the units use" >&2; exit 1; }
 	install -D -m 0644 -t "$(DEST)$(UNITDIR)" $(UNITS)
-	install -D -m 0755 -t "$(DEST)$(LIBEXECDIR)" dist/systemd/berth-target-stopped
 
 clean:
 	rm -rf build build-* run

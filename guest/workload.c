@@ -16,7 +16,7 @@
  *     16..19  CRC-32 (IEEE, as zlib.crc32) of the whole block with this field zeroed,
  *             uint32 little-endian
  *     20..23  zero
- *     24..    filler: xorshift64 stream seeded from seq (see fill_block)
+ *     24..    filler: xorshift64 stream started from seq (see fill_block)
  *
  * writer: writes blocks START, START+1, ... each followed by fsync, printing
  *     "W <seq> ok" after each; on a write/fsync error prints
@@ -247,12 +247,12 @@ static double now_seconds(void)
 
 /* One bench worker: ops 4 KiB O_DIRECT reads (or writes) at pseudo-random block offsets. */
 static int bench_worker(const char *dev, unsigned char *buf, int writes, int64_t ops,
-                        uint64_t seed)
+                        uint64_t stream)
 {
     int fd = open_dev(dev, writes ? O_RDWR : O_RDONLY);
     if (fd < 0)
         return 1;
-    uint64_t nblocks = dev_blocks(fd), x = seed * 2654435761u + 1;
+    uint64_t nblocks = dev_blocks(fd), x = stream * 2654435761u + 1;
     if (nblocks == 0)
         return 1;
     memset(buf, 0x5a, BLOCK_SIZE);

@@ -1,5 +1,6 @@
 /* cli.c — shared helpers of the `berth` command (see cli.h). */
 #include "cli.h"
+#include "clock.h"
 
 #include <errno.h>
 #include <math.h>
@@ -140,7 +141,7 @@ void table_free(struct table *t)
 
 void cli_age(int64_t since_ms, char *out, size_t len)
 {
-	int64_t s = (store_now_ms() - since_ms) / 1000;
+	int64_t s = (wall_ms() - since_ms) / 1000;
 	if (s < 0)
 		s = 0;
 	if (s < 120)

@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include "berth_conf.h"
+#include "paths.h"
 #include "store.h"
 
 struct cli {
@@ -54,5 +55,6 @@ int cmd_up(struct cli *c, int argc, char **argv);
 int cmd_down(struct cli *c, int argc, char **argv);
 int cmd_status(struct cli *c, int argc, char **argv);
 int cmd_supervise(struct cli *c, int argc, char **argv);
+int cmd_target_stopped(struct cli *c, int argc, char **argv);
 
 #endif

@@ -103,7 +103,7 @@ int cmd_events(struct cli *c, int argc, char **argv)
 int cmd_rpc(struct cli *c, int argc, char **argv)
 {
 	const char *usage = "berth rpc METHOD [JSON-PARAMS] [--timeout S]";
-	double timeout = 30;
+	double timeout = JRPC_DEFAULT_TIMEOUT_MS / 1000.0;
 	const char *method = NULL, *params_text = NULL;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--timeout") && i + 1 < argc) {
@@ -128,8 +128,14 @@ int cmd_rpc(struct cli *c, int argc, char **argv)
 			return cli_fail("bad JSON params: %s", params ? "not an object" : jerr.text);
 		}
 	}
-	char sock[PATH_MAX + 32];
-	snprintf(sock, sizeof(sock), "%s/blockd/rpc.sock", c->root);
+	struct target_endpoints target;
+	char conf[BERTH_PATH_LEN], cerr[512];
+	paths_conf(conf, sizeof(conf), c->root);
+	if (paths_target_load(&target, c->root, conf, cerr, sizeof(cerr)) < 0) {
+		json_decref(params);
+		return cli_fail("bad configuration: %s", cerr);
+	}
+	const char *sock = target.rpc_socket;
 	struct jrpc_client *rpc = jrpc_client_new(sock);
 	jrpc_client_set_timeout(rpc, (int)(timeout * 1000));
 	json_t *result = NULL;
@@ -163,9 +169,8 @@ int cmd_qmp(struct cli *c, int argc, char **argv)
 			return cli_fail("bad JSON arguments: %s", args ? "not an object" : jerr.text);
 		}
 	}
-	char sock[PATH_MAX + 64];
-	snprintf(sock, sizeof(sock), "%s/vmengine/vms/%lld/qmp-operator.sock", c->root,
-		 (long long)vm.id);
+	char sock[BERTH_PATH_LEN];
+	paths_vm_operator_monitor(sock, sizeof(sock), c->root, (unsigned)vm.id);
 	int err = 0;
 	struct qmp_client *q = qmp_connect(sock, 5000, &err);
 	if (!q) {

@@ -15,6 +15,8 @@
 
 #include "cli.h"
 #include "deadline_io.h"
+#include "states.h"
+#include "uuid.h"
 
 #define VM_USAGE                                                                           \
 	"berth vm create NAME [--vcpus N] [--memory MB] [--disk-size MB] [--workload W]\n"  \
@@ -29,17 +31,10 @@
 	"VM is an id or the name of a live VM. STATE: CREATING STARTING RUNNING STOPPING\n"  \
 	"STOPPED RESTARTING TERMINATING TERMINATED MIGRATING ERROR"
 
-static const char *const g_states[] = {
-	"CREATING", "STARTING", "RUNNING", "STOPPING", "STOPPED", "RESTARTING", "TERMINATING",
-	"TERMINATED", "MIGRATING", "ERROR", NULL,
-};
-
 static bool valid_state(const char *s)
 {
-	for (const char *const *p = g_states; *p; p++)
-		if (!strcmp(*p, s))
-			return true;
-	return false;
+	enum vm_state_kind k;
+	return vm_state_parse(s, &k) == 0;
 }
 
 static bool valid_vm_name(const char *s)
@@ -99,20 +94,6 @@ static int wait_state(struct cli *c, int64_t id, const char *state, double timeo
 }
 
 /* ---------------------------------------------------------------- create */
-
-static int read_uuid(char out[37])
-{
-	FILE *f = fopen("/proc/sys/kernel/random/uuid", "re");
-	char line[64] = "";
-	bool ok = f && fgets(line, sizeof(line), f);
-	if (f)
-		fclose(f);
-	line[strcspn(line, "\n")] = '\0';
-	if (!ok || strlen(line) != 36)
-		return -1;
-	memcpy(out, line, 37);
-	return 0;
-}
 
 static int free_space_mb(const char *root, uint64_t *mb)
 {
@@ -204,7 +185,7 @@ static int vm_create(struct cli *c, int argc, char **argv)
 		 workload);
 	snprintf(vm.on_crash, sizeof(vm.on_crash), "%s", on_crash);
 	snprintf(vol.layout, sizeof(vol.layout), "%s", layout);
-	if (read_uuid(vm.uuid) < 0)
+	if (uuid_generate_text(vm.uuid) < 0)
 		return cli_fail("cannot generate a UUID");
 	struct store *s = cli_store(c);
 	if (!s)
@@ -378,8 +359,7 @@ static int vm_wait(struct cli *c, int argc, char **argv)
 	if (argc < 2 || !state)
 		return cli_usage(VM_USAGE);
 	if (!valid_state(state))
-		return cli_fail("bad state '%s' (CREATING, STARTING, RUNNING, STOPPING, STOPPED, "
-				"RESTARTING, TERMINATING, TERMINATED, MIGRATING, ERROR)", state);
+		return cli_fail("bad state '%s' (%s)", state, vm_state_names_list());
 	struct store_vm vm;
 	int rc = cli_find_vm(c, argv[1], &vm);
 	return rc ? rc : wait_state(c, vm.id, state, timeout);
@@ -451,9 +431,8 @@ static int vm_console(struct cli *c, int argc, char **argv)
 	int rc = cli_find_vm(c, argv[1], &vm);
 	if (rc)
 		return rc;
-	char path[PATH_MAX + 64];
-	snprintf(path, sizeof(path), "%s/vmengine/vms/%lld/console.log", c->root,
-		 (long long)vm.id);
+	char path[BERTH_PATH_LEN];
+	paths_vm_console(path, sizeof(path), c->root, (unsigned)vm.id);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 && errno == ENOENT)
 		return cli_fail("vm %lld has no console yet (%s)", (long long)vm.id, path);

@@ -1,9 +1,10 @@
-/* supervisor.c — `berth up`, `berth down`, `berth status`: the supervisor of DESIGN.md §9 for
- * hosts without systemd. `up` starts a background supervisor that runs blockd (--persist),
- * diskengine and vmengine in that order, each ready before the next, and restarts any that
- * exits (after restart_sec). When blockd exits it does what the systemd units' ExecStopPost
- * does: both TARGET_RESTART markers first, then — under target_restart_policy=restart-vms —
- * a restart of vmengine and diskengine. SIGUSR1 asks it to restart the target (diskengine's
+/* supervisor.c — `berth up`, `berth down`, `berth status`: the supervisor for hosts without
+ * systemd. `up` starts a background supervisor that runs blockd (--persist, on the
+ * configured rpc_socket and vhost_dir), diskengine and vmengine in that order, each ready
+ * before the next, and restarts any that exits (after restart_sec). When blockd exits it
+ * applies target_restart.h's rule, as `berth target-stopped` does under systemd: both
+ * TARGET_RESTART markers, then — unless the exit was a requested stop — a restart of vmengine
+ * and diskengine once blockd is back. SIGUSR1 asks it to restart the target (diskengine's
  * wedge_action=restart-target). `down` stops the daemons in reverse order; VMs keep running
  * unless --vms. State for `status` is in <root>/run/supervisor.json. */
 #include <errno.h>
@@ -11,7 +12,6 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,10 +23,14 @@
 #include <unistd.h>
 
 #include "atomic_file.h"
+#include "clock.h"
 #include "cli.h"
 #include "conf.h"
 #include "deadline_io.h"
 #include "jsonrpc_client.h"
+#include "log.h"
+#include "status_file.h"
+#include "target_restart.h"
 
 #define READY_TIMEOUT_MS 30000
 #define STOP_TIMEOUT_MS 30000
@@ -47,26 +51,22 @@ struct supervisor {
 	struct cli *cli;
 	char bindir[PATH_MAX];
 	struct daemon d[NDAEMONS];
-	bool restart_vms;
+	struct target_endpoints target;   /* [diskengine] rpc_socket, vhost_dir */
+	bool target_restart_asked;         /* SIGUSR1: the next exit of blockd was requested */
 	bool stopping;
 };
 
 static const char *g_names[NDAEMONS] = { "blockd", "diskengine", "vmengine" };
 
-/* ---------------------------------------------------------------- paths, state */
-
-static void run_path(const struct cli *c, const char *file, char *out, size_t len)
-{
-	snprintf(out, len, "%s/run/%s", c->root, file);
-}
+/* ---------------------------------------------------------------- state */
 
 /* The supervisor holds an exclusive flock on run/supervisor.lock for its whole life: that,
  * not a pid that may have been reused, is what says "berth is up". Returns the
  * supervisor's pid (from run/supervisor.pid) when it is up, 0 when it is not. */
 static pid_t supervisor_running(const struct cli *c)
 {
-	char path[PATH_MAX + 32];
-	run_path(c, "supervisor.lock", path, sizeof(path));
+	char path[BERTH_PATH_LEN];
+	paths_supervisor_lock(path, sizeof(path), c->root);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return 0;
@@ -74,7 +74,7 @@ static pid_t supervisor_running(const struct cli *c)
 	close(fd);
 	if (!locked)
 		return 0;
-	run_path(c, "supervisor.pid", path, sizeof(path));
+	paths_supervisor_pid(path, sizeof(path), c->root);
 	char *text;
 	if (read_file_all(path, 64, &text, NULL) < 0)
 		return -1;             /* up, but its pid is not written yet */
@@ -90,25 +90,9 @@ static void write_state(struct supervisor *s)
 		json_array_append_new(arr, json_pack("{s:s, s:i, s:I, s:i}", "name", s->d[i].name,
 			"pid", (int)s->d[i].pid, "since_ms", (json_int_t)s->d[i].since_ms,
 			"restarts", (int)s->d[i].restarts));
-	json_t *o = json_pack("{s:i, s:o}", "pid", (int)getpid(), "daemons", arr);
-	char *text = json_dumps(o, JSON_INDENT(1));
-	json_decref(o);
-	char path[PATH_MAX + 32];
-	run_path(s->cli, "supervisor.json", path, sizeof(path));
-	if (text)
-		atomic_replace_file(path, text, strlen(text), 0644);
-	free(text);
-}
-
-static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void say(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	fprintf(stderr, "info supervisor ");
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-	va_end(ap);
+	char path[BERTH_PATH_LEN];
+	paths_supervisor_state(path, sizeof(path), s->cli->root);
+	status_file_write(path, json_pack("{s:i, s:o}", "pid", (int)getpid(), "daemons", arr));
 }
 
 /* ---------------------------------------------------------------- daemons */
@@ -123,10 +107,9 @@ static void daemon_binary(const struct supervisor *s, const char *name, char *ou
 static pid_t spawn(struct supervisor *s, int which)
 {
 	const struct cli *c = s->cli;
-	char bin[PATH_MAX + 64], log[PATH_MAX + 32], a1[PATH_MAX + 32], a2[PATH_MAX + 32],
-	     a3[PATH_MAX + 32];
+	char bin[PATH_MAX + 64], log[BERTH_PATH_LEN], dir[BERTH_PATH_LEN], persist[BERTH_PATH_LEN];
 	daemon_binary(s, g_names[which], bin, sizeof(bin));
-	snprintf(log, sizeof(log), "%s/run/%s.log", c->root, g_names[which]);
+	paths_daemon_log(log, sizeof(log), c->root, g_names[which]);
 	int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 	pid_t pid = fork();
 	if (pid != 0) {
@@ -142,25 +125,21 @@ static pid_t spawn(struct supervisor *s, int which)
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	if (which == BLOCKD) {
-		snprintf(a1, sizeof(a1), "%s/blockd", c->root);
-		mkdir(a1, 0755);
-		snprintf(a1, sizeof(a1), "%s/blockd/rpc.sock", c->root);
-		snprintf(a2, sizeof(a2), "%s/blockd/vhost", c->root);
-		snprintf(a3, sizeof(a3), "%s/blockd/config.json", c->root);
-		execl(bin, "blockd", "-r", a1, "-S", a2, "--persist", a3, (char *)NULL);
+		paths_blockd_dir(dir, sizeof(dir), c->root);
+		mkdir(dir, 0755);
+		paths_blockd_config(persist, sizeof(persist), c->root);
+		execl(bin, "blockd", "-r", s->target.rpc_socket, "-S", s->target.vhost_dir,
+		      "--persist", persist, (char *)NULL);
 	} else {
 		execl(bin, g_names[which], "--root", c->root, (char *)NULL);
 	}
-	fprintf(stderr, "error supervisor msg=\"cannot run %s\" error=\"%s\"\n", bin,
-		strerror(errno));
+	log_error("supervisor", "msg=\"cannot run %s\" error=\"%s\"", bin, strerror(errno));
 	_exit(127);
 }
 
-static bool blockd_answers(const struct cli *c)
+static bool blockd_answers(const struct supervisor *s)
 {
-	char sock[PATH_MAX + 32];
-	snprintf(sock, sizeof(sock), "%s/blockd/rpc.sock", c->root);
-	struct jrpc_client *rpc = jrpc_client_new(sock);
+	struct jrpc_client *rpc = jrpc_client_new(s->target.rpc_socket);
 	jrpc_client_set_timeout(rpc, 1000);
 	json_t *res = NULL;
 	int rc = jrpc_call(rpc, "spdk_get_version", NULL, &res, NULL);
@@ -172,9 +151,11 @@ static bool blockd_answers(const struct cli *c)
 /* The engines write a status file once their loops run. */
 static bool engine_ready(const struct cli *c, int which, int64_t since_wall_ms)
 {
-	char path[PATH_MAX + 64];
-	snprintf(path, sizeof(path), which == VMENGINE ? "%s/vmengine/status.json"
-						       : "%s/diskengine/attach.json", c->root);
+	char path[BERTH_PATH_LEN];
+	if (which == VMENGINE)
+		paths_vmengine_status(path, sizeof(path), c->root);
+	else
+		paths_diskengine_status(path, sizeof(path), c->root, "attach");
 	struct stat st;
 	return stat(path, &st) == 0 &&
 	       (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000 >= since_wall_ms;
@@ -183,10 +164,10 @@ static bool engine_ready(const struct cli *c, int which, int64_t since_wall_ms)
 /* Starts one daemon and waits (bounded) until it is ready. */
 static int start_daemon(struct supervisor *s, int which)
 {
-	int64_t wall = store_now_ms() - 1000;
+	int64_t wall = wall_ms() - 1000;
 	struct daemon *d = &s->d[which];
 	d->pid = spawn(s, which);
-	d->since_ms = store_now_ms();
+	d->since_ms = wall_ms();
 	d->restart_at = 0;
 	if (d->pid < 0)
 		return -errno;
@@ -197,8 +178,8 @@ static int start_daemon(struct supervisor *s, int which)
 			d->pid = 0;
 			return -ECHILD;
 		}
-		if (which == BLOCKD ? blockd_answers(s->cli) : engine_ready(s->cli, which, wall)) {
-			say("daemon=%s pid=%d msg=ready", d->name, (int)d->pid);
+		if (which == BLOCKD ? blockd_answers(s) : engine_ready(s->cli, which, wall)) {
+			log_info("supervisor", "daemon=%s pid=%d msg=ready", d->name, (int)d->pid);
 			write_state(s);
 			return 0;
 		}
@@ -220,7 +201,7 @@ static void stop_daemon(struct supervisor *s, int which)
 	while (waitpid(d->pid, &status, WNOHANG) == 0) {
 		if (deadline_remaining_ms(deadline) == 0) {
 			if (killed) {       /* stuck in the kernel: give up on it, do not hang */
-				say("daemon=%s pid=%d msg=\"did not die after SIGKILL\"", d->name,
+				log_info("supervisor", "daemon=%s pid=%d msg=\"did not die after SIGKILL\"", d->name,
 				    (int)d->pid);
 				break;
 			}
@@ -231,25 +212,8 @@ static void stop_daemon(struct supervisor *s, int which)
 		struct timespec ts = { 0, 20 * 1000000L };
 		nanosleep(&ts, NULL);
 	}
-	say("daemon=%s pid=%d msg=stopped", d->name, (int)d->pid);
+	log_info("supervisor", "daemon=%s pid=%d msg=stopped", d->name, (int)d->pid);
 	d->pid = 0;
-}
-
-/* blockd went away: the seed's ExecStopPost, markers first. */
-static void target_stopped(struct supervisor *s)
-{
-	char path[PATH_MAX + 64];
-	const char *engines[] = { "diskengine", "vmengine" };
-	for (int i = 0; i < 2; i++) {
-		snprintf(path, sizeof(path), "%s/%s", s->cli->root, engines[i]);
-		mkdir(path, 0755);
-		snprintf(path, sizeof(path), "%s/%s/TARGET_RESTART", s->cli->root, engines[i]);
-		int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-		if (fd >= 0)
-			close(fd);
-	}
-	say("msg=\"target stopped: TARGET_RESTART markers written\" policy=%s",
-	    s->restart_vms ? "restart-vms" : "reconnect");
 }
 
 static void on_child_exit(struct supervisor *s, pid_t pid, int status)
@@ -258,7 +222,7 @@ static void on_child_exit(struct supervisor *s, pid_t pid, int status)
 		struct daemon *d = &s->d[i];
 		if (d->pid != pid)
 			continue;
-		say("daemon=%s pid=%d msg=exited status=%d signal=%d", d->name, (int)pid,
+		log_info("supervisor", "daemon=%s pid=%d msg=exited status=%d signal=%d", d->name, (int)pid,
 		    WIFEXITED(status) ? WEXITSTATUS(status) : -1,
 		    WIFSIGNALED(status) ? WTERMSIG(status) : 0);
 		d->pid = 0;
@@ -266,9 +230,13 @@ static void on_child_exit(struct supervisor *s, pid_t pid, int status)
 			return;
 		d->restarts++;
 		d->restart_at = monotonic_ms() + (int64_t)d->restart_ms;
+		/* The target went away (target_restart.h): markers, then both engines, which
+		 * come back after the target. */
 		if (i == BLOCKD) {
-			target_stopped(s);
-			if (s->restart_vms) {        /* the engines come back after the target */
+			enum target_exit why = s->target_restart_asked
+				? TARGET_EXIT_RESTART_REQUESTED : TARGET_EXIT_CRASH;
+			s->target_restart_asked = false;
+			if (target_restart_on_exit(s->cli->root, why)) {
 				stop_daemon(s, VMENGINE);
 				stop_daemon(s, DISKENGINE);
 				s->d[VMENGINE].restarts++;
@@ -290,7 +258,7 @@ static void restart_due(struct supervisor *s)
 			continue;
 		int rc = start_daemon(s, i);
 		if (rc < 0) {
-			say("daemon=%s msg=\"restart failed\" error=\"%s\"", d->name, strerror(-rc));
+			log_info("supervisor", "daemon=%s msg=\"restart failed\" error=\"%s\"", d->name, strerror(-rc));
 			d->restart_at = monotonic_ms() + (int64_t)d->restart_ms;
 			if (d->pid > 0)
 				stop_daemon(s, i);
@@ -305,13 +273,6 @@ static const char *dirname_of(char *path)
 	if (slash)
 		*slash = '\0';
 	return path;
-}
-
-static int policy_key(void *obj, const char *key, const char *value)
-{
-	if (!strcmp(key, "target_restart_policy"))
-		*(bool *)obj = !strcmp(value, "restart-vms");
-	return 0;          /* vmengine validates its own section */
 }
 
 /* [supervisor] blockd_restart_sec, diskengine_restart_sec, vmengine_restart_sec */
@@ -330,8 +291,8 @@ static int supervisor_key(void *obj, const char *key, const char *value)
 /* Takes the supervisor lock and writes the pidfile; -EALREADY when another one is up. */
 static int take_lock(const struct cli *c)
 {
-	char path[PATH_MAX + 32];
-	run_path(c, "supervisor.lock", path, sizeof(path));
+	char path[BERTH_PATH_LEN];
+	paths_supervisor_lock(path, sizeof(path), c->root);
 	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return -errno;
@@ -341,7 +302,7 @@ static int take_lock(const struct cli *c)
 	}
 	char pidtext[32];
 	snprintf(pidtext, sizeof(pidtext), "%d\n", (int)getpid());
-	run_path(c, "supervisor.pid", path, sizeof(path));
+	paths_supervisor_pid(path, sizeof(path), c->root);
 	atomic_write_file(path, pidtext, strlen(pidtext), 0644);
 	return fd;                     /* held (never closed) until the process exits */
 }
@@ -349,12 +310,13 @@ static int take_lock(const struct cli *c)
 static void tell(int ready_fd, const char *msg)
 {
 	if (ready_fd >= 0 && write(ready_fd, msg, strlen(msg)) < 0)
-		say("msg=\"berth up went away before the supervisor reported\"");
+		log_info("supervisor", "msg=\"berth up went away before the supervisor reported\"");
 }
 
 static int supervise(struct cli *c, int ready_fd)
 {
 	struct supervisor s = { .cli = c };
+	log_set_level(LOG_INFO);          /* its log is run/supervisor.log */
 	/* berth up may be gone (Ctrl-C) by the time we report: no SIGPIPE death then, and the
 	 * report pipe must not leak into the daemons. */
 	signal(SIGPIPE, SIG_IGN);
@@ -372,13 +334,12 @@ static int supervise(struct cli *c, int ready_fd)
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 	exe[n > 0 ? n : 0] = '\0';
 	snprintf(s.bindir, sizeof(s.bindir), "%s", dirname_of(exe));
-	/* [vmengine] target_restart_policy decides what a target restart does. */
-	char conf[PATH_MAX + 32], err[256];
-	snprintf(conf, sizeof(conf), "%s/berth.conf", c->root);
-	conf_load_section(conf, "vmengine", policy_key, &s.restart_vms, err, sizeof(err));
-	char path[PATH_MAX + 32];
-	run_path(c, "supervisor.pid", path, sizeof(path));
-	if (conf_load_section(conf, "supervisor", supervisor_key, &s, err, sizeof(err)) < 0) {
+	char conf[BERTH_PATH_LEN], err[256];
+	paths_conf(conf, sizeof(conf), c->root);
+	char path[BERTH_PATH_LEN];
+	paths_supervisor_pid(path, sizeof(path), c->root);
+	if (conf_load_section(conf, "supervisor", supervisor_key, &s, err, sizeof(err)) < 0 ||
+	    paths_target_load(&s.target, c->root, conf, err, sizeof(err)) < 0) {
 		char msg[300];
 		snprintf(msg, sizeof(msg), "bad configuration: %s\n", err);
 		tell(ready_fd, msg);
@@ -415,14 +376,15 @@ static int supervise(struct cli *c, int ready_fd)
 				if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
 					s.stopping = true;
 				else if (si.ssi_signo == SIGUSR1 && s.d[BLOCKD].pid > 0) {
-					say("msg=\"target restart requested\"");
+					log_info("supervisor", "msg=\"target restart requested\"");
 					kill(s.d[BLOCKD].pid, SIGTERM);
+					s.target_restart_asked = true;
 					target_kill_at = monotonic_ms() + STOP_TIMEOUT_MS;
 				}
 			}
 		}
 		if (target_kill_at && s.d[BLOCKD].pid > 0 && monotonic_ms() >= target_kill_at) {
-			say("msg=\"target did not stop; SIGKILL\" pid=%d", (int)s.d[BLOCKD].pid);
+			log_info("supervisor", "msg=\"target did not stop; SIGKILL\" pid=%d", (int)s.d[BLOCKD].pid);
 			kill(s.d[BLOCKD].pid, SIGKILL);
 			target_kill_at = 0;
 		}
@@ -435,9 +397,12 @@ static int supervise(struct cli *c, int ready_fd)
 		}
 		restart_due(&s);
 	}
-	say("msg=\"stopping daemons\"");
+	log_info("supervisor", "msg=\"stopping daemons\"");
+	bool target_was_up = s.d[BLOCKD].pid > 0;
 	for (int i = NDAEMONS - 1; i >= 0; i--)
 		stop_daemon(&s, i);
+	if (target_was_up)      /* a requested stop: markers, the engines stay down */
+		target_restart_on_exit(c->root, TARGET_EXIT_STOP_REQUESTED);
 	write_state(&s);
 	unlink(path);                    /* the pidfile; the lock goes with the process */
 	return failed ? 1 : 0;
@@ -459,8 +424,8 @@ int cmd_up(struct cli *c, int argc, char **argv)
 	if (argc != 1)
 		return cli_usage("berth up   (starts blockd, diskengine and vmengine under a "
 				 "supervisor)");
-	char path[PATH_MAX + 32], log[PATH_MAX + 32];
-	snprintf(path, sizeof(path), "%s/run", c->root);
+	char path[BERTH_PATH_LEN], log[BERTH_PATH_LEN];
+	paths_run_dir(path, sizeof(path), c->root);
 	mkdir(c->root, 0755);
 	mkdir(path, 0755);
 	pid_t running = supervisor_running(c);
@@ -474,7 +439,7 @@ int cmd_up(struct cli *c, int argc, char **argv)
 	pid_t pid = fork();
 	if (pid == 0) {
 		setsid();
-		run_path(c, "supervisor.log", log, sizeof(log));
+		paths_supervisor_log(log, sizeof(log), c->root);
 		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 		int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
 		if (fd >= 0 && null >= 0) {
@@ -570,11 +535,11 @@ int cmd_status(struct cli *c, int argc, char **argv)
 {
 	if (argc != 1)
 		return cli_usage("berth status");
-	char path[PATH_MAX + 32], *text = NULL;
+	char path[BERTH_PATH_LEN], *text = NULL;
 	pid_t sup = supervisor_running(c);
 	if (sup < 0)
 		sup = 0;
-	run_path(c, "supervisor.json", path, sizeof(path));
+	paths_supervisor_state(path, sizeof(path), c->root);
 	json_t *state = NULL;
 	if (sup && read_file_all(path, 1 << 20, &text, NULL) == 0)
 		state = json_loads(text, 0, NULL);

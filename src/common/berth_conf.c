@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "paths.h"
 
 static bool valid_host(const char *v)
 {
@@ -42,10 +43,10 @@ int berth_conf_load(struct berth_conf *c, const char *root, char *err, size_t er
 		snprintf(err, errlen, "root path too long");
 		return -EINVAL;
 	}
-	snprintf(c->store, sizeof(c->store), "%s/store.db", root);
+	paths_store(c->store, sizeof(c->store), root);
 	if (gethostname(c->host, sizeof(c->host)) < 0 || !valid_host(c->host))
 		snprintf(c->host, sizeof(c->host), "localhost");
-	char path[PATH_MAX + 16];
-	snprintf(path, sizeof(path), "%s/berth.conf", root);
+	char path[BERTH_PATH_LEN];
+	paths_conf(path, sizeof(path), root);
 	return conf_load_section(path, "berth", set_key, c, err, errlen);
 }

@@ -12,13 +12,6 @@
 #include <time.h>
 #include <unistd.h>
 
-int64_t monotonic_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int64_t deadline_after_ms(int64_t ms)
 {
 	return monotonic_ms() + (ms < 0 ? 0 : ms);

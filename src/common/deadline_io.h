@@ -8,7 +8,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-int64_t monotonic_ms(void);
+#include "clock.h"
+
 int64_t deadline_after_ms(int64_t ms);
 /* Milliseconds left (0 when passed), clamped to INT32_MAX for poll(2). */
 int deadline_remaining_ms(int64_t deadline);

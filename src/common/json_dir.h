@@ -1,6 +1,7 @@
-/* json_dir.h — a directory of small JSON files read as one snapshot: the desired-state
- * sources of vmengine and diskengine (until the store replaces them) keep one object per
- * file there. Hidden files and names without ".json" are skipped. */
+/* json_dir.h — a directory of small JSON files read as one snapshot: the directory
+ * desired-state sources of vmengine and diskengine (desired_source = dir, for tests and
+ * tools; the store is the default) keep one object per file there. Hidden files and names
+ * without ".json" are skipped. */
 #ifndef BERTH_JSON_DIR_H
 #define BERTH_JSON_DIR_H
 

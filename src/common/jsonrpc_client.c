@@ -1,5 +1,6 @@
 /* jsonrpc_client.c — a JSON-RPC client with a deadline on every call (see the header). */
 #include "jsonrpc_client.h"
+#include "cleanup.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -21,19 +22,14 @@ struct jrpc_client {
 
 struct jrpc_client *jrpc_client_new(const char *socket_path)
 {
-	struct jrpc_client *c = calloc(1, sizeof(*c));
-	if (!c)
+	_cleanup_free_ struct jrpc_client *c = calloc(1, sizeof(*c));
+	if (!c || !(c->path = strdup(socket_path)))
 		return NULL;
-	c->path = strdup(socket_path);
-	if (!c->path) {
-		free(c);
-		return NULL;
-	}
 	c->fd = -1;
 	c->timeout_ms = JRPC_DEFAULT_TIMEOUT_MS;
 	c->next_id = 1;
 	jrpc_frame_init(&c->frame, JRPC_REPLY_MAX);
-	return c;
+	return TAKE_PTR(c);
 }
 
 void jrpc_client_close(struct jrpc_client *c)

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include "conf.h"
+#include "jsonrpc_client.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -35,10 +36,9 @@ unsigned volume_layout_bases(enum volume_layout l)
 static int set_key(void *obj, const char *key, const char *v)
 {
 	struct diskengine_config *c = obj;
-	if (!strcmp(key, "rpc_socket"))
-		return conf_copy_string(c->rpc_socket, sizeof(c->rpc_socket), v);
-	if (!strcmp(key, "vhost_dir"))
-		return conf_copy_string(c->vhost_dir, sizeof(c->vhost_dir), v);
+	int rc = paths_target_set_key(&c->target, key, v);
+	if (rc != -ENOENT)
+		return rc;
 	if (!strcmp(key, "rpc_timeout"))
 		return conf_parse_seconds(v, 0.05, 3600, &c->rpc_timeout_ms);
 	if (!strcmp(key, "tick"))
@@ -79,16 +79,14 @@ int diskengine_config_load(struct diskengine_config *c, const char *root, const 
 			   char *err, size_t errlen)
 {
 	*c = (struct diskengine_config){
-		.rpc_timeout_ms = 30000, .tick_ms = 1000, .backoff_max_ms = 30000,
+		.rpc_timeout_ms = JRPC_DEFAULT_TIMEOUT_MS, .tick_ms = 1000, .backoff_max_ms = 30000,
 		.wedge_after_ms = 300000, .wedge_action = WEDGE_REPORT, .layout = LAYOUT_RAID1,
 		.strip_size_kb = 64,
 	};
 	if (conf_copy_string(c->root, sizeof(c->root), root) < 0 ||
-	    snprintf(c->rpc_socket, sizeof(c->rpc_socket), "%s/blockd/rpc.sock", root) >=
-		    (int)sizeof(c->rpc_socket)) {
+	    paths_target_defaults(&c->target, root) < 0) {
 		snprintf(err, errlen, "root path too long");
 		return -EINVAL;
 	}
-	snprintf(c->vhost_dir, sizeof(c->vhost_dir), "%s/blockd/vhost", root);
 	return conf_load_section(path, "diskengine", set_key, c, err, errlen);
 }

@@ -8,13 +8,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "paths.h"
+
 enum volume_layout { LAYOUT_RAID1, LAYOUT_RAID0, LAYOUT_SINGLE };
 enum wedge_action { WEDGE_REPORT, WEDGE_RESTART_TARGET };
 
 struct diskengine_config {
 	char root[PATH_MAX];
-	char rpc_socket[108];          /* rpc_socket = <root>/blockd/rpc.sock */
-	char vhost_dir[PATH_MAX];      /* vhost_dir = <root>/blockd/vhost (where exports appear) */
+	struct target_endpoints target;  /* rpc_socket, vhost_dir (where exports appear) */
 	uint64_t rpc_timeout_ms;       /* rpc_timeout = 30 (s) */
 	uint64_t tick_ms;              /* tick = 1 (s) */
 	uint64_t backoff_max_ms;       /* backoff_max = 30 (s) */

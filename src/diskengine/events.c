@@ -9,13 +9,14 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "paths.h"
 
 static int g_events_fd = -1;
 
 void events_open(const char *root)
 {
-	char path[4200];
-	snprintf(path, sizeof(path), "%s/diskengine/events.jsonl", root);
+	char path[BERTH_PATH_LEN];
+	paths_diskengine_events(path, sizeof(path), root);
 	g_events_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 }
 

@@ -61,7 +61,7 @@ static int vhost_remove(struct target *t, unsigned vm)
 
 static void vhost_address(const struct target *t, unsigned vm, char *out, size_t len)
 {
-	snprintf(out, len, "%s/vm%u", t->cfg->vhost_dir, vm);
+	paths_export_socket(out, len, t->cfg->target.vhost_dir, vm);
 }
 
 const struct export_driver export_vhost_blk = {

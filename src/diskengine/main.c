@@ -21,6 +21,8 @@
 #include "events.h"
 #include "log.h"
 #include "loop.h"
+#include "paths.h"
+#include "target_restart.h"
 
 static const char g_usage[] =
 	"usage: diskengine --root DIR [--config FILE] [--log-level LEVEL]\n"
@@ -40,8 +42,8 @@ int main(int argc, char **argv)
 		return 2;
 	const char *root = args.root, *config = args.config;
 	static struct diskengine_config cfg;
-	char path[PATH_MAX + 32], err[512];
-	snprintf(path, sizeof(path), "%s/berth.conf", root);
+	char path[BERTH_PATH_LEN], err[512];
+	paths_conf(path, sizeof(path), root);
 	if (diskengine_config_load(&cfg, root, config ? config : path, err, sizeof(err)) < 0) {
 		log_error("diskengine", "msg=\"bad configuration\" error=\"%s\"", err);
 		return 2;
@@ -50,19 +52,18 @@ int main(int argc, char **argv)
 	if (sfd < 0)
 		return 1;
 	mkdir(root, 0755);
-	snprintf(path, sizeof(path), "%s/diskengine", root);
+	paths_diskengine_dir(path, sizeof(path), root);
 	mkdir(path, 0755);
-	snprintf(path, sizeof(path), "%s/volumes", root);
+	paths_volumes_dir(path, sizeof(path), root);
 	mkdir(path, 0700);
 	events_open(root);
-	/* The target restarted while we were down: the marker is ours to clear; the loops
-	 * reconcile everything anyway. */
-	snprintf(path, sizeof(path), "%s/diskengine/TARGET_RESTART", root);
-	if (unlink(path) == 0)
+	/* The target restarted: the marker is ours to consume; the loops reconcile every
+	 * volume and export on the new target anyway (target_restart.h). */
+	if (target_restart_consume(root, TARGET_RESTART_DISKENGINE))
 		log_warn("diskengine", "msg=\"target restart marker found and removed; "
 			 "reconciling\"");
 	log_info("diskengine", "msg=started version=%s root=%s rpc=%s rpc_timeout_ms=%llu "
-		 "wedge_after_ms=%llu layout=%s", BERTH_VERSION, root, cfg.rpc_socket,
+		 "wedge_after_ms=%llu layout=%s", BERTH_VERSION, root, cfg.target.rpc_socket,
 		 (unsigned long long)cfg.rpc_timeout_ms, (unsigned long long)cfg.wedge_after_ms,
 		 volume_layout_name(cfg.layout));
 	struct loop *attach = loop_start(&cfg, LOOP_ATTACH);

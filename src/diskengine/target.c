@@ -13,6 +13,7 @@
 
 #include "export_driver.h"
 #include "log.h"
+#include "paths.h"
 
 #define MAX_BASES 4
 
@@ -20,7 +21,7 @@ int target_init(struct target *t, const struct diskengine_config *cfg,
 		const struct export_driver *exports)
 {
 	*t = (struct target){ .cfg = cfg, .exports = exports };
-	t->rpc = jrpc_client_new(cfg->rpc_socket);
+	t->rpc = jrpc_client_new(cfg->target.rpc_socket);
 	if (!t->rpc)
 		return -ENOMEM;
 	jrpc_client_set_timeout(t->rpc, (int)cfg->rpc_timeout_ms);
@@ -110,7 +111,7 @@ static int list_raids(struct target *t, struct actual_snapshot *snap)
 static int list_vol_dirs(struct target *t, struct actual_snapshot *snap)
 {
 	char dir[PATH_MAX + 16];
-	snprintf(dir, sizeof(dir), "%s/volumes", t->cfg->root);
+	paths_volumes_dir(dir, sizeof(dir), t->cfg->root);
 	DIR *dh = opendir(dir);
 	if (!dh)
 		return errno == ENOENT ? 0 : -errno;
@@ -166,7 +167,7 @@ void actual_snapshot_view(const struct actual_snapshot *snap, struct actual_stat
 
 static void base_path(const struct target *t, unsigned vol, unsigned i, char *out, size_t len)
 {
-	snprintf(out, len, "%s/volumes/vol%u/base%u.img", t->cfg->root, vol, i);
+	paths_volume_base(out, len, t->cfg->root, vol, i);
 }
 
 /* A local failure (files): what was done, on which path, and why. */
@@ -182,7 +183,7 @@ static int fail(struct target *t, int rc, const char *what, const char *path)
 static int create_files(struct target *t, const struct volume_spec *v, unsigned bases)
 {
 	char dir[PATH_MAX + 32], path[PATH_MAX + 64];
-	snprintf(dir, sizeof(dir), "%s/volumes/vol%u", t->cfg->root, v->id);
+	paths_volume_dir(dir, sizeof(dir), t->cfg->root, v->id);
 	uint64_t missing = 0;
 	for (unsigned i = 0; i < bases; i++) {
 		struct stat st;
@@ -192,7 +193,7 @@ static int create_files(struct target *t, const struct volume_spec *v, unsigned 
 	}
 	struct statvfs fs;
 	char parent[PATH_MAX + 16];
-	snprintf(parent, sizeof(parent), "%s/volumes", t->cfg->root);
+	paths_volumes_dir(parent, sizeof(parent), t->cfg->root);
 	mkdir(parent, 0700);
 	if (missing && statvfs(parent, &fs) == 0 &&
 	    (uint64_t)fs.f_bavail * fs.f_frsize < missing) {
@@ -269,7 +270,7 @@ int target_delete_volume(struct target *t, unsigned vol)
 		if (unlink(path) < 0 && errno != ENOENT)
 			return fail(t, -errno, "unlink", path);
 	}
-	snprintf(path, sizeof(path), "%s/volumes/vol%u", t->cfg->root, vol);
+	paths_volume_dir(path, sizeof(path), t->cfg->root, vol);
 	if (rmdir(path) < 0 && errno != ENOENT)
 		return fail(t, -errno, "rmdir", path);
 	return 0;

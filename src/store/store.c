@@ -1,5 +1,6 @@
 /* store.c — the store's public calls (store.h): argument checks, then the back end. */
 #include "store.h"
+#include "clock.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -8,39 +9,42 @@
 #include <string.h>
 #include <time.h>
 
+#include "states.h"
 #include "store_backend.h"
 
-static const char *const g_vm_states[] = {
-	"CREATING", "STARTING", "RUNNING", "STOPPING", "STOPPED", "RESTARTING", "TERMINATING",
-	"TERMINATED", "MIGRATING", "ERROR", NULL,
-};
-static const char *const g_desired[] = { "RUNNING", "STOPPED", "TERMINATED", NULL };
-static const char *const g_volume_states[] = {
-	"CREATING", "ONLINE", "EXPORTED", "DELETED", "ERROR", NULL,
-};
-
-static bool one_of(const char *v, const char *const *set)
+static bool vm_state_known(const char *v)
 {
-	for (; v && *set; set++)
-		if (!strcmp(v, *set))
-			return true;
-	return false;
+	enum vm_state_kind k;
+	return vm_state_parse(v, &k) == 0;
 }
 
-int64_t store_now_ms(void)
+static bool desired_known(const char *v)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	enum vm_desired d;
+	return vm_desired_parse(v, &d) == 0;
 }
 
-int store_fail(struct store *s, int rc, const char *fmt, ...)
+static bool volume_state_known(const char *v)
 {
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(s->error, sizeof(s->error), fmt, ap);
-	va_end(ap);
-	return rc;
+	enum volume_state s;
+	return volume_state_parse(v, &s) == 0;
+}
+
+/* The back end for url and where it points: "<scheme>:<location>" for a registered scheme,
+ * else a plain path for the first back end. NULL for "<scheme>://..." of no back end. */
+static const struct store_backend *backend_for(const char *url, const char **location)
+{
+	size_t n = strspn(url, "abcdefghijklmnopqrstuvwxyz0123456789+-.");
+	*location = url;
+	if (n == 0 || url[n] != ':')
+		return store_backends[0];
+	for (const struct store_backend *const *b = store_backends; *b; b++) {
+		if (strlen((*b)->name) == n && !strncmp(url, (*b)->name, n)) {
+			*location = url + n + 1;
+			return *b;
+		}
+	}
+	return strncmp(url + n, "://", 3) == 0 ? NULL : store_backends[0];
 }
 
 const char *store_error(const struct store *s)
@@ -50,11 +54,11 @@ const char *store_error(const struct store *s)
 
 struct store *store_open(const char *url, char *err, size_t errlen)
 {
-	const char *location = url;
-	if (!strncmp(url, "sqlite:", 7))
-		location = url + 7;
-	else if (strstr(url, "://")) {
-		snprintf(err, errlen, "unsupported store URL '%s' (only SQLite files for now)", url);
+	const char *location;
+	const struct store_backend *backend = backend_for(url, &location);
+	if (!backend) {
+		snprintf(err, errlen, "unsupported store URL '%s' (back ends: %s)", url,
+			 store_backends[0]->name);
 		return NULL;
 	}
 	struct store *s = calloc(1, sizeof(*s));
@@ -62,7 +66,7 @@ struct store *store_open(const char *url, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	s->ops = &store_sqlite_backend;
+	s->ops = backend;
 	if (s->ops->open(s, location) < 0) {
 		snprintf(err, errlen, "%s", s->error);
 		free(s);
@@ -81,7 +85,7 @@ void store_close(struct store *s)
 
 int store_vm_create(struct store *s, struct store_vm *vm, struct store_volume *vol)
 {
-	if (!vm->name[0] || !one_of(vm->desired, g_desired) || !vm->vcpus || !vm->memory_mb ||
+	if (!vm->name[0] || !desired_known(vm->desired) || !vm->vcpus || !vm->memory_mb ||
 	    !vol->size_mb)
 		return store_fail(s, -EINVAL, "incomplete VM");
 	return s->ops->vm_create(s, vm, vol);
@@ -106,7 +110,7 @@ int store_vm_list(struct store *s, const char *host, bool include_terminated,
 int store_vm_set_desired(struct store *s, int64_t id, const char *desired,
 			 bool bump_generation)
 {
-	if (!one_of(desired, g_desired))
+	if (!desired_known(desired))
 		return store_fail(s, -EINVAL, "desired state must be RUNNING, STOPPED or TERMINATED");
 	return s->ops->vm_set_desired(s, id, desired, bump_generation);
 }
@@ -114,7 +118,7 @@ int store_vm_set_desired(struct store *s, int64_t id, const char *desired,
 int store_vm_report(struct store *s, int64_t id, const char *state, const char *reason,
 		    int pid)
 {
-	if (!one_of(state, g_vm_states))
+	if (!vm_state_known(state))
 		return store_fail(s, -EINVAL, "unknown VM state '%s'", state ? state : "");
 	return s->ops->vm_report(s, id, state, reason ? reason : "", pid);
 }
@@ -133,7 +137,7 @@ int store_volume_list(struct store *s, const char *host, bool include_deleted,
 int store_volume_report(struct store *s, int64_t id, const char *state,
 			const char *export_path, const char *error)
 {
-	if (!one_of(state, g_volume_states))
+	if (!volume_state_known(state))
 		return store_fail(s, -EINVAL, "unknown volume state '%s'", state ? state : "");
 	return s->ops->volume_report(s, id, state, export_path, error);
 }
@@ -141,7 +145,7 @@ int store_volume_report(struct store *s, int64_t id, const char *state,
 int store_event_add(struct store *s, const char *host, const char *component, int64_t vm_id,
 		    const char *level, const char *message)
 {
-	struct store_event ev = { .time_ms = store_now_ms(), .vm_id = vm_id };
+	struct store_event ev = { .time_ms = wall_ms(), .vm_id = vm_id };
 	snprintf(ev.host, sizeof(ev.host), "%s", host ? host : "");
 	snprintf(ev.component, sizeof(ev.component), "%s", component);
 	snprintf(ev.level, sizeof(ev.level), "%s", level);

@@ -88,7 +88,5 @@ int store_event_list(struct store *s, int64_t after_id, int64_t vm_id, size_t li
 
 int store_host_seen(struct store *s, const char *host);
 
-/* Wall-clock milliseconds, the store's time base. */
-int64_t store_now_ms(void);
 
 #endif

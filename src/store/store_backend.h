@@ -1,12 +1,14 @@
 /* store_backend.h — what a store back end implements (store_sqlite.c today; a PostgreSQL one
- * later). store.c dispatches the public calls of store.h here. */
+ * later). store.c dispatches the public calls of store.h here. Layering, bottom up:
+ * store_error.c (store_fail) < the back ends < store_backends.c (the table of back ends, by
+ * URL scheme) < store.c; no file calls up. */
 #ifndef BERTH_STORE_BACKEND_H
 #define BERTH_STORE_BACKEND_H
 
 #include "store.h"
 
 struct store_backend {
-	const char *name;
+	const char *name;       /* its URL scheme: "<name>:<location>" */
 	int (*open)(struct store *s, const char *location);
 	void (*close)(struct store *s);
 	int (*vm_create)(struct store *s, struct store_vm *vm, struct store_volume *vol);
@@ -33,8 +35,12 @@ struct store {
 	char error[512];
 };
 
-/* Records the reason of a failure and returns rc. */
+/* Records the reason of a failure and returns rc (store_error.c). */
 int store_fail(struct store *s, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Every back end, NULL-terminated (store_backends.c); the first one also opens a plain path
+ * (a URL without a scheme). To add one, define it in its own file and list it there. */
+extern const struct store_backend *const store_backends[];
 
 extern const struct store_backend store_sqlite_backend;
 

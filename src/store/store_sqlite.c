@@ -10,6 +10,7 @@
 #include <sqlite3.h>
 
 #include "deadline_io.h"
+#include "clock.h"
 #include "store_backend.h"
 
 #define BUSY_TIMEOUT_MS 5000
@@ -130,7 +131,7 @@ static int apply_migration(struct store *s, size_t n)
 		return rc;
 	char sql[128];
 	snprintf(sql, sizeof(sql), "INSERT INTO schema_migrations VALUES (%zu, %lld)", n,
-		 (long long)store_now_ms());
+		 (long long)wall_ms());
 	return exec(s, sql);
 }
 
@@ -241,7 +242,7 @@ static void read_vm(sqlite3_stmt *st, struct store_vm *v)
 
 static int sq_vm_create(struct store *s, struct store_vm *vm, struct store_volume *vol)
 {
-	int64_t now = store_now_ms();
+	int64_t now = wall_ms();
 	int rc = exec(s, "BEGIN IMMEDIATE");
 	if (rc)
 		return rc;
@@ -381,7 +382,7 @@ static int sq_vm_set_desired(struct store *s, int64_t id, const char *desired, b
 		return rc;
 	sqlite3_bind_text(st, 1, desired, -1, SQLITE_STATIC);
 	sqlite3_bind_int(st, 2, bump ? 1 : 0);
-	sqlite3_bind_int64(st, 3, store_now_ms());
+	sqlite3_bind_int64(st, 3, wall_ms());
 	sqlite3_bind_int64(st, 4, id);
 	if ((rc = step_done(s, st, "set desired")) || sqlite3_changes(db_of(s)))
 		return rc;
@@ -396,7 +397,7 @@ static int sq_vm_report(struct store *s, int64_t id, const char *state, const ch
 			int pid)
 {
 	sqlite3_stmt *st;
-	int64_t now = store_now_ms();
+	int64_t now = wall_ms();
 	int rc = prepare(s, "UPDATE vms SET state_since_ms = CASE WHEN state = ?1 THEN "
 			    "state_since_ms ELSE ?2 END, state = ?1, reason = ?3, pid = ?4, "
 			    "updated_ms = ?2 WHERE id = ?5", &st);
@@ -500,7 +501,7 @@ static int sq_volume_report(struct store *s, int64_t id, const char *state,
 		sqlite3_bind_text(st, 2, export_path, -1, SQLITE_STATIC);
 	if (error)
 		sqlite3_bind_text(st, 3, error, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 4, store_now_ms());
+	sqlite3_bind_int64(st, 4, wall_ms());
 	sqlite3_bind_int64(st, 5, id);
 	rc = step_done(s, st, "report volume");
 	return rc ? rc : changed_or_missing(s, id, "volume");
@@ -567,7 +568,7 @@ static int sq_host_seen(struct store *s, const char *host)
 	if (rc)
 		return rc;
 	sqlite3_bind_text(st, 1, host, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, store_now_ms());
+	sqlite3_bind_int64(st, 2, wall_ms());
 	return step_done(s, st, "host seen");
 }
 

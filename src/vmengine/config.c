@@ -9,8 +9,6 @@
 #include <string.h>
 
 static const char *const g_accels[] = { "tcg", "kvm", NULL };
-/* In enum order. */
-static const char *const g_policies[] = { "reconnect", "restart-vms", NULL };
 static const char *const g_desired_sources[] = { "store", "dir", NULL };
 
 static int set_key(void *obj, const char *key, const char *v)
@@ -37,10 +35,7 @@ static int set_key(void *obj, const char *key, const char *v)
 	if (!strcmp(key, "launch_timeout"))
 		return conf_parse_seconds(v, 0.1, 3600, &c->launch_timeout_ms);
 	if (!strcmp(key, "target_restart_policy")) {
-		if (conf_parse_choice(v, g_policies, &choice) < 0)
-			return -EINVAL;
-		c->target_restart_policy = (enum target_restart_policy)choice;
-		return 0;
+		return target_restart_policy_parse(v, &c->target_restart_policy);
 	}
 	if (!strcmp(key, "desired_source")) {
 		if (conf_parse_choice(v, g_desired_sources, &choice) < 0)

@@ -8,7 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum target_restart_policy { TARGET_RESTART_RECONNECT, TARGET_RESTART_RESTART_VMS };
+#include "target_restart.h"
+
 
 struct vmengine_config {
 	char root[PATH_MAX];

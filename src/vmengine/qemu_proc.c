@@ -19,17 +19,20 @@
 
 #include "atomic_file.h"
 #include "deadline_io.h"
+#include "paths.h"
 
 #define ARGV_MAX 64
 
 void qemu_paths_init(struct qemu_paths *p, const char *root, unsigned id)
 {
-	snprintf(p->dir, sizeof(p->dir), "%s/vmengine/vms/%u", root, id);
-	snprintf(p->pidfile, sizeof(p->pidfile), "%s/qemu.pid", p->dir);
-	snprintf(p->monitor, sizeof(p->monitor), "%s/monitor.sock", p->dir);
-	snprintf(p->console, sizeof(p->console), "%s/console.log", p->dir);
-	snprintf(p->argv_file, sizeof(p->argv_file), "%s/qemu.argv", p->dir);
-	snprintf(p->log, sizeof(p->log), "%s/qemu.log", p->dir);
+	paths_vm_dir(p->dir, sizeof(p->dir), root, id);
+	paths_vm_pidfile(p->pidfile, sizeof(p->pidfile), root, id);
+	paths_vm_monitor(p->monitor, sizeof(p->monitor), root, id);
+	paths_vm_operator_monitor(p->operator_monitor, sizeof(p->operator_monitor), root, id);
+	paths_vm_console(p->console, sizeof(p->console), root, id);
+	paths_vm_argv(p->argv_file, sizeof(p->argv_file), root, id);
+	paths_vm_qemu_log(p->log, sizeof(p->log), root, id);
+	paths_vm_state(p->state, sizeof(p->state), root, id);
 }
 
 struct argv_builder {
@@ -78,7 +81,7 @@ char **qemu_build_argv(const struct vmengine_config *cfg, const struct vm_spec *
 	add(&b, "unix:%s,server=on,wait=off", p->monitor);
 	/* A second monitor for operators (`berth qmp`, socat): vmengine keeps the first. */
 	add(&b, "-qmp");
-	add(&b, "unix:%s/qmp-operator.sock,server=on,wait=off", p->dir);
+	add(&b, "unix:%s,server=on,wait=off", p->operator_monitor);
 	add(&b, "-serial");
 	add(&b, "file:%s", p->console);
 	add(&b, "-display");

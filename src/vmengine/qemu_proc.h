@@ -15,6 +15,8 @@ struct qemu_paths {
 	char dir[PATH_MAX];              /* <root>/vmengine/vms/<id> */
 	char pidfile[PATH_MAX + 16];
 	char monitor[PATH_MAX + 16];
+	char operator_monitor[PATH_MAX + 32];   /* for operators (`berth qmp`) */
+	char state[PATH_MAX + 16];       /* vm.state */
 	char console[PATH_MAX + 16];
 	char argv_file[PATH_MAX + 16];
 	char log[PATH_MAX + 16];         /* QEMU's own stderr */

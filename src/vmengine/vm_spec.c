@@ -7,15 +7,6 @@
 
 #include "json_util.h"
 
-const char *vm_desired_name(enum vm_desired d)
-{
-	switch (d) {
-	case DESIRED_RUNNING: return "RUNNING";
-	case DESIRED_STOPPED: return "STOPPED";
-	default: return "TERMINATED";
-	}
-}
-
 static int copy_checked(char *dst, size_t size, const char *src, bool absolute_path)
 {
 	size_t len = strlen(src);
@@ -124,13 +115,7 @@ int vm_spec_from_json(const json_t *obj, struct vm_spec *s, char *err, size_t er
 	s->num_queues = 1;
 	if (disk && decode_disk(disk, s, err, errlen) < 0)
 		return -EINVAL;
-	if (!strcmp(desired, "RUNNING"))
-		s->desired = DESIRED_RUNNING;
-	else if (!strcmp(desired, "STOPPED"))
-		s->desired = DESIRED_STOPPED;
-	else if (!strcmp(desired, "TERMINATED"))
-		s->desired = DESIRED_TERMINATED;
-	else
+	if (vm_desired_parse(desired, &s->desired) < 0)
 		FAIL("desired must be RUNNING, STOPPED or TERMINATED");
 	if (!strcmp(on_crash, "stop"))
 		s->on_crash = ON_CRASH_STOP;

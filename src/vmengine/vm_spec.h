@@ -1,5 +1,5 @@
 /* vm_spec.h — what a VM should be: the desired state and everything needed to launch it.
- * The desired-state source (desired_source.h) produces these; vmengine never edits them. */
+ * The desired-state source (desired_vms.h) produces these; vmengine never edits them. */
 #ifndef VMENGINE_VM_SPEC_H
 #define VMENGINE_VM_SPEC_H
 
@@ -8,9 +8,10 @@
 #include <stdint.h>
 #include <jansson.h>
 
+#include "states.h"
+
 #define VM_ID_MAX 999999999u
 
-enum vm_desired { DESIRED_RUNNING, DESIRED_STOPPED, DESIRED_TERMINATED };
 enum vm_on_crash { ON_CRASH_STOP, ON_CRASH_RESTART };
 
 struct vm_spec {

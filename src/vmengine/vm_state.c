@@ -13,19 +13,9 @@
 
 #define VM_STATE_MAX_BYTES 65536
 
-static const char *const g_state_names[VM_STATE_COUNT] = {
-	"STARTING", "RUNNING", "STOPPING", "STOPPED", "RESTARTING", "TERMINATING",
-	"TERMINATED", "ERROR",
-};
-
 static const char *const g_escalation_names[ESC_COUNT] = {
 	"none", "powerdown", "quit", "term", "kill",
 };
-
-const char *vm_state_name(enum vm_state_kind k)
-{
-	return k < VM_STATE_COUNT ? g_state_names[k] : "?";
-}
 
 const char *vm_escalation_name(enum vm_escalation e)
 {
@@ -36,13 +26,6 @@ bool vm_state_active(enum vm_state_kind k)
 {
 	return k == VM_STARTING || k == VM_RUNNING || k == VM_STOPPING || k == VM_RESTARTING ||
 	       k == VM_TERMINATING;
-}
-
-int64_t realtime_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 int vm_state_save(const char *path, const struct vm_state *s)
@@ -113,7 +96,10 @@ int vm_state_load(const char *path, struct vm_state *s, char *err, size_t errlen
 	};
 	char derr[160];
 	rc = json_decode_params(o, JPARAMS(spec), derr, sizeof(derr));
-	int k = rc < 0 ? -1 : lookup(g_state_names, VM_STATE_COUNT, state);
+	enum vm_state_kind kind = VM_ERROR;
+	/* vm.state holds only what vmengine writes: not the store's CREATING or MIGRATING. */
+	int k = rc < 0 || vm_state_parse(state, &kind) < 0 || kind >= VM_LOCAL_STATE_COUNT ? -1
+									     : (int)kind;
 	int e = rc < 0 ? -1 : lookup(g_escalation_names, ESC_COUNT, escalation);
 	if (rc < 0 || k < 0 || e < 0 || pid < 0 || strlen(uuid) > 36) {
 		snprintf(err, errlen, "%s", rc < 0 ? derr : k < 0 ? "unknown state"

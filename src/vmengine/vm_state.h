@@ -6,14 +6,15 @@
 #ifndef VMENGINE_VM_STATE_H
 #define VMENGINE_VM_STATE_H
 
+#include "clock.h"
+#include "states.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-enum vm_state_kind {
-	VM_STARTING, VM_RUNNING, VM_STOPPING, VM_STOPPED, VM_RESTARTING, VM_TERMINATING,
-	VM_TERMINATED, VM_ERROR, VM_STATE_COUNT,
-};
+
+/* The states vm.state may hold: those vmengine writes, STARTING .. ERROR (states.h). */
+#define VM_LOCAL_STATE_COUNT VM_CREATING
 
 /* How far a stop has been pushed. */
 enum vm_escalation { ESC_NONE, ESC_POWERDOWN, ESC_QUIT, ESC_TERM, ESC_KILL, ESC_COUNT };
@@ -35,12 +36,9 @@ struct vm_state {
 	unsigned launches;
 };
 
-const char *vm_state_name(enum vm_state_kind k);
 const char *vm_escalation_name(enum vm_escalation e);
 /* Active: a QEMU may exist for it. */
 bool vm_state_active(enum vm_state_kind k);
-
-int64_t realtime_ms(void);
 
 /* 0 or -errno. */
 int vm_state_save(const char *path, const struct vm_state *s);

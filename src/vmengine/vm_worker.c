@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "backoff.h"
 #include "deadline_io.h"
 #include "log.h"
 #include "qemu_monitor.h"
@@ -69,7 +70,7 @@ static void publish_status(struct vm_worker *w)
 	pthread_mutex_lock(&w->status_lock);
 	w->status = (struct vm_worker_status){
 		.id = w->id, .state = w->st.state, .pid = w->st.pid,
-		.escalation = w->st.escalation, .last_reconcile_ms = realtime_ms(),
+		.escalation = w->st.escalation, .last_reconcile_ms = wall_ms(),
 		.known = w->state_known,
 	};
 	snprintf(w->status.reason, sizeof(w->status.reason), "%s", w->st.reason);
@@ -105,7 +106,7 @@ static void enter_state(struct vm_worker *w, enum vm_state_kind k, const char *r
 {
 	enum vm_state_kind old = w->st.state;
 	w->st.state = k;
-	w->st.since_ms = realtime_ms();
+	w->st.since_ms = wall_ms();
 	if (reason && reason != w->st.reason)   /* keeping the reason: no overlapping copy */
 		snprintf(w->st.reason, sizeof(w->st.reason), "%s", reason);
 	save_state_notable(w, true);
@@ -239,7 +240,7 @@ static int mon_command(struct vm_worker *w, int (*cmd)(struct qemu_monitor *, in
 
 static void schedule_retry(struct vm_worker *w)
 {
-	uint64_t backoff = w->cfg->tick_ms << (w->launch_failures < 5 ? w->launch_failures : 5);
+	uint64_t backoff = (uint64_t)backoff_delay_ms(w->launch_failures < 5 ? w->launch_failures : 5, (int64_t)w->cfg->tick_ms, LAUNCH_BACKOFF_MAX_MS);
 	if (backoff > LAUNCH_BACKOFF_MAX_MS)
 		backoff = LAUNCH_BACKOFF_MAX_MS;
 	w->launch_failures++;
@@ -334,7 +335,7 @@ static int time_to_next_step_ms(struct vm_worker *w)
 {
 	if (w->st.escalation >= ESC_KILL)
 		return (int)w->cfg->qmp_timeout_ms;
-	int64_t left = step_due(w, (enum vm_escalation)(w->st.escalation + 1)) - realtime_ms();
+	int64_t left = step_due(w, (enum vm_escalation)(w->st.escalation + 1)) - wall_ms();
 	if (left > (int64_t)w->cfg->qmp_timeout_ms)
 		left = (int64_t)w->cfg->qmp_timeout_ms;
 	return left < QEMU_MONITOR_MIN_TIMEOUT_MS ? QEMU_MONITOR_MIN_TIMEOUT_MS : (int)left;
@@ -342,7 +343,7 @@ static int time_to_next_step_ms(struct vm_worker *w)
 
 static void perform_step(struct vm_worker *w, enum vm_escalation step)
 {
-	int64_t elapsed = realtime_ms() - *since_of(w);
+	int64_t elapsed = wall_ms() - *since_of(w);
 	log_warn("vmengine", "vm=%u msg=\"escalate\" state=%s step=%s elapsed_ms=%lld pid=%d",
 		 w->id, vm_state_name(w->st.state), vm_escalation_name(step), (long long)elapsed,
 		 w->st.pid);
@@ -383,7 +384,7 @@ static void escalate(struct vm_worker *w)
 		}
 		take_pid(w, pid, "stopping a VM without a recorded pid");
 	}
-	int64_t now = realtime_ms();
+	int64_t now = wall_ms();
 	enum vm_escalation due = ESC_NONE;
 	for (enum vm_escalation s = ESC_POWERDOWN; s <= ESC_KILL; s++)
 		if (now >= step_due(w, s))
@@ -468,7 +469,7 @@ static void on_qemu_gone(struct vm_worker *w, const struct vm_spec *spec)
 static void apply_desired(struct vm_worker *w, const struct vm_spec *spec)
 {
 	enum vm_state_kind k = w->st.state;
-	int64_t now = realtime_ms();
+	int64_t now = wall_ms();
 	if (!w->state_known && !vm_state_active(k) && spec->desired != DESIRED_RUNNING) {
 		/* Never started (no vm.state yet): record the outcome, so it is reported. */
 		mkdir(w->paths.dir, 0700);
@@ -549,7 +550,7 @@ static void reconcile(struct vm_worker *w, const struct vm_spec *spec)
 	}
 	if (w->st.restart_pending && alive &&
 	    (w->st.state == VM_RUNNING || w->st.state == VM_STARTING)) {
-		w->st.stopping_since_ms = realtime_ms();
+		w->st.stopping_since_ms = wall_ms();
 		w->st.escalation = ESC_NONE;
 		enter_state(w, VM_RESTARTING, "target restart");
 	}
@@ -581,7 +582,7 @@ static void adopt(struct vm_worker *w)
 	int rc = vm_state_load(w->state_path, &w->st, err, sizeof(err));
 	if (rc == -ENOENT) {
 		w->st = (struct vm_state){ .id = w->id, .state = VM_STOPPED,
-					   .since_ms = realtime_ms() };
+					   .since_ms = wall_ms() };
 		publish_status(w);
 		return;
 	}
@@ -635,7 +636,7 @@ static int wait_ms(struct vm_worker *w)
 	    w->st.state == VM_RESTARTING) {
 		int next = w->st.escalation >= ESC_KILL ? ms
 			   : (int)(step_due(w, (enum vm_escalation)(w->st.escalation + 1)) -
-				   realtime_ms());
+				   wall_ms());
 		if (next < ms)
 			ms = next < 10 ? 10 : next;
 	}
@@ -689,7 +690,7 @@ struct vm_worker *vm_worker_start(const struct vmengine_config *cfg, unsigned id
 	w->report = report;
 	w->report_ctx = report_ctx;
 	qemu_paths_init(&w->paths, cfg->root, id);
-	snprintf(w->state_path, sizeof(w->state_path), "%s/vm.state", w->paths.dir);
+	snprintf(w->state_path, sizeof(w->state_path), "%s", w->paths.state);
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_mutex_init(&w->status_lock, NULL);
 	pthread_condattr_t attr;

@@ -5,7 +5,8 @@ VMs are the test guest under TCG. Checked:
 - five VMs created, listed (--json), two stopped, one started again, all terminated; the
   store, the vm.state files and blockd agree at every step, and nothing is left at the end;
 - blockd killed with SIGKILL under `berth up` with three VMs writing: restarted by the
-  supervisor, every VM keeps its QEMU and its writer goes on (policy reconnect); with
+  supervisor, the engines restarted, every VM keeps its QEMU and its writer goes on (policy
+  reconnect); with
   policy restart-vms the markers are written, the engines restarted and every VM relaunched;
 - vmengine and diskengine killed in turn: restarted, no VM restarted, no export re-created;
 - SIGUSR1 to the supervisor restarts the target (diskengine's wedge_action);
@@ -235,7 +236,8 @@ def test_blockd_sigkill_under_up_reconnect(host):
         wait_for(lambda: h.acked(i)[-1] > seen, 60, what=f"{n}'s writer to go on")
         assert h.vm_state(i)["pid"] == pids[n] and h.vm_state(i)["launches"] == 1
         assert h.console(i).count("BERTH-GUEST boot") == 1
-    assert {d: h.daemons()[d]["pid"] for d in engines} == engines
+    # Every target exit restarts both engines, whatever the policy (docs/berth.md).
+    assert all(h.daemons()[d]["pid"] not in (0, engines[d]) for d in engines)
     for n in ids:
         h.run("vm", "terminate", n, "--wait", "--timeout", 60)
     h.run("down")

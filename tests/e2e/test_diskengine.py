@@ -1,6 +1,7 @@
 """tests/e2e/test_diskengine.py — diskengine against a real blockd (and real guests).
 
-- the seed's bug 1: vhost_delete_controller hangs in the target (fault injection); VM A's
+- bug class 1 (docs/architecture.md: a storage RPC without deadline wedged the create path):
+  vhost_delete_controller hangs in the target (fault injection); VM A's
   detach wedges, yet VM B's volume and export are created as fast as without the wedge; A's
   detach is retried after each deadline, raised as a wedge, and completes once the fault
   is cleared;

@@ -1,7 +1,8 @@
-"""test_systemd_units.py — the systemd units of dist/systemd (DESIGN.md §9): installed with
+"""test_systemd_units.py — the systemd units of dist/systemd: installed with
 `make install DESTDIR=...`, checked with `systemd-analyze verify --root` (no systemd as PID 1
-needed), their behaviour-bearing lines present and in order, and blockd's ExecStopPost= steps
-run for real against a temporary root, with a fake systemctl that records what it is asked."""
+needed), their behaviour-bearing lines present and in order, and blockd's ExecStopPost= step
+(`berth target-stopped`) run for real against a temporary root, with a fake systemctl that
+records what it is asked."""
 import os
 import pathlib
 import shlex
@@ -13,7 +14,8 @@ import pytest
 REPO = pathlib.Path(__file__).resolve().parents[2]
 DIST = REPO / "dist" / "systemd"
 UNITDIR = "usr/local/lib/systemd/system"
-HELPER = "/usr/local/libexec/berth/berth-target-stopped"
+BERTH = "/usr/local/bin/berth"
+STOP_POST = [BERTH, "--root", "/var/lib/berth", "target-stopped"]
 UNITS = ["berth-blockd.service", "berth-diskengine.service", "berth-vmengine.service"]
 MARKERS = ["diskengine/TARGET_RESTART", "vmengine/TARGET_RESTART"]
 RESTART_ENGINES = "restart --no-block berth-vmengine.service berth-diskengine.service"
@@ -106,7 +108,8 @@ def test_make_install_layout(staged):
         assert os.access(staged / "usr/local/bin" / name, os.X_OK), name
     for unit in UNITS:
         assert (staged / UNITDIR / unit).read_text() == (DIST / unit).read_text()
-    assert os.access(staged / HELPER.lstrip("/"), os.X_OK)
+    assert os.access(staged / BERTH.lstrip("/"), os.X_OK)
+    assert not (staged / "usr/local/libexec/berth").exists()   # no helper script any more
 
 
 def test_units_verify(staged):
@@ -118,7 +121,7 @@ def test_units_verify(staged):
     ("berth-blockd.service", "RestartSec=1", "RestartSec=1x"),
     ("berth-diskengine.service", "Restart=always", "Restrat=always"),
     ("berth-blockd.service", "/usr/local/bin/blockd", "/usr/local/bin/blockd-missing"),
-    ("berth-blockd.service", HELPER, HELPER + "-missing"),
+    ("berth-blockd.service", BERTH, BERTH + "-missing"),
 ])
 def test_verify_catches_broken_unit(staged, tmp_path, unit, old, new):
     root = tmp_path / "root"
@@ -152,13 +155,10 @@ def test_behaviour_lines():
         assert "berth-blockd.service" in one(e, "Unit", "Wants").split()
     assert one(units["berth-vmengine.service"], "Service", "KillMode") == "process"
 
-    # ExecStopPost: both markers, then (and only then) the engines' restart.
+    # ExecStopPost: one command, the same code as berth up's supervisor (markers, then the
+    # engines' restart).
     post = [exec_argv(v) for v in values(blockd, "Service", "ExecStopPost")]
-    touched = [a[1] for a in post if a[0] == "/bin/touch"]
-    assert sorted(touched) == sorted(f"/var/lib/berth/{m}" for m in MARKERS)
-    assert post[0] == ["/bin/mkdir", "-p", "/var/lib/berth/diskengine", "/var/lib/berth/vmengine"]
-    assert post[-1] == [HELPER]
-    assert [a[0] for a in post[1:-1]] == ["/bin/touch", "/bin/touch"]
+    assert post == [STOP_POST]
 
 
 FAKE_SYSTEMCTL = """#!/bin/sh
@@ -188,8 +188,8 @@ def run_stop_post(tmp_path, staged_root, service_result, exit_code, exit_status,
                FAKE_LOG=str(log), **fake)
     for value in values(parse_unit(DIST / "berth-blockd.service"), "Service", "ExecStopPost"):
         argv = [a.replace("/var/lib/berth", str(root)) for a in exec_argv(value)]
-        if argv[0] == HELPER:
-            argv[0] = str(staged_root / HELPER.lstrip("/"))
+        if argv[0] == BERTH:
+            argv[0] = str(staged_root / BERTH.lstrip("/"))
         r = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=10)
         assert r.returncode == 0, f"{argv} failed: {r.stderr}"
     return root, log.read_text().splitlines()

@@ -291,9 +291,9 @@ static void assert_defaults(const struct diskengine_config *c, const char *root)
 	char want[PATH_MAX + 32];
 	cr_assert_str_eq(c->root, root);
 	snprintf(want, sizeof(want), "%s/blockd/rpc.sock", root);
-	cr_assert_str_eq(c->rpc_socket, want);
+	cr_assert_str_eq(c->target.rpc_socket, want);
 	snprintf(want, sizeof(want), "%s/blockd/vhost", root);
-	cr_assert_str_eq(c->vhost_dir, want);
+	cr_assert_str_eq(c->target.vhost_dir, want);
 	cr_assert_eq(c->rpc_timeout_ms, 30000);
 	cr_assert_eq(c->tick_ms, 1000);
 	cr_assert_eq(c->backoff_max_ms, 30000);
@@ -335,8 +335,8 @@ Test(diskengine_config, every_key)
 	cr_assert_eq(diskengine_config_load(&c, "/srv/berth", conf_path, err, sizeof(err)), 0,
 		     "%s", err);
 	cr_assert_str_eq(c.root, "/srv/berth");
-	cr_assert_str_eq(c.rpc_socket, "/run/b/rpc.sock");
-	cr_assert_str_eq(c.vhost_dir, "/run/b/vhost");
+	cr_assert_str_eq(c.target.rpc_socket, "/run/b/rpc.sock");
+	cr_assert_str_eq(c.target.vhost_dir, "/run/b/vhost");
 	cr_assert_eq(c.rpc_timeout_ms, 2500);
 	cr_assert_eq(c.tick_ms, 250);
 	cr_assert_eq(c.backoff_max_ms, 60000);

@@ -230,6 +230,16 @@ Test(store, unsupported_url, .init = setup, .fini = teardown)
 	cr_assert(strstr(err, "unsupported"), "%s", err);
 }
 
+Test(store, url_scheme_picks_the_back_end, .init = setup, .fini = teardown)
+{
+	char err[256] = "", url[160];
+	snprintf(url, sizeof(url), "sqlite:%s", g_db);       /* the scheme names the back end */
+	struct store *s = store_open(url, err, sizeof(err));
+	cr_assert_not_null(s, "%s", err);
+	store_close(s);
+	cr_assert(access(g_db, F_OK) == 0);                 /* the same file as the plain path */
+}
+
 /* ---------------------------------------------------------------- VMs */
 
 Test(store, vm_create_get_find_list, .init = setup, .fini = teardown)

@@ -70,7 +70,7 @@ static void check_dir_after_kill(pid_t writer)
 Test(vm_state, every_field_round_trips)
 {
 	/* every state with every escalation, the other fields varied with n */
-	for (int n = 0; n < VM_STATE_COUNT * ESC_COUNT; n++) {
+	for (int n = 0; n < VM_LOCAL_STATE_COUNT * ESC_COUNT; n++) {
 		struct vm_state in = {
 			.id = n % 2 ? VM_ID_MAX : (unsigned)(n + 1),
 			.state = (enum vm_state_kind)(n / ESC_COUNT),
@@ -269,7 +269,7 @@ static void spin_us(long us)
 Test(vm_state, sigkill_during_write_leaves_old_or_new)
 {
 	make_two_states();
-	unsigned seed = 12345;
+	unsigned rng = 12345;
 	int seen[2] = { 0, 0 };
 	for (int i = 0; i < 60; i++) {
 		unsigned long before = __atomic_load_n(g_count, __ATOMIC_RELAXED);
@@ -281,7 +281,7 @@ Test(vm_state, sigkill_during_write_leaves_old_or_new)
 			       monotonic_ms() < until)
 				;
 		}
-		spin_us((long)(rand_r(&seed) % 5001));
+		spin_us((long)(rand_r(&rng) % 5001));
 		kill(g_child, SIGKILL);
 		int status = 0;
 		cr_assert_eq(waitpid(g_child, &status, 0), g_child);

@@ -1,6 +1,6 @@
-/* desired_dir.c — the desired-state source backed by a directory of spec files (see
- * desired_source.h): <root>/vmengine/desired/<name>.json, written by tests and tools until
- * the store exists. inotify wakes vmengine when a file changes. */
+/* desired_vms_dir.c — the desired-state source backed by a directory of spec files (see
+ * desired_vms.h): <root>/vmengine/desired/<name>.json, written by tests and tools
+ * (desired_source = dir). inotify wakes vmengine when a file changes. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "desired_source.h"
+#include "desired_vms.h"
 #include "json_dir.h"
 #include "log.h"
 
@@ -17,7 +17,7 @@
 #define MAX_SPECS 4096
 
 struct desired_dir {
-	struct desired_source ops;
+	struct desired_vms ops;
 	char dir[PATH_MAX];
 	int inotify_fd;
 	char last_error[PATH_MAX + 256];   /* logged once until it changes */
@@ -73,7 +73,7 @@ static void add_spec(const char *name, const json_t *obj, void *arg)
 	ctx->n++;
 }
 
-static int dir_snapshot(struct desired_source *src, struct vm_spec **specs, size_t *n)
+static int dir_snapshot(struct desired_vms *src, struct vm_spec **specs, size_t *n)
 {
 	struct snapshot_ctx ctx = { .d = (struct desired_dir *)src };
 	int rc = json_dir_load(ctx.d->dir, MAX_SPECS, SPEC_MAX_BYTES, add_spec, bad_file, &ctx);
@@ -86,12 +86,12 @@ static int dir_snapshot(struct desired_source *src, struct vm_spec **specs, size
 	return 0;
 }
 
-static int dir_change_fd(struct desired_source *src)
+static int dir_change_fd(struct desired_vms *src)
 {
 	return ((struct desired_dir *)src)->inotify_fd;
 }
 
-static void dir_changed(struct desired_source *src)
+static void dir_changed(struct desired_vms *src)
 {
 	struct desired_dir *d = (struct desired_dir *)src;
 	char buf[4096];
@@ -99,7 +99,7 @@ static void dir_changed(struct desired_source *src)
 		;
 }
 
-static void dir_destroy(struct desired_source *src)
+static void dir_destroy(struct desired_vms *src)
 {
 	struct desired_dir *d = (struct desired_dir *)src;
 	if (d->inotify_fd >= 0)
@@ -107,12 +107,12 @@ static void dir_destroy(struct desired_source *src)
 	free(d);
 }
 
-struct desired_source *desired_dir_open(const char *dir)
+struct desired_vms *desired_vms_dir_open(const char *dir)
 {
 	struct desired_dir *d = calloc(1, sizeof(*d));
 	if (!d)
 		return NULL;
-	d->ops = (struct desired_source){ dir_snapshot, dir_change_fd, dir_changed, NULL,
+	d->ops = (struct desired_vms){ dir_snapshot, dir_change_fd, dir_changed, NULL,
 					  dir_destroy };
 	snprintf(d->dir, sizeof(d->dir), "%s", dir);
 	mkdir(dir, 0700);

@@ -1,8 +1,8 @@
-/* desired_store.c — vmengine's desired-state source backed by the store (see
- * desired_source.h). Two connections, one per thread that uses it (store.h): the main
+/* desired_vms_store.c — vmengine's desired-state source backed by the store (see
+ * desired_vms.h). Two connections, one per thread that uses it (store.h): the main
  * thread's for snapshots, and the reporter thread's for reports. A VM's worker only puts its
  * report in a bounded queue, so a slow or locked store never holds up a worker (no lock is
- * held across I/O; docs/architecture.md lists the rule); when the queue is full the oldest report that is not notable is
+ * held across I/O); when the queue is full the oldest report that is not notable is
  * dropped (it only refreshed the VM's row, which the VM's next report sets whole).
  * destroy() lets the reporter drain the queue, for at most DRAIN_MAX_MS, then stops it. */
 #include <errno.h>
@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "deadline_io.h"
-#include "desired_source.h"
+#include "desired_vms.h"
 #include "log.h"
 #include "store.h"
 
@@ -25,7 +25,7 @@ struct report {
 };
 
 struct desired_store {
-	struct desired_source ops;
+	struct desired_vms ops;
 	struct store *store;             /* the main thread's */
 	char host[STORE_NAME_MAX];
 
@@ -52,8 +52,8 @@ static void spec_from_rows(const struct store_vm *vm, const struct store_volume 
 	snprintf(s->initrd, sizeof(s->initrd), "%s", vm->initrd);
 	snprintf(s->append, sizeof(s->append), "%s", vm->append);
 	s->num_queues = 1;
-	s->desired = !strcmp(vm->desired, "RUNNING") ? DESIRED_RUNNING
-		     : !strcmp(vm->desired, "STOPPED") ? DESIRED_STOPPED : DESIRED_TERMINATED;
+	if (vm_desired_parse(vm->desired, &s->desired) < 0)
+		s->desired = DESIRED_TERMINATED;       /* the store validates it; never launch */
 	s->on_crash = !strcmp(vm->on_crash, "restart") ? ON_CRASH_RESTART : ON_CRASH_STOP;
 	s->generation = vm->generation;
 	/* A socket path longer than sun_path could not be connected to: not ready. */
@@ -61,10 +61,10 @@ static void spec_from_rows(const struct store_vm *vm, const struct store_volume 
 		    strlen(vol->export_path) < sizeof(s->disk_vhost);
 	if (fits)
 		memcpy(s->disk_vhost, vol->export_path, strlen(vol->export_path) + 1);
-	s->disk_ready = fits && !strcmp(vol->state, "EXPORTED");
+	s->disk_ready = fits && !strcmp(vol->state, volume_state_name(VOLUME_EXPORTED));
 }
 
-static int store_snapshot(struct desired_source *src, struct vm_spec **specs, size_t *n)
+static int store_snapshot(struct desired_vms *src, struct vm_spec **specs, size_t *n)
 {
 	struct desired_store *d = (struct desired_store *)src;
 	struct store_vm *vms = NULL;
@@ -93,12 +93,12 @@ static int store_snapshot(struct desired_source *src, struct vm_spec **specs, si
 	return *specs ? 0 : -ENOMEM;
 }
 
-static int store_change_fd(struct desired_source *src)
+static int store_change_fd(struct desired_vms *src)
 {
 	return -1;      /* polled every tick */
 }
 
-static void store_changed(struct desired_source *src)
+static void store_changed(struct desired_vms *src)
 {
 }
 
@@ -157,7 +157,7 @@ static struct report *slot(struct desired_store *d, size_t i)
 }
 
 /* Called by the VMs' workers: never waits for the store. */
-static void store_report(struct desired_source *src, const struct vm_state *st, bool notable)
+static void store_report(struct desired_vms *src, const struct vm_state *st, bool notable)
 {
 	struct desired_store *d = (struct desired_store *)src;
 	bool dropped = false, victim_notable = false;
@@ -189,7 +189,7 @@ static void store_report(struct desired_source *src, const struct vm_state *st, 
 			 "dropped_total=%lu", victim_id, victim_notable, dropped_total);
 }
 
-static void store_destroy(struct desired_source *src)
+static void store_destroy(struct desired_vms *src)
 {
 	struct desired_store *d = (struct desired_store *)src;
 	pthread_mutex_lock(&d->lock);
@@ -204,7 +204,7 @@ static void store_destroy(struct desired_source *src)
 	free(d);
 }
 
-struct desired_source *desired_store_open(const char *url, const char *host, char *err,
+struct desired_vms *desired_vms_store_open(const char *url, const char *host, char *err,
 					  size_t errlen)
 {
 	struct desired_store *d = calloc(1, sizeof(*d));
@@ -223,7 +223,7 @@ struct desired_source *desired_store_open(const char *url, const char *host, cha
 		free(d);
 		return NULL;
 	}
-	d->ops = (struct desired_source){ store_snapshot, store_change_fd, store_changed,
+	d->ops = (struct desired_vms){ store_snapshot, store_change_fd, store_changed,
 					  store_report, store_destroy };
 	snprintf(d->host, sizeof(d->host), "%s", host);
 	pthread_mutex_init(&d->lock, NULL);

@@ -1,0 +1,40 @@
+/* desired_vms.h — the seam between vmengine and whatever holds the desired state of the
+ * host's VMs: the store (desired_vms_store.c, the default) or a directory of JSON spec files
+ * (desired_vms_dir.c, desired_source = dir, for tests and tools). vmengine only reads the
+ * desired state and reports what it observed. diskengine's desired_volumes.h has the same
+ * shape: an ops struct (snapshot, change_fd, changed, report, destroy) and one
+ * <name>_dir_open / <name>_store_open constructor per source. */
+#ifndef VMENGINE_DESIRED_VMS_H
+#define VMENGINE_DESIRED_VMS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "vm_spec.h"
+#include "vm_state.h"
+
+struct desired_vms {
+	/* A snapshot of every VM this host should have: *specs is malloc'd (caller frees). A
+	 * bad entry is skipped (and logged once), never fatal. 0 or -errno. */
+	int (*snapshot)(struct desired_vms *src, struct vm_spec **specs, size_t *n);
+	/* An fd that becomes readable when the desired state may have changed (-1: none);
+	 * drain it with changed(). */
+	int (*change_fd)(struct desired_vms *src);
+	void (*changed)(struct desired_vms *src);
+	/* What vmengine observed, each time vm.state is written, from the VM's worker thread
+	 * (any number at once); it must not wait for I/O (the store queues it for its own
+	 * thread). notable: the state or escalation changed, an event for operators. May be
+	 * NULL. */
+	void (*report)(struct desired_vms *src, const struct vm_state *st, bool notable);
+	void (*destroy)(struct desired_vms *src);
+};
+
+/* <dir>/<anything>.json, one spec per file (vm_spec.h's format). */
+struct desired_vms *desired_vms_dir_open(const char *dir);
+
+/* The store (store.h): this host's live VMs; a VM is launched once its volume is EXPORTED.
+ * report() records vm.state's view in the store, and escalation steps as events. */
+struct desired_vms *desired_vms_store_open(const char *url, const char *host, char *err,
+					  size_t errlen);
+
+#endif
