@@ -1,11 +1,8 @@
 /* vm_worker.c — the per-VM reconcile loop (see vm_worker.h).
  *
  * Each tick: observe (is our QEMU alive, what did QMP report), react to a QEMU that is gone,
- * apply the desired state, then push the current state forward. Stopping and terminating
- * escalate with time measured from the persisted *_since stamp: system_powerdown, QMP quit
- * after powerdown_grace, SIGTERM after quit_grace more, SIGKILL after term_grace more. Every
- * QMP call has a deadline no later than the next escalation step, so a monitor that never
- * answers costs at most the time until the next step, and signals go only to a pid whose
+ * apply the desired state, then push the current state forward. A stop or a terminate
+ * follows the schedule of escalation.h (which owns that rule); signals go only to a pid whose
  * cmdline names this VM. QEMU is driven only through the typed monitor (qemu_monitor.h):
  * this file decides what to ask and what an answer or an event means for the VM. */
 #include "vm_worker.h"
@@ -23,6 +20,7 @@
 
 #include "backoff.h"
 #include "deadline_io.h"
+#include "escalation.h"
 #include "log.h"
 #include "qemu_monitor.h"
 #include "qemu_proc.h"
@@ -316,29 +314,10 @@ static int64_t *since_of(struct vm_worker *w)
 					     : &w->st.stopping_since_ms;
 }
 
-/* Wall-clock time at which escalation step `step` is due for the current stop. */
-static int64_t step_due(struct vm_worker *w, enum vm_escalation step)
-{
-	const struct vmengine_config *c = w->cfg;
-	/* A target restart starts at "quit" (SIGINT), there is no ACPI step. */
-	int64_t pg = w->st.state == VM_RESTARTING ? 0 : (int64_t)c->powerdown_grace_ms;
-	int64_t since = *since_of(w);
-	switch (step) {
-	case ESC_POWERDOWN: return since;
-	case ESC_QUIT: return since + pg;
-	case ESC_TERM: return since + pg + (int64_t)c->quit_grace_ms;
-	default: return since + pg + (int64_t)c->quit_grace_ms + (int64_t)c->term_grace_ms;
-	}
-}
-
 static int time_to_next_step_ms(struct vm_worker *w)
 {
-	if (w->st.escalation >= ESC_KILL)
-		return (int)w->cfg->qmp_timeout_ms;
-	int64_t left = step_due(w, (enum vm_escalation)(w->st.escalation + 1)) - wall_ms();
-	if (left > (int64_t)w->cfg->qmp_timeout_ms)
-		left = (int64_t)w->cfg->qmp_timeout_ms;
-	return left < QEMU_MONITOR_MIN_TIMEOUT_MS ? QEMU_MONITOR_MIN_TIMEOUT_MS : (int)left;
+	return escalation_call_budget_ms(w->cfg, w->st.state, *since_of(w), w->st.escalation,
+					 wall_ms(), QEMU_MONITOR_MIN_TIMEOUT_MS);
 }
 
 static void perform_step(struct vm_worker *w, enum vm_escalation step)
@@ -384,13 +363,7 @@ static void escalate(struct vm_worker *w)
 		}
 		take_pid(w, pid, "stopping a VM without a recorded pid");
 	}
-	int64_t now = wall_ms();
-	enum vm_escalation due = ESC_NONE;
-	for (enum vm_escalation s = ESC_POWERDOWN; s <= ESC_KILL; s++)
-		if (now >= step_due(w, s))
-			due = s;
-	if (w->st.state == VM_RESTARTING && due < ESC_QUIT)
-		due = ESC_QUIT;
+	enum vm_escalation due = escalation_due(w->cfg, w->st.state, *since_of(w), wall_ms());
 	/* A guest that already powered itself off (SHUTDOWN with -no-shutdown) only needs
 	 * QEMU to leave: quit now rather than wait for the grace. */
 	if (w->exit_reason[0] && due < ESC_QUIT && w->st.escalation >= ESC_POWERDOWN) {
@@ -635,7 +608,8 @@ static int wait_ms(struct vm_worker *w)
 	if (w->st.state == VM_STOPPING || w->st.state == VM_TERMINATING ||
 	    w->st.state == VM_RESTARTING) {
 		int next = w->st.escalation >= ESC_KILL ? ms
-			   : (int)(step_due(w, (enum vm_escalation)(w->st.escalation + 1)) -
+			   : (int)(escalation_step_due(w->cfg, w->st.state, *since_of(w),
+						       (enum vm_escalation)(w->st.escalation + 1)) -
 				   wall_ms());
 		if (next < ms)
 			ms = next < 10 ? 10 : next;

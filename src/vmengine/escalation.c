@@ -1,0 +1,42 @@
+/* escalation.c — the stop/terminate schedule (see escalation.h, which states the rule). */
+#include "escalation.h"
+
+int64_t escalation_step_due(const struct vmengine_config *c, enum vm_state_kind state,
+			    int64_t since_ms, enum vm_escalation step)
+{
+	/* A target restart starts at "quit" (SIGINT): there is no ACPI step. */
+	int64_t pg = state == VM_RESTARTING ? 0 : (int64_t)c->powerdown_grace_ms;
+	switch (step) {
+	case ESC_NONE:
+	case ESC_POWERDOWN: return since_ms;
+	case ESC_QUIT: return since_ms + pg;
+	case ESC_TERM: return since_ms + pg + (int64_t)c->quit_grace_ms;
+	default: return since_ms + pg + (int64_t)c->quit_grace_ms + (int64_t)c->term_grace_ms;
+	}
+}
+
+enum vm_escalation escalation_due(const struct vmengine_config *c, enum vm_state_kind state,
+				  int64_t since_ms, int64_t now_ms)
+{
+	enum vm_escalation due = ESC_NONE;
+	for (enum vm_escalation s = ESC_POWERDOWN; s <= ESC_KILL; s++)
+		if (now_ms >= escalation_step_due(c, state, since_ms, s))
+			due = s;
+	if (state == VM_RESTARTING && due < ESC_QUIT)
+		due = ESC_QUIT;
+	return due;
+}
+
+int escalation_call_budget_ms(const struct vmengine_config *c, enum vm_state_kind state,
+			      int64_t since_ms, enum vm_escalation done, int64_t now_ms,
+			      int floor_ms)
+{
+	int64_t left = (int64_t)c->qmp_timeout_ms;
+	if (done < ESC_KILL) {
+		int64_t due = escalation_step_due(c, state, since_ms,
+						  (enum vm_escalation)(done + 1));
+		if (due - now_ms < left)
+			left = due - now_ms;
+	}
+	return left < floor_ms ? floor_ms : (int)left;
+}
