@@ -101,7 +101,7 @@ def host(tmp_path, guest):
                     pass
         for d in (h.root / "vmengine" / "vms").glob("*"):
             if d.name.isdigit():
-                for pid in qemu_pids(int(d.name)):
+                for pid in qemu_pids(int(d.name), h.root):
                     os.kill(pid, signal.SIGKILL)
 
 
@@ -143,7 +143,7 @@ def test_five_vms_through_the_cli(host):
         h.run("vm", "terminate", n, "--wait", "--timeout", 60)
     assert h.vms() == {}
     assert {v["state"] for v in h.vms(all_=True).values()} == {"TERMINATED"}
-    assert all(qemu_pids(i) == [] for i in ids)
+    assert all(qemu_pids(i, h.root) == [] for i in ids)
     assert h.controllers() == set() and h.raids() == set()
     assert list((h.root / "volumes").iterdir()) == []
     assert {v["state"] for v in h.json("volume", "list", "--all")} == {"DELETED"}

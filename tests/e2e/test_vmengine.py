@@ -73,7 +73,7 @@ def test_terminate_ten_guests_that_ignore_acpi(make_vmengine):
     print(f"10 guests terminated; slowest {slowest:.1f} s (bound {BOUND:.0f} s)")
     assert slowest <= BOUND
     for i in ids:
-        assert qemu_pids(i) == [], f"QEMU of vm {i} still alive"
+        assert qemu_pids(i, vme.root) == [], f"QEMU of vm {i} still alive"
         assert escalation_steps(vme, i)[:2] == ["powerdown", "quit"], escalation_steps(vme, i)
         st = vme.state(i)
         assert st["state"] == "TERMINATED" and st["pid"] == 0
@@ -92,7 +92,7 @@ def test_acpi_guest_stops_with_the_first_step(make_vmengine):
     assert escalation_steps(vme, 1) == ["powerdown"]
     assert st["reason"] == "guest-shutdown"
     assert took < 20, "it waited for the powerdown grace"
-    assert qemu_pids(1) == []
+    assert qemu_pids(1, vme.root) == []
     print(f"ACPI guest stopped in {took:.1f} s with system_powerdown alone")
     assert vme.stop() == 0
 
@@ -127,7 +127,7 @@ def test_sigstopped_qemu_is_terminated_and_others_keep_their_ticks(make_vmengine
     assert took <= BOUND
     assert escalation_steps(vme, 1) == ["powerdown", "quit", "term", "kill"]
     assert "QMP" in vme.log_text() and "timed out" in vme.log_text()
-    assert qemu_pids(1) == []
+    assert qemu_pids(1, vme.root) == []
     # One tick is 200 ms and the status file is written once per tick of the main loop; a
     # VM held up by VM 1's QMP deadline (2 s) would lag by seconds. Allow for a noisy host.
     assert lags and max(lags) <= 2 * 200 + 600, f"another VM's reconcile lagged {max(lags)} ms"
@@ -161,7 +161,7 @@ def test_vmengine_restart_readopts_and_resumes_escalation(make_vmengine):
     for i in (1, 2, 3):
         st = vme.state(i)
         assert st["state"] == "RUNNING" and st["pid"] == pids[i], st
-        assert qemu_pids(i) == [pids[i]]
+        assert qemu_pids(i, vme.root) == [pids[i]]
     assert "msg=\"adopting\"" in vme.log_text()
     print(f"escalation finished {done - since:.1f} s after terminating_since "
           f"(vmengine was down {restarted_at - since:.1f} s into it)")
@@ -181,7 +181,7 @@ def test_target_restart_policy_restart_vms(make_vmengine, tmp_path):
     for i in (1, 2):
         st = wait_for(lambda: (s := vme.state(i)) and s["state"] == "RUNNING" and
                       s["pid"] != old[i] and s, 120, what=f"vm {i} relaunched")
-        assert qemu_pids(i) == [st["pid"]]
+        assert qemu_pids(i, vme.root) == [st["pid"]]
         assert st["launches"] == 2
     assert not marker.exists()
     assert vme.stop() == 0
@@ -198,7 +198,7 @@ def test_target_restart_policy_reconnect_leaves_vms(make_vmengine, tmp_path):
     wait_for(lambda: not marker.exists(), 10, what="the marker to be removed")
     wait_for(lambda: "vm=1 msg=\"adopting\"" in vme.log_text(), 10, what="adoption")
     st = vme.state(1)
-    assert st["state"] == "RUNNING" and st["pid"] == pid and qemu_pids(1) == [pid]
+    assert st["state"] == "RUNNING" and st["pid"] == pid and qemu_pids(1, vme.root) == [pid]
     assert vme.stop() == 0
 
 
@@ -209,7 +209,7 @@ def test_guest_panic(make_vmengine, on_crash):
     if on_crash == "stop":
         st = vme.wait_state(1, "STOPPED", timeout=120)
         assert st["reason"] == "guest-panic"
-        assert qemu_pids(1) == []
+        assert qemu_pids(1, vme.root) == []
     else:
         wait_for(lambda: (s := vme.state(1)) and s["launches"] >= 2, 180,
                  what="a relaunch after the panic")
@@ -242,7 +242,7 @@ def test_qemu_that_died_while_vmengine_was_down_is_lost(make_vmengine):
     pid = vme.wait_state(1, "RUNNING")["pid"]
     assert vme.stop() == 0
     os.kill(pid, signal.SIGKILL)
-    wait_for(lambda: qemu_pids(1) == [], 10, what="QEMU to die")
+    wait_for(lambda: qemu_pids(1, vme.root) == [], 10, what="QEMU to die")
     vme = make_vmengine().start()
     st = vme.wait_state(1, "STOPPED", timeout=30)
     assert st["reason"] == "lost" and st["pid"] == 0
@@ -278,7 +278,7 @@ def test_vm_desired_stopped_before_it_started_is_recorded(make_vmengine):
     vme.desire(72, "STOPPED")
     st = vme.wait_state(72, "STOPPED", timeout=10)
     assert st["pid"] == 0 and st["launches"] == 0
-    assert qemu_pids(72) == []
+    assert qemu_pids(72, vme.root) == []
     assert vme.stop() == 0
 
 
@@ -296,10 +296,10 @@ def test_guest_powered_off_while_vmengine_was_down(make_vmengine):
                  what="QEMU paused after the guest powered off")
     finally:
         qmp.close()
-    assert qemu_pids(73) == [pid]
+    assert qemu_pids(73, vme.root) == [pid]
     vme = make_vmengine().start()
     st = vme.wait_state(73, "STOPPED", timeout=30)
     assert st["reason"] == "guest-shutdown" and st["pid"] == 0, st
     assert "guest stopped while QMP was disconnected" in vme.log_text()
-    wait_for(lambda: qemu_pids(73) == [], 10, what="QEMU to exit")
+    wait_for(lambda: qemu_pids(73, vme.root) == [], 10, what="QEMU to exit")
     assert vme.stop() == 0
