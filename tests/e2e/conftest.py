@@ -220,8 +220,12 @@ class Vmengine(Engine):
             return ""
 
 
-def qemu_pids(vm_id):
-    """Live QEMU processes whose command line names VM vm_id."""
+def qemu_pids(vm_id, root):
+    """Live QEMU processes whose command line names VM vm_id of the host root `root` (its
+    -pidfile is root/vmengine/vms/<id>/qemu.pid): other roots' VMs (other tests, other runs
+    on the same machine) have the same names."""
+    pidfile = os.path.realpath(pathlib.Path(root) / "vmengine" / "vms" / str(vm_id) /
+                               "qemu.pid")
     found = []
     for d in pathlib.Path("/proc").iterdir():
         if not d.name.isdigit():
@@ -230,9 +234,11 @@ def qemu_pids(vm_id):
             args = (d / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if b"-name" in args:
-            i = args.index(b"-name")
-            if i + 1 < len(args) and args[i + 1].startswith(f"vm{vm_id},".encode()):
+        if b"-name" in args and b"-pidfile" in args:
+            i, j = args.index(b"-name"), args.index(b"-pidfile")
+            if i + 1 < len(args) and args[i + 1].startswith(f"vm{vm_id},".encode()) and \
+                    j + 1 < len(args) and \
+                    os.path.realpath(args[j + 1].decode(errors="replace")) == pidfile:
                 found.append(int(d.name))
     return found
 
@@ -253,7 +259,7 @@ def make_vmengine(tmp_path, guest):
         v.kill()
     for vm in (tmp_path / "vmengine" / "vms").glob("*"):
         if vm.name.isdigit():
-            for pid in qemu_pids(int(vm.name)):
+            for pid in qemu_pids(int(vm.name), tmp_path):
                 os.kill(pid, signal.SIGKILL)
 
 
