@@ -17,7 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "bdev_internal.h"
+#include "bdev_module.h"
 #include "log.h"
 
 #define REACTOR_DEFAULT_ENTRIES 256

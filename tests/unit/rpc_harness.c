@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "bdev.h"
-#include "bdev_internal.h"
+#include "bdev_module.h"
 #include "blockd.h"
 #include "fault.h"
 #include "reactor.h"

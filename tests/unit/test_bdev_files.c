@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "bdev_harness.h"
-#include "bdev_internal.h"
+#include "bdev_module.h"
 
 TestSuite(bdev_files, .init = harness_setup, .fini = harness_teardown, .timeout = 120);
 

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "bdev_harness.h"
-#include "bdev_internal.h"
+#include "bdev_module.h"
 
 TestSuite(bdev_io, .init = harness_setup, .fini = harness_teardown, .timeout = 60);
 

@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bdev_internal.h"
+#include "bdev_module.h"
 #include "log.h"
 
 #define RAID_NIL_UUID "00000000-0000-0000-0000-000000000000"

@@ -3,7 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "bdev_internal.h"
+#include "bdev_module.h"
 
 struct null_bdev {
 	struct bdev bdev;

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <sys/random.h>
 
-#include "bdev_internal.h"
+#include "bdev_module.h"
 #include "log.h"
 
 static struct bdev *g_head, *g_tail;    /* registry, creation order */

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bdev_internal.h"
+#include "bdev_module.h"
 #include "log.h"
 
 #define DELAY_MAX_US (24ull * 3600 * 1000000)   /* one day */

@@ -1,4 +1,4 @@
-/* bdev_internal.h — what the bdev layer (bdev.c) shares with its modules (malloc, null,
+/* bdev_module.h — what the bdev layer (bdev.c) shares with its modules (malloc, null,
  * uring, delay, raid) and with reactor.c: the struct bdev every module embeds, the bdev_io
  * that travels through them, the module function table, and the few reactor hooks the bdev
  * layer needs (per-reactor context slot, grace periods). Users of bdev.h never see this.
