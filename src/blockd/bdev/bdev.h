@@ -148,8 +148,4 @@ int bdev_read(struct reactor *r, struct bdev *b, void *buf, uint64_t offset_bloc
 int bdev_write(struct reactor *r, struct bdev *b, const void *buf, uint64_t offset_blocks,
 	       uint64_t num_blocks, bdev_io_cb cb, void *cb_arg);
 
-/* Per-reactor IO context; created lazily by the first bdev_submit on a reactor, freed with
- * the reactor (reactor_destroy calls bdev_reactor_fini). */
-void bdev_reactor_fini(struct reactor *r);
-
 #endif

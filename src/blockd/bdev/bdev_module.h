@@ -1,7 +1,6 @@
 /* bdev_module.h — what the bdev layer (bdev.c) shares with its modules (malloc, null,
- * uring, delay, raid) and with reactor.c: the struct bdev every module embeds, the bdev_io
- * that travels through them, the module function table, and the few reactor hooks the bdev
- * layer needs (per-reactor context slot, grace periods). Users of bdev.h never see this.
+ * uring, delay, raid): the struct bdev every module embeds, the bdev_io that travels through
+ * them, and the module descriptor. Users of bdev.h never see this.
  *
  * Lifecycle of a bdev: a module allocates its own struct with a struct bdev as first member,
  * fills it with bdev_setup, and publishes it with bdev_register. bdev_delete calls the
@@ -157,15 +156,5 @@ int bdev_child_submit(struct bdev_io *parent, struct bdev *base, enum bdev_io_ty
 void bdev_io_wait_pool(struct bdev_io *io, void (*resume)(struct bdev_io *io));
 /* A per-reactor counter, for round robin and sampling. */
 uint32_t bdev_io_seq(struct bdev_io *io);
-
-/* ---- reactor hooks (implemented in reactor.c, used by bdev.c) */
-
-void *reactor_bdev_ctx(struct reactor *r);
-void reactor_set_bdev_ctx(struct reactor *r, void *ctx);
-/* Grace periods: after unpublishing a pointer, take an epoch; once reactor_epoch_passed
- * says so, no reactor can still be using what it read before (each reactor is idle or
- * started a new iteration since). */
-uint64_t reactor_epoch_begin(void);
-bool reactor_epoch_passed(uint64_t epoch);
 
 #endif
