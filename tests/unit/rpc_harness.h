@@ -10,7 +10,12 @@
 #include <stdint.h>
 #include <jansson.h>
 
+#include "blockd.h"
+
 #define RPC_HARNESS_TIMEOUT_MS 10000
+
+/* The process state a test runs against (blockd's main() owns its own). */
+extern struct blockd g_blockd;
 
 /* Criterion .init/.fini: g_blockd with one started reactor, fault injection off; teardown
  * deletes every bdev, waits until they are reaped, stops the reactor, clears faults and

@@ -6,6 +6,7 @@
 
 #include "bdev.h"
 #include "json_util.h"
+#include "bdev_rpc.h"
 #include "rpc.h"
 
 #define TICK_RATE 1000000000ULL
@@ -393,7 +394,7 @@ static void rpc_bdev_get_iostat(struct rpc_request *req, const json_t *params)
 				 "ticks", (json_int_t)monotonic_ns(), "bdevs", list));
 }
 
-const struct rpc_method rpc_bdev_methods[] = {
+static const struct rpc_method bdev_methods[] = {
 	{ "bdev_get_bdevs", rpc_bdev_get_bdevs, 0 },
 	{ "bdev_get_iostat", rpc_bdev_get_iostat, 0 },
 	{ "bdev_malloc_create", rpc_bdev_malloc_create, RPC_MUTATES },
@@ -412,3 +413,22 @@ const struct rpc_method rpc_bdev_methods[] = {
 	{ "bdev_raid_get_bdevs", rpc_bdev_raid_get_bdevs, 0 },
 	{ NULL, NULL, 0 },
 };
+
+static int add_config(struct bdev *b, void *arg)
+{
+	json_t *entry = bdev_config_json(b);
+	if (entry)
+		json_array_append_new(arg, entry);
+	return 0;
+}
+
+static void write_config(json_t *config, void *arg)
+{
+	bdev_foreach(add_config, config);
+}
+
+int bdev_rpc_register(void)
+{
+	int rc = rpc_register_methods(bdev_methods);
+	return rc < 0 ? rc : rpc_register_config("bdev", write_config, NULL);
+}
