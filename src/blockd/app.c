@@ -12,13 +12,25 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bdev_delay.h"
+#include "bdev_malloc.h"
+#include "bdev_module.h"
+#include "bdev_null.h"
+#include "bdev_raid.h"
 #include "bdev_rpc.h"
+#include "bdev_uring.h"
 #include "fault.h"
 #include "log.h"
 #include "persist.h"
 #include "rpc_app.h"
 #include "vhost_blk.h"
 #include "vhost_blk_rpc.h"
+
+/* The bdev modules, in the order rpc_get_methods lists their methods. */
+static const struct bdev_module *const bdev_modules[] = {
+	&bdev_malloc_module, &bdev_null_module, &bdev_uring_module, &bdev_aio_module,
+	&bdev_delay_module, &bdev_raid_module,
+};
 
 int blockd_register(struct blockd *bd)
 {
@@ -27,6 +39,9 @@ int blockd_register(struct blockd *bd)
 	 * before the vhost controllers that use them. */
 	if ((rc = rpc_app_register(bd)) < 0 || (rc = bdev_rpc_register()) < 0)
 		return rc;
+	for (size_t i = 0; i < sizeof(bdev_modules) / sizeof(bdev_modules[0]); i++)
+		if ((rc = bdev_module_register(bdev_modules[i])) < 0)
+			return rc;
 	vhost_blk_init(bd);
 	if ((rc = vhost_blk_rpc_register()) < 0 || (rc = fault_register()) < 0 ||
 	    (rc = persist_register()) < 0)

@@ -14,6 +14,8 @@
 
 #include "bdev_harness.h"
 #include "bdev_module.h"
+#include "bdev_raid.h"
+#include "bdev_uring.h"
 
 TestSuite(bdev_files, .init = harness_setup, .fini = harness_teardown, .timeout = 120);
 

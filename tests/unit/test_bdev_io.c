@@ -8,6 +8,9 @@
 
 #include "bdev_harness.h"
 #include "bdev_module.h"
+#include "bdev_delay.h"
+#include "bdev_malloc.h"
+#include "bdev_null.h"
 
 TestSuite(bdev_io, .init = harness_setup, .fini = harness_teardown, .timeout = 60);
 

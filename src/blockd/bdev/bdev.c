@@ -245,17 +245,12 @@ void bdev_unhold(struct bdev *b)
 
 /* ---- delete, graveyard, reap */
 
-static bool bdev_is_file_module(const char *module)
-{
-	return strcmp(module, "uring") == 0 || strcmp(module, "aio") == 0;
-}
-
-/* NULL matches any; "uring" and "aio" are two spellings of one module. */
+/* NULL matches any; so does the module's name or the alias it declares. */
 static bool bdev_module_matches(const struct bdev *b, const char *module)
 {
 	if (!module || strcmp(module, b->module_name) == 0)
 		return true;
-	return bdev_is_file_module(module) && bdev_is_file_module(b->module_name);
+	return b->module->alias && strcmp(module, b->module->alias) == 0;
 }
 
 static void bdev_bury(struct bdev *b)

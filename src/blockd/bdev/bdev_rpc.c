@@ -1,255 +1,61 @@
-/* rpc_bdev.c — the bdev RPCs, with SPDK's names, parameters and result shapes: create/delete
- * for malloc, null, uring (and its aio alias module), delay and raid, plus bdev_get_bdevs,
- * bdev_get_iostat and bdev_raid_get_bdevs. Decoding and answers only: the policy is bdev*.c. */
+/* bdev_rpc.c — the bdev layer's RPC side: the core methods (bdev_get_bdevs, bdev_get_iostat)
+ * with SPDK's names and shapes, the bdev subsystem of save_config (each bdev's module writes
+ * its entry), module registration (a module's own methods become callable), and the helpers
+ * the modules' create/delete methods share. Decoding and answers only: the policy is in
+ * bdev.c and the modules. */
 #include <errno.h>
 #include <string.h>
 
 #include "bdev.h"
-#include "json_util.h"
+#include "bdev_module.h"
 #include "bdev_rpc.h"
+#include "json_util.h"
 #include "rpc.h"
 
 #define TICK_RATE 1000000000ULL
 
-/* Answers a creation: the new bdev's name, or the module's errno. */
-static void reply_created(struct rpc_request *req, int rc, struct bdev *b)
+/* ---------------------------------------------------------------- helpers for modules */
+
+void bdev_rpc_reply_created(struct rpc_request *req, int rc, struct bdev *b)
 {
 	if (rc < 0)
 		return rpc_reply_errno(req, rc);
 	rpc_reply(req, json_string(bdev_name(b)));
 }
 
-static void reply_deleted(struct rpc_request *req, int rc)
+void bdev_rpc_reply_done(struct rpc_request *req, int rc)
 {
 	if (rc < 0)
 		return rpc_reply_errno(req, rc);
 	rpc_reply(req, json_true());
 }
 
-/* ---------------------------------------------------------------- malloc, null */
-
-/* bdev_malloc_create and bdev_null_create take the same parameters; null requires a name
- * (SPDK's spelling). */
-static void memory_bdev_create(struct rpc_request *req, const json_t *params, bool null)
+void bdev_rpc_create_sized(struct rpc_request *req, const json_t *params, bool name_required,
+			   bdev_sized_create_fn create)
 {
 	const char *name = NULL, *uuid = NULL;
 	uint64_t num_blocks = 0;
 	uint32_t block_size = 0;
 	struct jparam spec[] = {
-		{ "name", JP_STRING, null, &name, NULL },
+		{ "name", JP_STRING, name_required, &name, NULL },
 		{ "num_blocks", JP_UINT64, true, &num_blocks, NULL },
 		{ "block_size", JP_UINT32, true, &block_size, NULL },
 		{ "uuid", JP_STRING, false, &uuid, NULL },
 	};
 	DECODE_OR_REPLY(req, params, spec);
 	struct bdev *b = NULL;
-	int rc = null ? bdev_null_create(name, num_blocks, block_size, uuid, &b)
-		      : bdev_malloc_create(name, num_blocks, block_size, uuid, &b);
-	reply_created(req, rc, b);
+	int rc = create(name, num_blocks, block_size, uuid, &b);
+	bdev_rpc_reply_created(req, rc, b);
 }
 
-static void rpc_bdev_malloc_create(struct rpc_request *req, const json_t *params)
-{
-	memory_bdev_create(req, params, false);
-}
-
-static void rpc_bdev_null_create(struct rpc_request *req, const json_t *params)
-{
-	memory_bdev_create(req, params, true);
-}
-
-/* bdev_malloc_delete, bdev_null_delete, bdev_uring_delete, ...: {"name": ...} */
-static void delete_of_module(struct rpc_request *req, const json_t *params, const char *module)
+void bdev_rpc_delete(struct rpc_request *req, const json_t *params, const char *module)
 {
 	const char *name = NULL;
 	struct jparam spec[] = {
 		{ "name", JP_STRING, true, &name, NULL },
 	};
 	DECODE_OR_REPLY(req, params, spec);
-	reply_deleted(req, bdev_delete(name, module));
-}
-
-static void rpc_bdev_malloc_delete(struct rpc_request *req, const json_t *params)
-{
-	delete_of_module(req, params, "malloc");
-}
-
-static void rpc_bdev_null_delete(struct rpc_request *req, const json_t *params)
-{
-	delete_of_module(req, params, "null");
-}
-
-/* ---------------------------------------------------------------- uring, aio */
-
-/* bdev_uring_create and SPDK's bdev_aio_create make the same file bdev; aio also takes
- * readonly and fallocate (accepted for SPDK users' scripts; files are never preallocated). */
-static void file_bdev_create(struct rpc_request *req, const json_t *params, bool aio)
-{
-	const char *name = NULL, *filename = NULL, *uuid = NULL;
-	uint32_t block_size = 0;
-	bool readonly = false, fallocate = false;
-	struct jparam spec[] = {
-		{ "name", JP_STRING, true, &name, NULL },
-		{ "filename", JP_STRING, true, &filename, NULL },
-		{ "block_size", JP_UINT32, false, &block_size, NULL },
-		{ "uuid", JP_STRING, false, &uuid, NULL },
-		{ "readonly", JP_BOOL, false, &readonly, NULL },     /* aio only, from here */
-		{ "fallocate", JP_BOOL, false, &fallocate, NULL },
-	};
-	char err[160];
-	if (json_decode_params(params, spec, aio ? 6 : 4, err, sizeof(err)) < 0)
-		return rpc_reply_invalid_params(req, err);
-	struct bdev *b = NULL;
-	int rc = bdev_uring_create(name, filename, block_size, readonly, uuid,
-				   aio ? "aio" : "uring", &b);
-	reply_created(req, rc, b);
-}
-
-static void rpc_bdev_uring_create(struct rpc_request *req, const json_t *params)
-{
-	file_bdev_create(req, params, false);
-}
-
-static void rpc_bdev_uring_delete(struct rpc_request *req, const json_t *params)
-{
-	delete_of_module(req, params, "uring");
-}
-
-static void rpc_bdev_aio_create(struct rpc_request *req, const json_t *params)
-{
-	file_bdev_create(req, params, true);
-}
-
-static void rpc_bdev_aio_delete(struct rpc_request *req, const json_t *params)
-{
-	delete_of_module(req, params, "aio");
-}
-
-/* ---------------------------------------------------------------- delay */
-
-static void rpc_bdev_delay_create(struct rpc_request *req, const json_t *params)
-{
-	const char *name = NULL, *base = NULL, *uuid = NULL;
-	uint64_t avg_read = 0, p99_read = 0, avg_write = 0, p99_write = 0;
-	struct jparam spec[] = {
-		{ "base_bdev_name", JP_STRING, true, &base, NULL },
-		{ "name", JP_STRING, true, &name, NULL },
-		{ "avg_read_latency", JP_UINT64, true, &avg_read, NULL },
-		{ "p99_read_latency", JP_UINT64, true, &p99_read, NULL },
-		{ "avg_write_latency", JP_UINT64, true, &avg_write, NULL },
-		{ "p99_write_latency", JP_UINT64, true, &p99_write, NULL },
-		{ "uuid", JP_STRING, false, &uuid, NULL },
-	};
-	DECODE_OR_REPLY(req, params, spec);
-	struct bdev *b = NULL;
-	int rc = bdev_delay_create(name, base, avg_read, p99_read, avg_write,
-					     p99_write, uuid, &b);
-	reply_created(req, rc, b);
-}
-
-static void rpc_bdev_delay_delete(struct rpc_request *req, const json_t *params)
-{
-	delete_of_module(req, params, "delay");
-}
-
-static void rpc_bdev_delay_update_latency(struct rpc_request *req, const json_t *params)
-{
-	const char *name = NULL, *type = NULL;
-	uint64_t latency_us = 0;
-	struct jparam spec[] = {
-		{ "delay_bdev_name", JP_STRING, true, &name, NULL },
-		{ "latency_type", JP_STRING, true, &type, NULL },
-		{ "latency_us", JP_UINT64, true, &latency_us, NULL },
-	};
-	DECODE_OR_REPLY(req, params, spec);
-	if (strcmp(type, "avg_read") && strcmp(type, "p99_read") && strcmp(type, "avg_write") &&
-	    strcmp(type, "p99_write"))
-		return rpc_reply_invalid_params(
-			req, "latency_type must be avg_read, p99_read, avg_write or p99_write");
-	reply_deleted(req, bdev_delay_update_latency(name, type, latency_us));
-}
-
-/* ---------------------------------------------------------------- raid */
-
-static int parse_raid_level(const char *s, enum raid_level *out)
-{
-	if (!strcmp(s, "raid0") || !strcmp(s, "0"))
-		*out = RAID0;
-	else if (!strcmp(s, "raid1") || !strcmp(s, "1"))
-		*out = RAID1;
-	else if (!strcmp(s, "concat"))
-		*out = RAID_CONCAT;
-	else
-		return -EINVAL;
-	return 0;
-}
-
-static void rpc_bdev_raid_create(struct rpc_request *req, const json_t *params)
-{
-	const char *name = NULL, *level = NULL, *uuid = NULL;
-	const char *bases[BDEV_RAID_MAX_BASES];
-	struct jstring_array base_list = { bases, BDEV_RAID_MAX_BASES, 0 };
-	uint32_t strip_size_kb = 0;
-	bool superblock = false;
-	struct jparam spec[] = {
-		{ "name", JP_STRING, true, &name, NULL },
-		{ "raid_level", JP_STRING, true, &level, NULL },
-		{ "base_bdevs", JP_STRING_ARRAY, true, &base_list, NULL },
-		{ "strip_size_kb", JP_UINT32, false, &strip_size_kb, NULL },
-		{ "uuid", JP_STRING, false, &uuid, NULL },
-		{ "superblock", JP_BOOL, false, &superblock, NULL },
-	};
-	DECODE_OR_REPLY(req, params, spec);
-	enum raid_level lvl;
-	if (parse_raid_level(level, &lvl) < 0)
-		return rpc_reply_invalid_params(req, "raid_level must be raid0, raid1 or concat");
-	if (superblock)
-		return rpc_reply_errno(req, -EOPNOTSUPP);
-	struct bdev *b = NULL;
-	int rc = bdev_raid_create(name, lvl, strip_size_kb, bases, (unsigned)base_list.count,
-				  uuid, &b);
-	if (rc < 0)
-		return rpc_reply_errno(req, rc);
-	rpc_reply(req, json_true());
-}
-
-static void rpc_bdev_raid_delete(struct rpc_request *req, const json_t *params)
-{
-	delete_of_module(req, params, "raid");
-}
-
-struct raid_filter {
-	const char *category;
-	json_t *out;
-};
-
-static int add_raid(struct bdev *b, void *arg)
-{
-	struct raid_filter *f = arg;
-	json_t *info = bdev_raid_info_json(b);
-	if (!info)
-		return 0;
-	if (strcmp(f->category, "all") == 0 || strcmp(f->category, bdev_raid_state(b)) == 0)
-		json_array_append_new(f->out, info);
-	else
-		json_decref(info);
-	return 0;
-}
-
-static void rpc_bdev_raid_get_bdevs(struct rpc_request *req, const json_t *params)
-{
-	const char *category = NULL;
-	struct jparam spec[] = {
-		{ "category", JP_STRING, true, &category, NULL },
-	};
-	DECODE_OR_REPLY(req, params, spec);
-	if (strcmp(category, "all") && strcmp(category, "online") &&
-	    strcmp(category, "configuring") && strcmp(category, "offline"))
-		return rpc_reply_invalid_params(
-			req, "category must be all, online, configuring or offline");
-	struct raid_filter f = { category, json_array() };
-	bdev_foreach(add_raid, &f);
-	rpc_reply(req, f.out);
+	bdev_rpc_reply_done(req, bdev_delete(name, module));
 }
 
 /* ---------------------------------------------------------------- introspection */
@@ -397,22 +203,13 @@ static void rpc_bdev_get_iostat(struct rpc_request *req, const json_t *params)
 static const struct rpc_method bdev_methods[] = {
 	{ "bdev_get_bdevs", rpc_bdev_get_bdevs, 0 },
 	{ "bdev_get_iostat", rpc_bdev_get_iostat, 0 },
-	{ "bdev_malloc_create", rpc_bdev_malloc_create, RPC_MUTATES },
-	{ "bdev_malloc_delete", rpc_bdev_malloc_delete, RPC_MUTATES },
-	{ "bdev_null_create", rpc_bdev_null_create, RPC_MUTATES },
-	{ "bdev_null_delete", rpc_bdev_null_delete, RPC_MUTATES },
-	{ "bdev_uring_create", rpc_bdev_uring_create, RPC_MUTATES },
-	{ "bdev_uring_delete", rpc_bdev_uring_delete, RPC_MUTATES },
-	{ "bdev_aio_create", rpc_bdev_aio_create, RPC_MUTATES },
-	{ "bdev_aio_delete", rpc_bdev_aio_delete, RPC_MUTATES },
-	{ "bdev_delay_create", rpc_bdev_delay_create, RPC_MUTATES },
-	{ "bdev_delay_delete", rpc_bdev_delay_delete, RPC_MUTATES },
-	{ "bdev_delay_update_latency", rpc_bdev_delay_update_latency, RPC_MUTATES },
-	{ "bdev_raid_create", rpc_bdev_raid_create, RPC_MUTATES },
-	{ "bdev_raid_delete", rpc_bdev_raid_delete, RPC_MUTATES },
-	{ "bdev_raid_get_bdevs", rpc_bdev_raid_get_bdevs, 0 },
 	{ NULL, NULL, 0 },
 };
+
+int bdev_module_register(const struct bdev_module *m)
+{
+	return m->rpc_methods ? rpc_register_methods(m->rpc_methods) : 0;
+}
 
 static int add_config(struct bdev *b, void *arg)
 {
