@@ -2,7 +2,8 @@
  * would set up (g_blockd with one running reactor, every area registered), calls through
  * rpc_call_local() with params written as JSON text, assertions on the error code, a
  * snapshot of the whole bdev configuration to prove a failed call changed nothing, temporary
- * backing files, and assertions on the shape of results (members of a given type, SPDK's bdev entry). */
+ * backing files, and assertions on the shape of results (members of a given type, SPDK's
+ * bdev entry). */
 #ifndef TESTS_RPC_HARNESS_H
 #define TESTS_RPC_HARNESS_H
 

@@ -1,7 +1,8 @@
 /* test_reactor.c — the reactor on its own: messages from other threads run on the reactor,
  * timers fire in due order (ties in arming order) and can be cancelled, pollers (active and
- * timed) run on a reactor thread that stops cleanly and runs nothing once stopped, io_uring requests complete, idle waits
- * are bounded and cut short by messages, and the statistics add up. */
+ * timed) run on a reactor thread that stops cleanly and runs nothing once stopped (work
+ * posted afterwards is dropped, context slots' destructors run), io_uring requests complete,
+ * idle waits are bounded and cut short by messages, and the statistics add up. */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <liburing.h>
