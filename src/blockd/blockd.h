@@ -1,4 +1,6 @@
-/* blockd.h — process-wide state of the storage target: its options and its reactors. */
+/* blockd.h — the storage target as a process: its options, its reactors, and the app-level
+ * start-up steps (options.c, app.c). One struct blockd is owned by main() (or a test
+ * harness) and handed to the areas that need it when they are registered. */
 #ifndef BLOCKD_BLOCKD_H
 #define BLOCKD_BLOCKD_H
 
@@ -29,6 +31,17 @@ struct blockd {
 	uint64_t start_ns;
 };
 
-extern struct blockd g_blockd;
+/* options.c: fills o from the command line (-h and -V print and exit). 0, or -1 after
+ * printing what is wrong. */
+int blockd_parse_options(int argc, char **argv, struct blockd_options *o);
+
+/* app.c: registers every area of blockd in order (the RPC methods, bdev modules, vhost,
+ * fault injection and persistence hooks); bd must outlive them. 0 or -errno. */
+int blockd_register(struct blockd *bd);
+/* Creates dir if needed and removes the sockets a previous run left in it. 0 or -1 (logged). */
+int blockd_prepare_vhost_dir(const char *dir);
+/* Starts bd->opts.num_reactors IO reactors; 0 or -1 (logged). */
+int blockd_start_reactors(struct blockd *bd);
+void blockd_stop_reactors(struct blockd *bd);
 
 #endif

@@ -1,8 +1,10 @@
-/* fault.c — the table of injected RPC faults and its two RPCs, blockd_fault_inject and
- * blockd_fault_clear (registered only with --fault-injection). */
+/* fault.c — the table of injected RPC faults, its two RPCs (blockd_fault_inject and
+ * blockd_fault_clear, available only with --fault-injection), and the RPC hooks that apply
+ * an armed fault to a client's request before its method runs. */
 #include "fault.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -142,8 +144,53 @@ static void rpc_blockd_fault_clear(struct rpc_request *req, const json_t *params
 	rpc_reply(req, json_true());
 }
 
-const struct rpc_method rpc_fault_methods[] = {
+static const struct rpc_method fault_methods[] = {
 	{ "blockd_fault_inject", rpc_blockd_fault_inject, RPC_FAULT_INJECTION | RPC_NO_FAULT },
 	{ "blockd_fault_clear", rpc_blockd_fault_clear, RPC_FAULT_INJECTION | RPC_NO_FAULT },
 	{ NULL, NULL, 0 },
 };
+
+/* ---- RPC hooks */
+
+static bool fault_method_available(const struct rpc_method *m, void *arg)
+{
+	return !(m->flags & RPC_FAULT_INJECTION) || enabled;
+}
+
+static enum rpc_verdict fault_intercept(struct rpc_request *req, const struct rpc_method *m,
+					uint32_t *delay_ms, void *arg)
+{
+	struct fault_hit hit;
+	if (!fault_check(m->name, &hit))
+		return RPC_PROCEED;
+	log_warn("blockd", "msg=\"injected fault\" method=%s action=%d", m->name,
+		 (int)hit.action);
+	switch (hit.action) {
+	case FAULT_HANG:
+		return RPC_HANDLED;   /* never answered: the client's deadline must save it */
+	case FAULT_ERROR:
+		rpc_reply_error(req, hit.error_code, "%s (injected)",
+				strerror(hit.error_code < 0 ? -hit.error_code : EIO));
+		return RPC_HANDLED;
+	case FAULT_DELAY:
+		*delay_ms = hit.delay_ms;
+		return RPC_DEFER;
+	case FAULT_CRASH:
+		log_error("blockd", "msg=\"injected crash\" method=%s", m->name);
+		abort();
+	case FAULT_NONE:
+		break;
+	}
+	return RPC_PROCEED;
+}
+
+static const struct rpc_hooks fault_hooks = {
+	.available = fault_method_available,
+	.intercept = fault_intercept,
+};
+
+int fault_register(void)
+{
+	int rc = rpc_register_methods(fault_methods);
+	return rc < 0 ? rc : rpc_register_hooks(&fault_hooks, NULL);
+}

@@ -14,6 +14,9 @@ struct fault_hit {
 	uint32_t delay_ms;
 };
 
+/* Registers the fault RPCs and the hooks that apply faults to clients' requests. */
+int fault_register(void);
+
 void fault_set_enabled(bool enabled);
 bool fault_enabled(void);
 /* Is a fault armed for method? Consumes one of its count. */

@@ -1,4 +1,5 @@
-/* persist.c — save_config's snapshot, and its atomic persistence and replay (see persist.h). */
+/* persist.c — the configuration (save_config's snapshot) written atomically after every change,
+ * through an RPC after-change hook, and replayed through the RPC methods at start. */
 #include "persist.h"
 
 #include <errno.h>
@@ -6,40 +7,12 @@
 #include <string.h>
 
 #include "atomic_file.h"
-#include "bdev.h"
 #include "log.h"
 #include "rpc.h"
-#include "vhost_blk.h"
 
 #define PERSIST_MAX_BYTES (16 * 1024 * 1024)
 
 static char *persist_path;
-
-static int add_bdev_config(struct bdev *b, void *arg)
-{
-	json_t *entry = bdev_config_json(b);
-	if (entry)
-		json_array_append_new(arg, entry);
-	return 0;
-}
-
-static void add_vhost_config(struct vhost_blk_ctrlr *c, void *arg)
-{
-	json_t *entry = vhost_blk_config_json(c);
-	if (entry)
-		json_array_append_new(arg, entry);
-}
-
-/* SPDK's subsystem order: bdevs first, then the controllers that use them. */
-json_t *config_snapshot(void)
-{
-	json_t *bdevs = json_array(), *ctrlrs = json_array();
-	bdev_foreach(add_bdev_config, bdevs);
-	vhost_blk_foreach(add_vhost_config, ctrlrs);
-	return json_pack("{s:[{s:s, s:o}, {s:s, s:o}]}", "subsystems",
-			 "subsystem", "bdev", "config", bdevs,
-			 "subsystem", "vhost_blk", "config", ctrlrs);
-}
 
 void persist_set_path(const char *path)
 {
@@ -51,7 +24,7 @@ int persist_save(void)
 {
 	if (!persist_path)
 		return 0;
-	json_t *config = config_snapshot();
+	json_t *config = rpc_config_snapshot();
 	char *text = config ? json_dumps(config, JSON_INDENT(2)) : NULL;
 	json_decref(config);
 	if (!text) {
@@ -129,4 +102,18 @@ int persist_load(void)
 	log_info("blockd", "msg=\"configuration replayed\" path=%s entries=%d", persist_path,
 		 replayed);
 	return replayed;
+}
+
+static void persist_after_change(const struct rpc_method *m, void *arg)
+{
+	persist_save();
+}
+
+static const struct rpc_hooks persist_hooks = {
+	.after_change = persist_after_change,
+};
+
+int persist_register(void)
+{
+	return rpc_register_hooks(&persist_hooks, NULL);
 }

@@ -3,10 +3,8 @@
 #ifndef BLOCKD_PERSIST_H
 #define BLOCKD_PERSIST_H
 
-#include <jansson.h>
-
-/* The current configuration: {"subsystems": [{"subsystem": "bdev", "config": [...]}, ...]} */
-json_t *config_snapshot(void);
+/* Saves the configuration after every successful change (an RPC after-change hook). */
+int persist_register(void);
 
 /* Enables persistence to path (NULL disables). */
 void persist_set_path(const char *path);

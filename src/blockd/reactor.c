@@ -2,7 +2,7 @@
  * messages, io_uring completions, expired timers and pollers, then submits the io_uring
  * SQEs queued meanwhile in one batch; when idle it sleeps in epoll on its message eventfd
  * and its ring until the next timer. It also keeps the global list of reactors that the
- * bdev layer's grace periods (reactor_epoch_*) look at. */
+ * grace periods (reactor_epoch_*) look at, and the per-reactor context slots. */
 #include "reactor.h"
 
 #include <errno.h>
@@ -17,7 +17,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "bdev_internal.h"
 #include "log.h"
 
 #define REACTOR_DEFAULT_ENTRIES 256
@@ -65,7 +64,7 @@ struct reactor {
 	_Atomic uint64_t busy_ns, idle_ns;
 	_Atomic unsigned active_pollers, timed_pollers;
 	_Atomic uint64_t epoch_seen;    /* epoch at iteration start, or REACTOR_IDLE_EPOCH */
-	void *bdev_ctx;
+	void *ctx[REACTOR_CTX_SLOTS];   /* context slots (reactor_ctx_register) */
 	struct reactor *next_all;
 
 	struct reactor_fd *fds;         /* watched file descriptors */
@@ -95,6 +94,9 @@ static pthread_mutex_t g_reactors_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct reactor *g_reactors;
 static _Atomic uint64_t g_epoch = 1;
 static _Atomic uint64_t g_poller_ids = 1;
+static pthread_mutex_t g_ctx_lock = PTHREAD_MUTEX_INITIALIZER;
+static reactor_ctx_dtor g_ctx_dtors[REACTOR_CTX_SLOTS];
+static int g_ctx_slots;
 
 uint64_t monotonic_ns(void)
 {
@@ -174,12 +176,28 @@ static void reactor_unlist(struct reactor *r)
 	pthread_mutex_unlock(&g_reactors_lock);
 }
 
+/* Runs the destructor of every slot that holds a context. */
+static void reactor_ctx_destroy_all(struct reactor *r)
+{
+	pthread_mutex_lock(&g_ctx_lock);
+	int n = g_ctx_slots;
+	reactor_ctx_dtor dtors[REACTOR_CTX_SLOTS];
+	memcpy(dtors, g_ctx_dtors, sizeof(dtors));
+	pthread_mutex_unlock(&g_ctx_lock);
+	for (int i = 0; i < n; i++) {
+		void *ctx = r->ctx[i];
+		r->ctx[i] = NULL;
+		if (ctx && dtors[i])
+			dtors[i](r, ctx);
+	}
+}
+
 void reactor_destroy(struct reactor *r)
 {
 	if (!r)
 		return;
 	reactor_stop(r);
-	bdev_reactor_fini(r);
+	reactor_ctx_destroy_all(r);
 	reactor_unlist(r);
 	while (r->msg_head) {   /* never run; a poller still waiting to be linked is freed */
 		struct reactor_msg *m = r->msg_head;
@@ -733,16 +751,27 @@ void reactor_foreach_poller(struct reactor *r,
 	pthread_mutex_unlock(&r->poller_lock);
 }
 
-/* ---- hooks for the bdev layer */
+/* ---- context slots and grace periods, for the layers above */
 
-void *reactor_bdev_ctx(struct reactor *r)
+int reactor_ctx_register(reactor_ctx_dtor dtor)
 {
-	return r->bdev_ctx;
+	pthread_mutex_lock(&g_ctx_lock);
+	int slot = g_ctx_slots < REACTOR_CTX_SLOTS ? g_ctx_slots++ : -1;
+	if (slot >= 0)
+		g_ctx_dtors[slot] = dtor;
+	pthread_mutex_unlock(&g_ctx_lock);
+	return slot;
 }
 
-void reactor_set_bdev_ctx(struct reactor *r, void *ctx)
+void *reactor_ctx_get(struct reactor *r, int slot)
 {
-	r->bdev_ctx = ctx;
+	return slot >= 0 && slot < REACTOR_CTX_SLOTS ? r->ctx[slot] : NULL;
+}
+
+void reactor_ctx_set(struct reactor *r, int slot, void *ctx)
+{
+	if (slot >= 0 && slot < REACTOR_CTX_SLOTS)
+		r->ctx[slot] = ctx;
 }
 
 uint64_t reactor_epoch_begin(void)

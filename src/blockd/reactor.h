@@ -1,7 +1,8 @@
 /* reactor.h — an event loop that owns IO: cross-thread messages, pollers, timers and one
- * io_uring per reactor. Every bdev IO is submitted on a reactor and completes (its callback
- * runs) on that same reactor. A reactor can run on its own thread (reactor_start) or be
- * driven by the calling thread (reactor_poll), which is what the unit tests do. */
+ * io_uring per reactor. Work submitted on a reactor completes (its callback runs) on that
+ * same reactor. A reactor can run on its own thread (reactor_start) or be
+ * driven by the calling thread (reactor_poll), which is what the unit tests do. The reactor
+ * knows nothing of what runs on it: layers above keep per-reactor state in context slots. */
 #ifndef BLOCKD_REACTOR_H
 #define BLOCKD_REACTOR_H
 
@@ -94,6 +95,24 @@ void reactor_get_stats(struct reactor *r, struct reactor_stats *out);
  * pollers, i.e. pollers are registered at setup. */
 void reactor_foreach_poller(struct reactor *r,
 			    void (*fn)(const struct reactor_poller_stats *s, void *arg), void *arg);
+
+/* Per-reactor context slots: how a layer above (the bdev layer's IO pools) keeps state per
+ * reactor without the reactor knowing it. reactor_ctx_register reserves a slot in every
+ * reactor, present and future, and returns its index (or -1 when all REACTOR_CTX_SLOTS are
+ * taken); reactor_destroy calls dtor(r, ctx) for a slot holding a non-NULL ctx, after the
+ * reactor's thread stopped and before its pollers are freed. get/set from the reactor's own
+ * thread (or while it does not run). */
+#define REACTOR_CTX_SLOTS 8
+typedef void (*reactor_ctx_dtor)(struct reactor *r, void *ctx);
+int reactor_ctx_register(reactor_ctx_dtor dtor);
+void *reactor_ctx_get(struct reactor *r, int slot);
+void reactor_ctx_set(struct reactor *r, int slot, void *ctx);
+
+/* Grace periods: after unpublishing a pointer, take an epoch; once reactor_epoch_passed
+ * says so, no reactor can still be using what it read before (each reactor is idle or
+ * started a new iteration since). */
+uint64_t reactor_epoch_begin(void);
+bool reactor_epoch_passed(uint64_t epoch);
 
 uint64_t monotonic_ns(void);
 

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "bdev_internal.h"
+#include "bdev_module.h"
 
 #define HARNESS_MAX_FILES 16
 

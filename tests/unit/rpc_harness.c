@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "bdev.h"
-#include "bdev_internal.h"
+#include "bdev_module.h"
 #include "blockd.h"
 #include "fault.h"
 #include "reactor.h"
@@ -41,6 +41,7 @@ void rpc_harness_setup(void)
 	/* The control thread's reactor: the test thread plays that role, so it is never started. */
 	g_blockd.app = reactor_create("app_thread", 100, 0);
 	cr_assert_not_null(g_blockd.app, "reactor_create (app) failed");
+	cr_assert_eq(blockd_register(&g_blockd), 0, "blockd_register failed");
 	fault_set_enabled(false);
 	fault_clear_all();
 }

@@ -1,8 +1,9 @@
 /* rpc_harness.h — helpers for the blockd RPC method tests: the process state blockd's main()
- * would set up (g_blockd with one running reactor), calls through rpc_call_local() with params
- * written as JSON text, assertions on the error code, a snapshot of the whole bdev
- * configuration to prove a failed call changed nothing, temporary backing files, and
- * assertions on the shape of results (members of a given type, SPDK's bdev entry). */
+ * would set up (g_blockd with one running reactor, every area registered), calls through
+ * rpc_call_local() with params written as JSON text, assertions on the error code, a
+ * snapshot of the whole bdev configuration to prove a failed call changed nothing, temporary
+ * backing files, and assertions on the shape of results (members of a given type, SPDK's
+ * bdev entry). */
 #ifndef TESTS_RPC_HARNESS_H
 #define TESTS_RPC_HARNESS_H
 
@@ -10,9 +11,15 @@
 #include <stdint.h>
 #include <jansson.h>
 
+#include "blockd.h"
+
 #define RPC_HARNESS_TIMEOUT_MS 10000
 
-/* Criterion .init/.fini: g_blockd with one started reactor, fault injection off; teardown
+/* The process state a test runs against (blockd's main() owns its own). */
+extern struct blockd g_blockd;
+
+/* Criterion .init/.fini: g_blockd with one started reactor, every area registered
+ * (blockd_register), fault injection off; teardown
  * deletes every bdev, waits until they are reaped, stops the reactor, clears faults and
  * removes the temporary files. */
 void rpc_harness_setup(void);

@@ -13,7 +13,9 @@
 #include <unistd.h>
 
 #include "bdev_harness.h"
-#include "bdev_internal.h"
+#include "bdev_module.h"
+#include "bdev_raid.h"
+#include "bdev_uring.h"
 
 TestSuite(bdev_files, .init = harness_setup, .fini = harness_teardown, .timeout = 120);
 

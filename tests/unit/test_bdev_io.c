@@ -7,7 +7,10 @@
 #include <string.h>
 
 #include "bdev_harness.h"
-#include "bdev_internal.h"
+#include "bdev_module.h"
+#include "bdev_delay.h"
+#include "bdev_malloc.h"
+#include "bdev_null.h"
 
 TestSuite(bdev_io, .init = harness_setup, .fini = harness_teardown, .timeout = 60);
 

@@ -1,7 +1,8 @@
 /* test_reactor.c — the reactor on its own: messages from other threads run on the reactor,
  * timers fire in due order (ties in arming order) and can be cancelled, pollers (active and
- * timed) run on a reactor thread that stops cleanly, io_uring requests complete, idle waits
- * are bounded and cut short by messages, and the statistics add up. */
+ * timed) run on a reactor thread that stops cleanly and runs nothing once stopped (work
+ * posted afterwards is dropped, context slots' destructors run), io_uring requests complete,
+ * idle waits are bounded and cut short by messages, and the statistics add up. */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <liburing.h>
@@ -158,8 +159,53 @@ Test(reactor, timer_rearms_from_its_callback)
 
 struct poller_test {
 	struct reactor *r;
-	_Atomic unsigned active_runs, timed_runs, wrong_thread;
+	_Atomic unsigned active_runs, timed_runs, wrong_thread, still_runs;
 };
+
+/* Stays registered across reactor_stop: it must not run once stop returned. */
+static int still_poller(void *arg)
+{
+	struct poller_test *t = arg;
+	atomic_fetch_add(&t->still_runs, 1);
+	return 0;
+}
+
+/* Sequencing for work posted after reactor_stop returned: every event takes the next
+ * number, so the test sees what happened and in which order. */
+struct after_stop {
+	_Atomic unsigned seq;
+	_Atomic unsigned late_msg_seq;    /* 0: the late message never ran */
+	_Atomic unsigned late_poller_runs;
+	_Atomic unsigned dtor_seq;        /* the context slot's destructor (reactor_destroy) */
+	unsigned stop_seq;
+};
+
+static struct after_stop g_after_stop;
+
+static void late_msg(void *arg)
+{
+	struct after_stop *a = arg;
+	atomic_store(&a->late_msg_seq, atomic_fetch_add(&a->seq, 1) + 1);
+}
+
+static int late_poller(void *arg)
+{
+	struct after_stop *a = arg;
+	atomic_fetch_add(&a->late_poller_runs, 1);
+	return 0;
+}
+
+static void after_stop_dtor(struct reactor *r, void *ctx)
+{
+	struct after_stop *a = ctx;
+	atomic_store(&a->dtor_seq, atomic_fetch_add(&a->seq, 1) + 1);
+}
+
+static bool late_work_ran(void *arg)
+{
+	struct after_stop *a = arg;
+	return atomic_load(&a->late_msg_seq) != 0 || atomic_load(&a->late_poller_runs) != 0;
+}
 
 static int active_poller(void *arg)
 {
@@ -175,6 +221,19 @@ static int timed_poller(void *arg)
 	struct poller_test *t = arg;
 	atomic_fetch_add(&t->timed_runs, 1);
 	return 1;
+}
+
+static bool still_ran_again(void *arg)
+{
+	/* "still" keeps running after "active" left: the thread is alive before the stop */
+	static unsigned seen;
+	struct poller_test *t = arg;
+	unsigned n = atomic_load(&t->still_runs);
+	if (!seen) {
+		seen = n;
+		return false;
+	}
+	return n > seen + 10;
 }
 
 static bool pollers_ran(void *arg)
@@ -226,12 +285,54 @@ static void run_poller_thread(bool busy)
 
 	reactor_poller_unregister(t.r, a);
 	reactor_stop(t.r);
-	unsigned after = atomic_load(&t.active_runs);
 	reactor_get_stats(t.r, &st);
 	cr_expect_eq(st.active_pollers, 0);
-	cr_expect_eq(atomic_load(&t.active_runs), after, "nothing runs once stopped");
 	cr_expect_eq(atomic_load(&t.wrong_thread), 0);
 	reactor_destroy(t.r);
+}
+
+/* Nothing runs once reactor_stop returned: a poller registered before keeps still, and work
+ * posted after it (a message, a poller) never runs, not even at reactor_destroy, which takes
+ * the cleanup path instead (a context slot's destructor). The checks happen while the
+ * reactor still exists, with time for a thread that did not stop to run that work. */
+static void run_stop_test(bool busy)
+{
+	struct poller_test t = { .r = reactor_create("stopping", 1, 0) };
+	cr_assert(t.r);
+	cr_assert(reactor_poller_register(t.r, "still", still_poller, &t, 0));
+	cr_assert_eq(reactor_start(t.r, busy), 0);
+	cr_assert(poll_until(NULL, still_ran_again, &t));
+	reactor_stop(t.r);
+	unsigned still_after = atomic_load(&t.still_runs);
+
+	struct after_stop *as = &g_after_stop;
+	as->stop_seq = atomic_fetch_add(&as->seq, 1) + 1;
+	cr_assert_eq(reactor_send_msg(t.r, late_msg, as), 0);
+	cr_assert(reactor_poller_register(t.r, "late", late_poller, as, 0));
+	int slot = reactor_ctx_register(after_stop_dtor);
+	cr_assert_geq(slot, 0);
+	reactor_ctx_set(t.r, slot, as);
+	uint64_t until = monotonic_ns() + 100000000ull;   /* 100 ms */
+	while (monotonic_ns() < until && !late_work_ran(as))
+		sched_yield();
+	cr_expect_eq(atomic_load(&t.still_runs), still_after, "no poller runs once stopped");
+	cr_expect_eq(atomic_load(&as->late_msg_seq), 0, "a message sent after stop never runs");
+	cr_expect_eq(atomic_load(&as->late_poller_runs), 0, "a poller added after stop never runs");
+	reactor_destroy(t.r);
+	cr_expect_eq(atomic_load(&as->late_msg_seq), 0, "reactor_destroy does not run late work");
+	cr_expect_eq(atomic_load(&as->late_poller_runs), 0);
+	cr_expect_gt(atomic_load(&as->dtor_seq), as->stop_seq,
+		     "the context destructor ran at reactor_destroy");
+}
+
+Test(reactor, nothing_runs_once_stopped_sleeping_mode)
+{
+	run_stop_test(false);
+}
+
+Test(reactor, nothing_runs_once_stopped_busy_mode)
+{
+	run_stop_test(true);
 }
 
 Test(reactor, thread_runs_pollers_and_stops_sleeping_mode)

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "bdev.h"
+#include "bdev_delay.h"
 #include "blockd.h"
 #include "reactor.h"
 #include "rpc_harness.h"

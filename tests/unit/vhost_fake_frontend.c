@@ -17,6 +17,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "bdev_delay.h"
+#include "bdev_malloc.h"
 #include "blockd.h"
 #include "reactor.h"
 #include "rpc_harness.h"

@@ -16,6 +16,7 @@
 #include "bdev.h"
 #include "blockd.h"
 #include "reactor.h"
+#include "rpc_harness.h"
 #include "vhost_user_proto.h"
 #include "virtio_spec.h"
 

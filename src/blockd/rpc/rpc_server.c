@@ -1,8 +1,9 @@
-/* rpc_server.c — the JSON-RPC server on the control thread's reactor ("app_thread"): accepts
- * clients on the RPC socket, splits their byte streams into requests (jsonrpc_frame),
- * validates envelopes (jsonrpc), applies injected faults, dispatches to the method table and
- * writes replies without ever blocking on a client. Everything runs on that one thread, so
- * methods and introspection never race each other. */
+/* rpc_server.c — the JSON-RPC transport on the control thread's reactor ("app_thread"):
+ * accepts clients on the RPC socket (at most RPC_MAX_CONNECTIONS), splits their byte streams
+ * into requests (jsonrpc_frame, with its size limit), validates envelopes (jsonrpc), hands
+ * each request to the dispatcher, holds back the ones a hook deferred, and writes replies
+ * without ever blocking on a client. Everything runs on that one thread, so methods and
+ * introspection never race each other. */
 #include "rpc_server.h"
 
 #include <errno.h>
@@ -18,14 +19,12 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "blockd.h"
 #include "deadline_io.h"
-#include "fault.h"
 #include "jsonrpc.h"
 #include "jsonrpc_frame.h"
 #include "log.h"
-#include "persist.h"
-#include "rpc.h"
+#include "reactor.h"
+#include "rpc_request.h"
 
 struct rpc_conn {
 	struct rpc_server *server;
@@ -40,7 +39,7 @@ struct rpc_conn {
 	bool close_after_flush;
 };
 
-/* A request held back by an injected delay. */
+/* A request a hook deferred (an injected delay). */
 struct delayed_request {
 	struct delayed_request *next;
 	struct reactor_timer timer;
@@ -58,18 +57,6 @@ struct rpc_server {
 	struct rpc_conn *conns[RPC_MAX_CONNECTIONS];
 	unsigned next_serial;
 	struct delayed_request *delayed;
-};
-
-struct rpc_request {
-	struct rpc_conn *conn;       /* NULL for a local call */
-	json_t *id;
-	bool notification;
-	bool answered;
-	bool failed;
-	/* local calls */
-	json_t *local_result;
-	int local_code;
-	char local_msg[256];
 };
 
 static struct rpc_server *g_server;
@@ -129,97 +116,13 @@ static void conn_queue(struct rpc_conn *c, char *line, size_t len)
 	conn_flush(c);
 }
 
-/* ---------------------------------------------------------------- answers */
-
-void rpc_reply(struct rpc_request *req, json_t *result)
+/* The request's deliver callback: queues an answer line on the connection. */
+static void conn_deliver(void *arg, char *line, size_t len)
 {
-	if (req->answered) {
-		json_decref(result);
-		return;
-	}
-	if (!result) {
-		log_error("blockd", "msg=\"no memory for a reply\"");
-		rpc_reply_error(req, JRPC_INTERNAL_ERROR, "Internal error: out of memory");
-		return;
-	}
-	req->answered = true;
-	if (!req->conn) {
-		req->local_result = result;
-		return;
-	}
-	if (req->notification) {
-		json_decref(result);
-		return;
-	}
-	size_t len;
-	char *line = jrpc_encode_result(req->id, result, &len);
-	conn_queue(req->conn, line, len);
+	conn_queue(arg, line, len);
 }
 
-void rpc_reply_error(struct rpc_request *req, int code, const char *fmt, ...)
-{
-	if (req->answered)
-		return;
-	req->answered = true;
-	req->failed = true;
-	char msg[256];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (!req->conn) {
-		req->local_code = code;
-		snprintf(req->local_msg, sizeof(req->local_msg), "%s", msg);
-		return;
-	}
-	size_t len;
-	char *line = jrpc_encode_error(req->id, code, msg, &len);
-	conn_queue(req->conn, line, len);
-}
-
-void rpc_reply_errno(struct rpc_request *req, int neg_errno)
-{
-	rpc_reply_error(req, neg_errno, "%s", strerror(-neg_errno));
-}
-
-void rpc_reply_invalid_params(struct rpc_request *req, const char *detail)
-{
-	rpc_reply_error(req, JRPC_INVALID_PARAMS, "Invalid parameters: %s", detail);
-}
-
-/* ---------------------------------------------------------------- dispatch */
-
-void rpc_dispatch(struct rpc_request *req, const char *method, const json_t *params)
-{
-	const struct rpc_method *m = rpc_find_method(method);
-	if (!m) {
-		rpc_reply_error(req, JRPC_METHOD_NOT_FOUND, "Method not found");
-		return;
-	}
-	m->handler(req, params);
-	if (!req->answered) {
-		log_error("blockd", "msg=\"handler did not answer\" method=%s", method);
-		rpc_reply_error(req, JRPC_INTERNAL_ERROR, "Internal error");
-	}
-	if (!req->failed && (m->flags & RPC_MUTATES))
-		persist_save();
-}
-
-int rpc_call_local(const char *method, const json_t *params, json_t **result,
-		   char *err, size_t errlen)
-{
-	struct rpc_request req = { 0 };
-	rpc_dispatch(&req, method, params);
-	if (req.failed) {
-		snprintf(err, errlen, "%s", req.local_msg);
-		return req.local_code ? req.local_code : JRPC_INTERNAL_ERROR;
-	}
-	if (result)
-		*result = req.local_result;
-	else
-		json_decref(req.local_result);
-	return 0;
-}
+/* ---------------------------------------------------------------- requests */
 
 static void conn_event(void *arg, uint32_t events);
 
@@ -248,13 +151,13 @@ static void delay_request(struct rpc_server *s, struct rpc_conn *c, json_t *valu
 			  run_delayed_request, d);
 }
 
-/* Handles one decoded value; fault_checked is set when a delayed request comes back. */
+/* Handles one decoded value; intercepted is set when a deferred request comes back. */
 static void handle_value(struct rpc_server *s, struct rpc_conn *c, json_t *value,
-			 unsigned flags, bool fault_checked)
+			 unsigned flags, bool intercepted)
 {
 	struct jrpc_request jr;
 	const char *errmsg;
-	struct rpc_request req = { .conn = c };
+	struct rpc_request req = { .deliver = conn_deliver, .deliver_arg = c };
 	int code = jrpc_request_parse(value, flags, &jr, &errmsg);
 	req.id = jr.id;
 	req.notification = jr.id == NULL;
@@ -265,30 +168,9 @@ static void handle_value(struct rpc_server *s, struct rpc_conn *c, json_t *value
 
 	/* The call log an operator (and a test) reads to see who asked what. */
 	log_debug("rpc", "method=%s conn=%u peer_pid=%d", jr.method, c->serial, c->peer_pid);
-	const struct rpc_method *m = rpc_find_method(jr.method);
-	struct fault_hit hit;
-	if (m && !(m->flags & RPC_NO_FAULT) && !fault_checked && fault_check(jr.method, &hit)) {
-		log_warn("blockd", "msg=\"injected fault\" method=%s action=%d", jr.method,
-			 (int)hit.action);
-		switch (hit.action) {
-		case FAULT_HANG:
-			return;   /* never answered: the client's deadline must save it */
-		case FAULT_ERROR:
-			rpc_reply_error(&req, hit.error_code, "%s (injected)",
-					strerror(hit.error_code < 0 ? -hit.error_code : EIO));
-			return;
-		case FAULT_DELAY:
-			delay_request(s, c, value, hit.delay_ms);
-			return;
-		case FAULT_CRASH:
-			log_error("blockd", "msg=\"injected crash\" method=%s", jr.method);
-			abort();
-		case FAULT_NONE:
-			break;
-		}
-	}
-	/* A notification's result is dropped by rpc_reply; its errors are still sent. */
-	rpc_dispatch(&req, jr.method, jr.params);
+	uint32_t delay_ms = rpc_dispatch_client(&req, jr.method, jr.params, intercepted);
+	if (delay_ms)
+		delay_request(s, c, value, delay_ms);
 }
 
 /* ---------------------------------------------------------------- connections */
@@ -368,7 +250,7 @@ static int conn_read(struct rpc_server *s, struct rpc_conn *c)
 			continue;
 		}
 		if (rc < 0) {
-			struct rpc_request req = { .conn = c };
+			struct rpc_request req = { .deliver = conn_deliver, .deliver_arg = c };
 			rpc_reply_error(&req, JRPC_PARSE_ERROR, "Parse error: %s",
 					rc == -EMSGSIZE ? "request too large" : err);
 			log_warn("blockd", "msg=\"closing RPC client\" reason=\"%s\"",

@@ -1,10 +1,11 @@
-/* rpc_vhost.c — the vhost RPCs with SPDK's names and shapes: vhost_create_blk_controller,
- * vhost_delete_controller (plus blockd's force) and vhost_get_controllers. Decoding and
- * answers only: the policy is in vhost_blk.c. */
+/* vhost_blk_rpc.c — the vhost RPCs with SPDK's names and shapes: vhost_create_blk_controller,
+ * vhost_delete_controller (plus blockd's force) and vhost_get_controllers, and the vhost_blk
+ * subsystem of save_config. Decoding and answers only: the policy is in vhost_blk.c. */
 #include <errno.h>
 
 #include "rpc.h"
 #include "vhost_blk.h"
+#include "vhost_blk_rpc.h"
 
 static void rpc_vhost_create_blk_controller(struct rpc_request *req, const json_t *params)
 {
@@ -67,9 +68,27 @@ static void rpc_vhost_get_controllers(struct rpc_request *req, const json_t *par
 	rpc_reply(req, list);
 }
 
-const struct rpc_method rpc_vhost_methods[] = {
+static const struct rpc_method vhost_methods[] = {
 	{ "vhost_create_blk_controller", rpc_vhost_create_blk_controller, RPC_MUTATES },
 	{ "vhost_delete_controller", rpc_vhost_delete_controller, RPC_MUTATES },
 	{ "vhost_get_controllers", rpc_vhost_get_controllers, 0 },
 	{ NULL, NULL, 0 },
 };
+
+static void add_config(struct vhost_blk_ctrlr *c, void *arg)
+{
+	json_t *entry = vhost_blk_config_json(c);
+	if (entry)
+		json_array_append_new(arg, entry);
+}
+
+static void write_config(json_t *config, void *arg)
+{
+	vhost_blk_foreach(add_config, config);
+}
+
+int vhost_blk_rpc_register(void)
+{
+	int rc = rpc_register_methods(vhost_methods);
+	return rc < 0 ? rc : rpc_register_config("vhost_blk", write_config, NULL);
+}

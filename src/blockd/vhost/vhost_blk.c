@@ -20,6 +20,9 @@
 
 #define SHUTDOWN_WAIT_MS 3000
 
+/* The process: its control reactor, IO reactors and vhost dir (vhost_blk_init). */
+static const struct blockd *g_app;
+
 struct vhost_blk_ctrlr {
 	char name[VHOST_CTRLR_NAME_MAX + 1];
 	char socket_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
@@ -67,11 +70,16 @@ static bool valid_name(const char *name)
 	return true;
 }
 
+void vhost_blk_init(const struct blockd *app)
+{
+	g_app = app;
+}
+
 /* "0x3" / "3": a hex mask of IO reactors. NULL: all of them. */
 static int parse_cpumask(struct vhost_blk_ctrlr *c, const char *mask)
 {
-	uint64_t bits = g_blockd.num_reactors >= 64 ? ~0ull
-						    : (1ull << g_blockd.num_reactors) - 1;
+	uint64_t bits = g_app->num_reactors >= 64 ? ~0ull
+						    : (1ull << g_app->num_reactors) - 1;
 	if (mask) {
 		const char *p = mask;
 		if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X'))
@@ -84,9 +92,9 @@ static int parse_cpumask(struct vhost_blk_ctrlr *c, const char *mask)
 		bits = v;
 	}
 	c->num_reactors = 0;
-	for (unsigned i = 0; i < g_blockd.num_reactors; i++)
+	for (unsigned i = 0; i < g_app->num_reactors; i++)
 		if (bits & (1ull << i))
-			c->reactors[c->num_reactors++] = g_blockd.reactors[i];
+			c->reactors[c->num_reactors++] = g_app->reactors[i];
 	if (c->num_reactors == 0)
 		return -EINVAL;
 	snprintf(c->cpumask, sizeof(c->cpumask), "0x%llx", (unsigned long long)bits);
@@ -125,7 +133,7 @@ static void on_connect(void *arg, uint32_t events)
 		.name = c->name,
 		.bdev = c->bdev,
 		.readonly = c->readonly,
-		.control = g_blockd.app,
+		.control = g_app->app,
 		.queue_reactor = queue_reactor,
 		.closed = session_closed,
 		.owner = c,
@@ -177,7 +185,7 @@ int vhost_blk_create(const char *name, const char *bdev_name, bool readonly,
 	if (!c)
 		return -ENOMEM;
 	snprintf(c->name, sizeof(c->name), "%s", name);
-	int n = snprintf(c->socket_path, sizeof(c->socket_path), "%s/%s", g_blockd.opts.vhost_dir,
+	int n = snprintf(c->socket_path, sizeof(c->socket_path), "%s/%s", g_app->opts.vhost_dir,
 			 name);
 	int rc = n < 0 || (size_t)n >= sizeof(c->socket_path) ? -ENAMETOOLONG
 							      : parse_cpumask(c, cpumask);
@@ -187,10 +195,10 @@ int vhost_blk_create(const char *name, const char *bdev_name, bool readonly,
 		free(c);
 		return rc;
 	}
-	c->listen_watch = reactor_fd_add(g_blockd.app, c->listen_fd, EPOLLIN, on_connect, c);
+	c->listen_watch = reactor_fd_add(g_app->app, c->listen_fd, EPOLLIN, on_connect, c);
 	if (!c->listen_watch || bdev_claim(b, "vhost_blk", c) < 0) {
 		if (c->listen_watch)
-			reactor_fd_remove(g_blockd.app, c->listen_watch);
+			reactor_fd_remove(g_app->app, c->listen_watch);
 		close(c->listen_fd);
 		unlink(c->socket_path);
 		free(c);
@@ -210,7 +218,7 @@ int vhost_blk_create(const char *name, const char *bdev_name, bool readonly,
 
 static void ctrlr_destroy(struct vhost_blk_ctrlr *c)
 {
-	reactor_fd_remove(g_blockd.app, c->listen_watch);
+	reactor_fd_remove(g_app->app, c->listen_watch);
 	close(c->listen_fd);
 	unlink(c->socket_path);
 	bdev_release(c->bdev);
@@ -271,8 +279,8 @@ void vhost_blk_shutdown(void)
 	 * come back to this thread. */
 	uint64_t deadline = monotonic_ns() + SHUTDOWN_WAIT_MS * 1000000ull;
 	while (blk_queue_live() > 0 && monotonic_ns() < deadline)
-		reactor_poll(g_blockd.app, 10);
-	while (reactor_poll(g_blockd.app, 0) > 0 && monotonic_ns() < deadline)
+		reactor_poll(g_app->app, 10);
+	while (reactor_poll(g_app->app, 0) > 0 && monotonic_ns() < deadline)
 		;       /* their "stopped" messages, posted before they went, free the sessions */
 	if (blk_queue_live() > 0)
 		log_warn("vhost", "msg=\"queues still busy at exit\" queues=%u", blk_queue_live());

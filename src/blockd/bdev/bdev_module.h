@@ -1,7 +1,6 @@
-/* bdev_internal.h — what the bdev layer (bdev.c) shares with its modules (malloc, null,
- * uring, delay, raid) and with reactor.c: the struct bdev every module embeds, the bdev_io
- * that travels through them, the module function table, and the few reactor hooks the bdev
- * layer needs (per-reactor context slot, grace periods). Users of bdev.h never see this.
+/* bdev_module.h — what the bdev layer (bdev.c) shares with its modules: the struct bdev every
+ * module embeds, the bdev_io that travels through them, and the module descriptor (name, ops,
+ * RPC methods, save_config writer) a module registers. Users of bdev.h never see this.
  *
  * Lifecycle of a bdev: a module allocates its own struct with a struct bdev as first member,
  * fills it with bdev_setup, and publishes it with bdev_register. bdev_delete calls the
@@ -26,9 +25,16 @@
 #define BDEV_IO_POOL_SIZE 4096          /* bdev_io entries per reactor */
 #define BDEV_IO_POOL_RESERVE 512        /* kept for children: top-level submits stop here */
 
+struct rpc_method;
+
 struct bdev_module {
-	const char *name;               /* "malloc", "null", "uring", "delay", "raid" */
+	const char *name;               /* "malloc", "raid" ...: bdev_module() of its bdevs */
 	const char *product_name;       /* "Malloc disk" ... */
+	/* Optional: another module name whose delete also deletes this module's bdevs (one
+	 * module under two names, each the other's alias). */
+	const char *alias;
+	/* Optional: the module's RPC methods, terminated by { NULL } (bdev_module_register). */
+	const struct rpc_method *rpc_methods;
 	/* Starts io (already validated and counted); finish with bdev_io_complete, never by
 	 * calling the user's callback. */
 	void (*submit)(struct bdev_io *io);
@@ -40,7 +46,7 @@ struct bdev_module {
 	void (*destruct)(struct bdev *b);
 	/* Optional: adds {"<module>": {...}} to driver_specific. */
 	void (*dump_driver_specific)(const struct bdev *b, json_t *ds);
-	/* {"method": ..., "params": {...}} */
+	/* The save_config writer: {"method": ..., "params": {...}} that re-creates b. */
 	json_t *(*config_json)(const struct bdev *b);
 };
 
@@ -60,7 +66,7 @@ struct bdev {
 	char name[BDEV_NAME_MAX + 1];
 	char uuid[BDEV_UUID_LEN + 1];
 	const struct bdev_module *module;
-	const char *module_name;        /* usually module->name; "aio" for the aio spelling */
+	const char *module_name;        /* module->name */
 	uint32_t block_size;
 	uint64_t num_blocks;
 	uint32_t io_types;              /* bit (1u << enum bdev_io_type) per supported type */
@@ -140,6 +146,10 @@ unsigned bdev_graveyard_size(void);
 void bdev_hold(struct bdev *b);
 void bdev_unhold(struct bdev *b);
 
+/* Makes a module's RPC methods callable (bdev_rpc.c); its bdevs' config_json already feeds
+ * save_config. Called from the app's registration list. 0 or -errno. */
+int bdev_module_register(const struct bdev_module *m);
+
 /* Wraps params into {"method": method, "params": params} (steals params). */
 json_t *bdev_config_wrap(const char *method, json_t *params);
 
@@ -157,15 +167,5 @@ int bdev_child_submit(struct bdev_io *parent, struct bdev *base, enum bdev_io_ty
 void bdev_io_wait_pool(struct bdev_io *io, void (*resume)(struct bdev_io *io));
 /* A per-reactor counter, for round robin and sampling. */
 uint32_t bdev_io_seq(struct bdev_io *io);
-
-/* ---- reactor hooks (implemented in reactor.c, used by bdev.c) */
-
-void *reactor_bdev_ctx(struct reactor *r);
-void reactor_set_bdev_ctx(struct reactor *r, void *ctx);
-/* Grace periods: after unpublishing a pointer, take an epoch; once reactor_epoch_passed
- * says so, no reactor can still be using what it read before (each reactor is idle or
- * started a new iteration since). */
-uint64_t reactor_epoch_begin(void);
-bool reactor_epoch_passed(uint64_t epoch);
 
 #endif

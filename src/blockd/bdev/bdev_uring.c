@@ -16,7 +16,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "bdev_internal.h"
+#include "bdev_module.h"
+#include "bdev_rpc.h"
+#include "bdev_uring.h"
+#include "rpc.h"
 #include "log.h"
 
 #define ZERO_CHUNK (64u * 1024)
@@ -243,18 +246,81 @@ static void uring_destruct(struct bdev *b)
 	free(u);
 }
 
-static const struct bdev_module uring_module = {
+/* ---- RPC methods: bdev_uring_create and SPDK's bdev_aio_create make the same file bdev; aio
+ * also takes readonly and fallocate (accepted for SPDK users' scripts; files are never
+ * preallocated). */
+
+static void file_bdev_create(struct rpc_request *req, const json_t *params, bool aio)
+{
+	const char *name = NULL, *filename = NULL, *uuid = NULL;
+	uint32_t block_size = 0;
+	bool readonly = false, fallocate = false;
+	struct jparam spec[] = {
+		{ "name", JP_STRING, true, &name, NULL },
+		{ "filename", JP_STRING, true, &filename, NULL },
+		{ "block_size", JP_UINT32, false, &block_size, NULL },
+		{ "uuid", JP_STRING, false, &uuid, NULL },
+		{ "readonly", JP_BOOL, false, &readonly, NULL },     /* aio only, from here */
+		{ "fallocate", JP_BOOL, false, &fallocate, NULL },
+	};
+	char err[160];
+	if (json_decode_params(params, spec, aio ? 6 : 4, err, sizeof(err)) < 0)
+		return rpc_reply_invalid_params(req, err);
+	struct bdev *b = NULL;
+	int rc = bdev_uring_create(name, filename, block_size, readonly, uuid,
+				   aio ? "aio" : "uring", &b);
+	bdev_rpc_reply_created(req, rc, b);
+}
+
+static void rpc_bdev_uring_create(struct rpc_request *req, const json_t *params)
+{
+	file_bdev_create(req, params, false);
+}
+
+static void rpc_bdev_uring_delete(struct rpc_request *req, const json_t *params)
+{
+	bdev_rpc_delete(req, params, "uring");
+}
+
+static void rpc_bdev_aio_create(struct rpc_request *req, const json_t *params)
+{
+	file_bdev_create(req, params, true);
+}
+
+static void rpc_bdev_aio_delete(struct rpc_request *req, const json_t *params)
+{
+	bdev_rpc_delete(req, params, "aio");
+}
+
+static const struct rpc_method uring_rpc_methods[] = {
+	{ "bdev_uring_create", rpc_bdev_uring_create, RPC_MUTATES },
+	{ "bdev_uring_delete", rpc_bdev_uring_delete, RPC_MUTATES },
+	{ NULL, NULL, 0 },
+};
+
+static const struct rpc_method aio_rpc_methods[] = {
+	{ "bdev_aio_create", rpc_bdev_aio_create, RPC_MUTATES },
+	{ "bdev_aio_delete", rpc_bdev_aio_delete, RPC_MUTATES },
+	{ NULL, NULL, 0 },
+};
+
+/* One module under two names: each name's delete also deletes the other's bdevs. */
+const struct bdev_module bdev_uring_module = {
 	.name = "uring",
 	.product_name = "URING bdev",
+	.alias = "aio",
+	.rpc_methods = uring_rpc_methods,
 	.submit = uring_submit,
 	.destruct = uring_destruct,
 	.dump_driver_specific = uring_dump,
 	.config_json = uring_config_json,
 };
 
-static const struct bdev_module aio_module = {
+const struct bdev_module bdev_aio_module = {
 	.name = "aio",
 	.product_name = "AIO disk",
+	.alias = "uring",
+	.rpc_methods = aio_rpc_methods,
 	.submit = uring_submit,
 	.destruct = uring_destruct,
 	.dump_driver_specific = uring_dump,
@@ -319,7 +385,7 @@ int bdev_uring_create(const char *name, const char *filename, uint32_t block_siz
 	uint32_t types = readonly ? (1u << BDEV_IO_READ) | (1u << BDEV_IO_FLUSH)
 				  : (1u << BDEV_IO_TYPE_COUNT) - 1;
 	if (rc == 0)
-		rc = bdev_setup(&u->bdev, aio ? &aio_module : &uring_module, bname, bs, num_blocks,
+		rc = bdev_setup(&u->bdev, aio ? &bdev_aio_module : &bdev_uring_module, bname, bs, num_blocks,
 				types, uuid);
 	if (rc == 0)
 		rc = bdev_register(&u->bdev);

@@ -1,44 +1,21 @@
-/* rpc_app.c — the method table lookup and the application RPCs: spdk_get_version,
- * rpc_get_methods, framework_get_reactors, thread_get_stats, thread_get_pollers, save_config.
- * Shapes follow SPDK's; ticks are nanoseconds (tick_rate 1e9). */
+/* rpc_app.c — the application (framework) RPCs: spdk_get_version, rpc_get_methods,
+ * framework_get_reactors, thread_get_stats, thread_get_pollers, save_config. Shapes follow
+ * SPDK's; ticks are nanoseconds (tick_rate 1e9). The process's threads come from the
+ * struct blockd given at registration. */
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "berth_version.h"
 #include "blockd.h"
-#include "fault.h"
+#include "rpc_app.h"
 #include "json_util.h"
-#include "persist.h"
 #include "rpc.h"
 
 #define TICK_RATE 1000000000ULL
 
-static const struct rpc_method *const method_tables[] = {
-	rpc_app_methods, rpc_bdev_methods, rpc_vhost_methods, rpc_fault_methods,
-};
-
-static bool method_available(const struct rpc_method *m)
-{
-	return !(m->flags & RPC_FAULT_INJECTION) || fault_enabled();
-}
-
-const struct rpc_method *rpc_find_method(const char *name)
-{
-	for (size_t t = 0; t < sizeof(method_tables) / sizeof(method_tables[0]); t++)
-		for (const struct rpc_method *m = method_tables[t]; m->name; m++)
-			if (strcmp(m->name, name) == 0)
-				return method_available(m) ? m : NULL;
-	return NULL;
-}
-
-void rpc_foreach_method(void (*fn)(const struct rpc_method *m, void *arg), void *arg)
-{
-	for (size_t t = 0; t < sizeof(method_tables) / sizeof(method_tables[0]); t++)
-		for (const struct rpc_method *m = method_tables[t]; m->name; m++)
-			if (method_available(m))
-				fn(m, arg);
-}
+/* The process whose threads these methods report (rpc_app_register). */
+static const struct blockd *g_app;
 
 /* Methods without parameters still refuse unknown keys. */
 static bool no_params(struct rpc_request *req, const json_t *params)
@@ -104,10 +81,10 @@ static struct thread_view view_of(struct reactor *r, unsigned id)
 static unsigned collect_threads(struct thread_view *out, unsigned max)
 {
 	unsigned n = 0;
-	if (g_blockd.app)
-		out[n++] = view_of(g_blockd.app, 1);
-	for (unsigned i = 0; i < g_blockd.num_reactors && n < max; i++) {
-		out[n] = view_of(g_blockd.reactors[i], n + 1);
+	if (g_app->app)
+		out[n++] = view_of(g_app->app, 1);
+	for (unsigned i = 0; i < g_app->num_reactors && n < max; i++) {
+		out[n] = view_of(g_app->reactors[i], n + 1);
 		n++;
 	}
 	return n;
@@ -127,7 +104,7 @@ static void rpc_framework_get_reactors(struct rpc_request *req, const json_t *pa
 			"{s:i, s:I, s:I, s:b, s:[{s:s, s:i, s:s, s:I}]}",
 			"lcore", i, "busy", (json_int_t)threads[i].busy,
 			"idle", (json_int_t)threads[i].idle,
-			"in_interrupt", i == 0 || !g_blockd.opts.busy_poll,
+			"in_interrupt", i == 0 || !g_app->opts.busy_poll,
 			"lw_threads", "name", threads[i].name, "id", threads[i].id,
 			"cpumask", mask, "elapsed", (json_int_t)(threads[i].busy + threads[i].idle)));
 	}
@@ -182,10 +159,10 @@ static void rpc_thread_get_pollers(struct rpc_request *req, const json_t *params
 		return;
 	struct reactor *all[BLOCKD_MAX_REACTORS + 1];
 	unsigned n = 0;
-	if (g_blockd.app)
-		all[n++] = g_blockd.app;
-	for (unsigned i = 0; i < g_blockd.num_reactors; i++)
-		all[n++] = g_blockd.reactors[i];
+	if (g_app->app)
+		all[n++] = g_app->app;
+	for (unsigned i = 0; i < g_app->num_reactors; i++)
+		all[n++] = g_app->reactors[i];
 	json_t *arr = json_array();
 	for (unsigned i = 0; i < n; i++) {
 		struct poller_lists lists = { json_array(), json_array() };
@@ -202,10 +179,10 @@ static void rpc_save_config(struct rpc_request *req, const json_t *params)
 {
 	if (!no_params(req, params))
 		return;
-	rpc_reply(req, config_snapshot());
+	rpc_reply(req, rpc_config_snapshot());
 }
 
-const struct rpc_method rpc_app_methods[] = {
+static const struct rpc_method app_methods[] = {
 	{ "spdk_get_version", rpc_spdk_get_version, 0 },
 	{ "rpc_get_methods", rpc_rpc_get_methods, 0 },
 	{ "framework_get_reactors", rpc_framework_get_reactors, 0 },
@@ -214,3 +191,9 @@ const struct rpc_method rpc_app_methods[] = {
 	{ "save_config", rpc_save_config, 0 },
 	{ NULL, NULL, 0 },
 };
+
+int rpc_app_register(const struct blockd *app)
+{
+	g_app = app;
+	return rpc_register_methods(app_methods);
+}

@@ -7,7 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bdev_internal.h"
+#include "bdev_module.h"
+#include "bdev_rpc.h"
+#include "bdev_delay.h"
+#include "rpc.h"
 #include "log.h"
 
 #define DELAY_MAX_US (24ull * 3600 * 1000000)   /* one day */
@@ -140,7 +143,59 @@ static json_t *delay_config_json(const struct bdev *b)
 	return bdev_config_wrap("bdev_delay_create", params);
 }
 
-static const struct bdev_module delay_module = {
+/* ---- RPC methods */
+
+static void rpc_bdev_delay_create(struct rpc_request *req, const json_t *params)
+{
+	const char *name = NULL, *base = NULL, *uuid = NULL;
+	uint64_t avg_read = 0, p99_read = 0, avg_write = 0, p99_write = 0;
+	struct jparam spec[] = {
+		{ "base_bdev_name", JP_STRING, true, &base, NULL },
+		{ "name", JP_STRING, true, &name, NULL },
+		{ "avg_read_latency", JP_UINT64, true, &avg_read, NULL },
+		{ "p99_read_latency", JP_UINT64, true, &p99_read, NULL },
+		{ "avg_write_latency", JP_UINT64, true, &avg_write, NULL },
+		{ "p99_write_latency", JP_UINT64, true, &p99_write, NULL },
+		{ "uuid", JP_STRING, false, &uuid, NULL },
+	};
+	DECODE_OR_REPLY(req, params, spec);
+	struct bdev *b = NULL;
+	int rc = bdev_delay_create(name, base, avg_read, p99_read, avg_write,
+					     p99_write, uuid, &b);
+	bdev_rpc_reply_created(req, rc, b);
+}
+
+static void rpc_bdev_delay_delete(struct rpc_request *req, const json_t *params)
+{
+	bdev_rpc_delete(req, params, "delay");
+}
+
+static void rpc_bdev_delay_update_latency(struct rpc_request *req, const json_t *params)
+{
+	const char *name = NULL, *type = NULL;
+	uint64_t latency_us = 0;
+	struct jparam spec[] = {
+		{ "delay_bdev_name", JP_STRING, true, &name, NULL },
+		{ "latency_type", JP_STRING, true, &type, NULL },
+		{ "latency_us", JP_UINT64, true, &latency_us, NULL },
+	};
+	DECODE_OR_REPLY(req, params, spec);
+	if (strcmp(type, "avg_read") && strcmp(type, "p99_read") && strcmp(type, "avg_write") &&
+	    strcmp(type, "p99_write"))
+		return rpc_reply_invalid_params(
+			req, "latency_type must be avg_read, p99_read, avg_write or p99_write");
+	bdev_rpc_reply_done(req, bdev_delay_update_latency(name, type, latency_us));
+}
+
+static const struct rpc_method delay_rpc_methods[] = {
+	{ "bdev_delay_create", rpc_bdev_delay_create, RPC_MUTATES },
+	{ "bdev_delay_delete", rpc_bdev_delay_delete, RPC_MUTATES },
+	{ "bdev_delay_update_latency", rpc_bdev_delay_update_latency, RPC_MUTATES },
+	{ NULL, NULL, 0 },
+};
+
+const struct bdev_module bdev_delay_module = {
+	.rpc_methods = delay_rpc_methods,
 	.name = "delay",
 	.product_name = "delay",
 	.submit = delay_submit,
@@ -176,7 +231,7 @@ int bdev_delay_create(const char *name, const char *base_name, uint64_t avg_read
 	snprintf(d->base_name, sizeof(d->base_name), "%s", base->name);
 	for (int k = 0; k < DELAY_KINDS; k++)
 		atomic_init(&d->latency_us[k], lat[k]);
-	rc = bdev_setup(&d->bdev, &delay_module, bname, base->block_size, base->num_blocks,
+	rc = bdev_setup(&d->bdev, &bdev_delay_module, bname, base->block_size, base->num_blocks,
 			base->io_types, uuid);
 	if (rc == 0)
 		rc = bdev_register(&d->bdev);

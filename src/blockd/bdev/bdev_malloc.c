@@ -6,7 +6,10 @@
 #include <stdlib.h>
 #include <sys/mman.h>
 
-#include "bdev_internal.h"
+#include "bdev_module.h"
+#include "bdev_rpc.h"
+#include "bdev_malloc.h"
+#include "rpc.h"
 #include "log.h"
 
 #define MALLOC_MAX_BYTES (64ull << 30)
@@ -80,7 +83,26 @@ static json_t *malloc_config_json(const struct bdev *b)
 					  "block_size", (int)b->block_size, "uuid", b->uuid));
 }
 
-static const struct bdev_module malloc_module = {
+/* ---- RPC methods */
+
+static void rpc_bdev_malloc_create(struct rpc_request *req, const json_t *params)
+{
+	bdev_rpc_create_sized(req, params, false, bdev_malloc_create);
+}
+
+static void rpc_bdev_malloc_delete(struct rpc_request *req, const json_t *params)
+{
+	bdev_rpc_delete(req, params, "malloc");
+}
+
+static const struct rpc_method malloc_rpc_methods[] = {
+	{ "bdev_malloc_create", rpc_bdev_malloc_create, RPC_MUTATES },
+	{ "bdev_malloc_delete", rpc_bdev_malloc_delete, RPC_MUTATES },
+	{ NULL, NULL, 0 },
+};
+
+const struct bdev_module bdev_malloc_module = {
+	.rpc_methods = malloc_rpc_methods,
 	.name = "malloc",
 	.product_name = "Malloc disk",
 	.submit = malloc_submit,
@@ -101,7 +123,7 @@ int bdev_malloc_create(const char *name, uint64_t num_blocks, uint32_t block_siz
 	struct malloc_bdev *m = calloc(1, sizeof(*m));
 	if (!m)
 		return -ENOMEM;
-	rc = bdev_setup(&m->bdev, &malloc_module, bname, block_size, num_blocks,
+	rc = bdev_setup(&m->bdev, &bdev_malloc_module, bname, block_size, num_blocks,
 			(1u << BDEV_IO_TYPE_COUNT) - 1, uuid);
 	if (rc < 0) {
 		free(m);

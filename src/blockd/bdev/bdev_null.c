@@ -3,7 +3,10 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "bdev_internal.h"
+#include "bdev_module.h"
+#include "bdev_rpc.h"
+#include "bdev_null.h"
+#include "rpc.h"
 
 struct null_bdev {
 	struct bdev bdev;
@@ -29,7 +32,26 @@ static json_t *null_config_json(const struct bdev *b)
 					  "block_size", (int)b->block_size, "uuid", b->uuid));
 }
 
-static const struct bdev_module null_module = {
+/* ---- RPC methods (SPDK requires a name for a null bdev) */
+
+static void rpc_bdev_null_create(struct rpc_request *req, const json_t *params)
+{
+	bdev_rpc_create_sized(req, params, true, bdev_null_create);
+}
+
+static void rpc_bdev_null_delete(struct rpc_request *req, const json_t *params)
+{
+	bdev_rpc_delete(req, params, "null");
+}
+
+static const struct rpc_method null_rpc_methods[] = {
+	{ "bdev_null_create", rpc_bdev_null_create, RPC_MUTATES },
+	{ "bdev_null_delete", rpc_bdev_null_delete, RPC_MUTATES },
+	{ NULL, NULL, 0 },
+};
+
+const struct bdev_module bdev_null_module = {
+	.rpc_methods = null_rpc_methods,
 	.name = "null",
 	.product_name = "Null disk",
 	.submit = null_submit,
@@ -50,7 +72,7 @@ int bdev_null_create(const char *name, uint64_t num_blocks, uint32_t block_size,
 	struct null_bdev *n = calloc(1, sizeof(*n));
 	if (!n)
 		return -ENOMEM;
-	rc = bdev_setup(&n->bdev, &null_module, bname, block_size, num_blocks,
+	rc = bdev_setup(&n->bdev, &bdev_null_module, bname, block_size, num_blocks,
 			(1u << BDEV_IO_TYPE_COUNT) - 1, uuid);
 	if (rc == 0)
 		rc = bdev_register(&n->bdev);

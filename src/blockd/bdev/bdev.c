@@ -7,12 +7,13 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 
-#include "bdev_internal.h"
+#include "bdev_module.h"
 #include "log.h"
 
 static struct bdev *g_head, *g_tail;    /* registry, creation order */
@@ -244,17 +245,12 @@ void bdev_unhold(struct bdev *b)
 
 /* ---- delete, graveyard, reap */
 
-static bool bdev_is_file_module(const char *module)
-{
-	return strcmp(module, "uring") == 0 || strcmp(module, "aio") == 0;
-}
-
-/* NULL matches any; "uring" and "aio" are two spellings of one module. */
+/* NULL matches any; so does the module's name or the alias it declares. */
 static bool bdev_module_matches(const struct bdev *b, const char *module)
 {
 	if (!module || strcmp(module, b->module_name) == 0)
 		return true;
-	return bdev_is_file_module(module) && bdev_is_file_module(b->module_name);
+	return b->module->alias && strcmp(module, b->module->alias) == 0;
 }
 
 static void bdev_bury(struct bdev *b)
@@ -526,9 +522,25 @@ static int bdev_ctx_poll(void *arg)
 	return n;
 }
 
+/* The reactor context slot that holds each reactor's bdev_reactor_ctx (taken once). */
+static pthread_once_t bdev_ctx_slot_once = PTHREAD_ONCE_INIT;
+static int bdev_ctx_slot = -1;
+
+static void bdev_reactor_fini(struct reactor *r, void *arg);
+
+static void bdev_ctx_slot_init(void)
+{
+	bdev_ctx_slot = reactor_ctx_register(bdev_reactor_fini);
+	if (bdev_ctx_slot < 0)
+		log_error("blockd", "msg=\"no reactor context slot for the bdev layer\"");
+}
+
 static struct bdev_reactor_ctx *bdev_ctx_get(struct reactor *r)
 {
-	struct bdev_reactor_ctx *ctx = reactor_bdev_ctx(r);
+	pthread_once(&bdev_ctx_slot_once, bdev_ctx_slot_init);
+	if (bdev_ctx_slot < 0)
+		return NULL;
+	struct bdev_reactor_ctx *ctx = reactor_ctx_get(r, bdev_ctx_slot);
 	if (ctx)
 		return ctx;
 	ctx = calloc(1, sizeof(*ctx));
@@ -545,20 +557,18 @@ static struct bdev_reactor_ctx *bdev_ctx_get(struct reactor *r)
 		free(ctx);
 		return NULL;
 	}
-	reactor_set_bdev_ctx(r, ctx);
+	reactor_ctx_set(r, bdev_ctx_slot, ctx);
 	return ctx;
 }
 
-void bdev_reactor_fini(struct reactor *r)
+/* The slot's destructor: reactor_destroy calls it once the reactor's thread stopped. */
+static void bdev_reactor_fini(struct reactor *r, void *arg)
 {
-	struct bdev_reactor_ctx *ctx = reactor_bdev_ctx(r);
-	if (!ctx)
-		return;
+	struct bdev_reactor_ctx *ctx = arg;
 	if (ctx->in_use)
 		log_warn("blockd", "msg=\"reactor destroyed with IO in flight\" reactor=%s ios=%u",
 			 reactor_name(r), ctx->in_use);
 	reactor_poller_unregister(r, ctx->poller);
-	reactor_set_bdev_ctx(r, NULL);
 	free(ctx->ios);
 	free(ctx);
 }

@@ -10,6 +10,11 @@
 #define VHOST_CTRLR_NAME_MAX 63
 
 struct vhost_blk_ctrlr;
+struct blockd;
+
+/* Controllers use app's control reactor, IO reactors and vhost dir, read when they are
+ * created (app must outlive them). Called once before any other function here. */
+void vhost_blk_init(const struct blockd *app);
 
 /* Creates the controller and its socket <vhost dir>/<name>, claiming the bdev. cpumask
  * (NULL: every IO reactor) is a hex mask of reactors, "0x3". -EEXIST name taken, -ENODEV no

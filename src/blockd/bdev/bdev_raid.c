@@ -15,7 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bdev_internal.h"
+#include "bdev_module.h"
+#include "bdev_rpc.h"
+#include "bdev_raid.h"
+#include "rpc.h"
 #include "log.h"
 
 #define RAID_NIL_UUID "00000000-0000-0000-0000-000000000000"
@@ -415,7 +418,98 @@ static void raid_destruct(struct bdev *b)
 	free(r);
 }
 
-static const struct bdev_module raid_module = {
+/* ---- RPC methods */
+
+static int parse_raid_level(const char *s, enum raid_level *out)
+{
+	if (!strcmp(s, "raid0") || !strcmp(s, "0"))
+		*out = RAID0;
+	else if (!strcmp(s, "raid1") || !strcmp(s, "1"))
+		*out = RAID1;
+	else if (!strcmp(s, "concat"))
+		*out = RAID_CONCAT;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+static void rpc_bdev_raid_create(struct rpc_request *req, const json_t *params)
+{
+	const char *name = NULL, *level = NULL, *uuid = NULL;
+	const char *bases[BDEV_RAID_MAX_BASES];
+	struct jstring_array base_list = { bases, BDEV_RAID_MAX_BASES, 0 };
+	uint32_t strip_size_kb = 0;
+	bool superblock = false;
+	struct jparam spec[] = {
+		{ "name", JP_STRING, true, &name, NULL },
+		{ "raid_level", JP_STRING, true, &level, NULL },
+		{ "base_bdevs", JP_STRING_ARRAY, true, &base_list, NULL },
+		{ "strip_size_kb", JP_UINT32, false, &strip_size_kb, NULL },
+		{ "uuid", JP_STRING, false, &uuid, NULL },
+		{ "superblock", JP_BOOL, false, &superblock, NULL },
+	};
+	DECODE_OR_REPLY(req, params, spec);
+	enum raid_level lvl;
+	if (parse_raid_level(level, &lvl) < 0)
+		return rpc_reply_invalid_params(req, "raid_level must be raid0, raid1 or concat");
+	if (superblock)
+		return rpc_reply_errno(req, -EOPNOTSUPP);
+	struct bdev *b = NULL;
+	int rc = bdev_raid_create(name, lvl, strip_size_kb, bases, (unsigned)base_list.count,
+				  uuid, &b);
+	if (rc < 0)
+		return rpc_reply_errno(req, rc);
+	rpc_reply(req, json_true());
+}
+
+static void rpc_bdev_raid_delete(struct rpc_request *req, const json_t *params)
+{
+	bdev_rpc_delete(req, params, "raid");
+}
+
+struct raid_filter {
+	const char *category;
+	json_t *out;
+};
+
+static int add_raid(struct bdev *b, void *arg)
+{
+	struct raid_filter *f = arg;
+	json_t *info = bdev_raid_info_json(b);
+	if (!info)
+		return 0;
+	if (strcmp(f->category, "all") == 0 || strcmp(f->category, bdev_raid_state(b)) == 0)
+		json_array_append_new(f->out, info);
+	else
+		json_decref(info);
+	return 0;
+}
+
+static void rpc_bdev_raid_get_bdevs(struct rpc_request *req, const json_t *params)
+{
+	const char *category = NULL;
+	struct jparam spec[] = {
+		{ "category", JP_STRING, true, &category, NULL },
+	};
+	DECODE_OR_REPLY(req, params, spec);
+	if (strcmp(category, "all") && strcmp(category, "online") &&
+	    strcmp(category, "configuring") && strcmp(category, "offline"))
+		return rpc_reply_invalid_params(
+			req, "category must be all, online, configuring or offline");
+	struct raid_filter f = { category, json_array() };
+	bdev_foreach(add_raid, &f);
+	rpc_reply(req, f.out);
+}
+
+static const struct rpc_method raid_rpc_methods[] = {
+	{ "bdev_raid_create", rpc_bdev_raid_create, RPC_MUTATES },
+	{ "bdev_raid_delete", rpc_bdev_raid_delete, RPC_MUTATES },
+	{ "bdev_raid_get_bdevs", rpc_bdev_raid_get_bdevs, 0 },
+	{ NULL, NULL, 0 },
+};
+
+const struct bdev_module bdev_raid_module = {
+	.rpc_methods = raid_rpc_methods,
 	.name = "raid",
 	.product_name = "Raid Volume",
 	.submit = raid_submit,
@@ -525,7 +619,7 @@ int bdev_raid_create(const char *name, enum raid_level level, uint32_t strip_siz
 	rc = bdev_pick_name(name, "Raid", &g_raid_counter, bname);
 	if (rc < 0)
 		return rc;
-	struct bdev *bases[BDEV_RAID_MAX_BASES];
+	struct bdev *bases[BDEV_RAID_MAX_BASES] = { NULL };   /* gcc cannot see it is filled */
 	rc = raid_find_bases(base_names, num_bases, bases);
 	if (rc < 0)
 		return rc;
@@ -542,7 +636,7 @@ int bdev_raid_create(const char *name, enum raid_level level, uint32_t strip_siz
 	if (!r)
 		return -ENOMEM;
 	uint64_t blocks = raid_layout(r, bases);
-	rc = blocks ? bdev_setup(&r->bdev, &raid_module, bname, bs, blocks, types, uuid)
+	rc = blocks ? bdev_setup(&r->bdev, &bdev_raid_module, bname, bs, blocks, types, uuid)
 		    : -EINVAL;
 	if (rc == 0)
 		rc = bdev_register(&r->bdev);

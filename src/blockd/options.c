@@ -1,0 +1,87 @@
+/* options.c — blockd's command line: --help text, and the options parsed into
+ * struct blockd_options (SPDK's -r and -S spellings kept). */
+#include "blockd.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "berth_version.h"
+#include "log.h"
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: blockd -r RPC_SOCKET -S VHOST_DIR [options]\n"
+		"Berth's storage target: bdevs and vhost-user-blk controllers, driven over\n"
+		"JSON-RPC in SPDK's dialect.\n\n"
+		"  -r, --rpc-socket PATH   JSON-RPC Unix socket (SPDK's -r)\n"
+		"  -S, --vhost-dir DIR     directory of vhost-user sockets (SPDK's -S); stale\n"
+		"                          sockets in it are removed at start\n"
+		"      --persist FILE      save the configuration after every change and replay\n"
+		"                          it at start\n"
+		"      --reactors N        IO reactor threads (default 1, at most %d)\n"
+		"      --busy-poll         reactors spin instead of sleeping when idle\n"
+		"      --fault-injection   enable blockd_fault_inject / blockd_fault_clear\n"
+		"      --log-level LEVEL   debug, info, warn or error (default info)\n"
+		"  -h, --help              this text\n"
+		"  -V, --version           print the version\n",
+		BLOCKD_MAX_REACTORS);
+}
+
+int blockd_parse_options(int argc, char **argv, struct blockd_options *o)
+{
+	enum { OPT_PERSIST = 256, OPT_REACTORS, OPT_BUSY_POLL, OPT_FAULT, OPT_LOG_LEVEL };
+	static const struct option longopts[] = {
+		{ "rpc-socket", required_argument, NULL, 'r' },
+		{ "vhost-dir", required_argument, NULL, 'S' },
+		{ "persist", required_argument, NULL, OPT_PERSIST },
+		{ "reactors", required_argument, NULL, OPT_REACTORS },
+		{ "busy-poll", no_argument, NULL, OPT_BUSY_POLL },
+		{ "fault-injection", no_argument, NULL, OPT_FAULT },
+		{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	o->num_reactors = 1;
+	int c;
+	while ((c = getopt_long(argc, argv, "r:S:hV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'r': o->rpc_socket = optarg; break;
+		case 'S': o->vhost_dir = optarg; break;
+		case OPT_PERSIST: o->persist_path = optarg; break;
+		case OPT_BUSY_POLL: o->busy_poll = true; break;
+		case OPT_FAULT: o->fault_injection = true; break;
+		case OPT_REACTORS: {
+			char *end;
+			long n = strtol(optarg, &end, 10);
+			if (*end || n < 1 || n > BLOCKD_MAX_REACTORS) {
+				fprintf(stderr, "blockd: --reactors must be 1..%d\n",
+					BLOCKD_MAX_REACTORS);
+				return -1;
+			}
+			o->num_reactors = (unsigned)n;
+			break;
+		}
+		case OPT_LOG_LEVEL: {
+			enum log_level level;
+			if (log_parse_level(optarg, &level) < 0) {
+				fprintf(stderr, "blockd: unknown log level '%s'\n", optarg);
+				return -1;
+			}
+			log_set_level(level);
+			break;
+		}
+		case 'h': usage(stdout); exit(0);
+		case 'V': printf("blockd v%s\n", BERTH_VERSION); exit(0);
+		default: usage(stderr); return -1;
+		}
+	}
+	if (optind < argc || !o->rpc_socket || !o->vhost_dir) {
+		fprintf(stderr, "blockd: -r RPC_SOCKET and -S VHOST_DIR are required\n");
+		usage(stderr);
+		return -1;
+	}
+	return 0;
+}
