@@ -1,6 +1,6 @@
 # Berth — a thin wrapper over meson for the README's commands.
 #   make          build everything (binaries under build/, test guest under build/guest/)
-#   make test     install what is missing, build, run unit + sanitizer + e2e tests
+#   make test     install what is missing, build, check layering, run unit + sanitizer + e2e tests
 #   make demo     install what is missing, build, run the demo host under ./run
 #   make bench    guest IOPS through blockd vs qemu-storage-daemon (prints figures)
 #   make install  binaries and systemd units under /usr/local (DESTDIR=DIR stages)
@@ -16,7 +16,7 @@ endif
 ASAN_BUILD := build-asan
 PYTEST := /usr/bin/python3 -m pytest
 
-.PHONY: all setup build guest test unit e2e check-asan check-clang bench demo install clean
+.PHONY: all setup build guest test unit e2e check-asan check-clang check-layering bench demo install clean
 
 all: build guest
 
@@ -49,12 +49,17 @@ check-asan: $(ASAN_BUILD)/build.ninja
 check-clang:
 	@$(MAKE) --no-print-directory CC=clang build
 
+# No two files of src/ that call each other, directly or around a cycle (from the objects' symbols).
+check-layering: build
+	@scripts/check-layering $(BUILD)
+
 e2e: build guest
 	$(PYTEST) -q tests/e2e
 
 test: setup
 	@$(MAKE) --no-print-directory build guest
 	@$(MAKE) --no-print-directory check-clang
+	@$(MAKE) --no-print-directory check-layering
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory check-asan
 	@$(MAKE) --no-print-directory e2e
