@@ -1,7 +1,10 @@
-/* uuid.c — version 4 UUIDs from getrandom(2) (see uuid.h). */
+/* uuid.c — version 4 UUIDs from getrandom(2), and checking one in text form (see uuid.h). */
 #include "uuid.h"
 
+#include <ctype.h>
 #include <errno.h>
+#include <stdbool.h>
+#include <string.h>
 #include <stdio.h>
 #include <sys/random.h>
 
@@ -16,5 +19,22 @@ int uuid_generate_text(char out[UUID_TEXT_LEN + 1])
 		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
 		 u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11],
 		 u[12], u[13], u[14], u[15]);
+	return 0;
+}
+
+int uuid_parse_text(const char *in, char out[UUID_TEXT_LEN + 1])
+{
+	if (!in || strlen(in) != UUID_TEXT_LEN)
+		return -EINVAL;
+	for (int i = 0; i < UUID_TEXT_LEN; i++) {
+		bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+		if (dash ? in[i] != '-' : !isxdigit((unsigned char)in[i]))
+			return -EINVAL;
+	}
+	if (out) {
+		for (int i = 0; i < UUID_TEXT_LEN; i++)
+			out[i] = (char)tolower((unsigned char)in[i]);
+		out[UUID_TEXT_LEN] = '\0';
+	}
 	return 0;
 }

@@ -1,5 +1,6 @@
 /* vm_spec.c — decoding and validation of a VM's desired spec (see vm_spec.h). */
 #include "vm_spec.h"
+#include "uuid.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -21,20 +22,6 @@ static bool printable(const char *s)
 	for (; *s; s++)
 		if ((unsigned char)*s < 0x20 || *s == 0x7f)
 			return false;
-	return true;
-}
-
-static bool valid_uuid(const char *s)
-{
-	if (strlen(s) != 36)
-		return false;
-	for (int i = 0; i < 36; i++) {
-		bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-		char c = s[i];
-		bool hex = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-		if (dash ? c != '-' : !hex)
-			return false;
-	}
 	return true;
 }
 
@@ -97,7 +84,7 @@ int vm_spec_from_json(const json_t *obj, struct vm_spec *s, char *err, size_t er
 	snprintf(s->name, sizeof(s->name), "%s", name ? name : "");
 	if (name && (strlen(name) >= sizeof(s->name) || !printable(name)))
 		FAIL("name: at most 63 printable characters");
-	if (!valid_uuid(uuid))
+	if (uuid_parse_text(uuid, NULL) < 0)
 		FAIL("uuid: not a UUID");
 	memcpy(s->uuid, uuid, 37);
 	if (vcpus < 1 || vcpus > 64)

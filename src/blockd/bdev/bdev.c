@@ -5,16 +5,15 @@
  * iostat accounting, and the iovec helpers the modules share. */
 #include "bdev.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include "bdev_module.h"
 #include "log.h"
+#include "uuid.h"
 
 static struct bdev *g_head, *g_tail;    /* registry, creation order */
 static struct bdev *g_graveyard;        /* deleted, waiting for bdev_reap */
@@ -61,40 +60,12 @@ int bdev_check_geometry(uint32_t block_size, uint64_t num_blocks)
 	return 0;
 }
 
-static int bdev_uuid_parse(const char *in, char *out)
-{
-	if (strlen(in) != BDEV_UUID_LEN)
-		return -EINVAL;
-	for (int i = 0; i < BDEV_UUID_LEN; i++) {
-		bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-		if (dash ? in[i] != '-' : !isxdigit((unsigned char)in[i]))
-			return -EINVAL;
-		out[i] = (char)tolower((unsigned char)in[i]);
-	}
-	out[BDEV_UUID_LEN] = '\0';
-	return 0;
-}
-
-static int bdev_uuid_generate(char *out)
-{
-	unsigned char u[16];
-	if (getrandom(u, sizeof(u), 0) != (ssize_t)sizeof(u))
-		return -errno;
-	u[6] = (unsigned char)((u[6] & 0x0f) | 0x40);   /* version 4 */
-	u[8] = (unsigned char)((u[8] & 0x3f) | 0x80);   /* RFC 4122 variant */
-	snprintf(out, BDEV_UUID_LEN + 1,
-		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-		 u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11],
-		 u[12], u[13], u[14], u[15]);
-	return 0;
-}
-
 int bdev_setup(struct bdev *b, const struct bdev_module *m, const char *name,
 	       uint32_t block_size, uint64_t num_blocks, uint32_t io_types, const char *uuid)
 {
 	if (!bdev_name_valid(name) || bdev_check_geometry(block_size, num_blocks) < 0)
 		return -EINVAL;
-	int rc = uuid ? bdev_uuid_parse(uuid, b->uuid) : bdev_uuid_generate(b->uuid);
+	int rc = uuid ? uuid_parse_text(uuid, b->uuid) : uuid_generate_text(b->uuid);
 	if (rc < 0)
 		return rc;
 	snprintf(b->name, sizeof(b->name), "%s", name);

@@ -20,8 +20,9 @@
 #include "bdev.h"
 #include "iov.h"
 #include "reactor.h"
+#include "uuid.h"
 
-#define BDEV_UUID_LEN 36
+#define BDEV_UUID_LEN UUID_TEXT_LEN
 #define BDEV_IO_POOL_SIZE 4096          /* bdev_io entries per reactor */
 #define BDEV_IO_POOL_RESERVE 512        /* kept for children: top-level submits stop here */
 
