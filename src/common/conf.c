@@ -83,3 +83,13 @@ int conf_copy_string(char *dst, size_t size, const char *v)
 	memcpy(dst, v, len + 1);
 	return 0;
 }
+
+int conf_parse_desired_source(const char *v, bool *from_dir)
+{
+	static const char *const sources[] = { "store", "dir", NULL };
+	int choice;
+	if (conf_parse_choice(v, sources, &choice) < 0)
+		return -EINVAL;
+	*from_dir = choice == 1;
+	return 0;
+}

@@ -4,6 +4,7 @@
 #ifndef BERTH_CONF_H
 #define BERTH_CONF_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -19,5 +20,7 @@ int conf_parse_seconds(const char *v, double min_s, double max_s, uint64_t *ms);
 int conf_parse_choice(const char *v, const char *const *choices, int *index);
 /* Copies a non-empty string that fits. 0 or -EINVAL. */
 int conf_copy_string(char *dst, size_t size, const char *v);
+/* An engine's desired_source: "store" (false) or "dir" (true). 0 or -EINVAL. */
+int conf_parse_desired_source(const char *v, bool *from_dir);
 
 #endif

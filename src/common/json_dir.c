@@ -1,4 +1,4 @@
-/* json_dir.c — reading a directory of JSON objects (see json_dir.h). */
+/* json_dir.c — reading and watching a directory of JSON objects (see json_dir.h). */
 #include "json_dir.h"
 
 #include <dirent.h>
@@ -7,6 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "atomic_file.h"
 
@@ -55,4 +58,23 @@ int json_dir_load(const char *dir, size_t max_files, size_t max_bytes,
 	}
 	closedir(dh);
 	return loaded;
+}
+
+int json_dir_watch(const char *dir)
+{
+	mkdir(dir, 0700);
+	int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (fd >= 0 && inotify_add_watch(fd, dir, IN_CLOSE_WRITE | IN_MOVED_TO | IN_DELETE |
+						  IN_MOVED_FROM) < 0) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+void json_dir_watch_drain(int fd)
+{
+	char buf[4096];
+	while (fd >= 0 && read(fd, buf, sizeof(buf)) > 0)
+		;
 }

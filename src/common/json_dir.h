@@ -16,4 +16,11 @@ int json_dir_load(const char *dir, size_t max_files, size_t max_bytes,
 		  void (*fn)(const char *name, const json_t *obj, void *arg),
 		  void (*bad)(const char *name, const char *reason, void *arg), void *arg);
 
+/* Creates dir (0700) if needed and watches it: a non-blocking inotify fd that becomes readable
+ * when a file is written, moved or deleted there, or -1 when inotify is unavailable (the
+ * caller then rereads on its tick). */
+int json_dir_watch(const char *dir);
+/* Empties the watch fd after it became readable (a no-op for -1). */
+void json_dir_watch_drain(int fd);
+
 #endif

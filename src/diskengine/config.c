@@ -12,7 +12,6 @@
 /* In enum order. */
 static const char *const g_layouts[] = { "raid1", "raid0", "single", NULL };
 static const char *const g_wedge_actions[] = { "report", "restart-target", NULL };
-static const char *const g_desired_sources[] = { "store", "dir", NULL };
 
 const char *volume_layout_name(enum volume_layout l)
 {
@@ -66,12 +65,8 @@ static int set_key(void *obj, const char *key, const char *v)
 		c->strip_size_kb = (uint32_t)kb;
 		return 0;
 	}
-	if (!strcmp(key, "desired_source")) {
-		if (conf_parse_choice(v, g_desired_sources, &choice) < 0)
-			return -EINVAL;
-		c->desired_from_dir = choice == 1;
-		return 0;
-	}
+	if (!strcmp(key, "desired_source"))
+		return conf_parse_desired_source(v, &c->desired_from_dir);
 	return -ENOENT;
 }
 

@@ -1,14 +1,13 @@
 /* desired_volumes_dir.c — desired volumes from a directory of JSON files (see
  * desired_volumes.h), watched with inotify. */
 #include "desired_volumes.h"
+#include "array.h"
 
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/inotify.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "json_dir.h"
@@ -45,15 +44,9 @@ static void add_spec(const char *name, const json_t *obj, void *arg)
 {
 	struct snapshot_ctx *ctx = arg;
 	char err[256];
-	if (ctx->n == ctx->cap) {
-		size_t cap = ctx->cap ? ctx->cap * 2 : 16;
-		struct volume_spec *grown = realloc(ctx->specs, cap * sizeof(*grown));
-		if (!grown) {
-			ctx->rc = -ENOMEM;
-			return;
-		}
-		ctx->specs = grown;
-		ctx->cap = cap;
+	if (array_reserve_one(&ctx->specs, &ctx->cap, ctx->n, sizeof(*ctx->specs)) < 0) {
+		ctx->rc = -ENOMEM;
+		return;
 	}
 	struct volume_spec *s = &ctx->specs[ctx->n];
 	if (volume_spec_from_json(obj, ctx->d->layout, s, err, sizeof(err)) < 0) {
@@ -97,9 +90,7 @@ static int dir_change_fd(struct desired_volumes *src)
 
 static void dir_changed(struct desired_volumes *src)
 {
-	char buf[4096];
-	while (read(((struct desired_dir *)src)->inotify_fd, buf, sizeof(buf)) > 0)
-		;
+	json_dir_watch_drain(((struct desired_dir *)src)->inotify_fd);
 }
 
 static void dir_destroy(struct desired_volumes *src)
@@ -119,13 +110,6 @@ struct desired_volumes *desired_volumes_dir_open(const char *dir, enum volume_la
 					   .changed = dir_changed, .destroy = dir_destroy };
 	d->layout = layout;
 	snprintf(d->dir, sizeof(d->dir), "%s", dir);
-	mkdir(dir, 0700);
-	d->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-	if (d->inotify_fd >= 0 &&
-	    inotify_add_watch(d->inotify_fd, dir, IN_CLOSE_WRITE | IN_MOVED_TO | IN_DELETE |
-						  IN_MOVED_FROM) < 0) {
-		close(d->inotify_fd);
-		d->inotify_fd = -1;
-	}
+	d->inotify_fd = json_dir_watch(dir);
 	return &d->ops;
 }

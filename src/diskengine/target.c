@@ -1,5 +1,8 @@
-/* target.c — diskengine's calls to the storage target and the volume steps (see target.h). */
+/* target.c — diskengine's calls to the storage target and the volume steps (see target.h).
+ * Owns the rule "Introspection safety (client)" of docs/architecture.md (bug class 5).
+ */
 #include "target.h"
+#include "array.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -121,14 +124,10 @@ static int list_vol_dirs(struct target *t, struct actual_snapshot *snap)
 		unsigned vol;
 		if (!target_parse_id(e->d_name, "vol", &vol))
 			continue;
-		if (snap->n_vol_dirs == cap) {
-			cap = cap ? cap * 2 : 16;
-			unsigned *grown = realloc(snap->vol_dirs, cap * sizeof(*grown));
-			if (!grown) {
-				closedir(dh);
-				return -ENOMEM;
-			}
-			snap->vol_dirs = grown;
+		if (array_reserve_one(&snap->vol_dirs, &cap, snap->n_vol_dirs,
+				      sizeof(*snap->vol_dirs)) < 0) {
+			closedir(dh);
+			return -ENOMEM;
 		}
 		snap->vol_dirs[snap->n_vol_dirs++] = vol;
 	}

@@ -10,6 +10,7 @@
 #include <sqlite3.h>
 
 #include "deadline_io.h"
+#include "array.h"
 #include "clock.h"
 #include "store_backend.h"
 
@@ -342,14 +343,9 @@ static int sq_vm_list(struct store *s, const char *host, bool include_terminated
 	*n = 0;
 	int step;
 	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-		if (*n == cap) {
-			cap = cap ? cap * 2 : 16;
-			struct store_vm *grown = realloc(*out, cap * sizeof(*grown));
-			if (!grown) {
-				rc = store_fail(s, -ENOMEM, "out of memory");
-				break;
-			}
-			*out = grown;
+		if (array_reserve_one(out, &cap, *n, sizeof(**out)) < 0) {
+			rc = store_fail(s, -ENOMEM, "out of memory");
+			break;
 		}
 		read_vm(st, &(*out)[(*n)++]);
 	}
@@ -465,14 +461,9 @@ static int sq_volume_list(struct store *s, const char *host, bool include_delete
 	*n = 0;
 	int step;
 	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-		if (*n == cap) {
-			cap = cap ? cap * 2 : 16;
-			struct store_volume *grown = realloc(*out, cap * sizeof(*grown));
-			if (!grown) {
-				rc = store_fail(s, -ENOMEM, "out of memory");
-				break;
-			}
-			*out = grown;
+		if (array_reserve_one(out, &cap, *n, sizeof(**out)) < 0) {
+			rc = store_fail(s, -ENOMEM, "out of memory");
+			break;
 		}
 		read_volume(st, &(*out)[(*n)++]);
 	}

@@ -9,7 +9,6 @@
 #include <string.h>
 
 static const char *const g_accels[] = { "tcg", "kvm", NULL };
-static const char *const g_desired_sources[] = { "store", "dir", NULL };
 
 static int set_key(void *obj, const char *key, const char *v)
 {
@@ -37,12 +36,8 @@ static int set_key(void *obj, const char *key, const char *v)
 	if (!strcmp(key, "target_restart_policy")) {
 		return target_restart_policy_parse(v, &c->target_restart_policy);
 	}
-	if (!strcmp(key, "desired_source")) {
-		if (conf_parse_choice(v, g_desired_sources, &choice) < 0)
-			return -EINVAL;
-		c->desired_from_dir = choice == 1;
-		return 0;
-	}
+	if (!strcmp(key, "desired_source"))
+		return conf_parse_desired_source(v, &c->desired_from_dir);
 	return -ENOENT;
 }
 

@@ -5,11 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/inotify.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "desired_vms.h"
+#include "array.h"
 #include "json_dir.h"
 #include "log.h"
 
@@ -49,15 +48,9 @@ static void add_spec(const char *name, const json_t *obj, void *arg)
 {
 	struct snapshot_ctx *ctx = arg;
 	char err[256];
-	if (ctx->n == ctx->cap) {
-		size_t cap = ctx->cap ? ctx->cap * 2 : 16;
-		struct vm_spec *grown = realloc(ctx->specs, cap * sizeof(*grown));
-		if (!grown) {
-			ctx->rc = -ENOMEM;
-			return;
-		}
-		ctx->specs = grown;
-		ctx->cap = cap;
+	if (array_reserve_one(&ctx->specs, &ctx->cap, ctx->n, sizeof(*ctx->specs)) < 0) {
+		ctx->rc = -ENOMEM;
+		return;
 	}
 	struct vm_spec *s = &ctx->specs[ctx->n];
 	if (vm_spec_from_json(obj, s, err, sizeof(err)) < 0) {
@@ -93,10 +86,7 @@ static int dir_change_fd(struct desired_vms *src)
 
 static void dir_changed(struct desired_vms *src)
 {
-	struct desired_dir *d = (struct desired_dir *)src;
-	char buf[4096];
-	while (read(d->inotify_fd, buf, sizeof(buf)) > 0)
-		;
+	json_dir_watch_drain(((struct desired_dir *)src)->inotify_fd);
 }
 
 static void dir_destroy(struct desired_vms *src)
@@ -115,13 +105,6 @@ struct desired_vms *desired_vms_dir_open(const char *dir)
 	d->ops = (struct desired_vms){ dir_snapshot, dir_change_fd, dir_changed, NULL,
 					  dir_destroy };
 	snprintf(d->dir, sizeof(d->dir), "%s", dir);
-	mkdir(dir, 0700);
-	d->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-	if (d->inotify_fd >= 0 &&
-	    inotify_add_watch(d->inotify_fd, dir, IN_CLOSE_WRITE | IN_MOVED_TO | IN_DELETE |
-						  IN_MOVED_FROM) < 0) {
-		close(d->inotify_fd);
-		d->inotify_fd = -1;
-	}
+	d->inotify_fd = json_dir_watch(dir);
 	return &d->ops;
 }

@@ -1,14 +1,16 @@
 /* test_common_base.c — the small shared base of src/common: paths, target restart markers
- * and policy, clock, UUIDs, backoff, status files, cleanup attributes. */
+ * and policy, clock, UUIDs, backoff, status files, cleanup attributes, array growth. */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "array.h"
 #include "atomic_file.h"
 #include "backoff.h"
 #include "cleanup.h"
@@ -131,4 +133,34 @@ Test(base, status_file_and_cleanup, .init = make_root)
 	}
 	cr_assert_eq(fcntl(kept, F_GETFD), FD_CLOEXEC);   /* still open: it was taken */
 	close(kept);
+}
+
+Test(array, grows_by_doubling_and_keeps_the_elements)
+{
+	int *v = NULL;
+	size_t n = 0, cap = 0;
+	for (int i = 0; i < 100; i++) {
+		cr_assert_eq(array_reserve_one(&v, &cap, n, sizeof(*v)), 0);
+		cr_assert(cap > n);
+		v[n++] = i * 3;
+	}
+	cr_assert_eq(cap, 128);
+	for (int i = 0; i < 100; i++)
+		cr_assert_eq(v[i], i * 3);
+	free(v);
+}
+
+Test(array, an_impossible_size_fails_and_leaves_the_array)
+{
+	long *v = NULL;
+	size_t cap = 0;
+	cr_assert_eq(array_reserve_one(&v, &cap, 0, sizeof(*v)), 0);
+	v[0] = 7;
+	long *before = v;
+	size_t n = cap;
+	cr_assert_eq(array_reserve_one(&v, &cap, n, SIZE_MAX / 4), -ENOMEM);
+	cr_assert_eq(v, before);
+	cr_assert_eq(cap, 16);
+	cr_assert_eq(v[0], 7);
+	free(v);
 }
