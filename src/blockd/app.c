@@ -1,7 +1,9 @@
 /* app.c — the app layer of blockd: the explicit registration list that wires every area into
  * the RPC dispatcher (methods, config writers, hooks), the IO reactors' start and stop, and
  * the vhost dir's clean-up at start. Nothing below calls back here except through what was
- * registered. */
+ * registered.
+ * Owns the rule "Stale sockets" of docs/architecture.md (bug class 3).
+ */
 #include "blockd.h"
 
 #include <dirent.h>

@@ -1,5 +1,7 @@
 /* persist.c — the configuration (save_config's snapshot) written atomically after every change,
- * through an RPC after-change hook, and replayed through the RPC methods at start. */
+ * through an RPC after-change hook, and replayed through the RPC methods at start.
+ * Owns the rule "Durability of acknowledged changes" of docs/architecture.md (bug class 3).
+ */
 #include "persist.h"
 
 #include <errno.h>

@@ -1,4 +1,6 @@
-/* jsonrpc_client.c — a JSON-RPC client with a deadline on every call (see the header). */
+/* jsonrpc_client.c — a JSON-RPC client with a deadline on every call (see the header).
+ * Owns the rule "RPC deadline" of docs/architecture.md (bug class 1).
+ */
 #include "jsonrpc_client.h"
 #include "cleanup.h"
 

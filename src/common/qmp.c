@@ -1,6 +1,8 @@
 /* qmp.c — the QMP client Berth uses to drive QEMU: connect and negotiate, run commands with a
  * deadline each, collect events (see qmp.h for the contract). All socket I/O goes through
- * deadline_io; the receive buffer is split into lines here and each line parsed by jansson. */
+ * deadline_io; the receive buffer is split into lines here and each line parsed by jansson.
+ * Owns the rule "QMP deadline" of docs/architecture.md (bug class 2).
+ */
 #include "qmp.h"
 
 #include <errno.h>

@@ -1,4 +1,6 @@
-/* target_restart.c — target exits, markers and the restart policy (see target_restart.h). */
+/* target_restart.c — target exits, markers and the restart policy (see target_restart.h).
+ * Owns the rule "Target crash and markers" of docs/architecture.md (bug class 3).
+ */
 #include "target_restart.h"
 
 #include <errno.h>

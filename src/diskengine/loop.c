@@ -4,7 +4,10 @@
  * volume the attach loop is creating right now is always in the desired snapshot it
  * compares with, and is never mistaken for a left-over. When the listing itself times out
  * (a target that is there but wedged whole), the pseudo item "target" fails in each loop
- * and is raised as a wedge like a volume's item. */
+ * and is raised as a wedge like a volume's item.
+ * Owns the rule "Attach and detach share nothing" of docs/architecture.md (bug class 1).
+ * Owns the rule "Wedges" of docs/architecture.md (bug class 1).
+ */
 #include "loop.h"
 
 #include <errno.h>

@@ -1,4 +1,6 @@
-/* plan.c — diskengine's reconcile decisions (see plan.h). */
+/* plan.c — diskengine's reconcile decisions (see plan.h).
+ * Owns the rule "The gate" of docs/architecture.md (bug class 1).
+ */
 #include "plan.h"
 
 const char *action_name(enum action_kind k)

@@ -1,4 +1,6 @@
-/* escalation.c — the stop/terminate schedule (see escalation.h, which states the rule). */
+/* escalation.c — the stop/terminate schedule (see escalation.h, which states the rule).
+ * Owns the rule "Terminate escalation" of docs/architecture.md (bug class 2).
+ */
 #include "escalation.h"
 
 int64_t escalation_step_due(const struct vmengine_config *c, enum vm_state_kind state,

@@ -1,5 +1,7 @@
 /* qemu_proc.c — building QEMU's command line, launching it daemonized with a deadline, and
- * checking a pid's identity before any signal (see qemu_proc.h). */
+ * checking a pid's identity before any signal (see qemu_proc.h).
+ * Owns the rule "Signals only to our QEMU" of docs/architecture.md (bug class 2).
+ */
 #include "qemu_proc.h"
 
 #include <dirent.h>

@@ -94,7 +94,7 @@ def test_wedged_detach_does_not_starve_attach(make_blockd, make_diskengine, tmp_
              e["event"] in ("export_deleted", "volume_deleted")]
     assert kinds == ["export_deleted", "volume_deleted"], kinds
     # This log line stays: docs/diskengine.md documents it as the gate's operator-facing
-    # message (the seed's wording, which operators search for); the gate's behaviour is
+    # message (the wording operators search for); the gate's behaviour is
     # asserted on blockd's state, detach.json and events.jsonl above.
     assert re.search(r"raid detach: vol 1 gate failed \(raid_vol1 still present in vm1\); "
                      r"deferring", dke.log_text())

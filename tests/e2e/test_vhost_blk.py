@@ -4,13 +4,13 @@ Each test starts blockd in a temporary root, puts the test guest's disk on a blo
 (QEMU 7.2, -chardev socket,...,reconnect=1 -device vhost-user-blk-pci, TCG) and checks what
 the guest and the host see:
 - the writer's blocks round-trip through a raid1 of two io_uring file bdevs, on both files;
-- the seed's bug 3: blockd SIGKILLed mid-stream and restarted with --persist, five times;
+- bug class 3 (docs/architecture.md): blockd SIGKILLed mid-stream and restarted with --persist, five times;
   the same QEMU keeps running, the guest never reboots, its writes continue and every
   acknowledged block is on disk (BERTH_STRESS_ROUNDS=N for more rounds);
-- the seed's bug 1: a guest killed with IO held in a delay bdev; the controller's delete
+- bug class 1 (docs/architecture.md): a guest killed with IO held in a delay bdev; the controller's delete
   then succeeds within a second and nothing stays outstanding; with the guest alive delete
   answers -16 at once, and with force the guest's in-flight write fails instead of hanging;
-- the seed's bug 5: introspection RPCs in a tight loop while guests are killed under IO and
+- bug class 5 (docs/architecture.md): introspection RPCs in a tight loop while guests are killed under IO and
   their controllers deleted (run under AddressSanitizer by `make check-asan`).
 """
 import os

@@ -1,7 +1,7 @@
 """tests/e2e/test_vmengine.py — vmengine's QEMU lifecycle on real QEMU guests (TCG).
 
 The graces are seconds here (tick 0.2 s, powerdown/quit/term 3 s each, QMP deadline 2 s):
-- the seed's bug 2 at scale: ten guests that ignore ACPI are terminated as soon as each is
+- bug class 2 (docs/architecture.md) at scale: ten guests that ignore ACPI are terminated as soon as each is
   RUNNING; all reach TERMINATED within the escalation bound and no QEMU is left;
 - a guest that honours ACPI stops with the first step only;
 - a SIGSTOPped QEMU is terminated: QMP deadlines fire, escalation reaches SIGKILL, and the

@@ -2,7 +2,9 @@
  * with SPDK's names and shapes, the bdev subsystem of save_config (each bdev's module writes
  * its entry), module registration (a module's own methods become callable), and the helpers
  * the modules' create/delete methods share. Decoding and answers only: the policy is in
- * bdev.c and the modules. */
+ * bdev.c and the modules.
+ * Owns the rule "Introspection safety (target)" of docs/architecture.md (bug class 5).
+ */
 #include <errno.h>
 #include <string.h>
 

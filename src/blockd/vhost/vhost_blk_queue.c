@@ -2,7 +2,9 @@
  * vhost_blk_queue.h). Requests live in per-queue tasks indexed by descriptor head, allocated
  * when the queue starts: the IO path allocates nothing. Every request is checked before it
  * reaches the bdev (header, lengths, alignment, range, read-only); a bad one is answered
- * VIRTIO_BLK_S_IOERR and the queue goes on. */
+ * VIRTIO_BLK_S_IOERR and the queue goes on.
+ * Owns the rule "Quiesce on disconnect" of docs/architecture.md (bug class 1).
+ */
 #include "vhost_blk_queue.h"
 
 #include <errno.h>

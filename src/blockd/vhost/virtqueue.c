@@ -1,7 +1,9 @@
 /* virtqueue.c — the device side of a split virtqueue (see virtqueue.h). Every index read from
  * guest memory is reduced or checked before use; every buffer is translated through the
  * memory table with its full length; a chain may visit at most as many descriptors as its
- * table holds, which also catches loops. */
+ * table holds, which also catches loops.
+ * Owns the rule "In-flight requests survive a target crash" of docs/architecture.md (bug class 3).
+ */
 #include "virtqueue.h"
 
 #include <errno.h>
