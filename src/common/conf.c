@@ -17,9 +17,24 @@ struct section_ctx {
 	int failed;
 };
 
+/* The sections of berth.conf: each is read by one part of Berth (docs/configuration.md). A
+ * section none of them reads is refused by all, as an unknown key is by its reader. */
+static const char *const g_sections[] = { "berth", "vmengine", "diskengine", "supervisor",
+					  NULL };
+
 static int on_entry(void *user, const char *section, const char *key, const char *value)
 {
 	struct section_ctx *p = user;
+	int known;
+	if (conf_parse_choice(section, g_sections, &known) < 0) {
+		if (!p->failed && !section[0])
+			snprintf(p->err, p->errlen, "%s = %s: outside any section", key, value);
+		else if (!p->failed)
+			snprintf(p->err, p->errlen, "[%s]: unknown section (known: [berth], "
+				 "[vmengine], [diskengine], [supervisor])", section);
+		p->failed = 1;
+		return 1;
+	}
 	if (strcmp(section, p->section) != 0)
 		return 1;         /* another daemon's section */
 	int rc = p->set(p->obj, key, value);
@@ -46,9 +61,13 @@ int conf_load_section(const char *path, const char *section,
 	struct section_ctx p = { section, set, obj, err, errlen, 0 };
 	int line = ini_parse_file(f, on_entry, &p);
 	fclose(f);
-	if (line != 0 && !p.failed) {
+	if (line > 0) {           /* the first syntax error explains what follows it */
 		snprintf(err, errlen, "%s: syntax error on line %d", path, line);
 		return -EINVAL;
+	}
+	if (line < 0) {
+		snprintf(err, errlen, "%s: could not be read", path);
+		return -EIO;
 	}
 	return p.failed ? -EINVAL : 0;
 }

@@ -1,6 +1,8 @@
-/* log.h — one line per event, "level component key=value ...", to stderr. */
+/* log.h — one line per event, "[time] level component key=value ...", to stderr. */
 #ifndef BERTH_LOG_H
 #define BERTH_LOG_H
+
+#include <stdbool.h>
 
 enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
 
@@ -9,6 +11,9 @@ enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
 void log_set_level(enum log_level level);
 enum log_level log_get_level(void);
 int log_parse_level(const char *s, enum log_level *out);
+/* Whether each line starts with its UTC time ("2026-12-02T05:10:03.123Z "). By default yes,
+ * unless stderr is the journal (JOURNAL_STREAM is set: journald adds the time) or a terminal. */
+void log_set_timestamps(bool on);
 
 /* fmt is the key=value part, e.g. log_msg(LOG_WARN, "blockd", "msg=\"bad request\" fd=%d", fd) */
 void log_msg(enum log_level level, const char *component, const char *fmt, ...)

@@ -567,6 +567,7 @@ static char *capture_stderr(void (*fn)(void))
 static void log_some(void)
 {
 	log_set_level(LOG_INFO);
+	log_set_timestamps(false);
 	log_debug("test", "msg=hidden");
 	log_info("test", "msg=\"shown\" n=%d", 42);
 	log_warn("comp2", "x=%s", "y");
@@ -583,6 +584,7 @@ Test(log, level_filter_and_line_format)
 static void log_long(void)
 {
 	log_set_level(LOG_DEBUG);
+	log_set_timestamps(false);
 	char big[5000];
 	memset(big, 'a', sizeof(big) - 1);
 	big[sizeof(big) - 1] = '\0';
@@ -598,5 +600,47 @@ Test(log, long_message_stays_one_line)
 	cr_assert(strncmp(out, "error test msg=aaa", 18) == 0, "%.40s", out);
 	cr_assert_lt((size_t)(nl - out), 4096u, "truncated");
 	cr_assert_str_eq(nl + 1, "error test msg=after\n");
+	free(out);
+}
+
+/* A log that is a file (berth up's run/<daemon>.log) gets a UTC timestamp on every line; one
+ * that is the journal (JOURNAL_STREAM set: journald adds the time itself) does not. */
+static void log_auto(void)
+{
+	log_set_level(LOG_INFO);
+	log_info("test", "msg=first");
+	log_warn("test", "msg=second");
+}
+
+static void check_stamped_line(const char *line, const char *rest)
+{
+	/* 2026-12-02T05:10:03.123Z info test msg=first */
+	int y, mo, d, h, mi, s, ms;
+	char z;
+	int used = 0;
+	cr_assert_eq(sscanf(line, "%4d-%2d-%2dT%2d:%2d:%2d.%3d%c %n", &y, &mo, &d, &h, &mi, &s,
+			    &ms, &z, &used), 8, "no timestamp: %.60s", line);
+	cr_assert_eq(z, 'Z');
+	cr_assert(y >= 2024 && mo >= 1 && mo <= 12 && d >= 1 && d <= 31 && h < 24 && mi < 60 &&
+		  s < 61 && ms < 1000, "%.30s", line);
+	cr_assert(strncmp(line + used, rest, strlen(rest)) == 0, "%.60s", line);
+}
+
+Test(log, a_file_gets_timestamps)
+{
+	unsetenv("JOURNAL_STREAM");
+	char *out = capture_stderr(log_auto);
+	char *second = strchr(out, '\n');
+	cr_assert_not_null(second);
+	check_stamped_line(out, "info test msg=first\n");
+	check_stamped_line(second + 1, "warn test msg=second\n");
+	free(out);
+}
+
+Test(log, the_journal_gets_none)
+{
+	setenv("JOURNAL_STREAM", "8:1234", 1);
+	char *out = capture_stderr(log_auto);
+	cr_assert_str_eq(out, "info test msg=first\nwarn test msg=second\n");
 	free(out);
 }

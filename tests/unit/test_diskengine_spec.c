@@ -433,12 +433,12 @@ Test(diskengine_config, other_sections_ignored)
 {
 	write_conf("[vmengine]\ntick = nonsense\nfrobnicate = yes\n"
 		   "[diskengine]\ntick = 3\n"
-		   "[blockd]\nlayout = raid9\n");
+		   "[supervisor]\nlayout = raid9\n");
 	struct diskengine_config c;
 	char err[256] = "";
 	cr_assert_eq(diskengine_config_load(&c, "/r", conf_path, err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(c.tick_ms, 3000);
-	cr_assert_eq(c.layout, LAYOUT_RAID1, "[blockd] layout must not leak in");
+	cr_assert_eq(c.layout, LAYOUT_RAID1, "[supervisor] layout must not leak in");
 
 	write_conf("[vmengine]\ntick = 7\n");
 	cr_assert_eq(diskengine_config_load(&c, "/r", conf_path, err, sizeof(err)), 0, "%s", err);

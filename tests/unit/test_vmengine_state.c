@@ -370,7 +370,7 @@ Test(config, every_key_parsed)
 		"launch_timeout = 45\n"
 		"target_restart_policy = restart-vms\n"
 		"desired_source = dir\n"
-		"[blockd]\n"
+		"[supervisor]\n"
 		"accel = xen\n";
 	cr_assert_eq(load_config(&c, text, err, sizeof(err)), 0, "%s", err);
 	cr_assert_str_eq(c.qemu, "/opt/qemu/bin/qemu-system-x86_64");
@@ -422,6 +422,22 @@ Test(config, bad_keys_and_values_name_the_key)
 	cr_assert(strstr(err, "unknown"), "%s", err);
 	cr_assert_eq(load_config(&c, "[vmengine\ntick = 1\n", err, sizeof(err)), -EINVAL);
 	cr_assert(strstr(err, "line 1"), "%s", err);
+}
+
+/* A section no part of Berth reads is a mistake (a typo, or a setting put where nothing reads
+ * it): every daemon refuses the file with a line naming the section, as it does an unknown key. */
+Test(config, an_unknown_section_is_refused)
+{
+	char err[256];
+	struct vmengine_config c;
+	cr_assert_eq(load_config(&c, "[vmengine]\ntick = 1\n[blockdd]\nfoo = 1\n", err,
+				 sizeof(err)), -EINVAL);
+	cr_assert(strstr(err, "[blockdd]") && strstr(err, "unknown section"), "%s", err);
+	/* The other parts' sections are not unknown. */
+	cr_assert_eq(load_config(&c, "[berth]\nhost = h\n[diskengine]\ntick = 1\n"
+				 "[supervisor]\nblockd_restart_sec = 1\n[vmengine]\ntick = 2\n",
+				 err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(c.tick_ms, 2000);
 }
 
 /* ---------------------------------------------------------------- vm_spec_from_json */
