@@ -5,6 +5,8 @@ A whole host under `berth up` with real guests. `berth up` starts blockd without
 injection, so the host runs from a bin directory of its own: a copy of `berth` (the
 supervisor finds the daemons next to it) and a `blockd` that adds --fault-injection.
 Checked, with rpc_timeout = 30 and wedge_after = 10:
+- the attach loop: with A's vhost_create_blk_controller hung, B is created (--wait) in no
+  more than twice the time of X's, created with nothing hung (or 3 s more: it is short);
 - VM X is terminated (--wait) with nothing hung: the baseline;
 - vhost_delete_controller is armed to hang once, VM A is terminated and its export
   deletion hangs in blockd; VM B's `terminate --wait` then takes no more than twice the
@@ -153,6 +155,35 @@ def test_hung_detach_costs_only_its_own_item(fault_host):
           f"armed to hang (its deadline: {RPC_TIMEOUT} s)")
     assert ended < RPC_TIMEOUT, "berth down --vms waited for A's hung call"
     assert h.vm_state(ids["c"])["state"] == "STOPPED"
+
+
+def test_hung_attach_costs_only_its_own_item(fault_host):
+    """Item 1, the attach loop: with A's export creation hung, B is created (to RUNNING)
+    in no more than twice the time of a creation with nothing hung (or 3 s more)."""
+    h = fault_host
+    h.run("up")
+    baseline = timed(h, "vm", "create", "x", "--disk-size", 32, "--memory", 128, "--wait",
+                     "--timeout", 180)
+    hits = h.blockd_log().count('"injected fault" method=vhost_create_blk_controller')
+    h.target("blockd_fault_inject", {"method": "vhost_create_blk_controller",
+                                     "action": "hang", "count": 1})
+    hung_at = time.monotonic()
+    h.run("vm", "create", "a", "--disk-size", 32, "--memory", 128)
+    wait_for(lambda: h.blockd_log().count(
+        '"injected fault" method=vhost_create_blk_controller') > hits, 60,
+        interval=0.05, what="A's vhost_create_blk_controller to hang")
+    with_hang = timed(h, "vm", "create", "b", "--disk-size", 32, "--memory", 128, "--wait",
+                      "--timeout", 180)
+    print(f"B's create --wait: {baseline:.1f} s without a hung call (X's), "
+          f"{with_hang:.1f} s with A's vhost_create_blk_controller hung "
+          f"(ratio {with_hang / baseline:.2f})")
+    # A creation to RUNNING takes under a second here: twice that, or 3 s more (the noise of
+    # a loaded machine), is far below the rpc_timeout B waited on main (30.7 s vs 0.6 s).
+    assert with_hang <= max(2 * baseline, baseline + 3), \
+        "B's creation waited behind A's hung call"
+    assert time.monotonic() - hung_at < RPC_TIMEOUT, "A's call ended: B was not tested"
+    assert h.vms()["a"]["state"] != "RUNNING"
+    h.run("down", "--vms")
 
 
 def test_wedge_clock_starts_with_the_hung_call(fault_host):
