@@ -46,6 +46,14 @@ static int set_key(void *obj, const char *key, const char *v)
 		return conf_parse_seconds(v, 0.01, 3600, &c->backoff_max_ms);
 	if (!strcmp(key, "wedge_after"))
 		return conf_parse_seconds(v, 0, 86400, &c->wedge_after_ms);
+	if (!strcmp(key, "max_calls_in_flight")) {
+		char *end;
+		unsigned long n = strtoul(v, &end, 10);
+		if (*end || !*v || n < 1 || n > 64)
+			return -EINVAL;
+		c->max_calls_in_flight = (unsigned)n;
+		return 0;
+	}
 	if (!strcmp(key, "restart_target_command"))
 		return conf_copy_string(c->restart_target_command, sizeof(c->restart_target_command), v);
 	int choice;
@@ -75,7 +83,8 @@ int diskengine_config_load(struct diskengine_config *c, const char *root, const 
 {
 	*c = (struct diskengine_config){
 		.rpc_timeout_ms = JRPC_DEFAULT_TIMEOUT_MS, .tick_ms = 1000, .backoff_max_ms = 30000,
-		.wedge_after_ms = 300000, .wedge_action = WEDGE_REPORT, .layout = LAYOUT_RAID1,
+		.wedge_after_ms = 300000, .max_calls_in_flight = 4,
+		.wedge_action = WEDGE_REPORT, .layout = LAYOUT_RAID1,
 		.strip_size_kb = 64,
 	};
 	if (conf_copy_string(c->root, sizeof(c->root), root) < 0 ||

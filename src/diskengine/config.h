@@ -20,6 +20,7 @@ struct diskengine_config {
 	uint64_t tick_ms;              /* tick = 1 (s) */
 	uint64_t backoff_max_ms;       /* backoff_max = 30 (s) */
 	uint64_t wedge_after_ms;       /* wedge_after = 300 (s) */
+	unsigned max_calls_in_flight;  /* max_calls_in_flight = 4: each loop's workers */
 	enum wedge_action wedge_action;           /* wedge_action = report | restart-target */
 	char restart_target_command[PATH_MAX];    /* run (sh -c) when restart-target fires */
 	enum volume_layout layout;     /* layout = raid1 | raid0 | single */

@@ -42,6 +42,8 @@ int target_call(struct target *t, const char *method, json_t *params, json_t **r
 	struct jrpc_error err = { 0 };
 	json_t *res = NULL;
 	snprintf(t->last_method, sizeof(t->last_method), "%s", method);
+	if (t->on_call)
+		t->on_call(t->on_call_arg, method);
 	int rc = jrpc_call(t->rpc, method, params, &res, &err);
 	json_decref(params);
 	if (rc == -EREMOTEIO) {

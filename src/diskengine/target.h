@@ -20,6 +20,10 @@ struct target {
 	struct jrpc_client *rpc;
 	char last_method[48];        /* for wedge reports: which RPC failed */
 	char last_error[PATH_MAX + 768];
+	/* Called (may be NULL) before each call with its method: a worker tells its loop
+	 * which call it waits for (workers.c). */
+	void (*on_call)(void *arg, const char *method);
+	void *on_call_arg;
 };
 
 /* "<prefix><id>" with id 1..VOLUME_ID_MAX, no leading zero. */
