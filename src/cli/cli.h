@@ -46,6 +46,7 @@ json_t *vm_json(const struct store_vm *vm);
 json_t *volume_json(const struct store_volume *v);
 
 /* Commands: argv[0] is the command's own name. */
+int cmd_init(struct cli *c, int argc, char **argv);
 int cmd_vm(struct cli *c, int argc, char **argv);
 int cmd_volume(struct cli *c, int argc, char **argv);
 int cmd_events(struct cli *c, int argc, char **argv);

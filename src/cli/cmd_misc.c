@@ -5,11 +5,35 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "cli.h"
 #include "jsonrpc_client.h"
 #include "qmp.h"
+#include "store_root.h"
+
+/* `berth init`: a new store on an empty root (store_root.h), its identity in store.id. */
+int cmd_init(struct cli *c, int argc, char **argv)
+{
+	(void)argv;
+	if (argc != 1)
+		return cli_usage("berth init   (creates the store of an empty root)");
+	char err[1024];
+	mkdir(c->root, 0700);
+	struct store *s = store_open_for_root(c->conf.store, c->root, STORE_ROOT_INIT, err,
+					      sizeof(err));
+	if (!s)
+		return cli_fail("%s", err);
+	char id[STORE_ID_LEN] = "";
+	store_identity(s, id);
+	store_close(s);
+	if (c->json)
+		cli_print_json(json_pack("{s:s, s:s}", "store", c->conf.store, "identity", id));
+	else
+		printf("store %s created (identity %s)\n", c->conf.store, id);
+	return 0;
+}
 
 int cmd_volume(struct cli *c, int argc, char **argv)
 {

@@ -12,6 +12,7 @@
 static const char g_usage[] =
 	"usage: berth [--root DIR] [--json] COMMAND ...\n"
 	"\n"
+	"  init                       create the store of an empty root (up does it too)\n"
 	"  up                         start blockd, diskengine, vmengine under a supervisor\n"
 	"  down [--vms]               stop them (VMs keep running unless --vms)\n"
 	"  status                     daemons and VM counts\n"
@@ -31,7 +32,7 @@ struct command {
 };
 
 static const struct command g_commands[] = {
-	{ "up", cmd_up }, { "down", cmd_down }, { "status", cmd_status }, { "vm", cmd_vm },
+	{ "init", cmd_init }, { "up", cmd_up }, { "down", cmd_down }, { "status", cmd_status }, { "vm", cmd_vm },
 	{ "volume", cmd_volume }, { "events", cmd_events }, { "rpc", cmd_rpc },
 	{ "qmp", cmd_qmp }, { "supervise", cmd_supervise },
 	{ "target-stopped", cmd_target_stopped }, { NULL, NULL },

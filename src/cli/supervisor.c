@@ -433,6 +433,11 @@ int cmd_up(struct cli *c, int argc, char **argv)
 		printf("berth is already up (supervisor pid %d)\n", (int)running);
 		return 0;
 	}
+	/* The engines never create a store: a new one only on an empty root, here. */
+	if (!cli_store(c))
+		return 1;
+	store_close(c->store);
+	c->store = NULL;
 	int pipefd[2];
 	if (pipe2(pipefd, O_CLOEXEC) < 0)
 		return cli_fail("pipe: %s", strerror(errno));

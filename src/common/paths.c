@@ -22,6 +22,8 @@ int paths_conf(char *out, size_t len, const char *root)
 { return fmt(out, len, "%s/berth.conf", root); }
 int paths_store(char *out, size_t len, const char *root)
 { return fmt(out, len, "%s/store.db", root); }
+int paths_store_id(char *out, size_t len, const char *root)
+{ return fmt(out, len, "%s/store.id", root); }
 
 int paths_run_dir(char *out, size_t len, const char *root)
 { return fmt(out, len, "%s/run", root); }

@@ -4,6 +4,7 @@
  *
  *   <root>/berth.conf                               paths_conf
  *   <root>/store.db                                 paths_store
+ *   <root>/store.id                                 paths_store_id (the root's store)
  *   <root>/run/                                     paths_run_dir
  *   <root>/run/supervisor.{lock,pid,json,log}       paths_supervisor_*
  *   <root>/run/<daemon>.log                         paths_daemon_log
@@ -26,6 +27,7 @@
 
 int paths_conf(char *out, size_t len, const char *root);
 int paths_store(char *out, size_t len, const char *root);
+int paths_store_id(char *out, size_t len, const char *root);
 
 int paths_run_dir(char *out, size_t len, const char *root);
 int paths_supervisor_lock(char *out, size_t len, const char *root);

@@ -22,6 +22,7 @@
 #include "log.h"
 #include "loop.h"
 #include "paths.h"
+#include "store_root.h"
 #include "target_restart.h"
 
 static const char g_usage[] =
@@ -46,6 +47,10 @@ int main(int argc, char **argv)
 	paths_conf(path, sizeof(path), root);
 	if (diskengine_config_load(&cfg, root, config ? config : path, err, sizeof(err)) < 0) {
 		log_error("diskengine", "msg=\"bad configuration\" error=\"%s\"", err);
+		return 2;
+	}
+	if (!cfg.desired_from_dir && store_check_root(root, err, sizeof(err)) < 0) {
+		log_error("diskengine", "msg=\"refusing the store\" error=\"%s\"", err);
 		return 2;
 	}
 	int sfd = daemon_stop_signalfd(false);      /* before the loops' threads exist */

@@ -19,6 +19,7 @@
 #include "engine.h"
 #include "log.h"
 #include "paths.h"
+#include "store_root.h"
 
 static const char g_usage[] =
 	"usage: vmengine --root DIR [--config FILE] [--log-level LEVEL]\n"
@@ -51,6 +52,11 @@ static struct desired_vms *open_desired(struct vmengine_config *cfg, const char 
 	paths_vmengine_vms(path, sizeof(path), root);
 	mkdir(path, 0700);
 	paths_vmengine_desired(path, sizeof(path), root);
+	if (!cfg->desired_from_dir && store_check_root(root, err, sizeof(err)) < 0) {
+		log_error("vmengine", "msg=\"refusing the store\" error=\"%s\"", err);
+		*status = 2;
+		return NULL;
+	}
 	struct desired_vms *d = cfg->desired_from_dir
 		? desired_vms_dir_open(path) : desired_vms_store_open(bc.store, bc.host, err, sizeof(err));
 	if (!d)
