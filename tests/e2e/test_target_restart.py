@@ -99,7 +99,7 @@ def hosts(tmp_path, guest):
                        timeout=120)
         for d in (h.root / "vmengine" / "vms").glob("*"):
             if d.name.isdigit():
-                for pid in qemu_pids(int(d.name)):
+                for pid in qemu_pids(int(d.name), h.root):
                     os.kill(pid, signal.SIGKILL)
 
 
