@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -26,6 +27,7 @@
 #include "clock.h"
 #include "cli.h"
 #include "conf.h"
+#include "daemon_lock.h"
 #include "deadline_io.h"
 #include "jsonrpc_client.h"
 #include "log.h"
@@ -111,6 +113,7 @@ static pid_t spawn(struct supervisor *s, int which)
 	daemon_binary(s, g_names[which], bin, sizeof(bin));
 	paths_daemon_log(log, sizeof(log), c->root, g_names[which]);
 	int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	pid_t parent = getpid();
 	pid_t pid = fork();
 	if (pid != 0) {
 		if (fd >= 0)
@@ -120,6 +123,17 @@ static pid_t spawn(struct supervisor *s, int which)
 	if (fd >= 0) {
 		dup2(fd, STDOUT_FILENO);
 		dup2(fd, STDERR_FILENO);
+	}
+	/* The daemons go with their supervisor (SIGTERM: each stops as under `berth down`,
+	 * VMs keep running), so a new `berth up` never finds a set it does not know. */
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != parent)
+		_exit(1);
+	if (which == BLOCKD) {      /* blockd knows no root: its lock is taken here, inherited */
+		char err[BERTH_PATH_LEN + 128];
+		if (daemon_lock_take(c->root, "blockd", true, err, sizeof(err)) < 0) {
+			log_error("supervisor", "msg=\"refusing to start blockd\" error=\"%s\"", err);
+			_exit(1);
+		}
 	}
 	sigset_t none;
 	sigemptyset(&none);
@@ -161,11 +175,22 @@ static bool engine_ready(const struct cli *c, int which, int64_t since_wall_ms)
 	       (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000 >= since_wall_ms;
 }
 
-/* Starts one daemon and waits (bounded) until it is ready. */
+/* Starts one daemon and waits (bounded) until it is ready. An instance of a supervisor that
+ * died is given STOP_TIMEOUT_MS to finish stopping (its parent-death signal) first. */
 static int start_daemon(struct supervisor *s, int which)
 {
-	int64_t wall = wall_ms() - 1000;
 	struct daemon *d = &s->d[which];
+	int64_t gone = deadline_after_ms(STOP_TIMEOUT_MS);
+	while (daemon_lock_held(s->cli->root, d->name)) {
+		if (deadline_remaining_ms(gone) == 0) {
+			log_error("supervisor", "daemon=%s msg=\"another instance holds its lock\"",
+				  d->name);
+			return -EALREADY;
+		}
+		struct timespec ts = { 0, 50 * 1000000L };      /* lock polling interval */
+		nanosleep(&ts, NULL);
+	}
+	int64_t wall = wall_ms() - 1000;
 	d->pid = spawn(s, which);
 	d->since_ms = wall_ms();
 	d->restart_at = 0;
@@ -288,8 +313,9 @@ static int supervisor_key(void *obj, const char *key, const char *value)
 	return -ENOENT;
 }
 
-/* Takes the supervisor lock and writes the pidfile; -EALREADY when another one is up. */
-static int take_lock(const struct cli *c)
+/* Takes the supervisor lock and writes the pidfile; -EALREADY when another one is up.
+ * *unclean: the pidfile of a supervisor that did not stop cleanly was still there. */
+static int take_lock(const struct cli *c, bool *unclean)
 {
 	char path[BERTH_PATH_LEN];
 	paths_supervisor_lock(path, sizeof(path), c->root);
@@ -303,6 +329,7 @@ static int take_lock(const struct cli *c)
 	char pidtext[32];
 	snprintf(pidtext, sizeof(pidtext), "%d\n", (int)getpid());
 	paths_supervisor_pid(path, sizeof(path), c->root);
+	*unclean = access(path, F_OK) == 0;
 	atomic_write_file(path, pidtext, strlen(pidtext), 0644);
 	return fd;                     /* held (never closed) until the process exits */
 }
@@ -321,7 +348,8 @@ static int supervise(struct cli *c, int ready_fd)
 	 * report pipe must not leak into the daemons. */
 	signal(SIGPIPE, SIG_IGN);
 	fcntl(ready_fd, F_SETFD, FD_CLOEXEC);
-	int lock = take_lock(c);
+	bool unclean = false;
+	int lock = take_lock(c, &unclean);
 	if (lock < 0) {
 		tell(ready_fd, lock == -EALREADY ? "already up\n" : "cannot take the supervisor lock\n");
 		return lock == -EALREADY ? 0 : 1;
@@ -347,6 +375,12 @@ static int supervise(struct cli *c, int ready_fd)
 		return 1;
 	}
 
+	/* The last supervisor died without stopping its daemons: their parent-death signal
+	 * stopped them, blockd included — a target exit (target_restart.h) like any other. */
+	if (unclean) {
+		log_warn("supervisor", "msg=\"the previous supervisor did not stop cleanly\"");
+		target_restart_on_exit(c->root, TARGET_EXIT_CRASH);
+	}
 	sigset_t set;
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);

@@ -18,6 +18,7 @@
 #include "berth_version.h"
 #include "config.h"
 #include "daemon_args.h"
+#include "daemon_lock.h"
 #include "events.h"
 #include "log.h"
 #include "loop.h"
@@ -44,6 +45,10 @@ int main(int argc, char **argv)
 	const char *root = args.root, *config = args.config;
 	static struct diskengine_config cfg;
 	char path[BERTH_PATH_LEN], err[512];
+	if (daemon_lock_take(root, "diskengine", false, path, sizeof(path)) < 0) {
+		log_error("diskengine", "msg=\"refusing to start\" error=\"%s\"", path);
+		return 1;
+	}
 	paths_conf(path, sizeof(path), root);
 	if (diskengine_config_load(&cfg, root, config ? config : path, err, sizeof(err)) < 0) {
 		log_error("diskengine", "msg=\"bad configuration\" error=\"%s\"", err);

@@ -15,6 +15,7 @@
 #include "berth_version.h"
 #include "config.h"
 #include "daemon_args.h"
+#include "daemon_lock.h"
 #include "desired_vms.h"
 #include "engine.h"
 #include "log.h"
@@ -70,6 +71,11 @@ int main(int argc, char **argv)
 	struct daemon_args args;
 	if (daemon_parse_args(argc, argv, "vmengine", g_usage, &args) < 0)
 		return 2;
+	char lerr[BERTH_PATH_LEN + 128];
+	if (daemon_lock_take(args.root, "vmengine", false, lerr, sizeof(lerr)) < 0) {
+		log_error("vmengine", "msg=\"refusing to start\" error=\"%s\"", lerr);
+		return 1;
+	}
 	int sfd = daemon_stop_signalfd(true);     /* before any thread exists (the store's) */
 	if (sfd < 0) {
 		log_error("vmengine", "msg=\"cannot set up signals\" error=\"%s\"", strerror(errno));
