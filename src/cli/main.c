@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "berth_version.h"
 #include "cli.h"
@@ -41,6 +42,7 @@ static const struct command g_commands[] = {
 int main(int argc, char **argv)
 {
 	struct cli c = { .root = getenv("BERTH_ROOT") };
+	umask(077);          /* the root, the store, logs and locks are nobody else's */
 	log_set_level(LOG_WARN);        /* the library's info lines are for daemons' logs */
 	int i = 1;
 	for (; i < argc && argv[i][0] == '-'; i++) {

@@ -112,7 +112,7 @@ static pid_t spawn(struct supervisor *s, int which)
 	char bin[PATH_MAX + 64], log[BERTH_PATH_LEN], dir[BERTH_PATH_LEN], persist[BERTH_PATH_LEN];
 	daemon_binary(s, g_names[which], bin, sizeof(bin));
 	paths_daemon_log(log, sizeof(log), c->root, g_names[which]);
-	int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	pid_t parent = getpid();
 	pid_t pid = fork();
 	if (pid != 0) {
@@ -140,7 +140,7 @@ static pid_t spawn(struct supervisor *s, int which)
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	if (which == BLOCKD) {
 		paths_blockd_dir(dir, sizeof(dir), c->root);
-		mkdir(dir, 0755);
+		mkdir(dir, 0700);
 		paths_blockd_config(persist, sizeof(persist), c->root);
 		execl(bin, "blockd", "-r", s->target.rpc_socket, "-S", s->target.vhost_dir,
 		      "--persist", persist, (char *)NULL);
@@ -319,7 +319,7 @@ static int take_lock(const struct cli *c, bool *unclean)
 {
 	char path[BERTH_PATH_LEN];
 	paths_supervisor_lock(path, sizeof(path), c->root);
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
 	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
@@ -330,7 +330,7 @@ static int take_lock(const struct cli *c, bool *unclean)
 	snprintf(pidtext, sizeof(pidtext), "%d\n", (int)getpid());
 	paths_supervisor_pid(path, sizeof(path), c->root);
 	*unclean = access(path, F_OK) == 0;
-	atomic_write_file(path, pidtext, strlen(pidtext), 0644);
+	atomic_write_file(path, pidtext, strlen(pidtext), 0600);
 	return fd;                     /* held (never closed) until the process exits */
 }
 
@@ -460,8 +460,13 @@ int cmd_up(struct cli *c, int argc, char **argv)
 				 "supervisor)");
 	char path[BERTH_PATH_LEN], log[BERTH_PATH_LEN];
 	paths_run_dir(path, sizeof(path), c->root);
-	mkdir(c->root, 0755);
-	mkdir(path, 0755);
+	/* Not readable or lockable by other users (a root made before this rule is fixed). */
+	struct stat st;
+	mkdir(c->root, 0700);
+	mkdir(path, 0700);
+	if (stat(c->root, &st) == 0 && (st.st_mode & 027))
+		chmod(c->root, st.st_mode & 07750);
+	chmod(path, 0700);
 	pid_t running = supervisor_running(c);
 	if (running) {
 		printf("berth is already up (supervisor pid %d)\n", (int)running);
@@ -479,7 +484,7 @@ int cmd_up(struct cli *c, int argc, char **argv)
 	if (pid == 0) {
 		setsid();
 		paths_supervisor_log(log, sizeof(log), c->root);
-		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 		int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
 		if (fd >= 0 && null >= 0) {
 			dup2(null, STDIN_FILENO);

@@ -40,6 +40,7 @@ static const char g_usage[] =
 int main(int argc, char **argv)
 {
 	struct daemon_args args;
+	umask(077);          /* volumes, status and events: nobody else's */
 	if (daemon_parse_args(argc, argv, "diskengine", g_usage, &args) < 0)
 		return 2;
 	const char *root = args.root, *config = args.config;

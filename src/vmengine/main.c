@@ -69,6 +69,7 @@ static struct desired_vms *open_desired(struct vmengine_config *cfg, const char 
 int main(int argc, char **argv)
 {
 	struct daemon_args args;
+	umask(077);          /* vm.state, consoles, logs (QEMU inherits it): nobody else's */
 	if (daemon_parse_args(argc, argv, "vmengine", g_usage, &args) < 0)
 		return 2;
 	char lerr[BERTH_PATH_LEN + 128];
