@@ -21,6 +21,17 @@ int cli_fail(const char *fmt, ...)
 	return 1;
 }
 
+int cli_usage_error(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("berth: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+	return 2;
+}
+
 int cli_usage(const char *usage)
 {
 	fprintf(stderr, "usage: %s\n", usage);

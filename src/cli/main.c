@@ -57,8 +57,7 @@ int main(int argc, char **argv)
 			printf("berth %s\n", BERTH_VERSION);
 			return 0;
 		} else {
-			fputs(g_usage, stderr);
-			return 2;
+			return cli_usage_error("unknown option '%s' (see berth --help)", argv[i]);
 		}
 	}
 	if (i == argc) {
@@ -88,5 +87,5 @@ int main(int argc, char **argv)
 		store_close(c.store);
 		return rc;
 	}
-	return cli_fail("unknown command '%s' (see berth --help)", argv[i]);
+	return cli_usage_error("unknown command '%s' (see berth --help)", argv[i]);
 }
