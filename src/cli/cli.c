@@ -1,6 +1,7 @@
 /* cli.c — shared helpers of the `berth` command (see cli.h). */
 #include "cli.h"
 #include "clock.h"
+#include "store_root.h"
 
 #include <errno.h>
 #include <math.h>
@@ -20,6 +21,17 @@ int cli_fail(const char *fmt, ...)
 	return 1;
 }
 
+int cli_usage_error(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("berth: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+	return 2;
+}
+
 int cli_usage(const char *usage)
 {
 	fprintf(stderr, "usage: %s\n", usage);
@@ -30,9 +42,10 @@ struct store *cli_store(struct cli *c)
 {
 	if (!c->store) {
 		char err[512];
-		c->store = store_open(c->conf.store, err, sizeof(err));
+		c->store = store_open_for_root(c->conf.store, c->root, STORE_ROOT_CREATE_IF_EMPTY,
+					       err, sizeof(err));
 		if (!c->store)
-			cli_fail("cannot open the store: %s", err);
+			cli_fail("%s", err);
 	}
 	return c->store;
 }

@@ -22,6 +22,8 @@ struct cli {
 /* Every failure ends here: one line on stderr, exit status 1 (2 for usage). */
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int cli_usage(const char *usage);
+/* A usage error (unknown command or option, bad value): one line, exit status 2. */
+int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 struct store *cli_store(struct cli *c);
 
 /* Finds a VM by id ("3") or live name ("web"). 0 or a cli_fail exit code. */
@@ -46,6 +48,7 @@ json_t *vm_json(const struct store_vm *vm);
 json_t *volume_json(const struct store_volume *v);
 
 /* Commands: argv[0] is the command's own name. */
+int cmd_init(struct cli *c, int argc, char **argv);
 int cmd_vm(struct cli *c, int argc, char **argv);
 int cmd_volume(struct cli *c, int argc, char **argv);
 int cmd_events(struct cli *c, int argc, char **argv);

@@ -5,11 +5,35 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "cli.h"
 #include "jsonrpc_client.h"
 #include "qmp.h"
+#include "store_root.h"
+
+/* `berth init`: a new store on an empty root (store_root.h), its identity in store.id. */
+int cmd_init(struct cli *c, int argc, char **argv)
+{
+	(void)argv;
+	if (argc != 1)
+		return cli_usage("berth init   (creates the store of an empty root)");
+	char err[1024];
+	mkdir(c->root, 0700);
+	struct store *s = store_open_for_root(c->conf.store, c->root, STORE_ROOT_INIT, err,
+					      sizeof(err));
+	if (!s)
+		return cli_fail("%s", err);
+	char id[STORE_ID_LEN] = "";
+	store_identity(s, id);
+	store_close(s);
+	if (c->json)
+		cli_print_json(json_pack("{s:s, s:s}", "store", c->conf.store, "identity", id));
+	else
+		printf("store %s created (identity %s)\n", c->conf.store, id);
+	return 0;
+}
 
 int cmd_volume(struct cli *c, int argc, char **argv)
 {
@@ -53,10 +77,10 @@ int cmd_events(struct cli *c, int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--vm") && i + 1 < argc) {
 			if (!cli_parse_u64(argv[++i], 1, INT64_MAX, &vm))
-				return cli_fail("bad --vm '%s' (a VM id)", argv[i]);
+				return cli_usage_error("bad --vm '%s' (a VM id)", argv[i]);
 		} else if (!strcmp(argv[i], "--limit") && i + 1 < argc) {
 			if (!cli_parse_u64(argv[++i], 1, 100000, &limit))
-				return cli_fail("bad --limit '%s'", argv[i]);
+				return cli_usage_error("bad --limit '%s'", argv[i]);
 		} else {
 			return cli_usage("berth events [--vm ID] [--limit N]");
 		}
@@ -108,7 +132,7 @@ int cmd_rpc(struct cli *c, int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--timeout") && i + 1 < argc) {
 			if (!cli_parse_seconds(argv[++i], &timeout) || timeout <= 0)
-				return cli_fail("bad --timeout '%s'", argv[i]);
+				return cli_usage_error("bad --timeout '%s'", argv[i]);
 		} else if (!method) {
 			method = argv[i];
 		} else if (!params_text) {
@@ -125,7 +149,7 @@ int cmd_rpc(struct cli *c, int argc, char **argv)
 		params = json_loads(params_text, JSON_REJECT_DUPLICATES, &jerr);
 		if (!json_is_object(params)) {
 			json_decref(params);
-			return cli_fail("bad JSON params: %s", params ? "not an object" : jerr.text);
+			return cli_usage_error("bad JSON params: %s", params ? "not an object" : jerr.text);
 		}
 	}
 	struct target_endpoints target;
@@ -151,11 +175,34 @@ int cmd_rpc(struct cli *c, int argc, char **argv)
 	return 0;
 }
 
+/* The QMP commands that change a VM's run state behind vmengine's back (the store would say
+ * RUNNING while the guest is paused, or the reverse), and the `berth vm` command that does
+ * it instead; NULL for any other command. */
+static const char *run_state_command(const char *cmd)
+{
+	static const char *const refused[][2] = {
+		{ "stop", "berth vm stop" }, { "cont", "berth vm start" },
+		{ "system_reset", "berth vm restart" }, { "system_powerdown", "berth vm stop" },
+		{ "system_wakeup", "berth vm start" }, { "quit", "berth vm stop" },
+		{ "migrate", "berth vm" }, { "migrate-incoming", "berth vm" },
+		{ "loadvm", "berth vm" }, { "snapshot-load", "berth vm" },
+		{ "human-monitor-command", "the QMP command itself, or berth vm" },
+	};
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++)
+		if (!strcmp(cmd, refused[i][0]))
+			return refused[i][1];
+	return NULL;
+}
+
 /* `berth qmp VM COMMAND [JSON]` */
 int cmd_qmp(struct cli *c, int argc, char **argv)
 {
 	if (argc < 3 || argc > 4)
 		return cli_usage("berth qmp VM COMMAND [JSON-ARGUMENTS]");
+	const char *instead = run_state_command(argv[2]);
+	if (instead)
+		return cli_fail("%s changes the VM's run state behind vmengine and the store; use "
+				"%s VM", argv[2], instead);
 	struct store_vm vm;
 	int rc = cli_find_vm(c, argv[1], &vm);
 	if (rc)
@@ -166,7 +213,7 @@ int cmd_qmp(struct cli *c, int argc, char **argv)
 		args = json_loads(argv[3], JSON_REJECT_DUPLICATES, &jerr);
 		if (!json_is_object(args)) {
 			json_decref(args);
-			return cli_fail("bad JSON arguments: %s", args ? "not an object" : jerr.text);
+			return cli_usage_error("bad JSON arguments: %s", args ? "not an object" : jerr.text);
 		}
 	}
 	char sock[BERTH_PATH_LEN];

@@ -31,6 +31,33 @@
 	"VM is an id or the name of a live VM. STATE: CREATING STARTING RUNNING STOPPING\n"  \
 	"STOPPED RESTARTING TERMINATING TERMINATED MIGRATING ERROR"
 
+/* A usage error of `berth vm SUB`: its synopsis, in one line. */
+static int vm_usage(const char *sub)
+{
+	static const char *const synopsis[][2] = {
+		{ "create", "create NAME [--vcpus N] [--memory MB] [--disk-size MB] [...]" },
+		{ "list", "list [--all]" }, { "show", "show VM" },
+		{ "start", "start VM [--wait] [--timeout S]" },
+		{ "stop", "stop VM [--wait] [--timeout S]" },
+		{ "terminate", "terminate VM [--wait] [--timeout S]" },
+		{ "restart", "restart VM [--timeout S]" }, { "console", "console VM [--lines N]" },
+		{ "wait", "wait VM --state STATE [--timeout S]" },
+	};
+	for (size_t i = 0; i < sizeof(synopsis) / sizeof(synopsis[0]); i++)
+		if (!strcmp(sub, synopsis[i][0]))
+			return cli_usage_error("usage: berth vm %s (see berth vm --help)",
+					       synopsis[i][1]);
+	return cli_usage_error("usage: berth vm COMMAND ... (see berth vm --help)");
+}
+
+/* getopt_long's '?' (an unknown option) or ':' (an option without its value), in one line. */
+static int bad_option(int opt, char **argv)
+{
+	const char *arg = argv[optind - 1];
+	return opt == ':' ? cli_usage_error("option '%s' needs a value (see berth vm --help)", arg)
+			  : cli_usage_error("unknown option '%s' (see berth vm --help)", arg);
+}
+
 static bool valid_state(const char *s)
 {
 	enum vm_state_kind k;
@@ -40,8 +67,8 @@ static bool valid_state(const char *s)
 static bool valid_vm_name(const char *s)
 {
 	size_t len = strlen(s);
-	if (len == 0 || len >= STORE_NAME_MAX || (s[0] >= '0' && s[0] <= '9'))
-		return false;        /* a leading digit would read as an id */
+	if (len == 0 || len >= STORE_NAME_MAX || (s[0] >= '0' && s[0] <= '9') || s[0] == '-')
+		return false;        /* a leading digit would read as an id, a '-' as an option */
 	for (; *s; s++)
 		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
 		      (*s >= '0' && *s <= '9') || *s == '-' || *s == '_' || *s == '.'))
@@ -123,19 +150,20 @@ static int vm_create(struct cli *c, int argc, char **argv)
 	double timeout = 180;
 	int opt;
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
 			if (!cli_parse_u64(optarg, 1, 64, &vcpus))
-				return cli_fail("bad --vcpus '%s' (1..64)", optarg);
+				return cli_usage_error("bad --vcpus '%s' (1..64)", optarg);
 			break;
 		case 'm':
 			if (!cli_parse_u64(optarg, 64, 1048576, &memory))
-				return cli_fail("bad --memory '%s' (64..1048576 MiB)", optarg);
+				return cli_usage_error("bad --memory '%s' (64..1048576 MiB)", optarg);
 			break;
 		case 'd':
 			if (!cli_parse_u64(optarg, 1, 16ull << 20, &disk))
-				return cli_fail("bad --disk-size '%s' (1..16777216 MiB)", optarg);
+				return cli_usage_error("bad --disk-size '%s' (1..16777216 MiB)", optarg);
 			break;
 		case 'w': workload = optarg; break;
 		case 'o': on_crash = optarg; break;
@@ -143,25 +171,25 @@ static int vm_create(struct cli *c, int argc, char **argv)
 		case 'W': wait = true; break;
 		case 't':
 			if (!cli_parse_seconds(optarg, &timeout))
-				return cli_fail("bad --timeout '%s'", optarg);
+				return cli_usage_error("bad --timeout '%s'", optarg);
 			break;
-		default: return cli_usage(VM_USAGE);
+		default: return bad_option(opt, argv);
 		}
 	}
 	if (argc - optind != 1)
-		return cli_usage(VM_USAGE);
+		return vm_usage(argv[0]);
 	const char *name = argv[optind];
 	if (!valid_vm_name(name))
-		return cli_fail("bad VM name '%s': 1-63 of a-z A-Z 0-9 . _ -, not starting with "
-				"a digit", name);
+		return cli_usage_error("bad VM name '%s': 1-63 of a-z A-Z 0-9 . _ -, not starting with "
+				"a digit or '-'", name);
 	if (!valid_workload(workload))
-		return cli_fail("bad --workload '%s' (writer, verify, bench, idle, acpi, panic)",
+		return cli_usage_error("bad --workload '%s' (writer, verify, bench, idle, acpi, panic)",
 				workload);
 	if (strcmp(on_crash, "stop") && strcmp(on_crash, "restart"))
-		return cli_fail("bad --on-crash '%s' (stop, restart)", on_crash);
+		return cli_usage_error("bad --on-crash '%s' (stop, restart)", on_crash);
 	unsigned bases = !strcmp(layout, "single") ? 1 : 2;
 	if (strcmp(layout, "raid1") && strcmp(layout, "raid0") && strcmp(layout, "single"))
-		return cli_fail("bad --layout '%s' (raid1, raid0, single)", layout);
+		return cli_usage_error("bad --layout '%s' (raid1, raid0, single)", layout);
 	if (!c->conf.guest_kernel[0])
 		return cli_fail("no guest image: set guest_kernel (and guest_initrd) in the [berth] "
 				"section of %s/berth.conf", c->root);
@@ -211,7 +239,7 @@ static int vm_list(struct cli *c, int argc, char **argv)
 {
 	bool all = argc == 2 && !strcmp(argv[1], "--all");
 	if (argc > 2 || (argc == 2 && !all))
-		return cli_usage(VM_USAGE);
+		return vm_usage(argv[0]);
 	struct store *s = cli_store(c);
 	struct store_vm *vms;
 	size_t n;
@@ -247,7 +275,7 @@ static int vm_list(struct cli *c, int argc, char **argv)
 static int vm_show(struct cli *c, int argc, char **argv)
 {
 	if (argc != 2)
-		return cli_usage(VM_USAGE);
+		return vm_usage(argv[0]);
 	struct store_vm vm;
 	struct store_volume vol = { 0 };
 	int rc = cli_find_vm(c, argv[1], &vm);
@@ -289,17 +317,18 @@ static int vm_set(struct cli *c, int argc, char **argv, const char *desired,
 	double timeout = 180;
 	int opt;
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
 		if (opt == 'W')
 			wait = true;
 		else if (opt == 't' && cli_parse_seconds(optarg, &timeout))
 			continue;
 		else
-			return opt == 't' ? cli_fail("bad --timeout '%s'", optarg)
-					  : cli_usage(VM_USAGE);
+			return opt == 't' ? cli_usage_error("bad --timeout '%s'", optarg)
+					  : bad_option(opt, argv);
 	}
 	if (argc - optind != 1)
-		return cli_usage(VM_USAGE);
+		return vm_usage(argv[0]);
 	struct store_vm vm;
 	int rc = cli_find_vm(c, argv[optind], &vm);
 	if (rc)
@@ -322,9 +351,9 @@ static int vm_restart(struct cli *c, int argc, char **argv)
 	double timeout = 180;
 	if (argc == 4 && !strcmp(argv[2], "--timeout")) {
 		if (!cli_parse_seconds(argv[3], &timeout))
-			return cli_fail("bad --timeout '%s'", argv[3]);
+			return cli_usage_error("bad --timeout '%s'", argv[3]);
 	} else if (argc != 2) {
-		return cli_usage(VM_USAGE);
+		return vm_usage(argv[0]);
 	}
 	struct store_vm vm;
 	int rc = cli_find_vm(c, argv[1], &vm);
@@ -351,15 +380,15 @@ static int vm_wait(struct cli *c, int argc, char **argv)
 			state = argv[++i];
 		else if (!strcmp(argv[i], "--timeout") && i + 1 < argc) {
 			if (!cli_parse_seconds(argv[++i], &timeout))
-				return cli_fail("bad --timeout '%s'", argv[i]);
+				return cli_usage_error("bad --timeout '%s'", argv[i]);
 		} else {
-			return cli_usage(VM_USAGE);
+			return vm_usage(argv[0]);
 		}
 	}
 	if (argc < 2 || !state)
-		return cli_usage(VM_USAGE);
+		return vm_usage(argv[0]);
 	if (!valid_state(state))
-		return cli_fail("bad state '%s' (%s)", state, vm_state_names_list());
+		return cli_usage_error("bad state '%s' (%s)", state, vm_state_names_list());
 	struct store_vm vm;
 	int rc = cli_find_vm(c, argv[1], &vm);
 	return rc ? rc : wait_state(c, vm.id, state, timeout);
@@ -423,9 +452,9 @@ static int vm_console(struct cli *c, int argc, char **argv)
 	uint64_t lines = 0;
 	if (argc == 4 && !strcmp(argv[2], "--lines")) {
 		if (!cli_parse_u64(argv[3], 1, 1000000, &lines))
-			return cli_fail("bad --lines '%s'", argv[3]);
+			return cli_usage_error("bad --lines '%s'", argv[3]);
 	} else if (argc != 2) {
-		return cli_usage(VM_USAGE);
+		return vm_usage(argv[0]);
 	}
 	struct store_vm vm;
 	int rc = cli_find_vm(c, argv[1], &vm);
@@ -477,5 +506,5 @@ int cmd_vm(struct cli *c, int argc, char **argv)
 		return vm_console(c, argc, argv);
 	if (!strcmp(sub, "wait"))
 		return vm_wait(c, argc, argv);
-	return cli_fail("unknown command 'vm %s' (see berth vm --help)", sub);
+	return cli_usage_error("unknown command 'vm %s' (see berth vm --help)", sub);
 }

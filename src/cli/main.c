@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "berth_version.h"
 #include "cli.h"
@@ -12,6 +13,7 @@
 static const char g_usage[] =
 	"usage: berth [--root DIR] [--json] COMMAND ...\n"
 	"\n"
+	"  init                       create the store of an empty root (up does it too)\n"
 	"  up                         start blockd, diskengine, vmengine under a supervisor\n"
 	"  down [--vms]               stop them (VMs keep running unless --vms)\n"
 	"  status                     daemons and VM counts\n"
@@ -31,7 +33,7 @@ struct command {
 };
 
 static const struct command g_commands[] = {
-	{ "up", cmd_up }, { "down", cmd_down }, { "status", cmd_status }, { "vm", cmd_vm },
+	{ "init", cmd_init }, { "up", cmd_up }, { "down", cmd_down }, { "status", cmd_status }, { "vm", cmd_vm },
 	{ "volume", cmd_volume }, { "events", cmd_events }, { "rpc", cmd_rpc },
 	{ "qmp", cmd_qmp }, { "supervise", cmd_supervise },
 	{ "target-stopped", cmd_target_stopped }, { NULL, NULL },
@@ -40,6 +42,7 @@ static const struct command g_commands[] = {
 int main(int argc, char **argv)
 {
 	struct cli c = { .root = getenv("BERTH_ROOT") };
+	umask(077);          /* the root, the store, logs and locks are nobody else's */
 	log_set_level(LOG_WARN);        /* the library's info lines are for daemons' logs */
 	int i = 1;
 	for (; i < argc && argv[i][0] == '-'; i++) {
@@ -54,8 +57,7 @@ int main(int argc, char **argv)
 			printf("berth %s\n", BERTH_VERSION);
 			return 0;
 		} else {
-			fputs(g_usage, stderr);
-			return 2;
+			return cli_usage_error("unknown option '%s' (see berth --help)", argv[i]);
 		}
 	}
 	if (i == argc) {
@@ -85,5 +87,5 @@ int main(int argc, char **argv)
 		store_close(c.store);
 		return rc;
 	}
-	return cli_fail("unknown command '%s' (see berth --help)", argv[i]);
+	return cli_usage_error("unknown command '%s' (see berth --help)", argv[i]);
 }

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -26,6 +27,7 @@
 #include "clock.h"
 #include "cli.h"
 #include "conf.h"
+#include "daemon_lock.h"
 #include "deadline_io.h"
 #include "jsonrpc_client.h"
 #include "log.h"
@@ -110,7 +112,8 @@ static pid_t spawn(struct supervisor *s, int which)
 	char bin[PATH_MAX + 64], log[BERTH_PATH_LEN], dir[BERTH_PATH_LEN], persist[BERTH_PATH_LEN];
 	daemon_binary(s, g_names[which], bin, sizeof(bin));
 	paths_daemon_log(log, sizeof(log), c->root, g_names[which]);
-	int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	pid_t parent = getpid();
 	pid_t pid = fork();
 	if (pid != 0) {
 		if (fd >= 0)
@@ -121,12 +124,23 @@ static pid_t spawn(struct supervisor *s, int which)
 		dup2(fd, STDOUT_FILENO);
 		dup2(fd, STDERR_FILENO);
 	}
+	/* The daemons go with their supervisor (SIGTERM: each stops as under `berth down`,
+	 * VMs keep running), so a new `berth up` never finds a set it does not know. */
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != parent)
+		_exit(1);
+	if (which == BLOCKD) {      /* blockd knows no root: its lock is taken here, inherited */
+		char err[BERTH_PATH_LEN + 128];
+		if (daemon_lock_take(c->root, "blockd", true, err, sizeof(err)) < 0) {
+			log_error("supervisor", "msg=\"refusing to start blockd\" error=\"%s\"", err);
+			_exit(1);
+		}
+	}
 	sigset_t none;
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	if (which == BLOCKD) {
 		paths_blockd_dir(dir, sizeof(dir), c->root);
-		mkdir(dir, 0755);
+		mkdir(dir, 0700);
 		paths_blockd_config(persist, sizeof(persist), c->root);
 		execl(bin, "blockd", "-r", s->target.rpc_socket, "-S", s->target.vhost_dir,
 		      "--persist", persist, (char *)NULL);
@@ -161,11 +175,22 @@ static bool engine_ready(const struct cli *c, int which, int64_t since_wall_ms)
 	       (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000 >= since_wall_ms;
 }
 
-/* Starts one daemon and waits (bounded) until it is ready. */
+/* Starts one daemon and waits (bounded) until it is ready. An instance of a supervisor that
+ * died is given STOP_TIMEOUT_MS to finish stopping (its parent-death signal) first. */
 static int start_daemon(struct supervisor *s, int which)
 {
-	int64_t wall = wall_ms() - 1000;
 	struct daemon *d = &s->d[which];
+	int64_t gone = deadline_after_ms(STOP_TIMEOUT_MS);
+	while (daemon_lock_held(s->cli->root, d->name)) {
+		if (deadline_remaining_ms(gone) == 0) {
+			log_error("supervisor", "daemon=%s msg=\"another instance holds its lock\"",
+				  d->name);
+			return -EALREADY;
+		}
+		struct timespec ts = { 0, 50 * 1000000L };      /* lock polling interval */
+		nanosleep(&ts, NULL);
+	}
+	int64_t wall = wall_ms() - 1000;
 	d->pid = spawn(s, which);
 	d->since_ms = wall_ms();
 	d->restart_at = 0;
@@ -288,12 +313,13 @@ static int supervisor_key(void *obj, const char *key, const char *value)
 	return -ENOENT;
 }
 
-/* Takes the supervisor lock and writes the pidfile; -EALREADY when another one is up. */
-static int take_lock(const struct cli *c)
+/* Takes the supervisor lock and writes the pidfile; -EALREADY when another one is up.
+ * *unclean: the pidfile of a supervisor that did not stop cleanly was still there. */
+static int take_lock(const struct cli *c, bool *unclean)
 {
 	char path[BERTH_PATH_LEN];
 	paths_supervisor_lock(path, sizeof(path), c->root);
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
 	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
@@ -303,7 +329,8 @@ static int take_lock(const struct cli *c)
 	char pidtext[32];
 	snprintf(pidtext, sizeof(pidtext), "%d\n", (int)getpid());
 	paths_supervisor_pid(path, sizeof(path), c->root);
-	atomic_write_file(path, pidtext, strlen(pidtext), 0644);
+	*unclean = access(path, F_OK) == 0;
+	atomic_write_file(path, pidtext, strlen(pidtext), 0600);
 	return fd;                     /* held (never closed) until the process exits */
 }
 
@@ -321,7 +348,8 @@ static int supervise(struct cli *c, int ready_fd)
 	 * report pipe must not leak into the daemons. */
 	signal(SIGPIPE, SIG_IGN);
 	fcntl(ready_fd, F_SETFD, FD_CLOEXEC);
-	int lock = take_lock(c);
+	bool unclean = false;
+	int lock = take_lock(c, &unclean);
 	if (lock < 0) {
 		tell(ready_fd, lock == -EALREADY ? "already up\n" : "cannot take the supervisor lock\n");
 		return lock == -EALREADY ? 0 : 1;
@@ -347,6 +375,12 @@ static int supervise(struct cli *c, int ready_fd)
 		return 1;
 	}
 
+	/* The last supervisor died without stopping its daemons: their parent-death signal
+	 * stopped them, blockd included — a target exit (target_restart.h) like any other. */
+	if (unclean) {
+		log_warn("supervisor", "msg=\"the previous supervisor did not stop cleanly\"");
+		target_restart_on_exit(c->root, TARGET_EXIT_CRASH);
+	}
 	sigset_t set;
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);
@@ -426,13 +460,23 @@ int cmd_up(struct cli *c, int argc, char **argv)
 				 "supervisor)");
 	char path[BERTH_PATH_LEN], log[BERTH_PATH_LEN];
 	paths_run_dir(path, sizeof(path), c->root);
-	mkdir(c->root, 0755);
-	mkdir(path, 0755);
+	/* Not readable or lockable by other users (a root made before this rule is fixed). */
+	struct stat st;
+	mkdir(c->root, 0700);
+	mkdir(path, 0700);
+	if (stat(c->root, &st) == 0 && (st.st_mode & 027))
+		chmod(c->root, st.st_mode & 07750);
+	chmod(path, 0700);
 	pid_t running = supervisor_running(c);
 	if (running) {
 		printf("berth is already up (supervisor pid %d)\n", (int)running);
 		return 0;
 	}
+	/* The engines never create a store: a new one only on an empty root, here. */
+	if (!cli_store(c))
+		return 1;
+	store_close(c->store);
+	c->store = NULL;
 	int pipefd[2];
 	if (pipe2(pipefd, O_CLOEXEC) < 0)
 		return cli_fail("pipe: %s", strerror(errno));
@@ -440,7 +484,7 @@ int cmd_up(struct cli *c, int argc, char **argv)
 	if (pid == 0) {
 		setsid();
 		paths_supervisor_log(log, sizeof(log), c->root);
-		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 		int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
 		if (fd >= 0 && null >= 0) {
 			dup2(null, STDIN_FILENO);

@@ -22,6 +22,8 @@ int paths_conf(char *out, size_t len, const char *root)
 { return fmt(out, len, "%s/berth.conf", root); }
 int paths_store(char *out, size_t len, const char *root)
 { return fmt(out, len, "%s/store.db", root); }
+int paths_store_id(char *out, size_t len, const char *root)
+{ return fmt(out, len, "%s/store.id", root); }
 
 int paths_run_dir(char *out, size_t len, const char *root)
 { return fmt(out, len, "%s/run", root); }
@@ -33,6 +35,8 @@ int paths_supervisor_state(char *out, size_t len, const char *root)
 { return fmt(out, len, "%s/run/supervisor.json", root); }
 int paths_supervisor_log(char *out, size_t len, const char *root)
 { return fmt(out, len, "%s/run/supervisor.log", root); }
+int paths_daemon_lock(char *out, size_t len, const char *root, const char *daemon)
+{ return fmt(out, len, "%s/run/%s.lock", root, daemon); }
 int paths_daemon_log(char *out, size_t len, const char *root, const char *daemon)
 { return fmt(out, len, "%s/run/%s.log", root, daemon); }
 

@@ -4,9 +4,10 @@
  *
  *   <root>/berth.conf                               paths_conf
  *   <root>/store.db                                 paths_store
+ *   <root>/store.id                                 paths_store_id (the root's store)
  *   <root>/run/                                     paths_run_dir
  *   <root>/run/supervisor.{lock,pid,json,log}       paths_supervisor_*
- *   <root>/run/<daemon>.log                         paths_daemon_log
+ *   <root>/run/<daemon>.{log,lock}                  paths_daemon_log, paths_daemon_lock
  *   <root>/blockd/{rpc.sock,vhost,config.json}      paths_blockd_*  (the defaults of the
  *                                                   configured [diskengine] rpc_socket and
  *                                                   vhost_dir: paths_target_load)
@@ -26,6 +27,7 @@
 
 int paths_conf(char *out, size_t len, const char *root);
 int paths_store(char *out, size_t len, const char *root);
+int paths_store_id(char *out, size_t len, const char *root);
 
 int paths_run_dir(char *out, size_t len, const char *root);
 int paths_supervisor_lock(char *out, size_t len, const char *root);
@@ -33,6 +35,7 @@ int paths_supervisor_pid(char *out, size_t len, const char *root);
 int paths_supervisor_state(char *out, size_t len, const char *root);
 int paths_supervisor_log(char *out, size_t len, const char *root);
 int paths_daemon_log(char *out, size_t len, const char *root, const char *daemon);
+int paths_daemon_lock(char *out, size_t len, const char *root, const char *daemon);
 
 int paths_blockd_dir(char *out, size_t len, const char *root);
 int paths_blockd_rpc_sock(char *out, size_t len, const char *root);

@@ -18,10 +18,12 @@
 #include "berth_version.h"
 #include "config.h"
 #include "daemon_args.h"
+#include "daemon_lock.h"
 #include "events.h"
 #include "log.h"
 #include "loop.h"
 #include "paths.h"
+#include "store_root.h"
 #include "target_restart.h"
 
 static const char g_usage[] =
@@ -38,14 +40,23 @@ static const char g_usage[] =
 int main(int argc, char **argv)
 {
 	struct daemon_args args;
+	umask(077);          /* volumes, status and events: nobody else's */
 	if (daemon_parse_args(argc, argv, "diskengine", g_usage, &args) < 0)
 		return 2;
 	const char *root = args.root, *config = args.config;
 	static struct diskengine_config cfg;
 	char path[BERTH_PATH_LEN], err[512];
+	if (daemon_lock_take(root, "diskengine", false, path, sizeof(path)) < 0) {
+		log_error("diskengine", "msg=\"refusing to start\" error=\"%s\"", path);
+		return 1;
+	}
 	paths_conf(path, sizeof(path), root);
 	if (diskengine_config_load(&cfg, root, config ? config : path, err, sizeof(err)) < 0) {
 		log_error("diskengine", "msg=\"bad configuration\" error=\"%s\"", err);
+		return 2;
+	}
+	if (!cfg.desired_from_dir && store_check_root(root, err, sizeof(err)) < 0) {
+		log_error("diskengine", "msg=\"refusing the store\" error=\"%s\"", err);
 		return 2;
 	}
 	int sfd = daemon_stop_signalfd(false);      /* before the loops' threads exist */

@@ -52,7 +52,7 @@ const char *store_error(const struct store *s)
 	return s->error;
 }
 
-struct store *store_open(const char *url, char *err, size_t errlen)
+static struct store *open_url(const char *url, bool create, char *err, size_t errlen)
 {
 	const char *location;
 	const struct store_backend *backend = backend_for(url, &location);
@@ -67,12 +67,34 @@ struct store *store_open(const char *url, char *err, size_t errlen)
 		return NULL;
 	}
 	s->ops = backend;
-	if (s->ops->open(s, location) < 0) {
+	int rc = s->ops->open(s, location, create);
+	if (rc < 0) {
 		snprintf(err, errlen, "%s", s->error);
 		free(s);
+		errno = -rc;
 		return NULL;
 	}
 	return s;
+}
+
+struct store *store_open(const char *url, char *err, size_t errlen)
+{
+	return open_url(url, false, err, errlen);
+}
+
+struct store *store_create(const char *url, char *err, size_t errlen)
+{
+	return open_url(url, true, err, errlen);
+}
+
+int store_identity(struct store *s, char out[STORE_ID_LEN])
+{
+	return s->ops->meta_get(s, "identity", out, STORE_ID_LEN);
+}
+
+int store_identity_init(struct store *s, const char *candidate, char out[STORE_ID_LEN])
+{
+	return s->ops->meta_init(s, "identity", candidate, out, STORE_ID_LEN);
 }
 
 void store_close(struct store *s)

@@ -52,8 +52,18 @@ struct store_event {
 
 struct store;
 
-/* url: a path to an SQLite file ("sqlite:" prefix optional). */
+#define STORE_ID_LEN 37                 /* a UUID's text and its NUL */
+
+/* url: a path to an SQLite file ("sqlite:" prefix optional). store_open opens an existing
+ * store only (NULL with errno ENOENT when there is none): a store is never re-created behind
+ * an operator's back. store_create also makes a new, empty one; store_root.h decides when
+ * that is allowed. */
 struct store *store_open(const char *url, char *err, size_t errlen);
+struct store *store_create(const char *url, char *err, size_t errlen);
+/* The store's identity (a UUID, set once, store_root.h): -ENOENT while it has none.
+ * store_identity_init sets it to candidate unless it has one; out gets the one kept. */
+int store_identity(struct store *s, char out[STORE_ID_LEN]);
+int store_identity_init(struct store *s, const char *candidate, char out[STORE_ID_LEN]);
 void store_close(struct store *s);
 const char *store_error(const struct store *s);
 

@@ -9,7 +9,8 @@
 
 struct store_backend {
 	const char *name;       /* its URL scheme: "<name>:<location>" */
-	int (*open)(struct store *s, const char *location);
+	/* create: make a new, empty store when there is none; else -ENOENT for a missing one */
+	int (*open)(struct store *s, const char *location, bool create);
 	void (*close)(struct store *s);
 	int (*vm_create)(struct store *s, struct store_vm *vm, struct store_volume *vol);
 	int (*vm_get)(struct store *s, int64_t id, const char *name, struct store_vm *out);
@@ -27,6 +28,11 @@ struct store_backend {
 	int (*event_list)(struct store *s, int64_t after_id, int64_t vm_id, size_t limit,
 			  struct store_event **out, size_t *n);
 	int (*host_seen)(struct store *s, const char *host);
+	/* The store's meta table: meta_get -ENOENT for a missing key; meta_init sets key only
+	 * when it has no value yet (the first writer wins) and reads back the value kept. */
+	int (*meta_get)(struct store *s, const char *key, char *out, size_t len);
+	int (*meta_init)(struct store *s, const char *key, const char *value, char *out,
+			 size_t len);
 };
 
 struct store {

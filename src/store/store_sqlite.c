@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <sqlite3.h>
 
@@ -42,6 +43,8 @@ static const char *const g_migrations[] = {
 	"  host TEXT NOT NULL, component TEXT NOT NULL, vm_id INTEGER NOT NULL DEFAULT 0,"
 	"  level TEXT NOT NULL, message TEXT NOT NULL);"
 	"CREATE INDEX events_vm ON events(vm_id, id);",
+	/* 2: what the store says about itself (its identity: store_root.h) */
+	"CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
 };
 
 static sqlite3 *db_of(struct store *s)
@@ -178,11 +181,14 @@ static int set_wal(struct store *s)
 	}
 }
 
-static int sq_open(struct store *s, const char *path)
+static int sq_open(struct store *s, const char *path, bool create)
 {
 	sqlite3 *db = NULL;
-	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-					       SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+	struct stat st;
+	if (!create && stat(path, &st) < 0 && errno == ENOENT)
+		return store_fail(s, -ENOENT, "%s: no store there", path);
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX |
+					       (create ? SQLITE_OPEN_CREATE : 0), NULL) != SQLITE_OK) {
 		int rc = store_fail(s, -EIO, "%s: %s", path, db ? sqlite3_errmsg(db) : "cannot open");
 		sqlite3_close(db);
 		return rc;
@@ -563,6 +569,40 @@ static int sq_host_seen(struct store *s, const char *host)
 	return step_done(s, st, "host seen");
 }
 
+/* ---------------------------------------------------------------- meta */
+
+static int sq_meta_get(struct store *s, const char *key, char *out, size_t len)
+{
+	sqlite3_stmt *st;
+	int rc = prepare(s, "SELECT value FROM meta WHERE key = ?", &st);
+	if (rc)
+		return rc;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	int step = sqlite3_step(st);
+	if (step == SQLITE_ROW)
+		copy_text(out, len, st, 0);
+	else
+		rc = step == SQLITE_DONE ? store_fail(s, -ENOENT, "no %s in the store", key)
+					 : sql_fail(s, "read meta");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int sq_meta_init(struct store *s, const char *key, const char *value, char *out,
+			size_t len)
+{
+	sqlite3_stmt *st;
+	int rc = prepare(s, "INSERT INTO meta (key, value) VALUES (?, ?) "
+			    "ON CONFLICT(key) DO NOTHING", &st);
+	if (rc)
+		return rc;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
+	if ((rc = step_done(s, st, "write meta")))
+		return rc;
+	return sq_meta_get(s, key, out, len);
+}
+
 const struct store_backend store_sqlite_backend = {
 	.name = "sqlite",
 	.open = sq_open,
@@ -578,4 +618,6 @@ const struct store_backend store_sqlite_backend = {
 	.event_add = sq_event_add,
 	.event_list = sq_event_list,
 	.host_seen = sq_host_seen,
+	.meta_get = sq_meta_get,
+	.meta_init = sq_meta_init,
 };

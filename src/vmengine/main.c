@@ -15,10 +15,12 @@
 #include "berth_version.h"
 #include "config.h"
 #include "daemon_args.h"
+#include "daemon_lock.h"
 #include "desired_vms.h"
 #include "engine.h"
 #include "log.h"
 #include "paths.h"
+#include "store_root.h"
 
 static const char g_usage[] =
 	"usage: vmengine --root DIR [--config FILE] [--log-level LEVEL]\n"
@@ -51,6 +53,11 @@ static struct desired_vms *open_desired(struct vmengine_config *cfg, const char 
 	paths_vmengine_vms(path, sizeof(path), root);
 	mkdir(path, 0700);
 	paths_vmengine_desired(path, sizeof(path), root);
+	if (!cfg->desired_from_dir && store_check_root(root, err, sizeof(err)) < 0) {
+		log_error("vmengine", "msg=\"refusing the store\" error=\"%s\"", err);
+		*status = 2;
+		return NULL;
+	}
 	struct desired_vms *d = cfg->desired_from_dir
 		? desired_vms_dir_open(path) : desired_vms_store_open(bc.store, bc.host, err, sizeof(err));
 	if (!d)
@@ -62,8 +69,14 @@ static struct desired_vms *open_desired(struct vmengine_config *cfg, const char 
 int main(int argc, char **argv)
 {
 	struct daemon_args args;
+	umask(077);          /* vm.state, consoles, logs (QEMU inherits it): nobody else's */
 	if (daemon_parse_args(argc, argv, "vmengine", g_usage, &args) < 0)
 		return 2;
+	char lerr[BERTH_PATH_LEN + 128];
+	if (daemon_lock_take(args.root, "vmengine", false, lerr, sizeof(lerr)) < 0) {
+		log_error("vmengine", "msg=\"refusing to start\" error=\"%s\"", lerr);
+		return 1;
+	}
 	int sfd = daemon_stop_signalfd(true);     /* before any thread exists (the store's) */
 	if (sfd < 0) {
 		log_error("vmengine", "msg=\"cannot set up signals\" error=\"%s\"", strerror(errno));

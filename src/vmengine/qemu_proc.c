@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -225,6 +226,11 @@ int qemu_launch(char **argv, const struct qemu_paths *p, int timeout_ms, char *e
 			 WIFEXITED(status) ? WEXITSTATUS(status) : -1, line);
 		return -EIO;
 	}
+	/* -daemonize sets QEMU's umask to 027 before it makes the console and the monitor
+	 * sockets: they are nobody else's (docs/vmengine.md). */
+	chmod(p->console, 0600);
+	chmod(p->monitor, 0600);
+	chmod(p->operator_monitor, 0600);
 	int pid = qemu_read_pidfile(p->pidfile);
 	if (pid < 0)
 		snprintf(err, errlen, "QEMU started but %s is unreadable", p->pidfile);

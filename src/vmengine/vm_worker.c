@@ -262,11 +262,35 @@ static int resume_guest(struct vm_worker *w)
 	return mon_command(w, qemu_monitor_cont, (int)w->cfg->qmp_timeout_ms);
 }
 
+/* A live QEMU of this VM that vm.state did not lead us to (vm.state deleted, or a worker
+ * about to launch): it is adopted as it is — pid recorded, QMP reconnected — and its monitor
+ * sockets, pid file and console are left alone. A second QEMU would replace them all and
+ * leave the first guest without a controller. */
+static void adopt_live(struct vm_worker *w, int pid, const char *why)
+{
+	log_warn("vmengine", "vm=%u msg=\"live QEMU adopted instead of a launch\" pid=%d "
+		 "why=\"%s\"", w->id, pid, why);
+	w->st.pid = pid;
+	w->st.escalation = ESC_NONE;
+	w->st.stopping_since_ms = w->st.terminating_since_ms = 0;
+	enter_state(w, VM_RUNNING, why);
+	if (mon_ensure(w, mon_deadline((int)w->cfg->qmp_timeout_ms)) == 0)
+		drain_events(w);
+}
+
 static void launch(struct vm_worker *w, const struct vm_spec *spec)
 {
 	char err[512];
 	if (monotonic_ms() < w->next_launch_ms)
 		return;
+	/* Never a twin: a QEMU naming this VM and this root's pid file is adopted. */
+	int live = qemu_find_pid(w->id, w->paths.pidfile);
+	if (live > 0) {
+		memcpy(w->st.uuid, spec->uuid, sizeof(w->st.uuid));
+		w->st.generation = spec->generation;
+		adopt_live(w, live, "re-adopted a live QEMU");
+		return;
+	}
 	if (!spec->disk_ready) {
 		if (!w->waiting_for_disk)
 			log_info("vmengine", "vm=%u msg=\"waiting for its disk to be exported\"",
@@ -556,6 +580,9 @@ static void adopt(struct vm_worker *w)
 	if (rc == -ENOENT) {
 		w->st = (struct vm_state){ .id = w->id, .state = VM_STOPPED,
 					   .since_ms = wall_ms() };
+		int pid = qemu_find_pid(w->id, w->paths.pidfile);
+		if (pid > 0)          /* vm.state deleted under a running VM */
+			adopt_live(w, pid, "vm.state was missing; re-adopted");
 		publish_status(w);
 		return;
 	}

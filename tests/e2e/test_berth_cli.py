@@ -10,7 +10,10 @@ VMs are the test guest under TCG. Checked:
   policy restart-vms the markers are written, the engines restarted and every VM relaunched;
 - vmengine and diskengine killed in turn: restarted, no VM restarted, no export re-created;
 - SIGUSR1 to the supervisor restarts the target (diskengine's wedge_action);
-- bad input: a one-line error and a non-zero exit, nothing created;
+- bad input: a one-line error and a non-zero exit, nothing created; usage errors (unknown
+  commands and options, bad values, a VM name that looks like an option) exit 2;
+- `berth qmp` refuses the commands that change a VM's run state (the store would go out of
+  step with the guest) and points at the `berth vm` command that does it;
 - a VM being terminated is not brought back by `vm restart`; `vm console --lines N` prints
   exactly the last N lines, also of a console.log over 64 MiB.
 """
@@ -334,3 +337,34 @@ def test_supervisor_restarts_the_target_on_request(host):
         {"blockd", "diskengine", "vmengine"}
     h.run("down")
     assert h.json("status")["up"] is False
+
+
+def test_usage_errors_exit_2_in_one_line(host):
+    h = host()
+    cases = [["nonsense"], ["--bogus"], ["vm", "frobnicate", "1"], ["vm", "create", "-x"],
+             ["vm", "create", "--", "-x"], ["vm", "create", "x", "--vcpus", "999"],
+             ["vm", "create", "x", "--memory"], ["vm", "create"], ["vm", "list", "--bogus"],
+             ["vm", "stop", "-x"], ["vm", "wait", "1", "--state", "FOO"],
+             ["rpc", "bdev_get_bdevs", "{bad"], ["events", "--limit", "0"]]
+    for args in cases:
+        res = h.run(*args, check=False)
+        lines = res.stderr.strip().splitlines()
+        assert res.returncode == 2 and len(lines) == 1, (args, res.returncode, res.stderr)
+    assert h.vms(all_=True) == {}
+
+
+def test_qmp_refuses_run_state_commands(host):
+    h = host()
+    h.run("up")
+    h.run("vm", "create", "q", "--disk-size", 8, "--memory", 128, "--wait")
+    for cmd, points_at in (("stop", "berth vm stop"), ("cont", "berth vm start"),
+                           ("system_reset", "berth vm restart"),
+                           ("system_powerdown", "berth vm stop"), ("quit", "berth vm stop")):
+        res = h.run("qmp", "q", cmd, check=False)
+        lines = res.stderr.strip().splitlines()
+        assert res.returncode == 1 and len(lines) == 1 and points_at in lines[0], \
+            (cmd, res.stderr)
+    assert h.json("qmp", "q", "query-status")["status"] == "running"
+    assert h.vms()["q"]["state"] == "RUNNING"
+    h.run("vm", "terminate", "q", "--wait", "--timeout", 120)
+    h.run("down")

@@ -3,7 +3,9 @@
  * VMs created, read back by id and by name, listed; names unique among live VMs only; the
  * desired state (a terminated VM stays terminated) and the observed one (state_since moves
  * only on a change); a volume report that leaves the export path alone; events by after_id,
- * VM and limit; a refused create leaves nothing behind. */
+ * VM and limit; a refused create leaves nothing behind; store_open never creates a store;
+ * the identity is set once; a root and a store that do not belong together are refused
+ * (store_root.h). */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <ftw.h>
@@ -19,6 +21,7 @@
 #include <sqlite3.h>
 
 #include "store.h"
+#include "store_root.h"
 
 #define RACERS 8
 #define ROUNDS 20
@@ -50,7 +53,7 @@ static void teardown(void)
 static void open_store(void)
 {
 	char err[512] = "";
-	g_s = store_open(g_db, err, sizeof(err));
+	g_s = store_create(g_db, err, sizeof(err));
 	cr_assert_not_null(g_s, "store_open: %s", err);
 }
 
@@ -145,7 +148,7 @@ Test(store, concurrent_open_processes, .init = setup, .fini = teardown, .timeout
 				close(go[1]);
 				(void)!read(go[0], &c, 1);     /* all start together: EOF */
 				char err[512] = "";
-				struct store *s = store_open(path, err, sizeof(err));
+				struct store *s = store_create(path, err, sizeof(err));
 				if (!s) {
 					fprintf(stderr, "round %d racer %d: %s\n", round, i, err);
 					_exit(1);
@@ -182,7 +185,7 @@ static void *open_racer(void *arg)
 {
 	struct racer *r = arg;
 	pthread_barrier_wait(r->start);
-	struct store *s = store_open(r->path, r->err, sizeof(r->err));
+	struct store *s = store_create(r->path, r->err, sizeof(r->err));
 	r->rc = s ? store_host_seen(s, "h1") : -1;
 	if (s && r->rc < 0)
 		snprintf(r->err, sizeof(r->err), "host_seen: %s", store_error(s));
@@ -230,11 +233,80 @@ Test(store, unsupported_url, .init = setup, .fini = teardown)
 	cr_assert(strstr(err, "unsupported"), "%s", err);
 }
 
+Test(store, open_never_creates, .init = setup, .fini = teardown)
+{
+	char err[256] = "";
+	errno = 0;
+	cr_assert_null(store_open(g_db, err, sizeof(err)));
+	cr_assert_eq(errno, ENOENT);
+	cr_assert(access(g_db, F_OK) < 0 && errno == ENOENT, "store_open created %s", g_db);
+}
+
+Test(store, identity_is_set_once, .init = setup, .fini = teardown)
+{
+	open_store();
+	char id[STORE_ID_LEN], kept[STORE_ID_LEN];
+	cr_assert_eq(store_identity(g_s, id), -ENOENT);
+	cr_assert_eq(store_identity_init(g_s, "11111111-1111-4111-8111-111111111111", kept), 0);
+	cr_assert_eq(store_identity_init(g_s, "22222222-2222-4222-8222-222222222222", kept), 0);
+	cr_assert_str_eq(kept, "11111111-1111-4111-8111-111111111111");
+	cr_assert_eq(store_identity(g_s, id), 0);
+	cr_assert_str_eq(id, kept);
+}
+
+static void write_text(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	cr_assert_not_null(f, "%s", path);
+	fputs(text, f);
+	fclose(f);
+}
+
+Test(store, root_and_store_belong_together, .init = setup, .fini = teardown)
+{
+	char err[512] = "", path[256], id[STORE_ID_LEN];
+	/* Empty root: plain open refused, init creates and records the identity. */
+	cr_assert_null(store_open_for_root(g_db, g_dir, STORE_ROOT_OPEN, err, sizeof(err)));
+	cr_assert(strstr(err, "berth init"), "%s", err);
+	struct store *s = store_open_for_root(g_db, g_dir, STORE_ROOT_INIT, err, sizeof(err));
+	cr_assert_not_null(s, "%s", err);
+	cr_assert_eq(store_identity(s, id), 0);
+	store_close(s);
+	cr_assert_null(store_open_for_root(g_db, g_dir, STORE_ROOT_INIT, err, sizeof(err)));
+	s = store_open_for_root(g_db, g_dir, STORE_ROOT_OPEN, err, sizeof(err));
+	cr_assert_not_null(s, "%s", err);
+	store_close(s);
+	/* The store deleted: never re-created, whatever the mode. */
+	snprintf(path, sizeof(path), "%s/vmengine/vms/1", g_dir);
+	char cmd[1024];
+	snprintf(cmd, sizeof(cmd), "mkdir -p %s && rm -f %s %s-wal %s-shm", path, g_db, g_db,
+		 g_db);
+	cr_assert_eq(system(cmd), 0);
+	cr_assert_null(store_open_for_root(g_db, g_dir, STORE_ROOT_CREATE_IF_EMPTY, err,
+					   sizeof(err)));
+	cr_assert(strstr(err, "missing") && strstr(err, id), "%s", err);
+	cr_assert(access(g_db, F_OK) < 0);
+	/* Without store.id either, the VM directory alone is enough to refuse. */
+	snprintf(path, sizeof(path), "%s/store.id", g_dir);
+	unlink(path);
+	cr_assert_null(store_open_for_root(g_db, g_dir, STORE_ROOT_CREATE_IF_EMPTY, err,
+					   sizeof(err)));
+	cr_assert(strstr(err, "vmengine/vms/1"), "%s", err);
+	/* Another store in its place: refused. */
+	write_text(path, "33333333-3333-4333-8333-333333333333\n");
+	s = store_create(g_db, err, sizeof(err));
+	cr_assert_not_null(s, "%s", err);
+	cr_assert_eq(store_identity_init(s, "44444444-4444-4444-8444-444444444444", id), 0);
+	store_close(s);
+	cr_assert_null(store_open_for_root(g_db, g_dir, STORE_ROOT_OPEN, err, sizeof(err)));
+	cr_assert(strstr(err, "not this root's store"), "%s", err);
+}
+
 Test(store, url_scheme_picks_the_back_end, .init = setup, .fini = teardown)
 {
 	char err[256] = "", url[160];
 	snprintf(url, sizeof(url), "sqlite:%s", g_db);       /* the scheme names the back end */
-	struct store *s = store_open(url, err, sizeof(err));
+	struct store *s = store_create(url, err, sizeof(err));
 	cr_assert_not_null(s, "%s", err);
 	store_close(s);
 	cr_assert(access(g_db, F_OK) == 0);                 /* the same file as the plain path */

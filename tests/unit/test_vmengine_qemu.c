@@ -453,7 +453,7 @@ Test(desired_store, reports_never_wait_for_a_locked_store)
 {
 	char db[128], err[256];
 	snprintf(db, sizeof(db), "%s/berth.db", g_dir);
-	struct store *s = store_open(db, err, sizeof(err));
+	struct store *s = store_create(db, err, sizeof(err));
 	cr_assert_not_null(s, "%s", err);
 	struct store_vm vm = { .vcpus = 1, .memory_mb = 64 };
 	struct store_volume vol = { .size_mb = 64 };

@@ -25,6 +25,7 @@
 #include "log.h"
 #include "reactor.h"
 #include "rpc_request.h"
+#include "sock_file.h"
 
 struct rpc_conn {
 	struct rpc_server *server;
@@ -54,6 +55,7 @@ struct rpc_server {
 	struct reactor_fd *listen_watch;
 	struct reactor_poller *silent_check;
 	char *path;
+	struct sock_file bound;         /* unlinked at close only if still ours */
 	struct rpc_conn *conns[RPC_MAX_CONNECTIONS];
 	unsigned next_serial;
 	struct delayed_request *delayed;
@@ -354,6 +356,7 @@ struct rpc_server *rpc_server_open(const char *path, struct reactor *app)
 	mode_t old = umask(0177);
 	int rc = bind(s->listen_fd, (struct sockaddr *)&addr, sizeof(addr));
 	umask(old);
+	sock_file_note(&s->bound, path);
 	if (rc < 0 || listen(s->listen_fd, 128) < 0) {
 		log_error("blockd", "msg=\"cannot listen on RPC socket\" path=%s error=\"%s\"",
 			  path, strerror(errno));
@@ -393,7 +396,7 @@ void rpc_server_close(struct rpc_server *s)
 	reactor_poller_unregister(s->reactor, s->silent_check);
 	reactor_fd_remove(s->reactor, s->listen_watch);
 	close(s->listen_fd);
-	unlink(s->path);
+	sock_file_unlink(&s->bound, s->path);
 	free(s->path);
 	if (g_server == s)
 		g_server = NULL;

@@ -19,6 +19,7 @@
 #include "blockd.h"
 #include "log.h"
 #include "vhost_session.h"
+#include "sock_file.h"
 
 #define SHUTDOWN_WAIT_MS 3000
 
@@ -28,6 +29,7 @@ static const struct blockd *g_app;
 struct vhost_blk_ctrlr {
 	char name[VHOST_CTRLR_NAME_MAX + 1];
 	char socket_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	struct sock_file bound;         /* unlinked on delete only if still ours */
 	char cpumask[24];
 	struct bdev *bdev;
 	bool readonly;
@@ -165,6 +167,7 @@ static int open_socket(struct vhost_blk_ctrlr *c)
 		unlink(c->socket_path);
 		return err;
 	}
+	sock_file_note(&c->bound, c->socket_path);
 	c->listen_fd = fd;
 	return 0;
 }
@@ -222,7 +225,7 @@ static void ctrlr_destroy(struct vhost_blk_ctrlr *c)
 {
 	reactor_fd_remove(g_app->app, c->listen_watch);
 	close(c->listen_fd);
-	unlink(c->socket_path);
+	sock_file_unlink(&c->bound, c->socket_path);
 	bdev_release(c->bdev);
 	for (struct vhost_blk_ctrlr **pp = &g_ctrlrs; *pp; pp = &(*pp)->next) {
 		if (*pp == c) {
