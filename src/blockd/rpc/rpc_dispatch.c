@@ -89,7 +89,7 @@ void rpc_reply(struct rpc_request *req, json_t *result)
 		return;
 	}
 	req->answered = true;
-	if (!req->deliver) {
+	if (!req->deliver || req->held) {
 		req->local_result = result;
 		return;
 	}
@@ -113,7 +113,7 @@ void rpc_reply_error(struct rpc_request *req, int code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	if (!req->deliver) {
+	if (!req->deliver || req->held) {
 		req->local_code = code;
 		snprintf(req->local_msg, sizeof(req->local_msg), "%s", msg);
 		return;
@@ -135,6 +135,23 @@ void rpc_reply_invalid_params(struct rpc_request *req, const char *detail)
 
 /* ---------------------------------------------------------------- dispatch */
 
+/* Sends a held answer to the client it belongs to. */
+static void release_held(struct rpc_request *req)
+{
+	req->held = false;
+	if (!req->deliver)
+		return;
+	req->answered = false;
+	if (req->failed) {
+		req->failed = false;
+		rpc_reply_error(req, req->local_code, "%s", req->local_msg);
+	} else {
+		json_t *result = req->local_result;
+		req->local_result = NULL;
+		rpc_reply(req, result);
+	}
+}
+
 void rpc_dispatch(struct rpc_request *req, const char *method, const json_t *params)
 {
 	const struct rpc_method *m = rpc_find_method(method);
@@ -142,15 +159,19 @@ void rpc_dispatch(struct rpc_request *req, const char *method, const json_t *par
 		rpc_reply_error(req, JRPC_METHOD_NOT_FOUND, "Method not found");
 		return;
 	}
+	bool change = m->flags & RPC_MUTATES;
+	req->held = change;
 	m->handler(req, params);
 	if (!req->answered) {
 		log_error("blockd", "msg=\"handler did not answer\" method=%s", method);
 		rpc_reply_error(req, JRPC_INTERNAL_ERROR, "Internal error");
 	}
-	if (!req->failed && (m->flags & RPC_MUTATES))
+	if (change && !req->failed)
 		for (unsigned i = 0; i < g_num_hooks; i++)
 			if (g_hooks[i].hooks->after_change)
 				g_hooks[i].hooks->after_change(m, g_hooks[i].arg);
+	if (change)
+		release_held(req);
 }
 
 uint32_t rpc_dispatch_client(struct rpc_request *req, const char *method, const json_t *params,
