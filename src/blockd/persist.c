@@ -1,5 +1,8 @@
-/* persist.c — the configuration (save_config's snapshot) written atomically after every change,
- * through an RPC after-change hook, and replayed through the RPC methods at start. */
+/* persist.c — the configuration (save_config's snapshot) written durably (tmp + fsync +
+ * rename + directory fsync) around every change, through the RPC change hooks: after a
+ * create or an update (a failure makes the dispatcher take the change back and fail the
+ * request), and before a delete (with the configuration it will leave). Replayed through the
+ * RPC methods at start. */
 #include "persist.h"
 
 #include <errno.h>
@@ -13,11 +16,43 @@
 #define PERSIST_MAX_BYTES (16 * 1024 * 1024)
 
 static char *persist_path;
+static char *last_saved;        /* the text of the last durable save (NULL: none yet) */
 
 void persist_set_path(const char *path)
 {
 	free(persist_path);
 	persist_path = path ? strdup(path) : NULL;
+	free(last_saved);
+	last_saved = NULL;
+}
+
+/* Writes config durably, unless it is what the file already holds. */
+static int persist_write(const json_t *config)
+{
+	if (!persist_path)
+		return 0;
+	char *text = config ? json_dumps(config, JSON_INDENT(2)) : NULL;
+	if (!text) {
+		log_error("blockd", "msg=\"cannot encode configuration\"");
+		return -ENOMEM;
+	}
+	if (last_saved && strcmp(last_saved, text) == 0) {
+		free(text);
+		return 0;
+	}
+	int rc = atomic_write_file(persist_path, text, strlen(text), 0600);
+	if (rc < 0) {
+		log_error("blockd", "msg=\"cannot persist configuration\" path=%s error=\"%s\"",
+			  persist_path, strerror(-rc));
+		free(text);
+		/* The file holds the old text or the new one: compare with neither. */
+		free(last_saved);
+		last_saved = NULL;
+		return rc;
+	}
+	free(last_saved);
+	last_saved = text;
+	return 0;
 }
 
 int persist_save(void)
@@ -25,17 +60,8 @@ int persist_save(void)
 	if (!persist_path)
 		return 0;
 	json_t *config = rpc_config_snapshot();
-	char *text = config ? json_dumps(config, JSON_INDENT(2)) : NULL;
+	int rc = persist_write(config);
 	json_decref(config);
-	if (!text) {
-		log_error("blockd", "msg=\"cannot encode configuration\"");
-		return -ENOMEM;
-	}
-	int rc = atomic_write_file(persist_path, text, strlen(text), 0600);
-	free(text);
-	if (rc < 0)
-		log_error("blockd", "msg=\"cannot persist configuration\" path=%s error=\"%s\"",
-			  persist_path, strerror(-rc));
 	return rc;
 }
 
@@ -104,12 +130,18 @@ int persist_load(void)
 	return replayed;
 }
 
-static void persist_after_change(const struct rpc_method *m, void *arg)
+static int persist_before_change(const struct rpc_method *m, const json_t *expected, void *arg)
 {
-	persist_save();
+	return persist_write(expected);
+}
+
+static int persist_after_change(const struct rpc_method *m, void *arg)
+{
+	return persist_save();
 }
 
 static const struct rpc_hooks persist_hooks = {
+	.before_change = persist_before_change,
 	.after_change = persist_after_change,
 };
 

@@ -78,8 +78,8 @@ def fresh():
     sanitizer reports, at the end)."""
     started = []
 
-    def make(root, **kw):
-        b = Blockd(root, persist=True, **kw)
+    def make(root, persist=True, **kw):
+        b = Blockd(root, persist=persist, **kw)
         started.append(b)
         return b
 
@@ -170,3 +170,99 @@ def test_sigkill_at_the_reply_loses_nothing(fresh, tmp_path, case):
             lost += 1
         b.kill()
     assert lost == 0, f"{case}: acknowledged change lost {lost}/{ROUNDS} times"
+
+
+# ------------------------------------------------------------------ a full file system
+
+@pytest.fixture
+def tiny_fs(tmp_path):
+    """A 256 KiB tmpfs for the persist file (skipped, with the reason, where mount is not
+    permitted)."""
+    fs = tmp_path / "fs"
+    fs.mkdir()
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k,mode=0700", "tmpfs", str(fs)],
+                       capture_output=True, text=True, timeout=30)
+    if r.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs for the full-disk test: {r.stderr.strip()}")
+    yield fs
+    subprocess.run(["umount", "-l", str(fs)], timeout=30)
+
+
+def fill(fs):
+    """Fills fs to the last byte; returns the filler's path."""
+    path = fs / "filler"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        for chunk in (65536, 4096, 1):
+            while True:
+                try:
+                    os.write(fd, b"\0" * chunk)
+                except OSError as e:
+                    assert e.errno == 28, e
+                    break
+    finally:
+        os.close(fd)
+    return path
+
+
+def state(b):
+    return (sorted(bdevs(b)), ctrlrs(b), delay_latency(b, "d_keep"))
+
+
+def test_a_failed_save_fails_the_request_and_changes_nothing(fresh, tmp_path, tiny_fs):
+    b = fresh(tmp_path, persist=False, extra=["--persist", str(tiny_fs / "config.json")])
+    b.start()
+    for n in ("m_keep", "r_b0", "r_b1", "v_b", "d_b"):
+        malloc(b, n)
+    b.call("bdev_null_create", {"name": "n_keep", "num_blocks": 64, "block_size": 512})
+    b.call("bdev_uring_create", {"name": "u_keep", "filename": make_file(tmp_path / "u.img")})
+    b.call("bdev_aio_create", {"name": "a_keep", "filename": make_file(tmp_path / "a.img")})
+    delay(b, "d_keep", "d_b")
+    b.call("bdev_raid_create", {"name": "r_keep", "raid_level": "raid0", "strip_size_kb": 4,
+                                "base_bdevs": ["r_b0", "r_b1"]})
+    b.call("vhost_create_blk_controller", {"ctrlr": "vc_keep", "dev_name": "v_b"})
+    malloc(b, "spare0")
+    malloc(b, "spare1")
+    acknowledged = state(b)
+    filler = fill(tiny_fs)
+
+    attempts = [
+        ("bdev_malloc_create", {"name": "m_new", "num_blocks": 64, "block_size": 512}),
+        ("bdev_null_create", {"name": "n_new", "num_blocks": 64, "block_size": 512}),
+        ("bdev_uring_create", {"name": "u_new", "filename": make_file(tmp_path / "u2.img")}),
+        ("bdev_aio_create", {"name": "a_new", "filename": make_file(tmp_path / "a2.img")}),
+        ("bdev_delay_create", {"base_bdev_name": "spare0", "name": "d_new",
+                               "avg_read_latency": 1, "p99_read_latency": 1,
+                               "avg_write_latency": 1, "p99_write_latency": 1}),
+        ("bdev_raid_create", {"name": "r_new", "raid_level": "raid1", "strip_size_kb": 0,
+                              "base_bdevs": ["spare0", "spare1"]}),
+        ("vhost_create_blk_controller", {"ctrlr": "vc_new", "dev_name": "spare1"}),
+        ("bdev_delay_update_latency", {"delay_bdev_name": "d_keep", "latency_type": "avg_read",
+                                       "latency_us": 99}),
+        ("vhost_delete_controller", {"ctrlr": "vc_keep"}),
+        ("bdev_raid_delete", {"name": "r_keep"}),
+        ("bdev_delay_delete", {"name": "d_keep"}),
+        ("bdev_malloc_delete", {"name": "m_keep"}),
+        ("bdev_null_delete", {"name": "n_keep"}),
+        ("bdev_uring_delete", {"name": "u_keep"}),
+        ("bdev_aio_delete", {"name": "a_keep"}),
+    ]
+    for method, params in attempts:
+        with pytest.raises(RpcError) as e:
+            b.call(method, params)
+        assert e.value.code == -28, (method, e.value)
+        assert "No space left on device" in e.value.message, (method, e.value)
+        assert "\n" not in e.value.message
+        assert state(b) == acknowledged, method
+    assert "No space left on device" in b.log_text()
+
+    b.kill()
+    b.start()
+    assert state(b) == acknowledged
+
+    # Space again: changes are saved again.
+    os.unlink(filler)
+    malloc(b, "m_after")
+    b.kill()
+    b.start()
+    assert "m_after" in bdevs(b)

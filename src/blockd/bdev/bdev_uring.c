@@ -293,15 +293,15 @@ static void rpc_bdev_aio_delete(struct rpc_request *req, const json_t *params)
 }
 
 static const struct rpc_method uring_rpc_methods[] = {
-	{ "bdev_uring_create", rpc_bdev_uring_create, RPC_MUTATES },
-	{ "bdev_uring_delete", rpc_bdev_uring_delete, RPC_MUTATES },
-	{ NULL, NULL, 0 },
+	{ "bdev_uring_create", rpc_bdev_uring_create, RPC_MUTATES, bdev_rpc_undo_create },
+	{ "bdev_uring_delete", rpc_bdev_uring_delete, RPC_MUTATES | RPC_DELETES, NULL },
+	{ NULL, NULL, 0, NULL },
 };
 
 static const struct rpc_method aio_rpc_methods[] = {
-	{ "bdev_aio_create", rpc_bdev_aio_create, RPC_MUTATES },
-	{ "bdev_aio_delete", rpc_bdev_aio_delete, RPC_MUTATES },
-	{ NULL, NULL, 0 },
+	{ "bdev_aio_create", rpc_bdev_aio_create, RPC_MUTATES, bdev_rpc_undo_create },
+	{ "bdev_aio_delete", rpc_bdev_aio_delete, RPC_MUTATES | RPC_DELETES, NULL },
+	{ NULL, NULL, 0, NULL },
 };
 
 /* One module under two names: each name's delete also deletes the other's bdevs. */

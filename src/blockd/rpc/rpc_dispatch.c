@@ -1,7 +1,8 @@
 /* rpc_dispatch.c — the method registry and the dispatcher: finds a method in the registered
- * tables, runs the registered hooks around it (intercept before a client's request,
- * after_change once a configuration change succeeded), makes sure every request is answered
- * exactly once, and runs methods in-process for a replayed configuration. It names no area
+ * tables, runs the registered hooks around it (intercept before a client's request;
+ * before_change / after_change around a configuration change, whose answer is held until
+ * they accepted it, and which is taken back when they refuse), makes sure every request is
+ * answered exactly once, and runs methods in-process for a replayed configuration. It names no area
  * of blockd: methods and hooks come from their areas' registration. */
 #include "rpc_request.h"
 
@@ -152,6 +153,108 @@ static void release_held(struct rpc_request *req)
 	}
 }
 
+static void run_handler(struct rpc_request *req, const struct rpc_method *m,
+			const json_t *params)
+{
+	m->handler(req, params);
+	if (!req->answered) {
+		log_error("blockd", "msg=\"handler did not answer\" method=%s", m->name);
+		rpc_reply_error(req, JRPC_INTERNAL_ERROR, "Internal error");
+	}
+}
+
+static bool have_change_hooks(bool before)
+{
+	for (unsigned i = 0; i < g_num_hooks; i++)
+		if (before ? g_hooks[i].hooks->before_change != NULL
+			   : g_hooks[i].hooks->after_change != NULL)
+			return true;
+	return false;
+}
+
+static int run_before_change(const struct rpc_method *m, const json_t *expected)
+{
+	for (unsigned i = 0; i < g_num_hooks; i++) {
+		if (!g_hooks[i].hooks->before_change)
+			continue;
+		int rc = g_hooks[i].hooks->before_change(m, expected, g_hooks[i].arg);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+static int run_after_change(const struct rpc_method *m)
+{
+	int first = 0;
+	for (unsigned i = 0; i < g_num_hooks; i++) {
+		if (!g_hooks[i].hooks->after_change)
+			continue;
+		int rc = g_hooks[i].hooks->after_change(m, g_hooks[i].arg);
+		if (rc < 0 && first == 0)
+			first = rc;
+	}
+	return first;
+}
+
+/* Replaces a held answer with the error of a save that failed. */
+static void fail_held(struct rpc_request *req, int rc)
+{
+	json_decref(req->local_result);
+	req->local_result = NULL;
+	req->answered = true;
+	req->failed = true;
+	req->local_code = rc;
+	snprintf(req->local_msg, sizeof(req->local_msg), "Cannot save the configuration: %s",
+		 strerror(-rc));
+}
+
+/* A configuration change: a delete is saved first (it cannot be taken back); anything else
+ * is applied, saved, and taken back when the save fails. The answer is held meanwhile. */
+static void dispatch_change(struct rpc_request *req, const struct rpc_method *m,
+			    const json_t *params)
+{
+	bool hooked = have_change_hooks(false);
+	json_t *before = hooked ? rpc_config_snapshot() : NULL;
+	bool saved_first = false;
+	req->held = true;
+	if ((m->flags & RPC_DELETES) && before &&
+	    have_change_hooks(true)) {
+		json_t *expected = rpc_config_without(before, rpc_config_object_name(params));
+		if (expected) {
+			int rc = run_before_change(m, expected);
+			json_decref(expected);
+			if (rc < 0) {
+				fail_held(req, rc);
+				goto out;
+			}
+			saved_first = true;
+		}
+	}
+	run_handler(req, m, params);
+	if (req->failed && !saved_first)
+		goto out;
+	/* After a delete saved first: saves what it really left (the same, unless it failed,
+	 * or changed another object too, as a raid1 losing a base). */
+	int rc = run_after_change(m);
+	if (rc < 0 && !req->failed) {
+		if (saved_first) {
+			log_error("blockd", "msg=\"delete done and saved, but what it changed besides "
+				  "could not be saved\" method=%s error=\"%s\"", m->name,
+				  strerror(-rc));
+		} else {
+			log_error("blockd", "msg=\"configuration change not saved; taken back\" "
+				  "method=%s error=\"%s\"", m->name, strerror(-rc));
+			if (m->undo)
+				m->undo(params, req->local_result, before);
+			fail_held(req, rc);
+		}
+	}
+out:
+	json_decref(before);
+	release_held(req);
+}
+
 void rpc_dispatch(struct rpc_request *req, const char *method, const json_t *params)
 {
 	const struct rpc_method *m = rpc_find_method(method);
@@ -159,19 +262,10 @@ void rpc_dispatch(struct rpc_request *req, const char *method, const json_t *par
 		rpc_reply_error(req, JRPC_METHOD_NOT_FOUND, "Method not found");
 		return;
 	}
-	bool change = m->flags & RPC_MUTATES;
-	req->held = change;
-	m->handler(req, params);
-	if (!req->answered) {
-		log_error("blockd", "msg=\"handler did not answer\" method=%s", method);
-		rpc_reply_error(req, JRPC_INTERNAL_ERROR, "Internal error");
-	}
-	if (change && !req->failed)
-		for (unsigned i = 0; i < g_num_hooks; i++)
-			if (g_hooks[i].hooks->after_change)
-				g_hooks[i].hooks->after_change(m, g_hooks[i].arg);
-	if (change)
-		release_held(req);
+	if (m->flags & RPC_MUTATES)
+		dispatch_change(req, m, params);
+	else
+		run_handler(req, m, params);
 }
 
 uint32_t rpc_dispatch_client(struct rpc_request *req, const char *method, const json_t *params,
