@@ -23,6 +23,10 @@ static void usage(FILE *out)
 		"      --reactors N        IO reactor threads (default 1, at most %d)\n"
 		"      --busy-poll         reactors spin instead of sleeping when idle\n"
 		"      --fault-injection   enable blockd_fault_inject / blockd_fault_clear\n"
+		"      --rpc-idle-timeout S\n"
+		"                          close an RPC client that sends and takes nothing for\n"
+		"                          S seconds, or leaves half a request unsent that long\n"
+		"                          (default 10)\n"
 		"      --log-level LEVEL   debug, info, warn or error (default info)\n"
 		"  -h, --help              this text\n"
 		"  -V, --version           print the version\n",
@@ -31,7 +35,8 @@ static void usage(FILE *out)
 
 int blockd_parse_options(int argc, char **argv, struct blockd_options *o)
 {
-	enum { OPT_PERSIST = 256, OPT_REACTORS, OPT_BUSY_POLL, OPT_FAULT, OPT_LOG_LEVEL };
+	enum { OPT_PERSIST = 256, OPT_REACTORS, OPT_BUSY_POLL, OPT_FAULT, OPT_LOG_LEVEL,
+	       OPT_IDLE };
 	static const struct option longopts[] = {
 		{ "rpc-socket", required_argument, NULL, 'r' },
 		{ "vhost-dir", required_argument, NULL, 'S' },
@@ -40,11 +45,13 @@ int blockd_parse_options(int argc, char **argv, struct blockd_options *o)
 		{ "busy-poll", no_argument, NULL, OPT_BUSY_POLL },
 		{ "fault-injection", no_argument, NULL, OPT_FAULT },
 		{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+		{ "rpc-idle-timeout", required_argument, NULL, OPT_IDLE },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	o->num_reactors = 1;
+	o->rpc_idle_timeout_s = 10;
 	int c;
 	while ((c = getopt_long(argc, argv, "r:S:hV", longopts, NULL)) != -1) {
 		switch (c) {
@@ -62,6 +69,17 @@ int blockd_parse_options(int argc, char **argv, struct blockd_options *o)
 				return -1;
 			}
 			o->num_reactors = (unsigned)n;
+			break;
+		}
+		case OPT_IDLE: {
+			char *end;
+			long n = strtol(optarg, &end, 10);
+			if (*end || n < 1 || n > 86400) {
+				fprintf(stderr, "blockd: --rpc-idle-timeout must be 1..86400 "
+					"seconds\n");
+				return -1;
+			}
+			o->rpc_idle_timeout_s = (unsigned)n;
 			break;
 		}
 		case OPT_LOG_LEVEL: {

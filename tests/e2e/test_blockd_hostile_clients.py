@@ -1,0 +1,108 @@
+"""test_blockd_hostile_clients.py — RPC clients that cost blockd nothing: connections that never
+send are dropped after the idle timeout and never lock the operator out (100 of them, then a
+real call), and clients that pipeline requests without reading their replies are no longer
+read from once their output reaches the per-client cap (blockd's CPU and RSS stay flat). The
+figures are printed with the prefix "FIGURES" (pytest -s shows them)."""
+import json
+import os
+import select
+import socket
+import threading
+import time
+
+import pytest
+
+from berth_rpc import RpcClient, wait_for
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def connect(b):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(10)
+    s.connect(b.sock)
+    return s
+
+
+def timed_version(b):
+    """spdk_get_version on a new connection; returns the seconds it took."""
+    t0 = time.monotonic()
+    with RpcClient(b.sock, timeout=5) as c:
+        c.call("spdk_get_version")
+    return time.monotonic() - t0
+
+
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK   # utime + stime
+
+
+def rss_mib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def closed_by_peer(s, timeout):
+    """True once the server closed s (within timeout)."""
+    s.settimeout(timeout)
+    try:
+        return s.recv(100) == b""
+    except (ConnectionResetError, BrokenPipeError):
+        return True
+    except socket.timeout:
+        return False
+
+
+# ------------------------------------------------------------------ idle clients
+
+def test_100_idle_clients_leave_the_operator_a_slot(blockd):
+    idle = [connect(blockd) for _ in range(100)]
+    try:
+        # Each accepted idle client was admitted in turn, the oldest idle one making room.
+        latencies = [timed_version(blockd) for _ in range(5)]
+        print(f"\nFIGURES idle-clients: 100 idle connections, spdk_get_version answered in "
+              f"{', '.join(f'{x * 1000:.1f}' for x in latencies)} ms")
+        assert max(latencies) < 0.1
+        assert "closing the longest idle" in blockd.log_text()
+    finally:
+        for s in idle:
+            s.close()
+
+
+def test_an_idle_client_is_dropped_after_the_idle_timeout(make_blockd):
+    b = make_blockd(extra=["--rpc-idle-timeout", "1"]).start()
+    t0 = time.monotonic()
+    silent = connect(b)
+    half = connect(b)
+    half.sendall(b'{"jsonrpc":"2.0","method":"spdk_get_ver')
+    assert closed_by_peer(silent, 5), "an idle client was never dropped"
+    waited = time.monotonic() - t0
+    assert closed_by_peer(half, 5), "a client with half a request was never dropped"
+    print(f"\nFIGURES idle-timeout: 1 s configured, idle client dropped after {waited:.2f} s")
+    assert 0.9 < waited < 4
+    assert timed_version(b) < 0.1
+    silent.close()
+    half.close()
+    assert "idle" in b.log_text()
+    assert b.stop() == 0
+
+
+def test_64_connections_then_one_more_evicts_the_longest_idle(blockd):
+    conns = [connect(blockd) for _ in range(64)]
+    try:
+        # The 64 answer; conns[0] is then the longest idle.
+        for i, c in enumerate(conns):
+            c.sendall(json.dumps({"jsonrpc": "2.0", "method": "spdk_get_version",
+                                  "id": i}).encode())
+            assert json.loads(c.recv(4096))["id"] == i
+        with RpcClient(blockd.sock, timeout=5) as extra:
+            assert extra.call("spdk_get_version")
+        assert closed_by_peer(conns[0], 5)
+        assert "closing the longest idle" in blockd.log_text()
+    finally:
+        for c in conns:
+            c.close()
