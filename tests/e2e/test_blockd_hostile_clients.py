@@ -106,3 +106,77 @@ def test_64_connections_then_one_more_evicts_the_longest_idle(blockd):
     finally:
         for c in conns:
             c.close()
+
+
+# ------------------------------------------------------------------ non-reading clients
+
+REQ = json.dumps({"jsonrpc": "2.0", "method": "bdev_get_bdevs", "id": 1}).encode()
+
+
+class Flooders:
+    """n clients that pipeline requests as fast as blockd takes them and never read."""
+
+    def __init__(self, b, n):
+        self.socks = [connect(b) for _ in range(n)]
+        for s in self.socks:
+            s.setblocking(False)
+        self.blob = REQ * (65536 // len(REQ))
+        self.sent = 0
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self):
+        while not self.stop.is_set():
+            _, writable, _ = select.select([], self.socks, [], 0.2)
+            for s in writable:
+                try:
+                    self.sent += s.send(self.blob)
+                except (BlockingIOError, InterruptedError):
+                    pass
+                except OSError:
+                    self.socks.remove(s)
+
+    def close(self):
+        self.stop.set()
+        self.thread.join(5)
+        for s in self.socks:
+            s.close()
+
+
+def test_clients_that_never_read_cost_nothing(make_blockd):
+    b = make_blockd().start()
+    for i in range(8):
+        b.call("bdev_malloc_create", {"name": f"m{i}", "num_blocks": 64, "block_size": 512})
+    pid = b.proc.pid
+    rss0 = rss_mib(pid)
+    flood = Flooders(b, 16)
+    try:
+        # blockd stops reading each once its replies reach the cap: the flood stalls.
+        def stalled():
+            before, cpu0 = flood.sent, cpu_seconds(pid)
+            time.sleep(0.5)
+            return flood.sent == before and cpu_seconds(pid) - cpu0 < 0.05
+
+        wait_for(stalled, 30, interval=0, what="blockd to stop reading the flooders")
+        cpu0, t0 = cpu_seconds(pid), time.monotonic()
+        latencies = []
+        while time.monotonic() - t0 < 3:
+            latencies.append(timed_version(b))
+            time.sleep(0.1)  # pacing of the probe, not synchronisation
+        cpu = cpu_seconds(pid) - cpu0
+        wall = time.monotonic() - t0
+        rss = rss_mib(pid)
+        print(f"\nFIGURES non-reading-clients: 16 flooders, {flood.sent / 2**20:.1f} MiB of "
+              f"requests taken; over {wall:.1f} s blockd used {cpu:.2f} s CPU "
+              f"({100 * cpu / wall:.1f}% of a core), RSS {rss0:.1f} -> {rss:.1f} MiB; "
+              f"spdk_get_version max {max(latencies) * 1000:.1f} ms "
+              f"({len(latencies)} calls)")
+        assert cpu / wall < 0.05
+        assert rss - rss0 < 128
+        assert max(latencies) < 0.1
+    finally:
+        flood.close()
+    # Once they are gone, blockd serves as before.
+    assert timed_version(b) < 1
+    assert b.stop() == 0

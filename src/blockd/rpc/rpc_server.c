@@ -67,10 +67,23 @@ static struct rpc_server *g_server;
 
 /* ---------------------------------------------------------------- output */
 
+static size_t conn_out_pending(const struct rpc_conn *c)
+{
+	return c->out_len - c->out_off;
+}
+
+/* Requests are taken from a client only while its answers waiting to go out stay under the
+ * cap: one that does not read them is not read either (EPOLLIN disarmed, so it costs no
+ * wake-up), until they drain. */
+static bool conn_may_read(const struct rpc_conn *c)
+{
+	return !c->close_after_flush && conn_out_pending(c) < RPC_OUTPUT_CAP;
+}
+
 static void conn_update_events(struct rpc_server *s, struct rpc_conn *c)
 {
-	bool want_out = c->out_off < c->out_len;
-	reactor_fd_modify(s->reactor, c->watch, EPOLLIN | (want_out ? EPOLLOUT : 0));
+	uint32_t ev = (conn_may_read(c) ? EPOLLIN : 0) | (conn_out_pending(c) ? EPOLLOUT : 0);
+	reactor_fd_modify(s->reactor, c->watch, ev);
 }
 
 /* Writes what the socket takes now; the rest waits for EPOLLOUT. -1 when the peer is gone. */
@@ -102,12 +115,6 @@ static void conn_queue(struct rpc_conn *c, char *line, size_t len)
 {
 	if (!line)
 		return;
-	if (c->out_len + len > RPC_OUTPUT_MAX) {
-		log_warn("blockd", "msg=\"client does not read its replies; closing\" fd=%d", c->fd);
-		c->close_after_flush = true;
-		free(line);
-		return;
-	}
 	char *nb = realloc(c->out, c->out_len + len);
 	if (!nb) {
 		c->close_after_flush = true;
@@ -262,6 +269,41 @@ static void accept_clients(struct rpc_server *s)
 	}
 }
 
+static void conn_parse_error(struct rpc_conn *c, int rc, const char *err)
+{
+	struct rpc_request req = { .deliver = conn_deliver, .deliver_arg = c };
+	const char *why = rc == -EMSGSIZE ? "request too large" : err;
+	rpc_reply_error(&req, JRPC_PARSE_ERROR, "Parse error: %s", why);
+	log_warn("blockd", "msg=\"closing RPC client\" reason=\"%s\"", why);
+	c->close_after_flush = true;
+}
+
+/* Handles the complete requests received, while the client's answers stay under the cap
+ * (the rest wait in the frame buffer until they drain). */
+static void conn_process(struct rpc_server *s, struct rpc_conn *c)
+{
+	while (conn_may_read(c)) {
+		json_t *value = NULL;
+		unsigned flags = 0;
+		char err[160] = "";
+		int rc = jrpc_frame_next(&c->frame, &value, &flags, err, sizeof(err));
+		if (rc == 1) {
+			handle_value(s, c, value, flags, false);
+			json_decref(value);
+			continue;
+		}
+		if (rc < 0)
+			conn_parse_error(c, rc, err);
+		break;
+	}
+	if (jrpc_frame_partial(&c->frame)) {
+		if (!c->partial_since_ms)
+			c->partial_since_ms = monotonic_ms();
+	} else {
+		c->partial_since_ms = 0;
+	}
+}
+
 /* Reads and handles what the client sent. Returns -1 when the connection must close. */
 static int conn_read(struct rpc_server *s, struct rpc_conn *c)
 {
@@ -272,36 +314,11 @@ static int conn_read(struct rpc_server *s, struct rpc_conn *c)
 	if (n < 0)
 		return (errno == EAGAIN || errno == EINTR) ? 0 : -1;
 	c->active_ms = monotonic_ms();
-
 	int rc = jrpc_frame_feed(&c->frame, buf, (size_t)n);
-	for (;;) {
-		json_t *value = NULL;
-		unsigned flags = 0;
-		char err[160] = "";
-		if (rc == 0)
-			rc = jrpc_frame_next(&c->frame, &value, &flags, err, sizeof(err));
-		if (rc == 1) {
-			handle_value(s, c, value, flags, false);
-			json_decref(value);
-			rc = 0;
-			continue;
-		}
-		if (rc < 0) {
-			struct rpc_request req = { .deliver = conn_deliver, .deliver_arg = c };
-			rpc_reply_error(&req, JRPC_PARSE_ERROR, "Parse error: %s",
-					rc == -EMSGSIZE ? "request too large" : err);
-			log_warn("blockd", "msg=\"closing RPC client\" reason=\"%s\"",
-				 rc == -EMSGSIZE ? "request too large" : err);
-			c->close_after_flush = true;
-		}
-		break;
-	}
-	if (jrpc_frame_partial(&c->frame)) {
-		if (!c->partial_since_ms)
-			c->partial_since_ms = monotonic_ms();
-	} else {
-		c->partial_since_ms = 0;
-	}
+	if (rc < 0)
+		conn_parse_error(c, rc, "");
+	else
+		conn_process(s, c);
 	return 0;
 }
 
@@ -309,7 +326,13 @@ static void conn_event(void *arg, uint32_t events)
 {
 	struct rpc_conn *c = arg;
 	struct rpc_server *s = c->server;
-	if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) && !c->close_after_flush) {
+	if (conn_flush(c) < 0) {
+		conn_close(s, c);
+		return;
+	}
+	/* Requests held back while the answers were over the cap come first. */
+	conn_process(s, c);
+	if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) && conn_may_read(c)) {
 		if (conn_read(s, c) < 0) {
 			conn_close(s, c);
 			return;

@@ -10,7 +10,9 @@
 /* A client that neither sends nor takes a byte this long, with no request of its in progress,
  * or that leaves half a request unsent this long, is closed (rpc_server_set_idle_timeout). */
 #define RPC_IDLE_TIMEOUT_MS 10000
-#define RPC_OUTPUT_MAX (64u * 1024 * 1024)
+/* A client whose answers waiting to go out reach this is not read from until they drain (it
+ * costs no CPU; its memory is bounded by the cap plus the requests of one read). */
+#define RPC_OUTPUT_CAP (1024u * 1024)
 
 struct rpc_server;
 struct reactor;
