@@ -266,3 +266,70 @@ def test_a_failed_save_fails_the_request_and_changes_nothing(fresh, tmp_path, ti
     b.kill()
     b.start()
     assert "m_after" in bdevs(b)
+
+
+# ------------------------------------------------------------------ replay
+
+def saved_entries(b):
+    path = b.dir / "config.json"
+    cfg = json.loads(path.read_text())
+    return {(e["method"], e["params"].get("name") or e["params"].get("ctrlr")): e["params"]
+            for sub in cfg["subsystems"] for e in sub["config"]}
+
+
+def test_a_relative_filename_is_saved_absolute(fresh, tmp_path, monkeypatch):
+    here, elsewhere = tmp_path / "here", tmp_path / "elsewhere"
+    here.mkdir()
+    elsewhere.mkdir()
+    make_file(here / "u.img")
+    make_file(here / "a.img")
+    monkeypatch.chdir(here)
+    b = fresh(tmp_path).start()
+    b.call("bdev_uring_create", {"name": "u_rel", "filename": "u.img"})
+    b.call("bdev_aio_create", {"name": "a_rel", "filename": "./a.img"})
+    saved = saved_entries(b)
+    assert saved[("bdev_uring_create", "u_rel")]["filename"] == str(here / "u.img")
+    assert saved[("bdev_aio_create", "a_rel")]["filename"] == str(here / "a.img")
+    assert bdevs(b)["u_rel"]["driver_specific"]["uring"]["filename"] == str(here / "u.img")
+    b.kill()
+    monkeypatch.chdir(elsewhere)
+    b.start()
+    assert {"u_rel", "a_rel"} <= set(bdevs(b))
+
+
+def test_an_entry_that_fails_to_replay_is_kept_and_reported(fresh, tmp_path):
+    disk = make_file(tmp_path / "u.img")
+    b = fresh(tmp_path).start()
+    malloc(b, "m0")
+    b.call("bdev_uring_create", {"name": "u_gone", "filename": disk})
+    b.call("vhost_create_blk_controller", {"ctrlr": "vc_gone", "dev_name": "u_gone"})
+    assert b.stop() == 0
+    os.rename(disk, disk + ".away")
+
+    b.start()
+    assert set(bdevs(b)) == {"m0"} and ctrlrs(b) == []
+    malloc(b, "m1")         # a save: the entries that did not replay stay in the file
+    saved = saved_entries(b)
+    assert ("bdev_uring_create", "u_gone") in saved
+    assert ("vhost_create_blk_controller", "vc_gone") in saved
+    assert ("bdev_malloc_create", "m1") in saved
+    b.kill()
+    b.start()               # reported at every start
+    log = b.log_text()
+    assert log.count("persisted entry failed to replay; kept") == 4, log[-3000:]
+    assert "name=u_gone" in log and "name=vc_gone" in log
+
+    b.kill()
+    os.rename(disk + ".away", disk)
+    b.start()
+    assert set(bdevs(b)) == {"m0", "m1", "u_gone"} and ctrlrs(b) == ["vc_gone"]
+
+    # An object created under a kept entry's name replaces it.
+    b.kill()
+    os.rename(disk, disk + ".away")
+    b.start()
+    b.call("bdev_null_create", {"name": "u_gone", "num_blocks": 64, "block_size": 512})
+    saved = saved_entries(b)
+    assert ("bdev_uring_create", "u_gone") not in saved
+    assert ("bdev_null_create", "u_gone") in saved
+    assert ("vhost_create_blk_controller", "vc_gone") in saved
