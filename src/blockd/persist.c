@@ -2,14 +2,16 @@
  * rename + directory fsync) around every change, through the RPC change hooks: after a
  * create or an update (a failure makes the dispatcher take the change back and fail the
  * request), and before a delete (with the configuration it will leave). Replayed through the
- * RPC methods at start. */
+ * RPC methods at start; an entry that fails to replay is reported and kept in the file. */
 #include "persist.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "atomic_file.h"
+#include "jsonrpc.h"
 #include "log.h"
 #include "rpc.h"
 
@@ -17,6 +19,10 @@
 
 static char *persist_path;
 static char *last_saved;        /* the text of the last durable save (NULL: none yet) */
+/* Entries of the file that did not replay at start ([{"subsystem", "entry"}]): written again
+ * with every save, after the live entries of their subsystem, until an object of the same
+ * name in that subsystem replaces them; reported at every start. Never dropped silently. */
+static json_t *g_kept;
 
 void persist_set_path(const char *path)
 {
@@ -24,6 +30,72 @@ void persist_set_path(const char *path)
 	persist_path = path ? strdup(path) : NULL;
 	free(last_saved);
 	last_saved = NULL;
+	json_decref(g_kept);
+	g_kept = NULL;
+}
+
+static json_t *subsystem_config(json_t *config, const char *subsystem)
+{
+	size_t i;
+	json_t *sub;
+	json_array_foreach(json_object_get(config, "subsystems"), i, sub) {
+		const char *name = json_string_value(json_object_get(sub, "subsystem"));
+		if (name && subsystem && strcmp(name, subsystem) == 0)
+			return json_object_get(sub, "config");
+	}
+	json_t *entries = json_array();
+	json_array_append_new(json_object_get(config, "subsystems"),
+			      json_pack("{s:s?, s:o}", "subsystem", subsystem, "config", entries));
+	return entries;
+}
+
+/* True when config's subsystem has an entry for an object called name. */
+static bool live_has(const json_t *config, const char *subsystem, const char *name)
+{
+	size_t i, j;
+	json_t *sub, *entry;
+	json_array_foreach(json_object_get(config, "subsystems"), i, sub) {
+		const char *s = json_string_value(json_object_get(sub, "subsystem"));
+		if (!s || !subsystem || strcmp(s, subsystem) != 0)
+			continue;
+		json_array_foreach(json_object_get(sub, "config"), j, entry) {
+			const char *n = rpc_config_object_name(json_object_get(entry, "params"));
+			if (n && strcmp(n, name) == 0)
+				return true;
+		}
+	}
+	return false;
+}
+
+/* A copy of config with the kept entries added; superseded[i] set for those a live object
+ * of the same name replaces. */
+static json_t *with_kept(const json_t *config, bool *superseded)
+{
+	json_t *copy = json_deep_copy(config);
+	size_t i;
+	json_t *k;
+	json_array_foreach(g_kept, i, k) {
+		const char *subsystem = json_string_value(json_object_get(k, "subsystem"));
+		json_t *entry = json_object_get(k, "entry");
+		const char *name = rpc_config_object_name(json_object_get(entry, "params"));
+		superseded[i] = name && live_has(config, subsystem, name);
+		if (!superseded[i])
+			json_array_append(subsystem_config(copy, subsystem), entry);
+	}
+	return copy;
+}
+
+static void forget_superseded(const bool *superseded)
+{
+	for (size_t i = json_array_size(g_kept); i-- > 0;) {
+		if (!superseded[i])
+			continue;
+		json_t *entry = json_object_get(json_array_get(g_kept, i), "entry");
+		log_warn("blockd", "msg=\"a persisted entry that did not replay is replaced by a "
+			 "live object of the same name\" name=%s",
+			 rpc_config_object_name(json_object_get(entry, "params")));
+		json_array_remove(g_kept, i);
+	}
 }
 
 /* Writes config durably, unless it is what the file already holds. */
@@ -31,13 +103,20 @@ static int persist_write(const json_t *config)
 {
 	if (!persist_path)
 		return 0;
-	char *text = config ? json_dumps(config, JSON_INDENT(2)) : NULL;
+	size_t nkept = json_array_size(g_kept);
+	bool *superseded = nkept ? calloc(nkept, sizeof(bool)) : NULL;
+	json_t *full = config && superseded ? with_kept(config, superseded)
+					    : json_incref((json_t *)config);
+	char *text = full && (!nkept || superseded) ? json_dumps(full, JSON_INDENT(2)) : NULL;
+	json_decref(full);
 	if (!text) {
 		log_error("blockd", "msg=\"cannot encode configuration\"");
+		free(superseded);
 		return -ENOMEM;
 	}
 	if (last_saved && strcmp(last_saved, text) == 0) {
 		free(text);
+		free(superseded);
 		return 0;
 	}
 	int rc = atomic_write_file(persist_path, text, strlen(text), 0600);
@@ -45,6 +124,7 @@ static int persist_write(const json_t *config)
 		log_error("blockd", "msg=\"cannot persist configuration\" path=%s error=\"%s\"",
 			  persist_path, strerror(-rc));
 		free(text);
+		free(superseded);
 		/* The file holds the old text or the new one: compare with neither. */
 		free(last_saved);
 		last_saved = NULL;
@@ -52,6 +132,9 @@ static int persist_write(const json_t *config)
 	}
 	free(last_saved);
 	last_saved = text;
+	if (nkept)
+		forget_superseded(superseded);
+	free(superseded);
 	return 0;
 }
 
@@ -65,24 +148,31 @@ int persist_save(void)
 	return rc;
 }
 
-static int replay_entry(const json_t *entry)
+/* Replays one entry; one that fails is kept (g_kept) and reported. */
+static int replay_entry(const char *subsystem, json_t *entry)
 {
 	json_t *method = json_object_get(entry, "method");
 	json_t *params = json_object_get(entry, "params");
-	if (!json_is_string(method)) {
-		log_warn("blockd", "msg=\"persisted entry without a method; skipped\"");
-		return -EINVAL;
+	const char *name = rpc_config_object_name(params);
+	char err[256] = "no method";
+	int rc = JRPC_INVALID_REQUEST;
+	if (json_is_string(method)) {
+		json_t *result = NULL;
+		rc = rpc_call_local(json_string_value(method), params, &result, err, sizeof(err));
+		json_decref(result);
+		if (rc == 0)
+			return 0;
 	}
-	char err[256];
-	json_t *result = NULL;
-	int rc = rpc_call_local(json_string_value(method), params, &result, err, sizeof(err));
-	json_decref(result);
-	if (rc != 0) {
-		log_warn("blockd", "msg=\"persisted entry failed; skipped\" method=%s code=%d "
-			 "error=\"%s\"", json_string_value(method), rc, err);
-		return -EINVAL;
-	}
-	return 0;
+	log_error("blockd", "msg=\"persisted entry failed to replay; kept in the configuration "
+		  "file\" path=%s subsystem=%s method=%s name=%s code=%d error=\"%s\"",
+		  persist_path, subsystem ? subsystem : "-",
+		  json_is_string(method) ? json_string_value(method) : "-", name ? name : "-", rc,
+		  err);
+	if (!g_kept)
+		g_kept = json_array();
+	json_array_append_new(g_kept, json_pack("{s:s?, s:O}", "subsystem", subsystem,
+						 "entry", entry));
+	return -EINVAL;
 }
 
 int persist_load(void)
@@ -112,21 +202,27 @@ int persist_load(void)
 	/* Replay is not a change: it must not rewrite the file entry by entry. */
 	char *saved = persist_path;
 	persist_path = NULL;
-	int replayed = 0;
+	int replayed = 0, failed = 0;
 	size_t i, j;
 	json_t *sub, *entry;
 	json_array_foreach(subsystems, i, sub) {
 		json_t *entries = json_object_get(sub, "config");
-		if (!json_is_array(entries))
-			continue;
-		json_array_foreach(entries, j, entry)
-			if (replay_entry(entry) == 0)
+		const char *subsystem = json_string_value(json_object_get(sub, "subsystem"));
+		json_array_foreach(entries, j, entry) {
+			if (replay_entry(subsystem, entry) == 0)
 				replayed++;
+			else
+				failed++;
+		}
 	}
 	persist_path = saved;
 	json_decref(config);
 	log_info("blockd", "msg=\"configuration replayed\" path=%s entries=%d", persist_path,
 		 replayed);
+	if (failed)
+		log_error("blockd", "msg=\"%d persisted entries did not replay; they stay in the "
+			  "configuration file until they replay at a later start, or an object of "
+			  "the same name replaces them\" path=%s", failed, persist_path);
 	return replayed;
 }
 

@@ -10,8 +10,9 @@ int persist_register(void);
 void persist_set_path(const char *path);
 /* Writes the configuration if persistence is on. Logs and returns -errno on failure. */
 int persist_save(void);
-/* Replays the file if it exists: every entry through the same RPC handlers. Entries that fail
- * are logged and skipped. Returns the number replayed, or -errno if the file is unreadable
+/* Replays the file if it exists: every entry through the same RPC handlers. An entry that
+ * fails is logged (an error, at every start) and kept: every later save writes it again,
+ * until an object of the same name in its subsystem replaces it. Returns the number replayed, or -errno if the file is unreadable
  * or not a configuration (nothing is replayed then). */
 int persist_load(void);
 
