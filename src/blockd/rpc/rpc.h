@@ -88,6 +88,9 @@ json_t *rpc_config_snapshot(void);
 /* The params of config's entry for the object called name (its "name" or "ctrlr" param)
  * made by method (NULL: any method), or NULL. Borrowed. */
 const json_t *rpc_config_find(const json_t *config, const char *method, const char *name);
+/* True when an entry names name in a param other than its own name (a raid's base_bdevs, a
+ * delay's base_bdev_name, a controller's dev_name). */
+bool rpc_config_referenced(const json_t *config, const char *name);
 /* A copy of config without the entries for the object called name; NULL when there is
  * none. */
 json_t *rpc_config_without(const json_t *config, const char *name);

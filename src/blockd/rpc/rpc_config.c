@@ -73,6 +73,39 @@ const json_t *rpc_config_find(const json_t *config, const char *method, const ch
 	return NULL;
 }
 
+/* True when v is name, or an array holding name. */
+static bool names(const json_t *v, const char *name)
+{
+	if (json_is_string(v))
+		return strcmp(json_string_value(v), name) == 0;
+	size_t i;
+	json_t *x;
+	json_array_foreach(v, i, x)
+		if (json_is_string(x) && strcmp(json_string_value(x), name) == 0)
+			return true;
+	return false;
+}
+
+bool rpc_config_referenced(const json_t *config, const char *name)
+{
+	if (!name)
+		return false;
+	size_t i, j;
+	json_t *sub, *entry;
+	json_array_foreach(json_object_get(config, "subsystems"), i, sub) {
+		json_array_foreach(json_object_get(sub, "config"), j, entry) {
+			const json_t *params = json_object_get(entry, "params");
+			const char *key;
+			json_t *v;
+			json_object_foreach((json_t *)params, key, v)
+				if (strcmp(key, "name") && strcmp(key, "ctrlr") && strcmp(key, "uuid") &&
+				    names(v, name))
+					return true;
+		}
+	}
+	return false;
+}
+
 json_t *rpc_config_without(const json_t *config, const char *name)
 {
 	if (!name || !rpc_config_find(config, NULL, name))

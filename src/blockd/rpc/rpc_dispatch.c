@@ -198,19 +198,22 @@ static int run_after_change(const struct rpc_method *m)
 }
 
 /* Replaces a held answer with the error of a save that failed. */
-static void fail_held(struct rpc_request *req, int rc)
+static void fail_held(struct rpc_request *req, int rc, const char *what)
 {
 	json_decref(req->local_result);
 	req->local_result = NULL;
 	req->answered = true;
 	req->failed = true;
 	req->local_code = rc;
-	snprintf(req->local_msg, sizeof(req->local_msg), "Cannot save the configuration: %s",
-		 strerror(-rc));
+	snprintf(req->local_msg, sizeof(req->local_msg), "%s: %s", what, strerror(-rc));
 }
 
 /* A configuration change: a delete is saved first (it cannot be taken back); anything else
- * is applied, saved, and taken back when the save fails. The answer is held meanwhile. */
+ * is applied, saved, and taken back when the save fails. The answer is held meanwhile.
+ * A delete of an object another entry names (a raid's base, a controller's bdev) is not
+ * saved first: the configuration without it would not replay (the other entry would fail),
+ * and such a delete is refused (-16) but for a raid1 base, which changes the raid too. It is
+ * done, then saved; if that save fails it cannot be taken back, and the answer says so. */
 static void dispatch_change(struct rpc_request *req, const struct rpc_method *m,
 			    const json_t *params)
 {
@@ -218,14 +221,15 @@ static void dispatch_change(struct rpc_request *req, const struct rpc_method *m,
 	json_t *before = hooked ? rpc_config_snapshot() : NULL;
 	bool saved_first = false;
 	req->held = true;
-	if ((m->flags & RPC_DELETES) && before &&
-	    have_change_hooks(true)) {
-		json_t *expected = rpc_config_without(before, rpc_config_object_name(params));
+	const char *name = rpc_config_object_name(params);
+	if ((m->flags & RPC_DELETES) && before && have_change_hooks(true) &&
+	    !rpc_config_referenced(before, name)) {
+		json_t *expected = rpc_config_without(before, name);
 		if (expected) {
 			int rc = run_before_change(m, expected);
 			json_decref(expected);
 			if (rc < 0) {
-				fail_held(req, rc);
+				fail_held(req, rc, "Cannot save the configuration");
 				goto out;
 			}
 			saved_first = true;
@@ -242,12 +246,16 @@ static void dispatch_change(struct rpc_request *req, const struct rpc_method *m,
 			log_error("blockd", "msg=\"delete done and saved, but what it changed besides "
 				  "could not be saved\" method=%s error=\"%s\"", m->name,
 				  strerror(-rc));
-		} else {
+		} else if (m->undo) {
 			log_error("blockd", "msg=\"configuration change not saved; taken back\" "
 				  "method=%s error=\"%s\"", m->name, strerror(-rc));
-			if (m->undo)
-				m->undo(params, req->local_result, before);
-			fail_held(req, rc);
+			m->undo(params, req->local_result, before);
+			fail_held(req, rc, "Cannot save the configuration");
+		} else {
+			log_error("blockd", "msg=\"configuration change done but not saved; it "
+				  "cannot be taken back\" method=%s error=\"%s\"", m->name,
+				  strerror(-rc));
+			fail_held(req, rc, "Done, but the configuration could not be saved");
 		}
 	}
 out:
