@@ -5,10 +5,15 @@
  * RPC methods at start; an entry that fails to replay is reported and kept in the file. */
 #include "persist.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "atomic_file.h"
 #include "jsonrpc.h"
@@ -175,10 +180,43 @@ static int replay_entry(const char *subsystem, json_t *entry)
 	return -EINVAL;
 }
 
+/* A save cut short by a crash leaves "<file>.tmp.<pid>" (atomic_write_file's temporary) next
+ * to the file: removed at start, so crashes do not pile them up. */
+static void remove_stale_temporaries(void)
+{
+	char dir[PATH_MAX], prefix[NAME_MAX + 8];
+	snprintf(dir, sizeof(dir), "%s", persist_path);
+	char *slash = strrchr(dir, '/');
+	const char *base = slash ? slash + 1 : dir;
+	if (snprintf(prefix, sizeof(prefix), "%s.tmp.", base) >= (int)sizeof(prefix))
+		return;
+	if (slash == dir)
+		dir[1] = '\0';
+	else if (slash)
+		*slash = '\0';
+	else
+		snprintf(dir, sizeof(dir), ".");
+	DIR *d = opendir(dir);
+	if (!d)
+		return;
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		size_t n = strlen(prefix);
+		if (strncmp(e->d_name, prefix, n) != 0 || !e->d_name[n] ||
+		    strspn(e->d_name + n, "0123456789") != strlen(e->d_name + n))
+			continue;
+		if (unlinkat(dirfd(d), e->d_name, 0) == 0)
+			log_info("blockd", "msg=\"removed the temporary file of a save cut short\" "
+				 "file=%s/%s", dir, e->d_name);
+	}
+	closedir(d);
+}
+
 int persist_load(void)
 {
 	if (!persist_path)
 		return 0;
+	remove_stale_temporaries();
 	char *text;
 	int rc = read_file_all(persist_path, PERSIST_MAX_BYTES, &text, NULL);
 	if (rc == -ENOENT)
