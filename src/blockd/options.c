@@ -18,8 +18,9 @@ static void usage(FILE *out)
 		"  -r, --rpc-socket PATH   JSON-RPC Unix socket (SPDK's -r)\n"
 		"  -S, --vhost-dir DIR     directory of vhost-user sockets (SPDK's -S); stale\n"
 		"                          sockets in it are removed at start\n"
-		"      --persist FILE      save the configuration after every change and replay\n"
-		"                          it at start\n"
+		"      --persist FILE      save the configuration durably with every change,\n"
+		"                          before answering it (a change that cannot be saved\n"
+		"                          fails and is taken back), and replay it at start\n"
 		"      --reactors N        IO reactor threads (default 1, at most %d)\n"
 		"      --busy-poll         reactors spin instead of sleeping when idle\n"
 		"      --fault-injection   enable blockd_fault_inject / blockd_fault_clear\n"
@@ -29,7 +30,10 @@ static void usage(FILE *out)
 		"                          (default 10)\n"
 		"      --log-level LEVEL   debug, info, warn or error (default info)\n"
 		"  -h, --help              this text\n"
-		"  -V, --version           print the version\n",
+		"  -V, --version           print the version\n\n"
+		"RPC limits: 256 KiB per request; 64 clients (when all are there, the one idle\n"
+		"the longest is closed to admit a new one); a client with 1 MiB of answers it\n"
+		"has not read is not read from until they drain.\n",
 		BLOCKD_MAX_REACTORS);
 }
 

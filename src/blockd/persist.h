@@ -1,9 +1,11 @@
-/* persist.h — blockd --persist FILE: the configuration (save_config's shape) written atomically
- * after every change, and replayed at start before the first RPC is answered. */
+/* persist.h — blockd --persist FILE: the configuration (save_config's shape) written durably
+ * with every change before it is answered, and replayed at start before the first RPC is
+ * answered. */
 #ifndef BLOCKD_PERSIST_H
 #define BLOCKD_PERSIST_H
 
-/* Saves the configuration after every successful change (an RPC after-change hook). */
+/* Saves the configuration around every change (the RPC change hooks: after a create or an
+ * update, before a delete); a failed save fails the change. */
 int persist_register(void);
 
 /* Enables persistence to path (NULL disables). */
