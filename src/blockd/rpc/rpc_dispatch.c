@@ -238,14 +238,17 @@ static void dispatch_change(struct rpc_request *req, const struct rpc_method *m,
 	run_handler(req, m, params);
 	if (req->failed && !saved_first)
 		goto out;
-	/* After a delete saved first: saves what it really left (the same, unless it failed,
-	 * or changed another object too, as a raid1 losing a base). */
+	/* After a delete saved first: saves what it really left (the same as saved, unless it
+	 * failed: then the configuration is put back as it was). */
 	int rc = run_after_change(m);
-	if (rc < 0 && !req->failed) {
+	if (rc < 0 && req->failed) {
+		log_error("blockd", "msg=\"delete refused after the configuration without its "
+			  "object was saved, and the configuration could not be put back\" "
+			  "method=%s error=\"%s\"", m->name, strerror(-rc));
+	} else if (rc < 0) {
 		if (saved_first) {
-			log_error("blockd", "msg=\"delete done and saved, but what it changed besides "
-				  "could not be saved\" method=%s error=\"%s\"", m->name,
-				  strerror(-rc));
+			log_error("blockd", "msg=\"delete done and saved, but a later save failed\" "
+				  "method=%s error=\"%s\"", m->name, strerror(-rc));
 		} else if (m->undo) {
 			log_error("blockd", "msg=\"configuration change not saved; taken back\" "
 				  "method=%s error=\"%s\"", m->name, strerror(-rc));
