@@ -96,7 +96,9 @@ Test(rpc_change, a_create_or_update_not_saved_is_taken_back)
 	g_fail = 0;
 	json_decref(rpc_ok("bdev_malloc_create",
 			   "{\"name\":\"new\",\"num_blocks\":64,\"block_size\":512}"));
-	cr_assert_not_null(rpc_bdev("new"));
+	json_t *b = rpc_bdev("new");
+	cr_assert_not_null(b);
+	json_decref(b);
 }
 
 Test(rpc_change, a_delete_not_saved_is_not_done)
