@@ -46,6 +46,11 @@ def rss_mib(pid):
     return 0.0
 
 
+def sanitized(pid):
+    with open(f"/proc/{pid}/maps") as f:
+        return "libasan" in f.read()
+
+
 def closed_by_peer(s, timeout):
     """True once the server closed s (within timeout)."""
     s.settimeout(timeout)
@@ -173,7 +178,11 @@ def test_clients_that_never_read_cost_nothing(make_blockd):
               f"spdk_get_version max {max(latencies) * 1000:.1f} ms "
               f"({len(latencies)} calls)")
         assert cpu / wall < 0.05
-        assert rss - rss0 < 128
+        if sanitized(pid):
+            print("FIGURES non-reading-clients: AddressSanitizer build (its quarantine keeps "
+                  "freed memory): RSS bound not checked")
+        else:
+            assert rss - rss0 < 128
         assert max(latencies) < 0.1
     finally:
         flood.close()
