@@ -85,24 +85,34 @@ int cmd_volume(struct cli *c, int argc, char **argv)
 
 int cmd_events(struct cli *c, int argc, char **argv)
 {
-	uint64_t vm = 0, limit = 50;
+	uint64_t limit = 50;
+	int64_t vm = 0;
+	const char *vm_arg = NULL;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--vm") && i + 1 < argc) {
-			if (!cli_parse_u64(argv[++i], 1, INT64_MAX, &vm))
-				return cli_usage_error("bad --vm '%s' (a VM id)", argv[i]);
+			vm_arg = argv[++i];
+			if (!vm_arg[0] || vm_arg[0] == '-')
+				return cli_usage_error("bad --vm '%s' (a VM id or name)", vm_arg);
 		} else if (!strcmp(argv[i], "--limit") && i + 1 < argc) {
 			if (!cli_parse_u64(argv[++i], 1, 100000, &limit))
 				return cli_usage_error("bad --limit '%s'", argv[i]);
 		} else {
-			return cli_usage("berth events [--vm ID] [--limit N]");
+			return cli_usage("berth events [--vm VM] [--limit N]");
 		}
+	}
+	if (vm_arg) {
+		struct store_vm found;
+		int rc = cli_find_vm_latest(c, vm_arg, &found);
+		if (rc)
+			return rc;
+		vm = found.id;
 	}
 	struct store *s = cli_store(c);
 	struct store_event *evs;
 	size_t n;
 	if (!s)
 		return 1;
-	if (store_event_list(s, 0, (int64_t)vm, (size_t)limit, &evs, &n) < 0)
+	if (store_event_list(s, 0, vm, (size_t)limit, &evs, &n) < 0)
 		return cli_fail("%s", store_error(s));
 	json_t *arr = c->json ? json_array() : NULL;
 	static const char *const cols[] = { "TIME", "HOST", "COMPONENT", "VM", "LEVEL",

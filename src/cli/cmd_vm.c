@@ -29,8 +29,9 @@
 	"       berth vm restart VM [--timeout S]\n"                                        \
 	"       berth vm console VM [--lines N]\n"                                          \
 	"       berth vm wait VM --state STATE [--timeout S]\n"                             \
-	"VM is an id or the name of a live VM. STATE: CREATING STARTING RUNNING STOPPING\n"  \
-	"STOPPED RESTARTING TERMINATING TERMINATED MIGRATING ERROR"
+	"VM is an id or a name: of a live VM for start, stop, restart and terminate, of the\n"  \
+	"most recent VM so named for show, console and wait. STATE: CREATING STARTING\n"     \
+	"RUNNING STOPPING STOPPED RESTARTING TERMINATING TERMINATED MIGRATING ERROR"
 
 /* A usage error of `berth vm SUB`: its synopsis, in one line. */
 static int vm_usage(const char *sub)
@@ -335,7 +336,7 @@ static int vm_show(struct cli *c, int argc, char **argv)
 		return vm_usage(argv[0]);
 	struct store_vm vm;
 	struct store_volume vol = { 0 };
-	int rc = cli_find_vm(c, argv[1], &vm);
+	int rc = cli_find_vm_latest(c, argv[1], &vm);
 	if (rc)
 		return rc;
 	bool has_volume = store_volume_get(c->store, vm.volume_id, &vol) == 0;
@@ -452,7 +453,7 @@ static int vm_wait(struct cli *c, int argc, char **argv)
 	if (!valid_state(state))
 		return cli_usage_error("bad state '%s' (%s)", state, vm_state_names_list());
 	struct store_vm vm;
-	int rc = cli_find_vm(c, argv[1], &vm);
+	int rc = cli_find_vm_latest(c, argv[1], &vm);
 	return rc ? rc : wait_state(c, vm.id, state, timeout);
 }
 
@@ -519,7 +520,7 @@ static int vm_console(struct cli *c, int argc, char **argv)
 		return vm_usage(argv[0]);
 	}
 	struct store_vm vm;
-	int rc = cli_find_vm(c, argv[1], &vm);
+	int rc = cli_find_vm_latest(c, argv[1], &vm);
 	if (rc)
 		return rc;
 	char path[BERTH_PATH_LEN];

@@ -20,7 +20,7 @@ static const char g_usage[] =
 	"  vm create NAME [...]       create a VM (and its volume); see berth vm --help\n"
 	"  vm list|show|start|stop|restart|terminate|console|wait ...\n"
 	"  volume list [--all]        volumes and their exports\n"
-	"  events [--vm ID] [--limit N]\n"
+	"  events [--vm VM] [--limit N]\n"
 	"  rpc METHOD [JSON] [--timeout S]   call the storage target (SPDK's dialect)\n"
 	"  qmp VM COMMAND [JSON]      call a VM's QEMU monitor\n"
 	"\n"

@@ -368,3 +368,31 @@ def test_qmp_refuses_run_state_commands(host):
     assert h.vms()["q"]["state"] == "RUNNING"
     h.run("vm", "terminate", "q", "--wait", "--timeout", 120)
     h.run("down")
+
+
+def test_a_terminated_vm_is_waited_on_by_name(host):
+    """Issue 12, item 10: terminate 10 VMs, then wait on each by name: all succeed (on main
+    only the first did: a terminated VM's name no longer resolved). A name resolves to its
+    most recent VM for wait, show, console and events; actions still only take live VMs."""
+    h = host()
+    h.run("up")
+    names = [f"t{i}" for i in range(10)]
+    for n in names:
+        h.run("vm", "create", n, "--disk-size", 32, "--memory", 128)
+    for n in names:
+        h.run("vm", "wait", n, "--state", "RUNNING", "--timeout", 180)
+    ids = {n: v["id"] for n, v in h.vms().items()}
+    for n in names:
+        h.run("vm", "terminate", n)
+    for n in names:
+        h.run("vm", "wait", n, "--state", "TERMINATED", "--timeout", 120)
+    assert h.vms() == {}
+    assert h.json("vm", "show", "t2")["id"] == ids["t2"]
+    h.run("vm", "console", "t2", "--lines", 1)
+    assert {e["vm"] for e in h.json("events", "--vm", "t2")} == {ids["t2"]}
+    res = h.run("vm", "start", "t2", check=False)
+    assert res.returncode == 1 and res.stderr == "berth: unknown VM 't2'\n", res.stderr
+    # The name taken again: it resolves to the new VM.
+    h.run("vm", "create", "t2", "--disk-size", 32, "--memory", 128, "--wait")
+    assert h.json("vm", "show", "t2")["id"] > ids["t9"]
+    h.run("vm", "terminate", "t2", "--wait", "--timeout", 120)
