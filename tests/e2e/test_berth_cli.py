@@ -396,3 +396,22 @@ def test_a_terminated_vm_is_waited_on_by_name(host):
     h.run("vm", "create", "t2", "--disk-size", 32, "--memory", 128, "--wait")
     assert h.json("vm", "show", "t2")["id"] > ids["t9"]
     h.run("vm", "terminate", "t2", "--wait", "--timeout", 120)
+
+
+def test_qmp_failure_is_one_line(host):
+    """Issue 12, item 9: `berth qmp` to a QEMU whose monitor does not answer (SIGSTOPped)
+    prints exactly its one error line (on main a library warn line came first)."""
+    h = host()
+    h.run("up")
+    h.run("vm", "create", "q", "--disk-size", 8, "--memory", 128, "--wait")
+    pid = h.vm_state(h.vms()["q"]["id"])["pid"]
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        res = h.run("qmp", "q", "query-status", check=False)
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    assert res.returncode == 1 and res.stderr.count("\n") == 1, res.stderr
+    assert res.stderr.startswith("berth: vm ") and "monitor" in res.stderr, res.stderr
+    res = h.run("qmp", "q", "no-such-command", check=False)
+    assert res.returncode == 1 and res.stderr.count("\n") == 1, res.stderr
+    h.run("vm", "terminate", "q", "--wait", "--timeout", 120)
