@@ -50,6 +50,11 @@ void cli_print_json(json_t *v);                /* steals v */
 json_t *vm_json(const struct store_vm *vm);
 json_t *volume_json(const struct store_volume *v);
 
+/* `berth status`'s daemons: the supervisor's record (state: run/supervisor.json, may be
+ * NULL) of those it runs, and for the others whether a process holds the daemon's lock (one
+ * started by hand): [{"name", "pid", "running", "supervised", ...}] (a new reference). */
+json_t *cli_daemons_status(struct cli *c, json_t *state);
+
 /* Commands: argv[0] is the command's own name. */
 int cmd_init(struct cli *c, int argc, char **argv);
 int cmd_vm(struct cli *c, int argc, char **argv);

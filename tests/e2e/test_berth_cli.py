@@ -415,3 +415,32 @@ def test_qmp_failure_is_one_line(host):
     res = h.run("qmp", "q", "no-such-command", check=False)
     assert res.returncode == 1 and res.stderr.count("\n") == 1, res.stderr
     h.run("vm", "terminate", "q", "--wait", "--timeout", 120)
+
+
+def test_status_names_daemons_started_by_hand(host):
+    """Issue 12, item 9: with no supervisor, a vmengine started by hand on the root (it holds
+    run/vmengine.lock) is reported running with its pid, not "down" (as on main)."""
+    h = host()
+    h.run("init")
+    proc = subprocess.Popen([str(BUILD / "src" / "vmengine" / "vmengine"), "--root",
+                             str(h.root)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: (h.root / "vmengine" / "status.json").exists(), 30,
+                 what="vmengine to start")
+        st = h.json("status")
+        print(st)
+        assert st["up"] is False and st["supervisor_pid"] == 0, st
+        d = {x["name"]: x for x in st["daemons"]}
+        assert d["vmengine"]["running"] is True and d["vmengine"]["pid"] == proc.pid, st
+        assert d["vmengine"]["supervised"] is False, st
+        assert d["diskengine"]["running"] is False and d["blockd"]["running"] is False, st
+        text = h.run("status").stdout
+        print(text)
+        assert f"vmengine    {proc.pid}" in text and "by hand" in text, text
+        assert "vmengine is running" in text.splitlines()[0], text
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    st = h.json("status")
+    assert not [x for x in st["daemons"] if x["running"]], st
