@@ -85,8 +85,12 @@ char **qemu_build_argv(const struct vmengine_config *cfg, const struct vm_spec *
 	/* A second monitor for operators (`berth qmp`, socat): vmengine keeps the first. */
 	add(&b, "-qmp");
 	add(&b, "unix:%s,server=on,wait=off", p->operator_monitor);
+	/* The console is appended to, so every boot of the VM stays in it (qemu_launch bounds
+	 * its size by rotating it). */
+	add(&b, "-chardev");
+	add(&b, "file,id=console0,path=%s,append=on", p->console);
 	add(&b, "-serial");
-	add(&b, "file:%s", p->console);
+	add(&b, "chardev:console0");
 	add(&b, "-display");
 	add(&b, "none");
 	add(&b, "-nodefaults");
@@ -183,6 +187,16 @@ static _Noreturn void exec_qemu(char **argv, int log_fd)
 	_exit(127);
 }
 
+int qemu_rotate_console(const struct qemu_paths *p)
+{
+	struct stat st;
+	if (stat(p->console, &st) < 0 || st.st_size <= QEMU_CONSOLE_ROTATE_BYTES)
+		return 0;
+	char old[sizeof(p->console) + 2];
+	snprintf(old, sizeof(old), "%s.1", p->console);
+	return rename(p->console, old) < 0 ? -errno : 1;
+}
+
 int qemu_launch(char **argv, const struct qemu_paths *p, int timeout_ms, char *err,
 		size_t errlen)
 {
@@ -192,6 +206,11 @@ int qemu_launch(char **argv, const struct qemu_paths *p, int timeout_ms, char *e
 		return rc;
 	}
 	unlink(p->pidfile);
+	rc = qemu_rotate_console(p);
+	if (rc < 0) {
+		snprintf(err, errlen, "cannot rotate %s: %s", p->console, strerror(-rc));
+		return rc;
+	}
 	int log_fd = open(p->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (log_fd < 0) {
 		snprintf(err, errlen, "cannot open %s: %s", p->log, strerror(errno));
