@@ -154,15 +154,19 @@ static void handle_event(struct vm_worker *w, const struct qemu_monitor_event *e
 		 w->exit_reason[0] ? w->exit_reason : "-");
 }
 
+/* Takes in what QEMU sent, then drops a connection that is gone: the events read before QEMU
+ * closed the socket (the SHUTDOWN of a quit, of a signal) are handled first, never dropped
+ * with the connection. */
 static void drain_events(struct vm_worker *w)
 {
 	if (!w->mon)
 		return;
-	if (qemu_monitor_poll_events(w->mon, 0) < 0)
-		mon_drop(w);
+	int rc = qemu_monitor_poll_events(w->mon, 0);
 	struct qemu_monitor_event ev;
-	while (w->mon && qemu_monitor_next_event(w->mon, &ev))
+	while (qemu_monitor_next_event(w->mon, &ev))
 		handle_event(w, &ev);
+	if (rc < 0 || !qemu_monitor_connected(w->mon))
+		mon_drop(w);
 }
 
 /* The deadline of a monitor call given timeout_ms (at least the monitor's floor). */
@@ -217,9 +221,7 @@ static int mon_ensure(struct vm_worker *w, int64_t deadline)
 /* After a monitor call: drops a connection the call lost and takes in the events it read. */
 static int mon_done(struct vm_worker *w, int rc)
 {
-	if (rc < 0 && w->mon && !qemu_monitor_connected(w->mon))
-		mon_drop(w);
-	drain_events(w);
+	drain_events(w);        /* the events first: a lost connection is dropped after them */
 	return rc;
 }
 
@@ -278,7 +280,8 @@ static void adopt_live(struct vm_worker *w, int pid, const char *why)
 		drain_events(w);
 }
 
-static void launch(struct vm_worker *w, const struct vm_spec *spec)
+/* Launches QEMU; the STARTING state carries why ("" for an ordinary start). */
+static void launch(struct vm_worker *w, const struct vm_spec *spec, const char *why)
 {
 	char err[512];
 	if (monotonic_ms() < w->next_launch_ms)
@@ -308,7 +311,7 @@ static void launch(struct vm_worker *w, const struct vm_spec *spec)
 	w->st.escalation = ESC_NONE;
 	w->st.stopping_since_ms = w->st.terminating_since_ms = 0;
 	w->st.restart_pending = false;
-	enter_state(w, VM_STARTING, "");
+	enter_state(w, VM_STARTING, why);
 	char **argv = qemu_build_argv(w->cfg, spec, &w->paths);
 	int pid = argv ? qemu_launch(argv, &w->paths, (int)w->cfg->launch_timeout_ms, err,
 				     sizeof(err))
@@ -363,11 +366,9 @@ static void perform_step(struct vm_worker *w, enum vm_escalation step)
 			mon_command(w, qemu_monitor_quit, time_to_next_step_ms(w));
 		break;
 	case ESC_TERM:
-		mon_drop(w);
 		qemu_signal(w->st.pid, w->id, SIGTERM);
 		break;
 	default:
-		mon_drop(w);
 		qemu_signal(w->st.pid, w->id, SIGKILL);
 		break;
 	}
@@ -395,8 +396,13 @@ static void escalate(struct vm_worker *w)
 		mon_command(w, qemu_monitor_quit, (int)w->cfg->qmp_timeout_ms);
 		return;
 	}
-	while (w->st.escalation < due)
-		perform_step(w, (enum vm_escalation)(w->st.escalation + 1));
+	while (w->st.escalation < due) {
+		enum vm_escalation next = (enum vm_escalation)(w->st.escalation + 1);
+		if (w->st.state == VM_RESTARTING && next == ESC_POWERDOWN)
+			w->st.escalation = next;     /* a target restart has no ACPI step */
+		else
+			perform_step(w, next);
+	}
 }
 
 static void begin_stop(struct vm_worker *w, enum vm_state_kind k, int64_t since)
@@ -412,18 +418,28 @@ static void begin_stop(struct vm_worker *w, enum vm_state_kind k, int64_t since)
 
 /* ---------------------------------------------------------------- reconcile */
 
+/* Why QEMU went away when it said nothing vmengine read: the last step vmengine took
+ * explains it; "lost" only when nothing does (a crash, a kill from outside, QEMU gone while
+ * vmengine was away). */
+static const char *reason_of_step(const struct vm_worker *w)
+{
+	if (w->st.pid <= 0)
+		return "no QEMU";
+	switch (w->st.escalation) {
+	case ESC_KILL: return "killed by SIGKILL";
+	case ESC_TERM: return "killed by SIGTERM";
+	case ESC_QUIT: return w->st.state == VM_RESTARTING ? "killed by SIGINT" : "host-qmp-quit";
+	default: return "lost";
+	}
+}
+
 /* QEMU is gone: record why and decide what comes next. */
 static void on_qemu_gone(struct vm_worker *w, const struct vm_spec *spec)
 {
 	char reason[128];
-	if (w->exit_reason[0])
-		snprintf(reason, sizeof(reason), "%s", w->exit_reason);
-	else if (w->st.pid <= 0)
-		snprintf(reason, sizeof(reason), "no QEMU");
-	else if (w->st.escalation >= ESC_TERM)
-		snprintf(reason, sizeof(reason), "killed by %s", vm_escalation_name(w->st.escalation));
-	else
-		snprintf(reason, sizeof(reason), "lost");
+	drain_events(w);        /* what QEMU said before it closed the monitor is still there */
+	snprintf(reason, sizeof(reason), "%s", w->exit_reason[0] ? w->exit_reason
+								  : reason_of_step(w));
 	log_info("vmengine", "vm=%u msg=\"QEMU gone\" pid=%d reason=\"%s\" escalation=%s", w->id,
 		 w->st.pid, reason, vm_escalation_name(w->st.escalation));
 	mon_drop(w);
@@ -440,10 +456,18 @@ static void on_qemu_gone(struct vm_worker *w, const struct vm_spec *spec)
 		return;
 	}
 	if (was == VM_RESTARTING || w->st.restart_pending) {
+		/* The relaunch a target restart asked for: straight to STARTING. A VM that cannot
+		 * launch yet (its disk not exported again) stays RESTARTING without a QEMU. */
 		w->next_launch_ms = 0;
-		enter_state(w, VM_STOPPED, reason);
+		w->st.escalation = ESC_NONE;
+		w->st.stopping_since_ms = 0;
+		w->st.restart_pending = true;
+		if (was == VM_RESTARTING)
+			save_state(w);       /* no QEMU now (pid 0), still to be relaunched */
+		else
+			enter_state(w, VM_RESTARTING, "target restart");
 		if (spec && spec->desired == DESIRED_RUNNING)
-			launch(w, spec);
+			launch(w, spec, "target restart");
 		return;
 	}
 	if (was == VM_STARTING) {        /* died while starting: retry with backoff */
@@ -456,11 +480,18 @@ static void on_qemu_gone(struct vm_worker *w, const struct vm_spec *spec)
 	if (crash && spec && spec->on_crash == ON_CRASH_RESTART &&
 	    spec->desired == DESIRED_RUNNING) {
 		enter_state(w, VM_STOPPED, reason);
-		launch(w, spec);
+		launch(w, spec, "");
 		return;
 	}
 	w->st.held = true;       /* not relaunched until someone asks again (generation) */
 	enter_state(w, VM_STOPPED, reason);
+}
+
+/* RESTARTING without a QEMU: the old one is gone, the relaunch has not happened yet (its disk
+ * is not exported again). */
+static bool relaunch_pending(const struct vm_worker *w)
+{
+	return w->st.state == VM_RESTARTING && w->st.pid <= 0;
 }
 
 static void apply_desired(struct vm_worker *w, const struct vm_spec *spec)
@@ -490,13 +521,15 @@ static void apply_desired(struct vm_worker *w, const struct vm_spec *spec)
 	case DESIRED_STOPPED:
 		if (k == VM_RUNNING || k == VM_STARTING)
 			begin_stop(w, VM_STOPPING, now);
-		else if (k == VM_ERROR)
+		else if (k == VM_ERROR || relaunch_pending(w))
 			enter_state(w, VM_STOPPED, w->st.reason);
 		break;
 	case DESIRED_RUNNING:
 		if ((k == VM_STOPPED || k == VM_ERROR) &&
 		    (!w->st.held || spec->generation != w->st.generation))
-			launch(w, spec);
+			launch(w, spec, "");
+		else if (relaunch_pending(w))
+			launch(w, spec, "target restart");
 		break;
 	}
 }
@@ -521,9 +554,12 @@ static void progress(struct vm_worker *w)
 			mon_command(w, qemu_monitor_quit, (int)w->cfg->qmp_timeout_ms);
 		}
 		break;
+	case VM_RESTARTING:
+		if (!relaunch_pending(w))
+			escalate(w);
+		break;
 	case VM_STOPPING:
 	case VM_TERMINATING:
-	case VM_RESTARTING:
 		escalate(w);
 		break;
 	default:
@@ -619,7 +655,7 @@ static void adopt(struct vm_worker *w)
 		drain_events(w);
 	if (vm_state_active(w->st.state) && !alive && w->st.pid > 0) {
 		on_qemu_gone(w, NULL);       /* died while vmengine was away: reason lost */
-	} else if (vm_state_active(w->st.state) && !alive) {
+	} else if (vm_state_active(w->st.state) && !alive && !relaunch_pending(w)) {
 		/* Never had a QEMU, or its launch was interrupted and none came of it. */
 		enter_state(w, w->st.state == VM_TERMINATING ? VM_TERMINATED : VM_STOPPED,
 			    w->st.state == VM_STARTING ? "lost during launch" : "lost");
@@ -633,7 +669,7 @@ static int wait_ms(struct vm_worker *w)
 {
 	int ms = (int)w->cfg->tick_ms;
 	if (w->st.state == VM_STOPPING || w->st.state == VM_TERMINATING ||
-	    w->st.state == VM_RESTARTING) {
+	    (w->st.state == VM_RESTARTING && !relaunch_pending(w))) {
 		int next = w->st.escalation >= ESC_KILL ? ms
 			   : (int)(escalation_step_due(w->cfg, w->st.state, *since_of(w),
 						       (enum vm_escalation)(w->st.escalation + 1)) -

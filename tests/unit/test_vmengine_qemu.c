@@ -446,7 +446,7 @@ Test(vm_worker, interrupted_launch_adopts_its_qemu)
 	struct vm_worker *w = start_worker(id, text);
 	desire(w, id, DESIRED_TERMINATED);       /* no QMP: escalation goes on to SIGTERM */
 	struct vm_state st = wait_vm_state(id, VM_TERMINATED);
-	cr_assert_str_eq(st.reason, "killed by term");
+	cr_assert_str_eq(st.reason, "killed by SIGTERM");
 	int status = reap(pid, 5000);
 	g_child = -1;
 	cr_assert(status != -1 && WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM);
