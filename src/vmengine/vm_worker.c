@@ -176,6 +176,28 @@ static int64_t mon_deadline(int timeout_ms)
 				 ? QEMU_MONITOR_MIN_TIMEOUT_MS : timeout_ms);
 }
 
+static int64_t *since_of(struct vm_worker *w)
+{
+	return w->st.state == VM_TERMINATING ? &w->st.terminating_since_ms
+					     : &w->st.stopping_since_ms;
+}
+
+static int time_to_next_step_ms(struct vm_worker *w)
+{
+	return escalation_call_budget_ms(w->cfg, w->st.state, *since_of(w), w->st.escalation,
+					 wall_ms(), QEMU_MONITOR_MIN_TIMEOUT_MS);
+}
+
+/* The time any monitor call (connect included) may take now: while a stop is under way, no
+ * later than its next step (escalation.h), else qmp_timeout. Adoption, reconnects and
+ * commands all take it, so a monitor that never answers never delays a step. */
+static int mon_budget_ms(struct vm_worker *w)
+{
+	bool stopping = w->st.state == VM_STOPPING || w->st.state == VM_TERMINATING ||
+			(w->st.state == VM_RESTARTING && w->st.pid > 0);
+	return stopping ? time_to_next_step_ms(w) : (int)w->cfg->qmp_timeout_ms;
+}
+
 /* The exit reason a run state left behind by an event vmengine did not see, or NULL. */
 static const char *reason_of_status(enum qemu_run_state status)
 {
@@ -251,7 +273,7 @@ static void schedule_retry(struct vm_worker *w)
  * could not be read (-EBADMSG) is taken as "not running": cont is harmless on a running VM. */
 static int resume_guest(struct vm_worker *w)
 {
-	int64_t deadline = mon_deadline((int)w->cfg->qmp_timeout_ms);
+	int64_t deadline = mon_deadline(mon_budget_ms(w));
 	int rc = mon_ensure(w, deadline);
 	if (rc < 0)
 		return rc;
@@ -261,7 +283,7 @@ static int resume_guest(struct vm_worker *w)
 		return 0;
 	if (rc < 0 && rc != -EBADMSG)
 		return rc;
-	return mon_command(w, qemu_monitor_cont, (int)w->cfg->qmp_timeout_ms);
+	return mon_command(w, qemu_monitor_cont, mon_budget_ms(w));
 }
 
 /* A live QEMU of this VM that vm.state did not lead us to (vm.state deleted, or a worker
@@ -276,7 +298,7 @@ static void adopt_live(struct vm_worker *w, int pid, const char *why)
 	w->st.escalation = ESC_NONE;
 	w->st.stopping_since_ms = w->st.terminating_since_ms = 0;
 	enter_state(w, VM_RUNNING, why);
-	if (mon_ensure(w, mon_deadline((int)w->cfg->qmp_timeout_ms)) == 0)
+	if (mon_ensure(w, mon_deadline(mon_budget_ms(w))) == 0)
 		drain_events(w);
 }
 
@@ -335,18 +357,6 @@ static void launch(struct vm_worker *w, const struct vm_spec *spec, const char *
 
 /* ---------------------------------------------------------------- escalation */
 
-static int64_t *since_of(struct vm_worker *w)
-{
-	return w->st.state == VM_TERMINATING ? &w->st.terminating_since_ms
-					     : &w->st.stopping_since_ms;
-}
-
-static int time_to_next_step_ms(struct vm_worker *w)
-{
-	return escalation_call_budget_ms(w->cfg, w->st.state, *since_of(w), w->st.escalation,
-					 wall_ms(), QEMU_MONITOR_MIN_TIMEOUT_MS);
-}
-
 static void perform_step(struct vm_worker *w, enum vm_escalation step)
 {
 	int64_t elapsed = wall_ms() - *since_of(w);
@@ -393,7 +403,7 @@ static void escalate(struct vm_worker *w)
 	 * QEMU to leave: quit now rather than wait for the grace. */
 	if (w->exit_reason[0] && due < ESC_QUIT && w->st.escalation >= ESC_POWERDOWN) {
 		log_info("vmengine", "vm=%u msg=\"guest shut down; quitting QEMU\"", w->id);
-		mon_command(w, qemu_monitor_quit, (int)w->cfg->qmp_timeout_ms);
+		mon_command(w, qemu_monitor_quit, mon_budget_ms(w));
 		return;
 	}
 	while (w->st.escalation < due) {
@@ -545,13 +555,13 @@ static void progress(struct vm_worker *w)
 		break;
 	case VM_RUNNING:
 		if (!w->mon)
-			mon_ensure(w, mon_deadline((int)w->cfg->qmp_timeout_ms));
+			mon_ensure(w, mon_deadline(mon_budget_ms(w)));
 		if (w->exit_reason[0]) {
 			/* The guest powered off or panicked; QEMU stays paused (-no-shutdown)
 			 * until told to quit. */
 			log_info("vmengine", "vm=%u msg=\"guest stopped by itself; quitting QEMU\" "
 				 "reason=%s", w->id, w->exit_reason);
-			mon_command(w, qemu_monitor_quit, (int)w->cfg->qmp_timeout_ms);
+			mon_command(w, qemu_monitor_quit, mon_budget_ms(w));
 		}
 		break;
 	case VM_RESTARTING:
@@ -632,7 +642,7 @@ static void adopt(struct vm_worker *w)
 		if (pid > 0) {
 			w->st.pid = pid;
 			enter_state(w, VM_RUNNING, "vm.state was unreadable; re-adopted");
-			if (mon_ensure(w, mon_deadline((int)w->cfg->qmp_timeout_ms)) == 0)
+			if (mon_ensure(w, mon_deadline(mon_budget_ms(w))) == 0)
 				drain_events(w);
 		} else {
 			enter_state(w, VM_STOPPED, "lost: vm.state unreadable");
@@ -651,7 +661,7 @@ static void adopt(struct vm_worker *w)
 	log_info("vmengine", "vm=%u msg=\"adopting\" state=%s pid=%d alive=%d escalation=%s",
 		 w->id, vm_state_name(w->st.state), w->st.pid, alive,
 		 vm_escalation_name(w->st.escalation));
-	if (alive && mon_ensure(w, mon_deadline((int)w->cfg->qmp_timeout_ms)) == 0)
+	if (alive && mon_ensure(w, mon_deadline(mon_budget_ms(w))) == 0)
 		drain_events(w);
 	if (vm_state_active(w->st.state) && !alive && w->st.pid > 0) {
 		on_qemu_gone(w, NULL);       /* died while vmengine was away: reason lost */

@@ -58,3 +58,91 @@ def test_console_keeps_every_boot_and_is_bounded(host):
     assert h.run("vm", "console", "c1", "--lines", 1).stdout.strip()
     h.run("vm", "terminate", "c1", "--wait", "--timeout", 60)
     h.run("down")
+
+
+def vm_events(h, vm):
+    return [e["message"] for e in h.json("events", "--limit", 100000)
+            if e["vm"] == vm and e["component"] == "vmengine"]
+
+
+def test_ordinary_terminations_are_not_lost(host):
+    """Ten VMs terminated the ordinary way: each TERMINATED with the reason of what happened
+    (the guest's shutdown, QMP quit, a signal), never `lost`."""
+    h = host()
+    h.run("up")
+    names = [f"t{i}" for i in range(10)]
+    for n in names:
+        h.run("vm", "create", n, "--disk-size", 8, "--memory", 96)
+    ids = {}
+    for n in names:
+        h.run("vm", "wait", n, "--state", "RUNNING", "--timeout", 240)
+        ids[n] = h.vms()[n]["id"]
+        wait_for(lambda: boots(h.console(ids[n])) == 1, 120, what=f"{n} to boot")
+    for n in names:
+        h.run("vm", "terminate", n)
+    for n in names:
+        wait_for(lambda: h.vm_state(ids[n])["state"] == "TERMINATED", 60,
+                 what=f"{n} TERMINATED")
+    reasons = {n: h.vm_state(ids[n])["reason"] for n in names}
+    assert all(r and "lost" not in r for r in reasons.values()), reasons
+    for n in names:
+        assert not [m for m in vm_events(h, ids[n]) if "lost" in m], vm_events(h, ids[n])
+    h.run("down")
+
+
+def test_restart_vms_relaunch_does_not_pass_through_stopped(host):
+    """policy restart-vms, blockd killed: each VM goes RESTARTING -> STARTING -> RUNNING with
+    a reason that says why, never through STOPPED or `lost`."""
+    h = host("restart-vms")
+    h.run("up")
+    for n in ("r0", "r1"):
+        h.run("vm", "create", n, "--disk-size", 8, "--memory", 96)
+    ids = {}
+    for n in ("r0", "r1"):
+        h.run("vm", "wait", n, "--state", "RUNNING", "--timeout", 240)
+        ids[n] = h.vms()[n]["id"]
+    pids = {n: h.vm_state(i)["pid"] for n, i in ids.items()}
+    os.kill(h.daemons()["blockd"]["pid"], signal.SIGKILL)
+    for n, i in ids.items():
+        wait_for(lambda: (s := h.vm_state(i)) and s["state"] == "RUNNING" and
+                 s["pid"] != pids[n], 180, what=f"{n} relaunched")
+    for n, i in ids.items():
+        msgs = vm_events(h, i)
+        at = max(k for k, m in enumerate(msgs) if m.startswith("RESTARTING"))
+        after = msgs[at:]
+        assert not [m for m in after if m.startswith("STOPPED") or "lost" in m], msgs
+        assert [m for m in after if m.startswith("STARTING")], msgs
+    h.run("down")
+
+
+def test_readoption_of_a_stopped_qemu_keeps_the_escalation_schedule(make_vmengine):
+    """A SIGSTOPped QEMU (its monitor never answers) being terminated, vmengine restarted
+    between two steps: the restarted vmengine's adoption waits on the monitor only until the
+    next step is due, so `term` and `kill` come when they are due (graces 2/3/5 s; the QMP
+    deadline is 5 s, longer than the time to the next step), not a QMP deadline later."""
+    from test_vmengine import EscalationWatch
+    graces = dict(powerdown_grace=2, quit_grace=3, term_grace=5, qmp_timeout=5)
+    due = {"powerdown": 0.0, "quit": 2.0, "term": 5.0, "kill": 10.0}
+    vme = make_vmengine(**graces).start()
+    vme.desire(1, "RUNNING", workload="idle")
+    pid = vme.wait_state(1, "RUNNING")["pid"]
+    os.kill(pid, signal.SIGSTOP)
+    watch = EscalationWatch(vme, [1])
+    try:
+        vme.desire(1, "TERMINATED")
+        wait_for(lambda: watch.steps(1)[-1:] == ["quit"], 10, what="the quit step")
+        since = watch.since[1]
+        wait_for(lambda: time.time() >= since + 4.0, 10, what="4 s into the escalation")
+        vme.kill()                                    # between quit (2 s) and term (5 s)
+        restarted = time.time() - since
+        vme = make_vmengine(**graces).start()
+        vme.wait_state(1, "TERMINATED", timeout=30)
+    finally:
+        watch.stop()
+    steps = {step: round(seen - since, 2) for step, seen in watch.seen[1]}
+    assert list(steps) == ["powerdown", "quit", "term", "kill"], steps
+    for step, at in steps.items():
+        assert due[step] - 0.1 <= at <= due[step] + 0.7, (step, at, steps, restarted)
+    assert vme.state(1)["reason"] == "killed by SIGKILL", vme.state(1)
+    print(f"steps after terminating_since: {steps} (vmengine restarted at {restarted:.2f} s)")
+    assert vme.stop() == 0
