@@ -106,9 +106,10 @@ char **qemu_build_argv(const struct vmengine_config *cfg, const struct vm_spec *
 	add(&b, "node,memdev=mem0");
 	if (s->disk_vhost[0]) {
 		add(&b, "-chardev");
-		add(&b, "socket,id=disk0,path=%s,reconnect=1", s->disk_vhost);
+		add(&b, "socket,id=" QEMU_DISK_CHARDEV ",path=%s,reconnect=1", s->disk_vhost);
 		add(&b, "-device");
-		add(&b, "vhost-user-blk-pci,chardev=disk0,num-queues=%u", s->num_queues);
+		add(&b, "vhost-user-blk-pci,chardev=" QEMU_DISK_CHARDEV ",num-queues=%u",
+		    s->num_queues);
 	} else if (s->disk_file[0]) {
 		add(&b, "-drive");
 		add(&b, "file=%s,format=raw,if=virtio", s->disk_file);

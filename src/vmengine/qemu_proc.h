@@ -22,6 +22,9 @@ struct qemu_paths {
 	char log[PATH_MAX + 16];         /* QEMU's own stderr */
 };
 
+/* The chardev of a vhost-user disk (its connection: vm_disk.h). */
+#define QEMU_DISK_CHARDEV "disk0"
+
 void qemu_paths_init(struct qemu_paths *p, const char *root, unsigned id);
 
 /* The full argv (NULL-terminated, malloc'd) or NULL. */

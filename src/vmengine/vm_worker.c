@@ -24,6 +24,8 @@
 #include "log.h"
 #include "qemu_monitor.h"
 #include "qemu_proc.h"
+#include "vm_disk.h"
+#include "vm_reason.h"
 
 #define LAUNCH_BACKOFF_MAX_MS 30000
 
@@ -47,6 +49,7 @@ struct vm_worker {
 	unsigned launch_failures;
 	bool warned_no_spec, waiting_for_disk;
 	bool state_known;                /* vm.state exists */
+	bool vhost_disk;                 /* the spec's disk is a vhost-user socket */
 
 	vm_report_fn report;
 	void *report_ctx;
@@ -69,7 +72,8 @@ static void publish_status(struct vm_worker *w)
 	w->status = (struct vm_worker_status){
 		.id = w->id, .state = w->st.state, .pid = w->st.pid,
 		.escalation = w->st.escalation, .last_reconcile_ms = wall_ms(),
-		.known = w->state_known,
+		.known = w->state_known, .disk = w->st.disk,
+		.disk_since_ms = w->st.disk_since_ms,
 	};
 	snprintf(w->status.reason, sizeof(w->status.reason), "%s", w->st.reason);
 	pthread_mutex_unlock(&w->status_lock);
@@ -82,13 +86,13 @@ void vm_worker_status(struct vm_worker *w, struct vm_worker_status *out)
 	pthread_mutex_unlock(&w->status_lock);
 }
 
-static void save_state_notable(struct vm_worker *w, bool notable)
+static void save_state_kind(struct vm_worker *w, enum vm_report_kind kind)
 {
 	int rc = vm_state_save(w->state_path, &w->st);
 	if (rc == 0)
 		w->state_known = true;
 	if (rc == 0 && w->report)
-		w->report(w->report_ctx, &w->st, notable);
+		w->report(w->report_ctx, &w->st, kind);
 	if (rc < 0)
 		log_error("vmengine", "vm=%u msg=\"cannot write vm.state\" error=\"%s\"", w->id,
 			  strerror(-rc));
@@ -97,7 +101,7 @@ static void save_state_notable(struct vm_worker *w, bool notable)
 
 static void save_state(struct vm_worker *w)
 {
-	save_state_notable(w, false);
+	save_state_kind(w, VM_REPORT_REFRESH);
 }
 
 static void enter_state(struct vm_worker *w, enum vm_state_kind k, const char *reason)
@@ -107,7 +111,7 @@ static void enter_state(struct vm_worker *w, enum vm_state_kind k, const char *r
 	w->st.since_ms = wall_ms();
 	if (reason && reason != w->st.reason)   /* keeping the reason: no overlapping copy */
 		snprintf(w->st.reason, sizeof(w->st.reason), "%s", reason);
-	save_state_notable(w, true);
+	save_state_kind(w, VM_REPORT_STATE);
 	log_info("vmengine", "vm=%u msg=\"state\" from=%s to=%s pid=%d reason=\"%s\"", w->id,
 		 vm_state_name(old), vm_state_name(k), w->st.pid, w->st.reason);
 }
@@ -198,17 +202,6 @@ static int mon_budget_ms(struct vm_worker *w)
 	return stopping ? time_to_next_step_ms(w) : (int)w->cfg->qmp_timeout_ms;
 }
 
-/* The exit reason a run state left behind by an event vmengine did not see, or NULL. */
-static const char *reason_of_status(enum qemu_run_state status)
-{
-	switch (status) {
-	case QEMU_RUN_STATE_SHUTDOWN: return "guest-shutdown";
-	case QEMU_RUN_STATE_GUEST_PANICKED: return "guest-panic";
-	case QEMU_RUN_STATE_INTERNAL_ERROR: return "internal-error";
-	default: return NULL;
-	}
-}
-
 /* Connects the monitor when it is not, before deadline (at most the configured QMP deadline,
  * and no later than the next escalation step). A fresh connection asks query-status: a guest
  * that shut down or panicked while nobody listened (vmengine away, a dropped connection)
@@ -231,7 +224,7 @@ static int mon_ensure(struct vm_worker *w, int64_t deadline)
 		}
 		return 0;
 	}
-	const char *reason = reason_of_status(status);
+	const char *reason = vm_reason_of_run_state(status);
 	if (reason && !w->exit_reason[0]) {
 		snprintf(w->exit_reason, sizeof(w->exit_reason), "%s", reason);
 		log_info("vmengine", "vm=%u msg=\"guest stopped while QMP was disconnected\" "
@@ -256,6 +249,31 @@ static int mon_command(struct vm_worker *w, int (*cmd)(struct qemu_monitor *, in
 	if (rc < 0)
 		return rc;
 	return mon_done(w, cmd(w->mon, deadline));
+}
+
+/* A running VM's vhost-user disk connection (vm_disk.h): recorded, reported, and each change
+ * an event; the first answer after a launch is one only when the disk is down. */
+static void observe_disk(struct vm_worker *w)
+{
+	enum vm_disk was = w->st.disk;
+	if (!w->vhost_disk || !w->mon ||
+	    mon_done(w, vm_disk_observe(w->mon, mon_deadline(mon_budget_ms(w)), &w->st,
+					wall_ms())) <= 0)
+		return;
+	bool event = was != VM_DISK_UNKNOWN || w->st.disk == VM_DISK_DOWN;
+	if (event)
+		log_warn("vmengine", "vm=%u msg=\"%s\" pid=%d", w->id,
+			 vm_disk_event_name(w->st.disk), w->st.pid);
+	save_state_kind(w, event ? VM_REPORT_DISK : VM_REPORT_REFRESH);
+}
+
+/* No QEMU, no disk connection to show. */
+static void forget_disk(struct vm_worker *w)
+{
+	if (w->st.disk != VM_DISK_UNKNOWN) {
+		w->st.disk = VM_DISK_UNKNOWN;
+		w->st.disk_since_ms = wall_ms();
+	}
 }
 
 /* ---------------------------------------------------------------- launch */
@@ -333,6 +351,7 @@ static void launch(struct vm_worker *w, const struct vm_spec *spec, const char *
 	w->st.escalation = ESC_NONE;
 	w->st.stopping_since_ms = w->st.terminating_since_ms = 0;
 	w->st.restart_pending = false;
+	forget_disk(w);
 	enter_state(w, VM_STARTING, why);
 	char **argv = qemu_build_argv(w->cfg, spec, &w->paths);
 	int pid = argv ? qemu_launch(argv, &w->paths, (int)w->cfg->launch_timeout_ms, err,
@@ -364,7 +383,7 @@ static void perform_step(struct vm_worker *w, enum vm_escalation step)
 		 w->id, vm_state_name(w->st.state), vm_escalation_name(step), (long long)elapsed,
 		 w->st.pid);
 	w->st.escalation = step;
-	save_state_notable(w, true);   /* persisted before acting: a restarted vmengine goes on */
+	save_state_kind(w, VM_REPORT_STATE);   /* persisted before acting: a restarted vmengine goes on */
 	switch (step) {
 	case ESC_POWERDOWN:
 		mon_command(w, qemu_monitor_system_powerdown, time_to_next_step_ms(w));
@@ -428,33 +447,19 @@ static void begin_stop(struct vm_worker *w, enum vm_state_kind k, int64_t since)
 
 /* ---------------------------------------------------------------- reconcile */
 
-/* Why QEMU went away when it said nothing vmengine read: the last step vmengine took
- * explains it; "lost" only when nothing does (a crash, a kill from outside, QEMU gone while
- * vmengine was away). */
-static const char *reason_of_step(const struct vm_worker *w)
-{
-	if (w->st.pid <= 0)
-		return "no QEMU";
-	switch (w->st.escalation) {
-	case ESC_KILL: return "killed by SIGKILL";
-	case ESC_TERM: return "killed by SIGTERM";
-	case ESC_QUIT: return w->st.state == VM_RESTARTING ? "killed by SIGINT" : "host-qmp-quit";
-	default: return "lost";
-	}
-}
-
 /* QEMU is gone: record why and decide what comes next. */
 static void on_qemu_gone(struct vm_worker *w, const struct vm_spec *spec)
 {
 	char reason[128];
 	drain_events(w);        /* what QEMU said before it closed the monitor is still there */
 	snprintf(reason, sizeof(reason), "%s", w->exit_reason[0] ? w->exit_reason
-								  : reason_of_step(w));
+		 : vm_reason_of_step(w->st.state, w->st.escalation, w->st.pid));
 	log_info("vmengine", "vm=%u msg=\"QEMU gone\" pid=%d reason=\"%s\" escalation=%s", w->id,
 		 w->st.pid, reason, vm_escalation_name(w->st.escalation));
 	mon_drop(w);
 	unlink(w->paths.pidfile);
 	w->st.pid = 0;
+	forget_disk(w);
 	enum vm_state_kind was = w->st.state;
 	w->exit_reason[0] = '\0';
 	if (was == VM_TERMINATING) {
@@ -562,6 +567,8 @@ static void progress(struct vm_worker *w)
 			log_info("vmengine", "vm=%u msg=\"guest stopped by itself; quitting QEMU\" "
 				 "reason=%s", w->id, w->exit_reason);
 			mon_command(w, qemu_monitor_quit, mon_budget_ms(w));
+		} else {
+			observe_disk(w);
 		}
 		break;
 	case VM_RESTARTING:
@@ -606,6 +613,7 @@ static void reconcile(struct vm_worker *w, const struct vm_spec *spec)
 		w->state_known = false;
 	}
 	if (spec) {
+		w->vhost_disk = spec->disk_vhost[0] != '\0';
 		w->warned_no_spec = false;
 		apply_desired(w, spec);
 	} else if (!w->warned_no_spec && vm_state_active(w->st.state)) {
@@ -677,17 +685,10 @@ static void adopt(struct vm_worker *w)
 
 static int wait_ms(struct vm_worker *w)
 {
-	int ms = (int)w->cfg->tick_ms;
-	if (w->st.state == VM_STOPPING || w->st.state == VM_TERMINATING ||
-	    (w->st.state == VM_RESTARTING && !relaunch_pending(w))) {
-		int next = w->st.escalation >= ESC_KILL ? ms
-			   : (int)(escalation_step_due(w->cfg, w->st.state, *since_of(w),
-						       (enum vm_escalation)(w->st.escalation + 1)) -
-				   wall_ms());
-		if (next < ms)
-			ms = next < 10 ? 10 : next;
-	}
-	return ms;
+	bool stopping = w->st.state == VM_STOPPING || w->st.state == VM_TERMINATING ||
+			(w->st.state == VM_RESTARTING && !relaunch_pending(w));
+	return escalation_wait_ms(w->cfg, stopping ? w->st.state : VM_RUNNING, *since_of(w),
+				  w->st.escalation, wall_ms());
 }
 
 static void *worker_main(void *arg)

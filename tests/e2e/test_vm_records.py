@@ -10,6 +10,7 @@ the test guest, or vmengine alone where that shows the same thing:
 - a VM whose vhost-user disk is gone (blockd away) shows disk down, then up again, with
   events.
 """
+import json
 import os
 import signal
 import time
@@ -146,3 +147,71 @@ def test_readoption_of_a_stopped_qemu_keeps_the_escalation_schedule(make_vmengin
     assert vme.state(1)["reason"] == "killed by SIGKILL", vme.state(1)
     print(f"steps after terminating_since: {steps} (vmengine restarted at {restarted:.2f} s)")
     assert vme.stop() == 0
+
+
+def test_disk_down_while_blockd_is_away(make_blockd, make_vmengine):
+    """vmengine running, blockd SIGKILLed under a running VM (no supervisor: nothing restarts
+    the engines meanwhile): vm.state and status.json say disk_connected false while blockd is
+    away, true again once blockd (--persist) is back and QEMU reconnected; the QEMU is the
+    same."""
+    blockd = make_blockd(persist=True).start()
+    blockd.call("bdev_malloc_create", {"name": "disk1", "num_blocks": 8192, "block_size": 4096})
+    blockd.call("vhost_create_blk_controller", {"ctrlr": "vm1", "dev_name": "disk1"})
+    vme = make_vmengine().start()
+    vme.desire(1, "RUNNING", workload="idle",
+               disk={"vhost": os.path.join(blockd.vhost_dir, "vm1")})
+    pid = vme.wait_state(1, "RUNNING")["pid"]
+
+    def disk(want):
+        st, status = vme.state(1), vme.status()
+        vm = next((v for v in (status or {}).get("vms", []) if v["id"] == 1), {})
+        return st.get("disk_connected") is want and vm.get("disk_connected") is want and st
+
+    up = wait_for(lambda: disk(True), 30, what="disk up")
+    blockd.kill()
+    down = wait_for(lambda: disk(False), 10, what="disk down while blockd is away")
+    assert down["disk_since"] >= up["disk_since"] and down["state"] == "RUNNING"
+    make_blockd(persist=True).start()
+    wait_for(lambda: disk(True), 30, what="disk up again")
+    assert vme.state(1)["pid"] == pid and vme.state(1)["state"] == "RUNNING"
+    assert "disk_disconnected" in vme.log_text() and "disk_reconnected" in vme.log_text()
+    assert vme.stop() == 0
+
+
+def test_disk_state_shown_and_evented_under_up(host):
+    """berth up, policy reconnect, a running VM; blockd SIGKILLed while the supervisor is
+    held (SIGSTOP) so that vmengine keeps running through the outage (the supervisor stops
+    the engines while the target is away): the VM shows disk down (vm list DISK, vm show, the
+    store, vm.state) with a disk_disconnected event while blockd is away; once the supervisor
+    goes on, blockd is back (--persist), the engines restart, QEMU reconnects: disk up and
+    disk_reconnected, the same QEMU."""
+    h = host("reconnect")
+    h.run("up")
+    h.run("vm", "create", "d1", "--disk-size", 8, "--memory", 96, "--wait")
+    vm = h.vms()["d1"]["id"]
+    pid = h.vm_state(vm)["pid"]
+
+    def shown():
+        table = h.run("vm", "list").stdout.splitlines()
+        col = table[0].split().index("DISK")
+        row = next(line.split() for line in table[1:] if line.split()[1] == "d1")
+        return row[col], h.json("vm", "show", "d1")["disk_connected"]
+
+    wait_for(lambda: shown() == ("up", True), 30, what="disk up in vm list / vm show")
+    supervisor = json.loads((h.root / "run" / "supervisor.json").read_text())["pid"]
+    os.kill(supervisor, signal.SIGSTOP)
+    try:
+        os.kill(h.daemons()["blockd"]["pid"], signal.SIGKILL)
+        wait_for(lambda: shown() == ("down", False), 15, what="disk down in vm list / vm show")
+        assert h.vm_state(vm)["disk_connected"] is False
+        assert h.vm_state(vm)["state"] == "RUNNING"
+        assert "disk:      down" in h.run("vm", "show", "d1").stdout
+    finally:
+        os.kill(supervisor, signal.SIGCONT)
+    wait_for(lambda: shown() == ("up", True), 60, what="disk up again")
+    assert h.vm_state(vm)["pid"] == pid and h.vm_state(vm)["state"] == "RUNNING"
+    msgs = vm_events(h, vm)
+    assert "disk_disconnected" in msgs and "disk_reconnected" in msgs, msgs
+    assert msgs.index("disk_disconnected") < msgs.index("disk_reconnected"), msgs
+    h.run("vm", "terminate", "d1", "--wait", "--timeout", 60)
+    h.run("down")
