@@ -188,7 +188,7 @@ void cli_print_json(json_t *v)
 
 json_t *vm_json(const struct store_vm *vm)
 {
-	return json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:i, s:i, s:s, s:I, s:s, s:i, s:I, "
+	json_t *o = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:i, s:i, s:s, s:I, s:s, s:i, s:I, "
 			 "s:I, s:I, s:I}",
 			 "id", (json_int_t)vm->id, "name", vm->name, "uuid", vm->uuid,
 			 "host", vm->host, "desired", vm->desired, "state", vm->state,
@@ -199,6 +199,11 @@ json_t *vm_json(const struct store_vm *vm)
 			 "created_ms", (json_int_t)vm->created_ms,
 			 "updated_ms", (json_int_t)vm->updated_ms,
 			 "state_since_ms", (json_int_t)vm->state_since_ms);
+	/* its vhost-user disk's connection as vmengine last saw it (null: unknown) */
+	json_object_set_new(o, "disk_connected", !strcmp(vm->disk, "up") ? json_true()
+				   : !strcmp(vm->disk, "down") ? json_false() : json_null());
+	json_object_set_new(o, "disk_since_ms", json_integer((json_int_t)vm->disk_since_ms));
+	return o;
 }
 
 json_t *volume_json(const struct store_volume *v)

@@ -270,16 +270,17 @@ static int vm_list(struct cli *c, int argc, char **argv)
 		free(vms);
 		return 0;
 	}
-	static const char *const cols[] = { "ID", "NAME", "STATE", "HOST", "VCPUS", "MEMORY",
-					    "AGE" };
-	struct table *t = table_new(cols, 7);
+	static const char *const cols[] = { "ID", "NAME", "STATE", "DISK", "HOST", "VCPUS",
+					    "MEMORY", "AGE" };
+	struct table *t = table_new(cols, 8);
 	for (size_t i = 0; i < n; i++) {
 		char id[24], vcpus[16], mem[24], age[16];
 		snprintf(id, sizeof(id), "%lld", (long long)vms[i].id);
 		snprintf(vcpus, sizeof(vcpus), "%u", vms[i].vcpus);
 		snprintf(mem, sizeof(mem), "%u MiB", vms[i].memory_mb);
 		cli_age(vms[i].created_ms, age, sizeof(age));
-		table_row(t, id, vms[i].name, vms[i].state, vms[i].host, vcpus, mem, age);
+		table_row(t, id, vms[i].name, vms[i].state, vms[i].disk[0] ? vms[i].disk : "-",
+			  vms[i].host, vcpus, mem, age);
 	}
 	table_print(t);
 	table_free(t);
@@ -360,6 +361,10 @@ static int vm_show(struct cli *c, int argc, char **argv)
 		printf("volume:    %lld, %llu MiB %s, %s%s%s\n", (long long)vol.id,
 		       (unsigned long long)vol.size_mb, vol.layout, vol.state,
 		       vol.export_path[0] ? ", " : "", vol.export_path);
+	char disk_since[16];
+	cli_age(vm.disk_since_ms, disk_since, sizeof(disk_since));
+	printf("disk:      %s%s%s%s\n", vm.disk[0] ? vm.disk : "unknown",
+	       vm.disk[0] ? " (for " : "", vm.disk[0] ? disk_since : "", vm.disk[0] ? ")" : "");
 	printf("console:   %s/vmengine/vms/%lld/console.log\n", c->root, (long long)vm.id);
 	show_why(c, why, &vm, has_volume ? &vol : NULL);
 	why_close(why);

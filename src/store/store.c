@@ -150,6 +150,13 @@ int store_vm_report(struct store *s, int64_t id, const char *state, const char *
 	return s->ops->vm_report(s, id, state, reason ? reason : "", pid);
 }
 
+int store_vm_report_disk(struct store *s, int64_t id, const char *disk, int64_t since_ms)
+{
+	if (!disk || (disk[0] && strcmp(disk, "up") && strcmp(disk, "down")))
+		return store_fail(s, -EINVAL, "disk must be up, down or empty");
+	return s->ops->vm_report_disk(s, id, disk, since_ms);
+}
+
 int store_volume_get(struct store *s, int64_t id, struct store_volume *out)
 {
 	return s->ops->volume_get(s, id, out);

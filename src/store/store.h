@@ -30,6 +30,8 @@ struct store_vm {
 	char reason[160];
 	int pid;
 	int64_t created_ms, updated_ms, state_since_ms;
+	char disk[8];                   /* its vhost-user disk's connection: up, down, "" unknown */
+	int64_t disk_since_ms;
 };
 
 struct store_volume {
@@ -85,6 +87,8 @@ int store_vm_set_desired(struct store *s, int64_t id, const char *desired,
 /* What vmengine observed; state_since moves only when the state changes. */
 int store_vm_report(struct store *s, int64_t id, const char *state, const char *reason,
 		    int pid);
+/* What vmengine saw of the VM's disk connection: disk "up", "down" or "" (unknown), since. */
+int store_vm_report_disk(struct store *s, int64_t id, const char *disk, int64_t since_ms);
 
 int store_volume_get(struct store *s, int64_t id, struct store_volume *out);
 int store_volume_list(struct store *s, const char *host, bool include_deleted,

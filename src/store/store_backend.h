@@ -21,6 +21,7 @@ struct store_backend {
 	int (*vm_set_desired)(struct store *s, int64_t id, const char *desired, bool bump);
 	int (*vm_report)(struct store *s, int64_t id, const char *state, const char *reason,
 			 int pid);
+	int (*vm_report_disk)(struct store *s, int64_t id, const char *disk, int64_t since_ms);
 	int (*volume_get)(struct store *s, int64_t id, struct store_volume *out);
 	int (*volume_list)(struct store *s, const char *host, bool include_deleted,
 			   struct store_volume **out, size_t *n);

@@ -45,6 +45,9 @@ static const char *const g_migrations[] = {
 	"CREATE INDEX events_vm ON events(vm_id, id);",
 	/* 2: what the store says about itself (its identity: store_root.h) */
 	"CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
+	/* 3: a VM's disk connection as vmengine last saw it ('' unknown, 'up', 'down') */
+	("ALTER TABLE vms ADD COLUMN disk TEXT NOT NULL DEFAULT '';"
+	 "ALTER TABLE vms ADD COLUMN disk_since_ms INTEGER NOT NULL DEFAULT 0;"),
 };
 
 static sqlite3 *db_of(struct store *s)
@@ -220,7 +223,7 @@ static void sq_close(struct store *s)
 
 #define VM_COLUMNS "id, name, uuid, host, desired, state, vcpus, memory_mb, image, kernel, " \
 		   "initrd, append, on_crash, volume_id, generation, reason, pid, created_ms, " \
-		   "updated_ms, state_since_ms"
+		   "updated_ms, state_since_ms, disk, disk_since_ms"
 
 static void read_vm(sqlite3_stmt *st, struct store_vm *v)
 {
@@ -245,6 +248,8 @@ static void read_vm(sqlite3_stmt *st, struct store_vm *v)
 	v->created_ms = sqlite3_column_int64(st, 17);
 	v->updated_ms = sqlite3_column_int64(st, 18);
 	v->state_since_ms = sqlite3_column_int64(st, 19);
+	copy_text(v->disk, sizeof(v->disk), st, 20);
+	v->disk_since_ms = sqlite3_column_int64(st, 21);
 }
 
 static int sq_vm_create(struct store *s, struct store_vm *vm, struct store_volume *vol)
@@ -430,6 +435,19 @@ static int sq_vm_report(struct store *s, int64_t id, const char *state, const ch
 	sqlite3_bind_int(st, 4, pid);
 	sqlite3_bind_int64(st, 5, id);
 	rc = step_done(s, st, "report vm");
+	return rc ? rc : changed_or_missing(s, id, "VM");
+}
+
+static int sq_vm_report_disk(struct store *s, int64_t id, const char *disk, int64_t since_ms)
+{
+	sqlite3_stmt *st;
+	int rc = prepare(s, "UPDATE vms SET disk = ?1, disk_since_ms = ?2 WHERE id = ?3", &st);
+	if (rc)
+		return rc;
+	sqlite3_bind_text(st, 1, disk, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, since_ms);
+	sqlite3_bind_int64(st, 3, id);
+	rc = step_done(s, st, "report vm disk");
 	return rc ? rc : changed_or_missing(s, id, "VM");
 }
 
@@ -632,6 +650,7 @@ const struct store_backend store_sqlite_backend = {
 	.vm_list = sq_vm_list,
 	.vm_set_desired = sq_vm_set_desired,
 	.vm_report = sq_vm_report,
+	.vm_report_disk = sq_vm_report_disk,
 	.volume_get = sq_volume_get,
 	.volume_list = sq_volume_list,
 	.volume_report = sq_volume_report,

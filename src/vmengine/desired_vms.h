@@ -23,9 +23,10 @@ struct desired_vms {
 	void (*changed)(struct desired_vms *src);
 	/* What vmengine observed, each time vm.state is written, from the VM's worker thread
 	 * (any number at once); it must not wait for I/O (the store queues it for its own
-	 * thread). notable: the state or escalation changed, an event for operators. May be
+	 * thread). kind: a refresh, or also an event for operators (vm_state.h). May be
 	 * NULL. */
-	void (*report)(struct desired_vms *src, const struct vm_state *st, bool notable);
+	void (*report)(struct desired_vms *src, const struct vm_state *st,
+		       enum vm_report_kind kind);
 	void (*destroy)(struct desired_vms *src);
 };
 

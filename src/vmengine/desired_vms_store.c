@@ -14,6 +14,7 @@
 #include "deadline_io.h"
 #include "desired_vms.h"
 #include "log.h"
+#include "vm_disk.h"
 #include "store.h"
 
 #define REPORT_QUEUE_MAX 1024
@@ -22,6 +23,7 @@
 struct report {
 	struct vm_state st;
 	bool notable;
+	bool disk_event;                 /* the disk's connection changed */
 };
 
 struct desired_store {
@@ -109,6 +111,18 @@ static void send_report(struct desired_store *d, const struct report *r)
 	if (store_vm_report(d->rstore, st->id, vm_state_name(st->state), st->reason, st->pid) < 0)
 		log_warn("vmengine", "vm=%u msg=\"cannot report to the store\" error=\"%s\"", st->id,
 			 store_error(d->rstore));
+	const char *disk = st->disk == VM_DISK_UP ? "up" : st->disk == VM_DISK_DOWN ? "down" : "";
+	if (store_vm_report_disk(d->rstore, st->id, disk, st->disk_since_ms) < 0)
+		log_warn("vmengine", "vm=%u msg=\"cannot report the disk to the store\" "
+			 "error=\"%s\"", st->id, store_error(d->rstore));
+	if (r->disk_event) {
+		bool up = st->disk == VM_DISK_UP;
+		if (store_event_add(d->rstore, d->host, "vmengine", st->id, up ? "info" : "warn",
+				    vm_disk_event_name(st->disk)) < 0)
+			log_warn("vmengine", "vm=%u msg=\"cannot add an event to the store\" "
+				 "error=\"%s\"", st->id, store_error(d->rstore));
+		return;
+	}
 	if (!r->notable)
 		return;
 	char msg[256];
@@ -157,7 +171,8 @@ static struct report *slot(struct desired_store *d, size_t i)
 }
 
 /* Called by the VMs' workers: never waits for the store. */
-static void store_report(struct desired_vms *src, const struct vm_state *st, bool notable)
+static void store_report(struct desired_vms *src, const struct vm_state *st,
+			 enum vm_report_kind kind)
 {
 	struct desired_store *d = (struct desired_store *)src;
 	bool dropped = false, victim_notable = false;
@@ -180,7 +195,8 @@ static void store_report(struct desired_vms *src, const struct vm_state *st, boo
 		dropped = true;
 		dropped_total = ++d->dropped;
 	}
-	*slot(d, d->n) = (struct report){ .st = *st, .notable = notable };
+	*slot(d, d->n) = (struct report){ .st = *st, .notable = kind != VM_REPORT_REFRESH,
+					  .disk_event = kind == VM_REPORT_DISK };
 	d->n++;
 	pthread_cond_signal(&d->wake);
 	pthread_mutex_unlock(&d->lock);

@@ -54,11 +54,11 @@ static struct vm_worker *find_worker(struct engine *e, unsigned id)
 }
 
 /* Every write of a vm.state goes to the desired source (the store follows vm.state). */
-static void report_to_source(void *ctx, const struct vm_state *st, bool notable)
+static void report_to_source(void *ctx, const struct vm_state *st, enum vm_report_kind kind)
 {
 	struct desired_vms *src = ctx;
 	if (src->report)
-		src->report(src, st, notable);
+		src->report(src, st, kind);
 }
 
 static struct vm_worker *add_worker(struct engine *e, unsigned id)
@@ -185,10 +185,13 @@ void engine_write_status(struct engine *e)
 	for (size_t i = 0; i < e->n_workers; i++) {
 		struct vm_worker_status s;
 		vm_worker_status(e->workers[i], &s);
-		json_array_append_new(vms, json_pack("{s:I, s:s, s:i, s:s, s:I, s:s}",
+		json_array_append_new(vms, json_pack("{s:I, s:s, s:i, s:s, s:I, s:s, s:o, s:I}",
 			"id", (json_int_t)s.id, "state", vm_state_name(s.state), "pid", s.pid,
 			"escalation", vm_escalation_name(s.escalation),
-			"last_reconcile_ms", (json_int_t)s.last_reconcile_ms, "reason", s.reason));
+			"last_reconcile_ms", (json_int_t)s.last_reconcile_ms, "reason", s.reason,
+			"disk_connected", s.disk == VM_DISK_UNKNOWN ? json_null()
+					  : json_boolean(s.disk == VM_DISK_UP),
+			"disk_since", (json_int_t)s.disk_since_ms));
 	}
 	status_file_write(e->status_path, json_pack("{s:I, s:i, s:o}", "updated_ms",
 			  (json_int_t)wall_ms(), "pid", (int)getpid(), "vms", vms));

@@ -29,6 +29,20 @@ enum vm_escalation escalation_due(const struct vmengine_config *c, enum vm_state
 	return due;
 }
 
+int escalation_wait_ms(const struct vmengine_config *c, enum vm_state_kind state,
+		       int64_t since_ms, enum vm_escalation done, int64_t now_ms)
+{
+	int64_t ms = (int64_t)c->tick_ms;
+	bool stopping = state == VM_STOPPING || state == VM_TERMINATING || state == VM_RESTARTING;
+	if (stopping && done < ESC_KILL) {
+		int64_t next = escalation_step_due(c, state, since_ms,
+						   (enum vm_escalation)(done + 1)) - now_ms;
+		if (next < ms)
+			ms = next < 10 ? 10 : next;
+	}
+	return (int)ms;
+}
+
 int escalation_call_budget_ms(const struct vmengine_config *c, enum vm_state_kind state,
 			      int64_t since_ms, enum vm_escalation done, int64_t now_ms,
 			      int floor_ms)

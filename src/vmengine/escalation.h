@@ -25,6 +25,12 @@ int64_t escalation_step_due(const struct vmengine_config *c, enum vm_state_kind 
 enum vm_escalation escalation_due(const struct vmengine_config *c, enum vm_state_kind state,
 				  int64_t since_ms, int64_t now_ms);
 
+/* How long a worker may sleep at now_ms: a tick, or less when the next step of a stop (state
+ * STOPPING, TERMINATING, RESTARTING; `done` the last step taken) is due sooner (at least
+ * 10 ms). */
+int escalation_wait_ms(const struct vmengine_config *c, enum vm_state_kind state,
+		       int64_t since_ms, enum vm_escalation done, int64_t now_ms);
+
 /* The time a QMP call may take at now_ms when `done` is the last step taken: until the next
  * step is due, at most qmp_timeout, at least floor_ms (the monitor's minimum). */
 int escalation_call_budget_ms(const struct vmengine_config *c, enum vm_state_kind state,

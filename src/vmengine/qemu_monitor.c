@@ -139,6 +139,22 @@ int qemu_monitor_query_migrate(struct qemu_monitor *mon, int64_t deadline,
 	return rc;
 }
 
+int qemu_monitor_query_chardev(struct qemu_monitor *mon, const char *label, int64_t deadline,
+			       struct qemu_chardev_info *info)
+{
+	*info = (struct qemu_chardev_info){ 0 };
+	json_t *ret;
+	int rc = run(mon, "query-chardev", NULL, deadline, &ret);
+	if (rc < 0)
+		return rc;
+	char err[160];
+	rc = qemu_monitor_json_parse_chardev(ret, label, info, err, sizeof(err));
+	if (rc < 0)
+		log_failure(mon, "query-chardev", rc, err);
+	json_decref(ret);
+	return rc;
+}
+
 int qemu_monitor_poll_events(struct qemu_monitor *mon, int64_t deadline)
 {
 	if (!mon)

@@ -1,5 +1,6 @@
 /* qemu_monitor.h — the typed QEMU monitor API vmengine's lifecycle policy uses (vm_worker.c):
- * connect/close, query-status as an enum, cont, system_powerdown, quit, events as structs, and
+ * connect/close, query-status as an enum, cont, system_powerdown, quit, query-chardev (a
+ * vhost-user disk's connection), events as structs, and
  * the migration commands. The policy never sees a QMP command string or a JSON reply.
  *
  * Layers: qemu_monitor.c runs the commands over the generic QMP client (common/qmp.c) and
@@ -14,7 +15,7 @@
  *
  * Errors: a negative errno. -EREMOTEIO: QEMU answered with an error (connection kept).
  * -EBADMSG: QEMU answered, but not with what the command returns (connection kept; the reply
- * is logged). Anything else from a command (-ETIMEDOUT, -ECONNRESET, -EPROTO, ...) means the
+ * is logged). -ENOENT from query-chardev: no such chardev (connection kept). Anything else from a command (-ETIMEDOUT, -ECONNRESET, -EPROTO, ...) means the
  * connection is gone: qemu_monitor_connected() turns false, and the caller closes the monitor
  * and opens a new one when it needs QEMU again. Failures are logged (component "vmengine",
  * with the VM's id), so callers need not.
@@ -96,6 +97,12 @@ struct qemu_monitor_event {
 	enum qemu_migration_status migration_status;
 };
 
+/* One character device as query-chardev reports it. */
+struct qemu_chardev_info {
+	bool connected;                  /* a socket chardev has its peer */
+	bool frontend_open;              /* QEMU's "frontend-open" */
+};
+
 struct qemu_monitor;
 
 /* Connects to the QMP socket at path and negotiates, before deadline. vm_id only names the VM
@@ -125,6 +132,11 @@ int qemu_monitor_migrate(struct qemu_monitor *mon, const char *uri, int64_t dead
 /* query-migrate: the status of the last migration (QEMU_MIGRATION_NONE when there was none). */
 int qemu_monitor_query_migrate(struct qemu_monitor *mon, int64_t deadline,
 			       enum qemu_migration_status *status);
+
+/* query-chardev, for the character device `label` (e.g. a vhost-user disk's "disk0").
+ * -ENOENT (connection kept) when QEMU has no such chardev. */
+int qemu_monitor_query_chardev(struct qemu_monitor *mon, const char *label, int64_t deadline,
+			       struct qemu_chardev_info *info);
 
 /* Reads the events QEMU sent into the monitor's queue, waiting at most until deadline for the
  * first one (a deadline of 0, or one that passed: only what is readable now, never waits).

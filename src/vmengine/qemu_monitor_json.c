@@ -122,6 +122,31 @@ json_t *qemu_monitor_json_migrate_args(const char *uri)
 	return json_pack("{s:s}", "uri", uri);
 }
 
+int qemu_monitor_json_parse_chardev(const json_t *ret, const char *label,
+				    struct qemu_chardev_info *info, char *err, size_t errlen)
+{
+	*info = (struct qemu_chardev_info){ 0 };
+	if (!json_is_array(ret))
+		return bad(err, errlen, "query-chardev: the reply is not a list");
+	size_t i;
+	const json_t *dev;
+	json_array_foreach(ret, i, dev) {
+		const char *l = json_string_value(json_object_get(dev, "label"));
+		const char *f = json_string_value(json_object_get(dev, "filename"));
+		if (!l || !f)
+			return bad(err, errlen, "query-chardev: an entry without a string "
+				   "\"label\" and \"filename\"");
+		if (!label || strcmp(l, label))
+			continue;
+		info->connected = strncmp(f, "disconnected:", 13) != 0;
+		info->frontend_open = json_is_true(json_object_get(dev, "frontend-open"));
+		return 0;
+	}
+	if (err && errlen)
+		snprintf(err, errlen, "query-chardev: no chardev \"%s\"", label ? label : "");
+	return -ENOENT;
+}
+
 static const struct {
 	const char *name;
 	enum qemu_monitor_event_kind kind;

@@ -38,6 +38,15 @@ int qemu_monitor_json_parse_migrate_info(const json_t *ret, enum qemu_migration_
  * ENOMEM. */
 json_t *qemu_monitor_json_migrate_args(const char *uri);
 
+/* query-chardev's return value (a list of {"label", "filename", "frontend-open"}): the
+ * character device `label` into *info. Its connection is read from "filename": QEMU 7.2 prefixes
+ * a socket chardev's filename with "disconnected:" while it has no peer ("frontend-open"
+ * stays true for a vhost-user device whose backend went away). 0; -ENOENT when no chardev
+ * has that label; -EBADMSG with err set (not a list, an entry without a string "label" or
+ * "filename"). */
+int qemu_monitor_json_parse_chardev(const json_t *ret, const char *label,
+				    struct qemu_chardev_info *info, char *err, size_t errlen);
+
 /* An event object ({"event": "SHUTDOWN", "data": {...}, "timestamp": {...}}) into *ev (all of
  * it set). 0, or -EBADMSG with err set when ev is not an object or has no string "event". */
 int qemu_monitor_json_parse_event(const json_t *event, struct qemu_monitor_event *ev,

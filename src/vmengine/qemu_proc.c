@@ -85,8 +85,12 @@ char **qemu_build_argv(const struct vmengine_config *cfg, const struct vm_spec *
 	/* A second monitor for operators (`berth qmp`, socat): vmengine keeps the first. */
 	add(&b, "-qmp");
 	add(&b, "unix:%s,server=on,wait=off", p->operator_monitor);
+	/* The console is appended to, so every boot of the VM stays in it (qemu_launch bounds
+	 * its size by rotating it). */
+	add(&b, "-chardev");
+	add(&b, "file,id=console0,path=%s,append=on", p->console);
 	add(&b, "-serial");
-	add(&b, "file:%s", p->console);
+	add(&b, "chardev:console0");
 	add(&b, "-display");
 	add(&b, "none");
 	add(&b, "-nodefaults");
@@ -102,9 +106,10 @@ char **qemu_build_argv(const struct vmengine_config *cfg, const struct vm_spec *
 	add(&b, "node,memdev=mem0");
 	if (s->disk_vhost[0]) {
 		add(&b, "-chardev");
-		add(&b, "socket,id=disk0,path=%s,reconnect=1", s->disk_vhost);
+		add(&b, "socket,id=" QEMU_DISK_CHARDEV ",path=%s,reconnect=1", s->disk_vhost);
 		add(&b, "-device");
-		add(&b, "vhost-user-blk-pci,chardev=disk0,num-queues=%u", s->num_queues);
+		add(&b, "vhost-user-blk-pci,chardev=" QEMU_DISK_CHARDEV ",num-queues=%u",
+		    s->num_queues);
 	} else if (s->disk_file[0]) {
 		add(&b, "-drive");
 		add(&b, "file=%s,format=raw,if=virtio", s->disk_file);
@@ -183,6 +188,16 @@ static _Noreturn void exec_qemu(char **argv, int log_fd)
 	_exit(127);
 }
 
+int qemu_rotate_console(const struct qemu_paths *p)
+{
+	struct stat st;
+	if (stat(p->console, &st) < 0 || st.st_size <= QEMU_CONSOLE_ROTATE_BYTES)
+		return 0;
+	char old[sizeof(p->console) + 2];
+	snprintf(old, sizeof(old), "%s.1", p->console);
+	return rename(p->console, old) < 0 ? -errno : 1;
+}
+
 int qemu_launch(char **argv, const struct qemu_paths *p, int timeout_ms, char *err,
 		size_t errlen)
 {
@@ -192,6 +207,11 @@ int qemu_launch(char **argv, const struct qemu_paths *p, int timeout_ms, char *e
 		return rc;
 	}
 	unlink(p->pidfile);
+	rc = qemu_rotate_console(p);
+	if (rc < 0) {
+		snprintf(err, errlen, "cannot rotate %s: %s", p->console, strerror(-rc));
+		return rc;
+	}
 	int log_fd = open(p->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (log_fd < 0) {
 		snprintf(err, errlen, "cannot open %s: %s", p->log, strerror(errno));

@@ -22,6 +22,9 @@ struct qemu_paths {
 	char log[PATH_MAX + 16];         /* QEMU's own stderr */
 };
 
+/* The chardev of a vhost-user disk (its connection: vm_disk.h). */
+#define QEMU_DISK_CHARDEV "disk0"
+
 void qemu_paths_init(struct qemu_paths *p, const char *root, unsigned id);
 
 /* The full argv (NULL-terminated, malloc'd) or NULL. */
@@ -29,8 +32,17 @@ char **qemu_build_argv(const struct vmengine_config *cfg, const struct vm_spec *
 		       const struct qemu_paths *p);
 void qemu_free_argv(char **argv);
 
+/* console.log is appended to across launches (every boot stays); at a launch, one over this
+ * size becomes console.log.1 (replacing the one before), so a VM's console takes at most about
+ * twice this much. */
+#define QEMU_CONSOLE_ROTATE_BYTES (16L << 20)
+
+/* Rotates p->console when it is over QEMU_CONSOLE_ROTATE_BYTES: 1 when rotated, 0 when not
+ * (missing or small enough), -errno. */
+int qemu_rotate_console(const struct qemu_paths *p);
+
 /* Starts QEMU (-daemonize) and waits at most timeout_ms for it to finish initialising.
- * Writes qemu.argv first. Returns the daemon's pid, or -errno with a one-line reason in err
+ * Writes qemu.argv and rotates the console first. Returns the daemon's pid, or -errno with a one-line reason in err
  * (QEMU's own message when it printed one). */
 int qemu_launch(char **argv, const struct qemu_paths *p, int timeout_ms, char *err,
 		size_t errlen);

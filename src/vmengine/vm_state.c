@@ -30,7 +30,8 @@ bool vm_state_active(enum vm_state_kind k)
 
 int vm_state_save(const char *path, const struct vm_state *s)
 {
-	json_t *o = json_pack("{s:I, s:s, s:s, s:i, s:I, s:I, s:I, s:s, s:s, s:I, s:b, s:b, s:I}",
+	json_t *o = json_pack("{s:I, s:s, s:s, s:i, s:I, s:I, s:I, s:s, s:s, s:I, s:b, s:b, s:I, "
+			      "s:o, s:I}",
 			      "id", (json_int_t)s->id, "uuid", s->uuid,
 			      "state", vm_state_name(s->state),
 			      "pid", s->pid, "since", (json_int_t)s->since_ms,
@@ -39,7 +40,10 @@ int vm_state_save(const char *path, const struct vm_state *s)
 			      "escalation", vm_escalation_name(s->escalation),
 			      "reason", s->reason, "generation", (json_int_t)s->generation,
 			      "restart_pending", s->restart_pending, "held", s->held,
-			      "launches", (json_int_t)s->launches);
+			      "launches", (json_int_t)s->launches,
+			      "disk_connected", s->disk == VM_DISK_UNKNOWN ? json_null()
+						: json_boolean(s->disk == VM_DISK_UP),
+			      "disk_since", (json_int_t)s->disk_since_ms);
 	char *text = o ? json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
 	json_decref(o);
 	if (!text)
@@ -75,7 +79,8 @@ int vm_state_load(const char *path, struct vm_state *s, char *err, size_t errlen
 		return -EINVAL;
 	}
 	uint32_t id = 0, launches = 0;
-	uint64_t since = 0, stopping = 0, terminating = 0, generation = 0;
+	uint64_t since = 0, stopping = 0, terminating = 0, generation = 0, disk_since = 0;
+	json_t *disk = NULL;
 	int32_t pid = 0;
 	const char *state = NULL, *escalation = "none", *reason = "", *uuid = "";
 	bool restart_pending = false, held = false;
@@ -93,6 +98,8 @@ int vm_state_load(const char *path, struct vm_state *s, char *err, size_t errlen
 		{ "restart_pending", JP_BOOL, false, &restart_pending, NULL },
 		{ "held", JP_BOOL, false, &held, NULL },
 		{ "launches", JP_UINT32, false, &launches, NULL },
+		{ "disk_connected", JP_ANY, false, &disk, NULL },
+		{ "disk_since", JP_UINT64, false, &disk_since, NULL },
 	};
 	char derr[160];
 	rc = json_decode_params(o, JPARAMS(spec), derr, sizeof(derr));
@@ -113,6 +120,9 @@ int vm_state_load(const char *path, struct vm_state *s, char *err, size_t errlen
 		.stopping_since_ms = (int64_t)stopping, .terminating_since_ms = (int64_t)terminating,
 		.escalation = (enum vm_escalation)e, .generation = generation,
 		.restart_pending = restart_pending, .held = held, .launches = launches,
+		.disk = json_is_true(disk) ? VM_DISK_UP : json_is_false(disk) ? VM_DISK_DOWN
+									  : VM_DISK_UNKNOWN,
+		.disk_since_ms = (int64_t)disk_since,
 	};
 	snprintf(s->reason, sizeof(s->reason), "%s", reason);
 	snprintf(s->uuid, sizeof(s->uuid), "%s", uuid);

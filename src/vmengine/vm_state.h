@@ -16,6 +16,9 @@
 /* The states vm.state may hold: those vmengine writes, STARTING .. ERROR (states.h). */
 #define VM_LOCAL_STATE_COUNT VM_CREATING
 
+/* A vhost-user disk's connection as QEMU last reported it (query-chardev). */
+enum vm_disk { VM_DISK_UNKNOWN, VM_DISK_DOWN, VM_DISK_UP };
+
 /* How far a stop has been pushed. */
 enum vm_escalation { ESC_NONE, ESC_POWERDOWN, ESC_QUIT, ESC_TERM, ESC_KILL, ESC_COUNT };
 
@@ -34,7 +37,15 @@ struct vm_state {
 	bool held;                      /* stopped by the guest: no relaunch until the spec's
 					 * generation changes */
 	unsigned launches;
+	enum vm_disk disk;              /* "disk_connected": true, false, null (unknown, or no
+					 * vhost-user disk, or no QEMU) */
+	int64_t disk_since_ms;          /* when disk last changed */
 };
+
+/* What a write of vm.state tells the store (desired_vms.h report()): only a refresh of the
+ * VM's row, or also an event for operators — the state or escalation changed, or the disk's
+ * connection did (disk_disconnected / disk_reconnected). */
+enum vm_report_kind { VM_REPORT_REFRESH, VM_REPORT_STATE, VM_REPORT_DISK };
 
 const char *vm_escalation_name(enum vm_escalation e);
 /* Active: a QEMU may exist for it. */

@@ -24,6 +24,8 @@
 #include "log.h"
 #include "qemu_monitor.h"
 #include "qemu_proc.h"
+#include "vm_disk.h"
+#include "vm_reason.h"
 
 #define LAUNCH_BACKOFF_MAX_MS 30000
 
@@ -47,6 +49,7 @@ struct vm_worker {
 	unsigned launch_failures;
 	bool warned_no_spec, waiting_for_disk;
 	bool state_known;                /* vm.state exists */
+	bool vhost_disk;                 /* the spec's disk is a vhost-user socket */
 
 	vm_report_fn report;
 	void *report_ctx;
@@ -69,7 +72,8 @@ static void publish_status(struct vm_worker *w)
 	w->status = (struct vm_worker_status){
 		.id = w->id, .state = w->st.state, .pid = w->st.pid,
 		.escalation = w->st.escalation, .last_reconcile_ms = wall_ms(),
-		.known = w->state_known,
+		.known = w->state_known, .disk = w->st.disk,
+		.disk_since_ms = w->st.disk_since_ms,
 	};
 	snprintf(w->status.reason, sizeof(w->status.reason), "%s", w->st.reason);
 	pthread_mutex_unlock(&w->status_lock);
@@ -82,13 +86,13 @@ void vm_worker_status(struct vm_worker *w, struct vm_worker_status *out)
 	pthread_mutex_unlock(&w->status_lock);
 }
 
-static void save_state_notable(struct vm_worker *w, bool notable)
+static void save_state_kind(struct vm_worker *w, enum vm_report_kind kind)
 {
 	int rc = vm_state_save(w->state_path, &w->st);
 	if (rc == 0)
 		w->state_known = true;
 	if (rc == 0 && w->report)
-		w->report(w->report_ctx, &w->st, notable);
+		w->report(w->report_ctx, &w->st, kind);
 	if (rc < 0)
 		log_error("vmengine", "vm=%u msg=\"cannot write vm.state\" error=\"%s\"", w->id,
 			  strerror(-rc));
@@ -97,7 +101,7 @@ static void save_state_notable(struct vm_worker *w, bool notable)
 
 static void save_state(struct vm_worker *w)
 {
-	save_state_notable(w, false);
+	save_state_kind(w, VM_REPORT_REFRESH);
 }
 
 static void enter_state(struct vm_worker *w, enum vm_state_kind k, const char *reason)
@@ -107,7 +111,7 @@ static void enter_state(struct vm_worker *w, enum vm_state_kind k, const char *r
 	w->st.since_ms = wall_ms();
 	if (reason && reason != w->st.reason)   /* keeping the reason: no overlapping copy */
 		snprintf(w->st.reason, sizeof(w->st.reason), "%s", reason);
-	save_state_notable(w, true);
+	save_state_kind(w, VM_REPORT_STATE);
 	log_info("vmengine", "vm=%u msg=\"state\" from=%s to=%s pid=%d reason=\"%s\"", w->id,
 		 vm_state_name(old), vm_state_name(k), w->st.pid, w->st.reason);
 }
@@ -154,15 +158,19 @@ static void handle_event(struct vm_worker *w, const struct qemu_monitor_event *e
 		 w->exit_reason[0] ? w->exit_reason : "-");
 }
 
+/* Takes in what QEMU sent, then drops a connection that is gone: the events read before QEMU
+ * closed the socket (the SHUTDOWN of a quit, of a signal) are handled first, never dropped
+ * with the connection. */
 static void drain_events(struct vm_worker *w)
 {
 	if (!w->mon)
 		return;
-	if (qemu_monitor_poll_events(w->mon, 0) < 0)
-		mon_drop(w);
+	int rc = qemu_monitor_poll_events(w->mon, 0);
 	struct qemu_monitor_event ev;
-	while (w->mon && qemu_monitor_next_event(w->mon, &ev))
+	while (qemu_monitor_next_event(w->mon, &ev))
 		handle_event(w, &ev);
+	if (rc < 0 || !qemu_monitor_connected(w->mon))
+		mon_drop(w);
 }
 
 /* The deadline of a monitor call given timeout_ms (at least the monitor's floor). */
@@ -172,15 +180,26 @@ static int64_t mon_deadline(int timeout_ms)
 				 ? QEMU_MONITOR_MIN_TIMEOUT_MS : timeout_ms);
 }
 
-/* The exit reason a run state left behind by an event vmengine did not see, or NULL. */
-static const char *reason_of_status(enum qemu_run_state status)
+static int64_t *since_of(struct vm_worker *w)
 {
-	switch (status) {
-	case QEMU_RUN_STATE_SHUTDOWN: return "guest-shutdown";
-	case QEMU_RUN_STATE_GUEST_PANICKED: return "guest-panic";
-	case QEMU_RUN_STATE_INTERNAL_ERROR: return "internal-error";
-	default: return NULL;
-	}
+	return w->st.state == VM_TERMINATING ? &w->st.terminating_since_ms
+					     : &w->st.stopping_since_ms;
+}
+
+static int time_to_next_step_ms(struct vm_worker *w)
+{
+	return escalation_call_budget_ms(w->cfg, w->st.state, *since_of(w), w->st.escalation,
+					 wall_ms(), QEMU_MONITOR_MIN_TIMEOUT_MS);
+}
+
+/* The time any monitor call (connect included) may take now: while a stop is under way, no
+ * later than its next step (escalation.h), else qmp_timeout. Adoption, reconnects and
+ * commands all take it, so a monitor that never answers never delays a step. */
+static int mon_budget_ms(struct vm_worker *w)
+{
+	bool stopping = w->st.state == VM_STOPPING || w->st.state == VM_TERMINATING ||
+			(w->st.state == VM_RESTARTING && w->st.pid > 0);
+	return stopping ? time_to_next_step_ms(w) : (int)w->cfg->qmp_timeout_ms;
 }
 
 /* Connects the monitor when it is not, before deadline (at most the configured QMP deadline,
@@ -205,7 +224,7 @@ static int mon_ensure(struct vm_worker *w, int64_t deadline)
 		}
 		return 0;
 	}
-	const char *reason = reason_of_status(status);
+	const char *reason = vm_reason_of_run_state(status);
 	if (reason && !w->exit_reason[0]) {
 		snprintf(w->exit_reason, sizeof(w->exit_reason), "%s", reason);
 		log_info("vmengine", "vm=%u msg=\"guest stopped while QMP was disconnected\" "
@@ -217,9 +236,7 @@ static int mon_ensure(struct vm_worker *w, int64_t deadline)
 /* After a monitor call: drops a connection the call lost and takes in the events it read. */
 static int mon_done(struct vm_worker *w, int rc)
 {
-	if (rc < 0 && w->mon && !qemu_monitor_connected(w->mon))
-		mon_drop(w);
-	drain_events(w);
+	drain_events(w);        /* the events first: a lost connection is dropped after them */
 	return rc;
 }
 
@@ -232,6 +249,31 @@ static int mon_command(struct vm_worker *w, int (*cmd)(struct qemu_monitor *, in
 	if (rc < 0)
 		return rc;
 	return mon_done(w, cmd(w->mon, deadline));
+}
+
+/* A running VM's vhost-user disk connection (vm_disk.h): recorded, reported, and each change
+ * an event; the first answer after a launch is one only when the disk is down. */
+static void observe_disk(struct vm_worker *w)
+{
+	enum vm_disk was = w->st.disk;
+	if (!w->vhost_disk || !w->mon ||
+	    mon_done(w, vm_disk_observe(w->mon, mon_deadline(mon_budget_ms(w)), &w->st,
+					wall_ms())) <= 0)
+		return;
+	bool event = was != VM_DISK_UNKNOWN || w->st.disk == VM_DISK_DOWN;
+	if (event)
+		log_warn("vmengine", "vm=%u msg=\"%s\" pid=%d", w->id,
+			 vm_disk_event_name(w->st.disk), w->st.pid);
+	save_state_kind(w, event ? VM_REPORT_DISK : VM_REPORT_REFRESH);
+}
+
+/* No QEMU, no disk connection to show. */
+static void forget_disk(struct vm_worker *w)
+{
+	if (w->st.disk != VM_DISK_UNKNOWN) {
+		w->st.disk = VM_DISK_UNKNOWN;
+		w->st.disk_since_ms = wall_ms();
+	}
 }
 
 /* ---------------------------------------------------------------- launch */
@@ -249,7 +291,7 @@ static void schedule_retry(struct vm_worker *w)
  * could not be read (-EBADMSG) is taken as "not running": cont is harmless on a running VM. */
 static int resume_guest(struct vm_worker *w)
 {
-	int64_t deadline = mon_deadline((int)w->cfg->qmp_timeout_ms);
+	int64_t deadline = mon_deadline(mon_budget_ms(w));
 	int rc = mon_ensure(w, deadline);
 	if (rc < 0)
 		return rc;
@@ -259,7 +301,7 @@ static int resume_guest(struct vm_worker *w)
 		return 0;
 	if (rc < 0 && rc != -EBADMSG)
 		return rc;
-	return mon_command(w, qemu_monitor_cont, (int)w->cfg->qmp_timeout_ms);
+	return mon_command(w, qemu_monitor_cont, mon_budget_ms(w));
 }
 
 /* A live QEMU of this VM that vm.state did not lead us to (vm.state deleted, or a worker
@@ -274,11 +316,12 @@ static void adopt_live(struct vm_worker *w, int pid, const char *why)
 	w->st.escalation = ESC_NONE;
 	w->st.stopping_since_ms = w->st.terminating_since_ms = 0;
 	enter_state(w, VM_RUNNING, why);
-	if (mon_ensure(w, mon_deadline((int)w->cfg->qmp_timeout_ms)) == 0)
+	if (mon_ensure(w, mon_deadline(mon_budget_ms(w))) == 0)
 		drain_events(w);
 }
 
-static void launch(struct vm_worker *w, const struct vm_spec *spec)
+/* Launches QEMU; the STARTING state carries why ("" for an ordinary start). */
+static void launch(struct vm_worker *w, const struct vm_spec *spec, const char *why)
 {
 	char err[512];
 	if (monotonic_ms() < w->next_launch_ms)
@@ -308,7 +351,8 @@ static void launch(struct vm_worker *w, const struct vm_spec *spec)
 	w->st.escalation = ESC_NONE;
 	w->st.stopping_since_ms = w->st.terminating_since_ms = 0;
 	w->st.restart_pending = false;
-	enter_state(w, VM_STARTING, "");
+	forget_disk(w);
+	enter_state(w, VM_STARTING, why);
 	char **argv = qemu_build_argv(w->cfg, spec, &w->paths);
 	int pid = argv ? qemu_launch(argv, &w->paths, (int)w->cfg->launch_timeout_ms, err,
 				     sizeof(err))
@@ -332,18 +376,6 @@ static void launch(struct vm_worker *w, const struct vm_spec *spec)
 
 /* ---------------------------------------------------------------- escalation */
 
-static int64_t *since_of(struct vm_worker *w)
-{
-	return w->st.state == VM_TERMINATING ? &w->st.terminating_since_ms
-					     : &w->st.stopping_since_ms;
-}
-
-static int time_to_next_step_ms(struct vm_worker *w)
-{
-	return escalation_call_budget_ms(w->cfg, w->st.state, *since_of(w), w->st.escalation,
-					 wall_ms(), QEMU_MONITOR_MIN_TIMEOUT_MS);
-}
-
 static void perform_step(struct vm_worker *w, enum vm_escalation step)
 {
 	int64_t elapsed = wall_ms() - *since_of(w);
@@ -351,7 +383,7 @@ static void perform_step(struct vm_worker *w, enum vm_escalation step)
 		 w->id, vm_state_name(w->st.state), vm_escalation_name(step), (long long)elapsed,
 		 w->st.pid);
 	w->st.escalation = step;
-	save_state_notable(w, true);   /* persisted before acting: a restarted vmengine goes on */
+	save_state_kind(w, VM_REPORT_STATE);   /* persisted before acting: a restarted vmengine goes on */
 	switch (step) {
 	case ESC_POWERDOWN:
 		mon_command(w, qemu_monitor_system_powerdown, time_to_next_step_ms(w));
@@ -363,11 +395,9 @@ static void perform_step(struct vm_worker *w, enum vm_escalation step)
 			mon_command(w, qemu_monitor_quit, time_to_next_step_ms(w));
 		break;
 	case ESC_TERM:
-		mon_drop(w);
 		qemu_signal(w->st.pid, w->id, SIGTERM);
 		break;
 	default:
-		mon_drop(w);
 		qemu_signal(w->st.pid, w->id, SIGKILL);
 		break;
 	}
@@ -392,11 +422,16 @@ static void escalate(struct vm_worker *w)
 	 * QEMU to leave: quit now rather than wait for the grace. */
 	if (w->exit_reason[0] && due < ESC_QUIT && w->st.escalation >= ESC_POWERDOWN) {
 		log_info("vmengine", "vm=%u msg=\"guest shut down; quitting QEMU\"", w->id);
-		mon_command(w, qemu_monitor_quit, (int)w->cfg->qmp_timeout_ms);
+		mon_command(w, qemu_monitor_quit, mon_budget_ms(w));
 		return;
 	}
-	while (w->st.escalation < due)
-		perform_step(w, (enum vm_escalation)(w->st.escalation + 1));
+	while (w->st.escalation < due) {
+		enum vm_escalation next = (enum vm_escalation)(w->st.escalation + 1);
+		if (w->st.state == VM_RESTARTING && next == ESC_POWERDOWN)
+			w->st.escalation = next;     /* a target restart has no ACPI step */
+		else
+			perform_step(w, next);
+	}
 }
 
 static void begin_stop(struct vm_worker *w, enum vm_state_kind k, int64_t since)
@@ -416,19 +451,15 @@ static void begin_stop(struct vm_worker *w, enum vm_state_kind k, int64_t since)
 static void on_qemu_gone(struct vm_worker *w, const struct vm_spec *spec)
 {
 	char reason[128];
-	if (w->exit_reason[0])
-		snprintf(reason, sizeof(reason), "%s", w->exit_reason);
-	else if (w->st.pid <= 0)
-		snprintf(reason, sizeof(reason), "no QEMU");
-	else if (w->st.escalation >= ESC_TERM)
-		snprintf(reason, sizeof(reason), "killed by %s", vm_escalation_name(w->st.escalation));
-	else
-		snprintf(reason, sizeof(reason), "lost");
+	drain_events(w);        /* what QEMU said before it closed the monitor is still there */
+	snprintf(reason, sizeof(reason), "%s", w->exit_reason[0] ? w->exit_reason
+		 : vm_reason_of_step(w->st.state, w->st.escalation, w->st.pid));
 	log_info("vmengine", "vm=%u msg=\"QEMU gone\" pid=%d reason=\"%s\" escalation=%s", w->id,
 		 w->st.pid, reason, vm_escalation_name(w->st.escalation));
 	mon_drop(w);
 	unlink(w->paths.pidfile);
 	w->st.pid = 0;
+	forget_disk(w);
 	enum vm_state_kind was = w->st.state;
 	w->exit_reason[0] = '\0';
 	if (was == VM_TERMINATING) {
@@ -440,10 +471,18 @@ static void on_qemu_gone(struct vm_worker *w, const struct vm_spec *spec)
 		return;
 	}
 	if (was == VM_RESTARTING || w->st.restart_pending) {
+		/* The relaunch a target restart asked for: straight to STARTING. A VM that cannot
+		 * launch yet (its disk not exported again) stays RESTARTING without a QEMU. */
 		w->next_launch_ms = 0;
-		enter_state(w, VM_STOPPED, reason);
+		w->st.escalation = ESC_NONE;
+		w->st.stopping_since_ms = 0;
+		w->st.restart_pending = true;
+		if (was == VM_RESTARTING)
+			save_state(w);       /* no QEMU now (pid 0), still to be relaunched */
+		else
+			enter_state(w, VM_RESTARTING, "target restart");
 		if (spec && spec->desired == DESIRED_RUNNING)
-			launch(w, spec);
+			launch(w, spec, "target restart");
 		return;
 	}
 	if (was == VM_STARTING) {        /* died while starting: retry with backoff */
@@ -456,11 +495,18 @@ static void on_qemu_gone(struct vm_worker *w, const struct vm_spec *spec)
 	if (crash && spec && spec->on_crash == ON_CRASH_RESTART &&
 	    spec->desired == DESIRED_RUNNING) {
 		enter_state(w, VM_STOPPED, reason);
-		launch(w, spec);
+		launch(w, spec, "");
 		return;
 	}
 	w->st.held = true;       /* not relaunched until someone asks again (generation) */
 	enter_state(w, VM_STOPPED, reason);
+}
+
+/* RESTARTING without a QEMU: the old one is gone, the relaunch has not happened yet (its disk
+ * is not exported again). */
+static bool relaunch_pending(const struct vm_worker *w)
+{
+	return w->st.state == VM_RESTARTING && w->st.pid <= 0;
 }
 
 static void apply_desired(struct vm_worker *w, const struct vm_spec *spec)
@@ -490,13 +536,15 @@ static void apply_desired(struct vm_worker *w, const struct vm_spec *spec)
 	case DESIRED_STOPPED:
 		if (k == VM_RUNNING || k == VM_STARTING)
 			begin_stop(w, VM_STOPPING, now);
-		else if (k == VM_ERROR)
+		else if (k == VM_ERROR || relaunch_pending(w))
 			enter_state(w, VM_STOPPED, w->st.reason);
 		break;
 	case DESIRED_RUNNING:
 		if ((k == VM_STOPPED || k == VM_ERROR) &&
 		    (!w->st.held || spec->generation != w->st.generation))
-			launch(w, spec);
+			launch(w, spec, "");
+		else if (relaunch_pending(w))
+			launch(w, spec, "target restart");
 		break;
 	}
 }
@@ -512,18 +560,23 @@ static void progress(struct vm_worker *w)
 		break;
 	case VM_RUNNING:
 		if (!w->mon)
-			mon_ensure(w, mon_deadline((int)w->cfg->qmp_timeout_ms));
+			mon_ensure(w, mon_deadline(mon_budget_ms(w)));
 		if (w->exit_reason[0]) {
 			/* The guest powered off or panicked; QEMU stays paused (-no-shutdown)
 			 * until told to quit. */
 			log_info("vmengine", "vm=%u msg=\"guest stopped by itself; quitting QEMU\" "
 				 "reason=%s", w->id, w->exit_reason);
-			mon_command(w, qemu_monitor_quit, (int)w->cfg->qmp_timeout_ms);
+			mon_command(w, qemu_monitor_quit, mon_budget_ms(w));
+		} else {
+			observe_disk(w);
 		}
+		break;
+	case VM_RESTARTING:
+		if (!relaunch_pending(w))
+			escalate(w);
 		break;
 	case VM_STOPPING:
 	case VM_TERMINATING:
-	case VM_RESTARTING:
 		escalate(w);
 		break;
 	default:
@@ -560,6 +613,7 @@ static void reconcile(struct vm_worker *w, const struct vm_spec *spec)
 		w->state_known = false;
 	}
 	if (spec) {
+		w->vhost_disk = spec->disk_vhost[0] != '\0';
 		w->warned_no_spec = false;
 		apply_desired(w, spec);
 	} else if (!w->warned_no_spec && vm_state_active(w->st.state)) {
@@ -596,7 +650,7 @@ static void adopt(struct vm_worker *w)
 		if (pid > 0) {
 			w->st.pid = pid;
 			enter_state(w, VM_RUNNING, "vm.state was unreadable; re-adopted");
-			if (mon_ensure(w, mon_deadline((int)w->cfg->qmp_timeout_ms)) == 0)
+			if (mon_ensure(w, mon_deadline(mon_budget_ms(w))) == 0)
 				drain_events(w);
 		} else {
 			enter_state(w, VM_STOPPED, "lost: vm.state unreadable");
@@ -615,11 +669,11 @@ static void adopt(struct vm_worker *w)
 	log_info("vmengine", "vm=%u msg=\"adopting\" state=%s pid=%d alive=%d escalation=%s",
 		 w->id, vm_state_name(w->st.state), w->st.pid, alive,
 		 vm_escalation_name(w->st.escalation));
-	if (alive && mon_ensure(w, mon_deadline((int)w->cfg->qmp_timeout_ms)) == 0)
+	if (alive && mon_ensure(w, mon_deadline(mon_budget_ms(w))) == 0)
 		drain_events(w);
 	if (vm_state_active(w->st.state) && !alive && w->st.pid > 0) {
 		on_qemu_gone(w, NULL);       /* died while vmengine was away: reason lost */
-	} else if (vm_state_active(w->st.state) && !alive) {
+	} else if (vm_state_active(w->st.state) && !alive && !relaunch_pending(w)) {
 		/* Never had a QEMU, or its launch was interrupted and none came of it. */
 		enter_state(w, w->st.state == VM_TERMINATING ? VM_TERMINATED : VM_STOPPED,
 			    w->st.state == VM_STARTING ? "lost during launch" : "lost");
@@ -631,17 +685,10 @@ static void adopt(struct vm_worker *w)
 
 static int wait_ms(struct vm_worker *w)
 {
-	int ms = (int)w->cfg->tick_ms;
-	if (w->st.state == VM_STOPPING || w->st.state == VM_TERMINATING ||
-	    w->st.state == VM_RESTARTING) {
-		int next = w->st.escalation >= ESC_KILL ? ms
-			   : (int)(escalation_step_due(w->cfg, w->st.state, *since_of(w),
-						       (enum vm_escalation)(w->st.escalation + 1)) -
-				   wall_ms());
-		if (next < ms)
-			ms = next < 10 ? 10 : next;
-	}
-	return ms;
+	bool stopping = w->st.state == VM_STOPPING || w->st.state == VM_TERMINATING ||
+			(w->st.state == VM_RESTARTING && !relaunch_pending(w));
+	return escalation_wait_ms(w->cfg, stopping ? w->st.state : VM_RUNNING, *since_of(w),
+				  w->st.escalation, wall_ms());
 }
 
 static void *worker_main(void *arg)

@@ -17,8 +17,8 @@ struct vm_worker;
  * running QEMU is re-adopted, an escalation continues from its persisted start, and a
  * restart_pending flag (target restart, policy restart-vms) stops the QEMU (SIGINT, then
  * escalation) and launches it again. */
-/* report(ctx, st, notable) is called after every write of vm.state (may be NULL). */
-typedef void (*vm_report_fn)(void *ctx, const struct vm_state *st, bool notable);
+/* report(ctx, st, kind) is called after every write of vm.state (may be NULL). */
+typedef void (*vm_report_fn)(void *ctx, const struct vm_state *st, enum vm_report_kind kind);
 struct vm_worker *vm_worker_start(const struct vmengine_config *cfg, unsigned id,
 				  vm_report_fn report, void *report_ctx);
 
@@ -37,6 +37,8 @@ struct vm_worker_status {
 	int64_t last_reconcile_ms;      /* wall clock */
 	char reason[128];
 	bool known;                     /* vm.state exists: vmengine has taken the VM on */
+	enum vm_disk disk;              /* its vhost-user disk's connection */
+	int64_t disk_since_ms;
 };
 void vm_worker_status(struct vm_worker *w, struct vm_worker_status *out);
 

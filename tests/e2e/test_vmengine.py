@@ -195,7 +195,7 @@ def test_sigstopped_qemu_is_terminated_and_others_keep_their_ticks(make_vmengine
         watch.stop()
     assert took <= BOUND
     assert watch.check(1) == STEPS
-    assert vme.state(1)["reason"] == "killed by kill", vme.state(1)
+    assert vme.state(1)["reason"] == "killed by SIGKILL", vme.state(1)
     # The QMP calls to the stopped QEMU (system_powerdown, quit) never answer: each step was
     # still taken on time, GRACE after the one before, so their deadlines fired and nothing
     # waited on the monitor (vm.state records no QMP error: the steps' times are the oracle).

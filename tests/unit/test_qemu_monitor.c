@@ -127,6 +127,38 @@ Test(qemu_monitor_json, migration_statuses)
 	cr_assert_str_eq(qemu_monitor_json_migration_status_name(QEMU_MIGRATION__MAX), "unknown");
 }
 
+Test(qemu_monitor_json, chardev_connection_from_its_filename)
+{
+	/* QEMU 7.2's answers for a vhost-user disk with its backend away, and back. */
+	json_t *ret = json_loads("[{\"frontend-open\": true, \"filename\": "
+		"\"disconnected:unix:/r/blockd/vhost/vm1\", \"label\": \"disk0\"}, "
+		"{\"frontend-open\": true, \"filename\": \"file\", \"label\": \"console0\"}]",
+		0, NULL);
+	struct qemu_chardev_info info;
+	char err[128] = "";
+	cr_assert_eq(qemu_monitor_json_parse_chardev(ret, "disk0", &info, err, sizeof(err)), 0);
+	cr_assert(!info.connected && info.frontend_open);
+	cr_assert_eq(qemu_monitor_json_parse_chardev(ret, "console0", &info, err, sizeof(err)), 0);
+	cr_assert(info.connected);
+	cr_assert_eq(qemu_monitor_json_parse_chardev(ret, "disk1", &info, err, sizeof(err)),
+		     -ENOENT);
+	json_decref(ret);
+	ret = json_loads("[{\"frontend-open\": true, \"filename\": \"unix:\", "
+			 "\"label\": \"disk0\"}]", 0, NULL);
+	cr_assert_eq(qemu_monitor_json_parse_chardev(ret, "disk0", &info, err, sizeof(err)), 0);
+	cr_assert(info.connected);
+	json_decref(ret);
+	const char *bad[] = { "{}", "[{\"label\": \"disk0\"}]", "[{\"filename\": 3}]", "[1]" };
+	for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+		ret = json_loads(bad[k], JSON_DECODE_ANY, NULL);
+		err[0] = '\0';
+		cr_assert_eq(qemu_monitor_json_parse_chardev(ret, "disk0", &info, err, sizeof(err)),
+			     -EBADMSG, "%s", bad[k]);
+		cr_assert(err[0], "%s", bad[k]);
+		json_decref(ret);
+	}
+}
+
 Test(qemu_monitor_json, migrate_args)
 {
 	json_t *a = qemu_monitor_json_migrate_args("unix:/run/m.sock");

@@ -215,6 +215,25 @@ Test(store, concurrent_open_threads, .init = setup, .fini = teardown, .timeout =
 	}
 }
 
+Test(store, vm_disk_reported_and_read_back, .init = setup, .fini = teardown)
+{
+	open_store();
+	int64_t id = create("d1");
+	struct store_vm vm;
+	cr_assert_eq(store_vm_get(g_s, id, &vm), 0);
+	cr_assert_str_eq(vm.disk, "");                   /* unknown until vmengine says */
+	cr_assert_eq(store_vm_report_disk(g_s, id, "down", 1700000000123LL), 0,
+		     "%s", store_error(g_s));
+	cr_assert_eq(store_vm_get(g_s, id, &vm), 0);
+	cr_assert_str_eq(vm.disk, "down");
+	cr_assert_eq(vm.disk_since_ms, 1700000000123LL);
+	cr_assert_eq(store_vm_report_disk(g_s, id, "up", 1700000000456LL), 0);
+	cr_assert_eq(store_vm_get(g_s, id, &vm), 0);
+	cr_assert_str_eq(vm.disk, "up");
+	cr_assert_eq(store_vm_report_disk(g_s, id, "sideways", 1), -EINVAL);
+	cr_assert_eq(store_vm_report_disk(g_s, id + 1000, "up", 1), -ENOENT);
+}
+
 Test(store, reopen_keeps_data, .init = setup, .fini = teardown)
 {
 	open_store();

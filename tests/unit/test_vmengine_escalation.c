@@ -1,9 +1,12 @@
 /* test_vmengine_escalation.c — the stop/terminate schedule (escalation.h): each step due at
  * since + the graces before it, a target restart's RESTARTING starting at quit, and a QMP
- * call's budget never reaching past the next step. */
+ * call's budget never reaching past the next step; the reasons recorded when QEMU went away
+ * without a SHUTDOWN event (vm_reason.h). */
 #include <criterion/criterion.h>
+#include <string.h>
 
 #include "escalation.h"
+#include "vm_reason.h"
 
 static struct vmengine_config cfg(void)
 {
@@ -12,6 +15,7 @@ static struct vmengine_config cfg(void)
 	c.quit_grace_ms = 10000;
 	c.term_grace_ms = 5000;
 	c.qmp_timeout_ms = 5000;
+	c.tick_ms = 1000;
 	return c;
 }
 
@@ -92,4 +96,29 @@ Test(escalation, the_next_step_for_operators)
 	cr_assert_eq(next, ESC_QUIT);
 	st = (struct vm_state){ .state = VM_RUNNING, .stopping_since_ms = t0 };
 	cr_assert_not(escalation_next(&c, &st, &next, &due));
+}
+
+Test(escalation, a_worker_sleeps_no_longer_than_the_next_step)
+{
+	struct vmengine_config c = cfg();
+	int64_t t0 = 1000000;
+	cr_assert_eq(escalation_wait_ms(&c, VM_RUNNING, 0, ESC_NONE, t0), 1000);
+	cr_assert_eq(escalation_wait_ms(&c, VM_TERMINATING, t0, ESC_POWERDOWN, t0 + 29700), 300);
+	cr_assert_eq(escalation_wait_ms(&c, VM_TERMINATING, t0, ESC_POWERDOWN, t0 + 31000), 10);
+	cr_assert_eq(escalation_wait_ms(&c, VM_TERMINATING, t0, ESC_KILL, t0 + 99000), 1000);
+	cr_assert_eq(escalation_wait_ms(&c, VM_RESTARTING, t0, ESC_QUIT, t0 + 9500), 500);
+}
+
+Test(escalation, reasons_say_what_ended_qemu)
+{
+	cr_assert_str_eq(vm_reason_of_step(VM_TERMINATING, ESC_QUIT, 42), "host-qmp-quit");
+	cr_assert_str_eq(vm_reason_of_step(VM_RESTARTING, ESC_QUIT, 42), "killed by SIGINT");
+	cr_assert_str_eq(vm_reason_of_step(VM_STOPPING, ESC_TERM, 42), "killed by SIGTERM");
+	cr_assert_str_eq(vm_reason_of_step(VM_TERMINATING, ESC_KILL, 42), "killed by SIGKILL");
+	cr_assert_str_eq(vm_reason_of_step(VM_RUNNING, ESC_NONE, 42), "lost");
+	cr_assert_str_eq(vm_reason_of_step(VM_STOPPING, ESC_POWERDOWN, 42), "lost");
+	cr_assert_str_eq(vm_reason_of_step(VM_TERMINATING, ESC_KILL, 0), "no QEMU");
+	cr_assert_str_eq(vm_reason_of_run_state(QEMU_RUN_STATE_SHUTDOWN), "guest-shutdown");
+	cr_assert_str_eq(vm_reason_of_run_state(QEMU_RUN_STATE_GUEST_PANICKED), "guest-panic");
+	cr_assert_null(vm_reason_of_run_state(QEMU_RUN_STATE_RUNNING));
 }

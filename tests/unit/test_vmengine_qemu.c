@@ -85,6 +85,10 @@ Test(qemu_argv, vhost_disk)
 	ASSERT_PAIR(argv, "-pidfile", "/srv/berth/vmengine/vms/7/qemu.pid");
 	ASSERT_PAIR(argv, "-qmp", "unix:/srv/berth/vmengine/vms/7/monitor.sock,server=on,wait=off");
 	ASSERT_PAIR(argv, "-chardev", "socket,id=disk0,path=/run/berth/vhost/7.sock,reconnect=1");
+	/* the console is appended to: every boot stays (docs/vmengine.md) */
+	ASSERT_PAIR(argv, "-chardev",
+		    "file,id=console0,path=/srv/berth/vmengine/vms/7/console.log,append=on");
+	ASSERT_PAIR(argv, "-serial", "chardev:console0");
 	ASSERT_PAIR(argv, "-device", "vhost-user-blk-pci,chardev=disk0,num-queues=4");
 	ASSERT_PAIR(argv, "-object", "memory-backend-memfd,id=mem0,size=512M,share=on");
 	ASSERT_PAIR(argv, "-numa", "node,memdev=mem0");
@@ -102,6 +106,33 @@ Test(qemu_argv, vhost_disk)
 		cr_assert_str_neq(argv[j], "-name");
 	qemu_free_argv(argv);
 	qemu_free_argv(NULL);
+}
+
+Test(qemu_pid, console_rotated_over_the_bound)
+{
+	char root[] = "/tmp/berth-rotate-XXXXXX";
+	cr_assert_not_null(mkdtemp(root));
+	struct qemu_paths p;
+	qemu_paths_init(&p, root, 3);
+	snprintf(p.console, sizeof(p.console), "%s/console.log", root);
+	char old[sizeof(p.console) + 2];
+	snprintf(old, sizeof(old), "%s.1", p.console);
+	cr_assert_eq(qemu_rotate_console(&p), 0);          /* none yet */
+	FILE *f = fopen(p.console, "w");
+	cr_assert_not_null(f);
+	fputs("boot 1\n", f);
+	fclose(f);
+	cr_assert_eq(qemu_rotate_console(&p), 0);          /* small: kept */
+	cr_assert_eq(truncate(p.console, QEMU_CONSOLE_ROTATE_BYTES), 0);
+	cr_assert_eq(qemu_rotate_console(&p), 0);          /* at the bound: kept */
+	cr_assert_eq(truncate(p.console, QEMU_CONSOLE_ROTATE_BYTES + 1), 0);
+	cr_assert_eq(qemu_rotate_console(&p), 1);
+	struct stat st;
+	cr_assert_eq(stat(old, &st), 0);
+	cr_assert_eq(st.st_size, QEMU_CONSOLE_ROTATE_BYTES + 1);
+	cr_assert_eq(access(p.console, F_OK), -1);
+	unlink(old);
+	rmdir(root);
 }
 
 Test(qemu_argv, file_disk_and_no_initrd)
@@ -123,7 +154,8 @@ Test(qemu_argv, file_disk_and_no_initrd)
 	ASSERT_PAIR(argv, "-drive", "file=/images/disk.raw,format=raw,if=virtio");
 	ASSERT_PAIR(argv, "-machine", "pc,accel=tcg");
 	ASSERT_PAIR(argv, "-pidfile", "/r/vmengine/vms/123456789/qemu.pid");
-	cr_assert_not(has_arg(argv, "-chardev"));
+	for (char **a = argv; *a; a++)          /* the console's chardev only: no vhost disk */
+		cr_assert(strncmp(*a, "socket,id=disk0", 15) && strncmp(*a, "vhost-user", 10));
 	cr_assert_not(has_arg(argv, "-initrd"));
 	cr_assert_not(has_arg(argv, "-append"));
 	qemu_free_argv(argv);
@@ -414,7 +446,7 @@ Test(vm_worker, interrupted_launch_adopts_its_qemu)
 	struct vm_worker *w = start_worker(id, text);
 	desire(w, id, DESIRED_TERMINATED);       /* no QMP: escalation goes on to SIGTERM */
 	struct vm_state st = wait_vm_state(id, VM_TERMINATED);
-	cr_assert_str_eq(st.reason, "killed by term");
+	cr_assert_str_eq(st.reason, "killed by SIGTERM");
 	int status = reap(pid, 5000);
 	g_child = -1;
 	cr_assert(status != -1 && WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM);

@@ -41,7 +41,8 @@ static bool states_equal(const struct vm_state *a, const struct vm_state *b)
 	       a->terminating_since_ms == b->terminating_since_ms &&
 	       a->escalation == b->escalation && !strcmp(a->reason, b->reason) &&
 	       a->generation == b->generation && a->restart_pending == b->restart_pending &&
-	       a->held == b->held && a->launches == b->launches;
+	       a->held == b->held && a->launches == b->launches && a->disk == b->disk &&
+	       a->disk_since_ms == b->disk_since_ms;
 }
 
 /* ---------------------------------------------------------------- vm.state: round trip */
@@ -83,6 +84,8 @@ Test(vm_state, every_field_round_trips)
 			.restart_pending = n % 2 == 0,
 			.held = n % 3 == 0,
 			.launches = n == 3 ? UINT32_MAX : (unsigned)n,
+			.disk = (enum vm_disk)(n % 3),     /* null, false, true */
+			.disk_since_ms = n % 3 ? 1700000000700LL + n : 0,
 		};
 		if (n % 3)      /* files from before the uuid have none */
 			snprintf(in.uuid, sizeof(in.uuid), "%08x-d9cb-469f-a165-70867728950e",
