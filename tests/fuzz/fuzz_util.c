@@ -92,6 +92,8 @@ int fuzz_write_scratch(const char *name, const void *data, size_t n)
 
 void fuzz_quiet_logs(void)
 {
+	if (getenv("FUZZ_LOGS"))
+		return;              /* FUZZ_LOGS=1: keep the logs, to see what a seed reaches */
 	log_set_level(LOG_ERROR);
 }
 

@@ -21,7 +21,8 @@ const char *fuzz_scratch_file(const char *name, char *path, size_t pathlen);
 /* Writes data to <scratch>/name (replacing it). 0 or -1. */
 int fuzz_write_scratch(const char *name, const void *data, size_t n);
 
-/* Logs at error level only (the targets provoke every warning the parsers have). */
+/* Logs at error level only (the targets provoke every warning the parsers have), unless
+ * FUZZ_LOGS is set. */
 void fuzz_quiet_logs(void);
 
 /* Consumes the input front to back; reads past the end give zeros. */
