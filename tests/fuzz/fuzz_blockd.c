@@ -1,14 +1,15 @@
 /* fuzz_blockd.c — blockd in-process for the fuzz targets (see fuzz_blockd.h).
  *
  * Fuzzed configurations name files (bdev_uring_create's filename). open() is wrapped here so
- * that the process opens nothing outside its scratch directory (also its working directory,
- * so plain names are found there), /proc/self/fd and /dev/null:
+ * that the process opens nothing outside its scratch directory (where a plain name is
+ * looked up), /proc/self/fd and /dev/null:
  * anything else fails with EACCES, as an unreadable file would, and never touches the host
  * (the wrapper is this executable's open(), which the product code calls). */
 #include "fuzz_blockd.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,8 +32,6 @@ static bool allowed_path(const char *path)
 	size_t n = strlen(dir);
 	if (!strncmp(path, dir, n) && path[n] == '/' && !strstr(path + n, "/.."))
 		return true;
-	if (path[0] && !strchr(path, '/') && strcmp(path, "..") != 0)
-		return true;         /* a plain name: the working directory is the scratch dir */
 	if (!strncmp(path, "/proc/self/fd/", 14) && !strchr(path + 14, '/'))
 		return true;
 	return !strcmp(path, "/dev/null");
@@ -49,7 +48,12 @@ int open(const char *path, int flags, ...)
 		mode = (mode_t)va_arg(ap, int);
 		va_end(ap);
 	}
-	if (!allowed_path(path)) {
+	/* A plain name is looked up in the scratch directory. */
+	char scratch[PATH_MAX + 64];
+	if (path[0] && !strchr(path, '/') && strcmp(path, ".") && strcmp(path, "..")) {
+		snprintf(scratch, sizeof(scratch), "%s/%s", fuzz_scratch_dir(), path);
+		path = scratch;
+	} else if (!allowed_path(path)) {
 		errno = EACCES;
 		return -1;
 	}
@@ -64,8 +68,6 @@ void fuzz_blockd_setup(void)
 	memset(&g_blockd, 0, sizeof(g_blockd));
 	g_blockd.opts.num_reactors = 1;
 	g_blockd.opts.vhost_dir = fuzz_scratch_dir();
-	if (chdir(fuzz_scratch_dir()) < 0)
-		abort();
 	g_blockd.start_ns = monotonic_ns();
 	struct reactor *r = reactor_create("reactor_0", 0, 0);
 	if (!r || reactor_start(r, false) < 0)
