@@ -3,6 +3,7 @@
 #   make test     install what is missing, build, check layering, run unit + sanitizer + e2e tests
 #   make demo     install what is missing, build, run the demo host under ./run
 #   make bench    guest IOPS through blockd vs qemu-storage-daemon (prints figures)
+#   make fuzz     every libFuzzer target for FUZZ_S seconds (default 60) each (docs/fuzzing.md)
 #   make install  binaries and systemd units under /usr/local (DESTDIR=DIR stages)
 # CC=clang make builds with clang (in build-clang/).
 
@@ -16,7 +17,8 @@ endif
 ASAN_BUILD := build-asan
 PYTEST := /usr/bin/python3 -m pytest
 
-.PHONY: all setup build guest test unit e2e check-asan check-clang check-layering bench demo install clean
+.PHONY: all setup build guest test unit e2e check-asan check-clang check-layering check-fuzz fuzz \
+	fuzz-build bench demo install clean
 
 all: build guest
 
@@ -56,6 +58,30 @@ check-layering: build
 	@scripts/check-layering $(BUILD)
 	@scripts/check-rules
 
+# libFuzzer targets (tests/fuzz): clang, everything instrumented, in a build dir of their own.
+# make fuzz runs each target for FUZZ_S seconds, one at a time (FUZZ_JOBS parallel workers per
+# target, default 1), on a scratch copy of its seed corpus (the repo is never written), and
+# fails on the first finding; crashes are kept in $(FUZZ_OUT)/<target>/.
+FUZZ_BUILD := build-fuzz
+FUZZ_S ?= 60
+FUZZ_JOBS ?= 1
+FUZZ_TARGETS := jsonrpc qmp vhost_user virtqueue persist conf vm_state desired
+FUZZ_OUT ?= $(FUZZ_BUILD)/runs
+
+$(FUZZ_BUILD)/build.ninja:
+	CC=clang meson setup $(FUZZ_BUILD) -Dfuzz=true -Db_sanitize=address,undefined \
+		-Db_lundef=false -Dtests=disabled >/dev/null
+
+fuzz-build: $(FUZZ_BUILD)/build.ninja
+	@ninja -C $(FUZZ_BUILD) >/dev/null || ninja -C $(FUZZ_BUILD)
+
+fuzz: fuzz-build
+	@FUZZ_S=$(FUZZ_S) FUZZ_JOBS=$(FUZZ_JOBS) scripts/run-fuzz $(FUZZ_BUILD) $(FUZZ_OUT) $(FUZZ_TARGETS)
+
+# make test's short pass: every target briefly, with its corpus.
+check-fuzz:
+	@$(MAKE) --no-print-directory fuzz FUZZ_S=5
+
 e2e: build guest
 	$(PYTEST) -q tests/e2e
 
@@ -65,6 +91,7 @@ test: setup
 	@$(MAKE) --no-print-directory check-layering
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory check-asan
+	@$(MAKE) --no-print-directory check-fuzz
 	@$(MAKE) --no-print-directory e2e
 
 # Figures, not pass/fail: the guest's IOPS through blockd and qemu-storage-daemon.

@@ -28,8 +28,37 @@ bool vm_state_active(enum vm_state_kind k)
 	       k == VM_TERMINATING;
 }
 
+/* Copies src into dst (size bytes) as valid UTF-8: a character that does not fit is dropped
+ * whole and an invalid byte becomes '?', so that a reason cut to its buffer (or taken from a
+ * message with stray bytes) can always be written as JSON. */
+static void utf8_copy(char *dst, size_t size, const char *src)
+{
+	size_t o = 0;
+	const unsigned char *p = (const unsigned char *)src;
+	while (*p && o + 1 < size) {
+		size_t n = *p < 0x80 ? 1 : (*p & 0xe0) == 0xc0 && *p >= 0xc2 ? 2
+			 : (*p & 0xf0) == 0xe0 ? 3 : (*p & 0xf8) == 0xf0 && *p <= 0xf4 ? 4 : 0;
+		size_t k = 1;
+		while (n > 1 && k < n && (p[k] & 0xc0) == 0x80)
+			k++;
+		if (n == 0 || k < n) {          /* a stray byte, or a sequence cut short */
+			dst[o++] = '?';
+			p += n == 0 ? 1 : k;
+			continue;
+		}
+		if (o + n >= size)
+			break;
+		memcpy(dst + o, p, n);
+		o += n;
+		p += n;
+	}
+	dst[o] = '\0';
+}
+
 int vm_state_save(const char *path, const struct vm_state *s)
 {
+	char reason[sizeof(s->reason)];
+	utf8_copy(reason, sizeof(reason), s->reason);
 	json_t *o = json_pack("{s:I, s:s, s:s, s:i, s:I, s:I, s:I, s:s, s:s, s:I, s:b, s:b, s:I, "
 			      "s:o, s:I}",
 			      "id", (json_int_t)s->id, "uuid", s->uuid,
@@ -38,7 +67,7 @@ int vm_state_save(const char *path, const struct vm_state *s)
 			      "stopping_since", (json_int_t)s->stopping_since_ms,
 			      "terminating_since", (json_int_t)s->terminating_since_ms,
 			      "escalation", vm_escalation_name(s->escalation),
-			      "reason", s->reason, "generation", (json_int_t)s->generation,
+			      "reason", reason, "generation", (json_int_t)s->generation,
 			      "restart_pending", s->restart_pending, "held", s->held,
 			      "launches", (json_int_t)s->launches,
 			      "disk_connected", s->disk == VM_DISK_UNKNOWN ? json_null()
@@ -124,7 +153,7 @@ int vm_state_load(const char *path, struct vm_state *s, char *err, size_t errlen
 									  : VM_DISK_UNKNOWN,
 		.disk_since_ms = (int64_t)disk_since,
 	};
-	snprintf(s->reason, sizeof(s->reason), "%s", reason);
+	utf8_copy(s->reason, sizeof(s->reason), reason);
 	snprintf(s->uuid, sizeof(s->uuid), "%s", uuid);
 	json_decref(o);
 	return 0;

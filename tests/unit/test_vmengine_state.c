@@ -530,3 +530,29 @@ Test(vm_spec, each_bad_field_named)
 	snprintf(sock, sizeof(sock), "{\"vhost\": \"/run/%0120d.sock\"}", 0);
 	expect_spec_refused("disk", sock, "vhost");
 }
+
+/* Found by tests/fuzz/fuzz_vm_state.c: a reason cut to fit its 127 bytes must not end in
+ * half a UTF-8 character, or the state that loaded cannot be saved again (jansson refuses
+ * invalid UTF-8) and vmengine loses every later state change of that VM. */
+Test(vm_state, long_utf8_reason_loads_and_saves_again)
+{
+	char text[512];
+	snprintf(text, sizeof(text), "{\"id\": 3, \"state\": \"ERROR\", \"reason\": \"%0126d\xc3\xa9 "
+		 "and more\"}", 0);
+	write_str(g_state, text);
+	struct vm_state s;
+	char err[256] = "";
+	cr_assert_eq(vm_state_load(g_state, &s, err, sizeof(err)), 0, "load: %s", err);
+	cr_assert_eq(strlen(s.reason), 126, "the cut character is dropped whole");
+	cr_assert_eq(vm_state_save(g_state, &s), 0, "a loaded state saves again");
+	struct vm_state again;
+	cr_assert_eq(vm_state_load(g_state, &again, err, sizeof(err)), 0, "reload: %s", err);
+	cr_assert(states_equal(&s, &again));
+
+	/* A reason set in memory with a cut or invalid sequence is saved, cleaned. */
+	memset(s.reason, 0, sizeof(s.reason));
+	memcpy(s.reason, "bad \xff byte, cut \xe2\x82", 19);
+	cr_assert_eq(vm_state_save(g_state, &s), 0, "a reason with invalid UTF-8 still saves");
+	cr_assert_eq(vm_state_load(g_state, &again, err, sizeof(err)), 0, "reload: %s", err);
+	cr_assert_str_eq(again.reason, "bad ? byte, cut ?");
+}
