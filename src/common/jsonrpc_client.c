@@ -21,6 +21,7 @@ struct jrpc_client {
 	int fd;
 	int timeout_ms;
 	long long next_id;
+	bool replace_closed;
 	struct jrpc_frame frame;
 };
 
@@ -58,6 +59,11 @@ void jrpc_client_free(struct jrpc_client *c)
 void jrpc_client_set_timeout(struct jrpc_client *c, int timeout_ms)
 {
 	c->timeout_ms = timeout_ms > 0 ? timeout_ms : JRPC_DEFAULT_TIMEOUT_MS;
+}
+
+void jrpc_client_set_replace_closed(struct jrpc_client *c, bool on)
+{
+	c->replace_closed = on;
 }
 
 int jrpc_client_timeout(const struct jrpc_client *c)
@@ -148,7 +154,7 @@ int jrpc_call_timeout(struct jrpc_client *c, const char *method, json_t *params,
 		return -ENOMEM;
 
 	int rc = 0;
-	if (c->fd >= 0 && connection_closed(c->fd))
+	if (c->fd >= 0 && c->replace_closed && connection_closed(c->fd))
 		jrpc_client_close(c);
 	if (c->fd < 0) {
 		int fd = dio_connect_unix(c->path, deadline);

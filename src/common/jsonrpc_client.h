@@ -6,6 +6,7 @@
 #ifndef BERTH_JSONRPC_CLIENT_H
 #define BERTH_JSONRPC_CLIENT_H
 
+#include <stdbool.h>
 #include <jansson.h>
 
 #define JRPC_DEFAULT_TIMEOUT_MS 30000
@@ -23,6 +24,11 @@ void jrpc_client_free(struct jrpc_client *c);
 void jrpc_client_set_timeout(struct jrpc_client *c, int timeout_ms);
 int jrpc_client_timeout(const struct jrpc_client *c);
 void jrpc_client_close(struct jrpc_client *c);
+/* Whether a kept connection that the server closed while it was idle (blockd drops idle
+ * clients) is replaced before the next request instead of failing it. Off by default: a
+ * client that calls all the time (diskengine's loop) must see a connection that went away as
+ * the target going away; one that idles between jobs (diskengine's workers) turns it on. */
+void jrpc_client_set_replace_closed(struct jrpc_client *c, bool on);
 
 /* Calls method with params (borrowed; NULL to leave params out).
  * 0: *result holds the result (a new reference).

@@ -128,6 +128,8 @@ struct workers *workers_start(const struct diskengine_config *cfg, const char *l
 		w->pool = p;
 		int rc = target_init(&w->target, cfg, p->exports);
 		if (rc == 0) {
+			/* A worker idles between jobs longer than blockd keeps an idle client. */
+			jrpc_client_set_replace_closed(w->target.rpc, true);
 			w->target.on_call = on_call;
 			w->target.on_call_arg = w;
 			rc = -pthread_create(&w->thread, NULL, worker_main, w);

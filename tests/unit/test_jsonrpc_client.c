@@ -504,12 +504,26 @@ Test(client, server_gone_between_calls)
 Test(client, a_connection_the_server_closed_while_idle_is_replaced)
 {
 	json_t *result = NULL;
+	jrpc_client_set_replace_closed(cli, true);
 	cr_assert_eq(jrpc_call(cli, "answer_then_close", NULL, &result, NULL), 0);
 	json_decref(result);
 	cr_assert_eq(srv_wait(&srv.closes, 1, 2000), 1, "the server closed the connection");
 	cr_assert_eq(jrpc_call(cli, "echo", NULL, &result, NULL), 0, "a stale connection failed the call");
 	json_decref(result);
 	cr_assert_eq(srv_get(&srv.accepts), 2, "the client connected again");
+}
+
+/* Without the option, a connection the server closed fails the next call: a client that
+ * calls all the time learns that way that the server went away. */
+Test(client, a_closed_connection_fails_the_next_call_unless_asked_otherwise)
+{
+	json_t *result = NULL;
+	cr_assert_eq(jrpc_call(cli, "answer_then_close", NULL, &result, NULL), 0);
+	json_decref(result);
+	cr_assert_eq(srv_wait(&srv.closes, 1, 2000), 1, "the server closed the connection");
+	cr_assert_lt(jrpc_call(cli, "echo", NULL, &result, NULL), 0);
+	cr_assert_eq(jrpc_call(cli, "echo", NULL, &result, NULL), 0, "the call after connects");
+	json_decref(result);
 }
 
 /* ---------------------------------------------------------------- connect failures */
