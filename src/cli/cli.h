@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <jansson.h>
 
 #include "berth_conf.h"
@@ -47,6 +48,10 @@ void cli_print_json(json_t *v);                /* steals v */
 json_t *vm_json(const struct store_vm *vm);
 json_t *volume_json(const struct store_volume *v);
 
+/* supervisor.c: the supervisor's pid when `berth up` runs for this root (its lock is held),
+ * -1 while it starts, 0 when it is not up. */
+pid_t supervisor_running(const struct cli *c);
+
 /* Commands: argv[0] is the command's own name. */
 int cmd_init(struct cli *c, int argc, char **argv);
 int cmd_vm(struct cli *c, int argc, char **argv);
@@ -59,5 +64,6 @@ int cmd_down(struct cli *c, int argc, char **argv);
 int cmd_status(struct cli *c, int argc, char **argv);
 int cmd_supervise(struct cli *c, int argc, char **argv);
 int cmd_target_stopped(struct cli *c, int argc, char **argv);
+int cmd_doctor(struct cli *c, int argc, char **argv);      /* doctor.c */
 
 #endif

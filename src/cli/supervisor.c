@@ -68,7 +68,7 @@ static const char *g_names[NDAEMONS] = { "blockd", "diskengine", "vmengine" };
 /* The supervisor holds an exclusive flock on run/supervisor.lock for its whole life: that,
  * not a pid that may have been reused, is what says "berth is up". Returns the
  * supervisor's pid (from run/supervisor.pid) when it is up, 0 when it is not. */
-static pid_t supervisor_running(const struct cli *c)
+pid_t supervisor_running(const struct cli *c)
 {
 	char path[BERTH_PATH_LEN];
 	paths_supervisor_lock(path, sizeof(path), c->root);
