@@ -186,3 +186,78 @@ def run_scenarios(h):
             caller.wait()
     h.healthy()
     assert {n: qemu_pids(i, h.root) for n, i in ids.items()} == qemu
+
+    # ---- the store says STOPPED while vm.state says RUNNING (vmengine paused)
+    vmengine = h.engine_pid("vmengine")
+    os.kill(vmengine, signal.SIGSTOP)
+    try:
+        db = sqlite3.connect(str(h.root / "store.db"), timeout=10)
+        with db:
+            db.execute("UPDATE vms SET state = 'STOPPED', updated_ms = ? WHERE id = ?",
+                       (int(time.time() * 1000) - 60000, ids["a"]))
+        db.close()
+        c, _ = h.diagnose("store-vmstate", vm=ids["a"])
+        assert c["evidence"]["store_state"] == "STOPPED"
+        assert c["evidence"]["local_state"] == "RUNNING"
+        fixes = h.fix()
+        assert [(f["fix"], f["vm"]) for f in fixes] == [("resync-store", ids["a"])], fixes
+        assert h.vms()["a"]["state"] == "RUNNING"
+    finally:
+        os.kill(vmengine, signal.SIGCONT)
+    h.healthy()
+
+    # ---- a TARGET_RESTART marker older than the engine that should have taken it
+    marker = h.root / "vmengine" / "TARGET_RESTART"
+    marker.write_text("")
+    since = h.daemons()["vmengine"]["since_ms"] / 1000 - 30
+    os.utime(marker, (since, since))
+    c, _ = h.diagnose("target-restart-markers")
+    assert c["bug_class"] == 3 and c["evidence"]["markers"][0]["marker"] == str(marker)
+    fixes = h.fix()
+    assert [f["fix"] for f in fixes] == ["remove-marker"], fixes
+    assert not marker.exists()
+    h.healthy()
+
+    # ---- a VM stopping past its escalation bound (vmengine paused): bug class 2
+    h.run("vm", "stop", "a")
+    wait_for(lambda: (h.vm_state(ids["a"]) or {}).get("state") == "STOPPING", 60,
+             what="a to be STOPPING")
+    os.kill(vmengine, signal.SIGSTOP)
+    try:
+        c, _ = h.diagnose("vm-stop-overdue", vm=ids["a"], timeout=40)
+        assert c["bug_class"] == 2
+        assert c["evidence"]["qemu_pid"] == qemu["a"][0] and c["evidence"]["qemu_alive"]
+        assert c["evidence"]["monitor"].startswith("answers"), c
+        fixes = h.fix()
+        assert [(f["fix"], f["vm"]) for f in fixes] == [("escalate", ids["a"])], fixes
+        assert "SIGTERM" in fixes[0]["message"]
+        wait_for(lambda: not qemu_pids(ids["a"], h.root), 30, what="a's QEMU to exit")
+        assert qemu_pids(ids["b"], h.root) == qemu["b"]        # only a's QEMU
+    finally:
+        os.kill(vmengine, signal.SIGCONT)
+    h.run("vm", "wait", "a", "--state", "STOPPED", "--timeout", 60)
+    h.healthy()
+
+    # ---- a running VM whose disk is not connected: bug class 3
+    h.target("blockd_fault_inject", {"method": "vhost_create_blk_controller",
+                                     "action": "error"})
+    h.target("vhost_delete_controller", {"ctrlr": f"vm{ids['b']}", "force": True})
+    c, _ = h.diagnose("vhost-disconnected", vm=ids["b"])
+    assert c["bug_class"] == 3 and c["evidence"]["qemu_pid"] == qemu["b"][0]
+    h.target("blockd_fault_clear", {})
+    h.healthy()                   # diskengine re-creates it, QEMU reconnects
+    assert qemu_pids(ids["b"], h.root) == qemu["b"]
+
+    # ---- an export stuck on removal, its call hung in the target: bug class 1
+    h.target("blockd_fault_inject", {"method": "vhost_delete_controller", "action": "hang"})
+    h.run("vm", "terminate", "b")
+    c, report = h.diagnose("export-stuck", vm=ids["b"], timeout=60)
+    assert c["bug_class"] == 1 and c["evidence"]["loop"] == "detach"
+    assert c["evidence"]["rpc"] == "vhost_delete_controller" and c["evidence"]["wedged"]
+    hung = h.check(report, "rpc-hung", method="vhost_delete_controller",
+                   client_pid=h.engine_pid("diskengine"))
+    assert hung["evidence"]["client"] == "diskengine"
+    fixes = h.fix()
+    assert [f["fix"] for f in fixes] == ["restart-target"], fixes
+    h.run("vm", "wait", ids["b"], "--state", "TERMINATED", "--timeout", 120)
+    h.healthy()
