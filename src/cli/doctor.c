@@ -135,14 +135,17 @@ int cmd_doctor(struct cli *c, int argc, char **argv)
 	json_t *done = json_array();
 	if (fix)
 		doctor_fix(&x, &r, done);
-	(void)bundle;
+	if (bundle && doctor_bundle(&x, &r, bundle) != 0)
+		json_object_set_new(out, "bundle_error", json_true());
+	else if (bundle)
+		json_object_set_new(out, "bundle", json_string(bundle));
 	if (fix)
 		json_object_set(out, "fixes", done);
 	if (c->json) {
 		cli_print_json(out);
 	} else {
 		doctor_report_print(&r, stdout);
-		printf("%s: %zu checks in %lld ms\n", doctor_level_name(doctor_worst(&r)), r.n,
+		printf("%s: %zu checks in %lld ms\n", doctor_status_name(&r), r.n,
 		       (long long)elapsed);
 		size_t i;
 		json_t *d;
@@ -152,6 +155,8 @@ int cmd_doctor(struct cli *c, int argc, char **argv)
 			       json_string_value(json_object_get(d, "message")));
 		if (fix && !json_array_size(done))
 			printf("nothing to fix\n");
+		if (bundle && json_object_get(out, "bundle"))
+			printf("bundle: %s\n", bundle);
 		json_decref(out);
 	}
 	json_decref(done);

@@ -84,6 +84,8 @@ struct doctor_check *doctor_add(struct doctor_report *r, const char *id, enum do
 enum doctor_level doctor_worst(const struct doctor_report *r);
 /* 0 all pass, 1 a WARN, 2 a FAIL. */
 int doctor_exit_status(const struct doctor_report *r);
+/* PASS (INFO and SKIP included), WARN or FAIL. */
+const char *doctor_status_name(const struct doctor_report *r);
 json_t *doctor_check_json(const struct doctor_check *c);
 json_t *doctor_report_json(const struct doctor_report *r, const char *root, int64_t elapsed_ms);
 void doctor_report_print(const struct doctor_report *r, FILE *out);

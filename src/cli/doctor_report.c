@@ -51,6 +51,12 @@ int doctor_exit_status(const struct doctor_report *r)
 	return w == DOCTOR_FAIL ? 2 : w == DOCTOR_WARN ? 1 : 0;
 }
 
+const char *doctor_status_name(const struct doctor_report *r)
+{
+	static const char *const names[] = { "PASS", "WARN", "FAIL" };
+	return names[doctor_exit_status(r)];
+}
+
 json_t *doctor_check_json(const struct doctor_check *c)
 {
 	return json_pack("{s:s, s:s, s:s, s:O, s:s?, s:o}", "id", c->id,
@@ -65,7 +71,7 @@ json_t *doctor_report_json(const struct doctor_report *r, const char *root, int6
 	for (size_t i = 0; i < r->n; i++)
 		json_array_append_new(checks, doctor_check_json(&r->checks[i]));
 	return json_pack("{s:s, s:s, s:i, s:I, s:o}", "root", root,
-			 "status", doctor_level_name(doctor_worst(r)),
+			 "status", doctor_status_name(r),
 			 "exit_status", doctor_exit_status(r), "elapsed_ms", (json_int_t)elapsed_ms,
 			 "checks", checks);
 }

@@ -29,6 +29,7 @@ import os
 import signal
 import sqlite3
 import subprocess
+import tarfile
 import time
 
 from berth_rpc import RpcClient, wait_for
@@ -156,6 +157,38 @@ def run_scenarios(h):
     text = h.run("doctor")
     assert text.stdout.startswith("PASS daemon-blockd") and "FAIL" not in text.stdout, text.stdout
 
+    # ---- the bundle: bounded, the checks, the store's rows, the target's view, no console
+    bundle = h.root.parent / "bundle.tar.gz"
+    h.run("doctor", "--bundle", bundle)
+    assert 0 < bundle.stat().st_size < 4 << 20
+    with tarfile.open(bundle) as tar:
+        names = {os.path.basename(n) for n in tar.getnames()}
+        for want in ("berth.conf", "supervisor.json", "blockd.log", "vmengine.log",
+                     "diskengine.log", "store.json", "target.json", "doctor.json",
+                     f"vm{ids['a']}.state", "diskengine.attach.json"):
+            assert want in names, (want, names)
+        assert not any("console" in n for n in names), names
+        target = json.load(tar.extractfile("berth-doctor/target.json"))
+        assert {c["ctrlr"] for c in target["vhost_get_controllers"]} == \
+            {f"vm{i}" for i in ids.values()}
+        assert "bdev_get_bdevs" not in target
+        store = json.load(tar.extractfile("berth-doctor/store.json"))
+        assert {v["name"] for v in store["vms"]} == {"a", "b"}
+        assert json.load(tar.extractfile("berth-doctor/doctor.json"))["status"] == "PASS"
+
+    # ---- a target that does not answer (stopped): named within the budget, no hang
+    blockd = h.engine_pid("blockd")
+    os.kill(blockd, signal.SIGSTOP)
+    try:
+        rc, report, took = h.doctor()
+        assert took < DOCTOR_BUDGET_S, took
+        c = h.check(report, "blockd-rpc")
+        assert "no answer within" in c["evidence"]["error"], c
+        assert rc == 2
+    finally:
+        os.kill(blockd, signal.SIGCONT)
+    h.healthy()
+
     # ---- a runaway poller pins reactor 1
     h.target("blockd_fault_reactor", {"lcore": 1, "action": "spin"})
     c, report = h.diagnose("reactor-busy", lcore=1)
@@ -261,3 +294,9 @@ def run_scenarios(h):
     assert [f["fix"] for f in fixes] == ["restart-target"], fixes
     h.run("vm", "wait", ids["b"], "--state", "TERMINATED", "--timeout", 120)
     h.healthy()
+
+    # ---- a daemon that died: its last exit (signal) is the evidence (a WARN for a while)
+    os.kill(h.engine_pid("blockd"), signal.SIGKILL)
+    c, _ = h.diagnose("daemon-blockd", "WARN")
+    assert c["evidence"]["last_exit"]["signal"] == signal.SIGKILL, c
+    assert c["evidence"]["restarts"] >= 1
