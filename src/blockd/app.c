@@ -22,6 +22,7 @@
 #include "bdev_rpc.h"
 #include "bdev_uring.h"
 #include "fault.h"
+#include "fault_bdev.h"
 #include "fault_reactor.h"
 #include "log.h"
 #include "persist.h"
@@ -49,7 +50,7 @@ int blockd_register(struct blockd *bd)
 			return rc;
 	vhost_blk_init(bd);
 	if ((rc = vhost_blk_rpc_register()) < 0 || (rc = fault_register()) < 0 ||
-	    (rc = fault_reactor_register(bd)) < 0 ||
+	    (rc = fault_reactor_register(bd)) < 0 || (rc = fault_bdev_register()) < 0 ||
 	    (rc = persist_register()) < 0)
 		return rc;
 	return 0;

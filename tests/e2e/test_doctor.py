@@ -9,9 +9,13 @@ The host runs blockd with fault injection through berth.conf (`[blockd] fault_in
 on`, which `berth status` reports), rpc_timeout = 30 (so a hung call stays hung while doctor
 looks) and wedge_after = 5. Scenarios, in order:
 - healthy: every check PASS/INFO, also with --vm, also the text output;
+- the bundle: bounded, with the checks, the store's rows and the target's view;
+- a stopped target (SIGSTOP): blockd-rpc FAIL within the budget, nothing waits on it;
 - reactor-busy / poller-pinned: blockd_fault_reactor spins lcore 1; --fix restarts the target;
 - rpc-hung: a `berth rpc` call held by a hang fault, named with its method and client pid;
   --fix restarts the target (the fault goes with the old blockd);
+- bdev-saturated: b (a writer) has its base bdevs delayed (blockd_fault_bdev): a WARN that
+  names the base and says the backend, not the target, is slow; no fix;
 - store-vmstate: with vmengine paused (SIGSTOP), the store row says STOPPED while vm.state
   says RUNNING; --fix writes vm.state's state back;
 - target-restart-markers: a marker older than the engine that should have taken it; --fix
@@ -22,7 +26,9 @@ looks) and wedge_after = 5. Scenarios, in order:
   fails; clearing the fault lets diskengine re-create it and QEMU reconnect;
 - export-stuck and rpc-hung from diskengine (bug class 1): b's vhost_delete_controller hangs;
   the wedge is named with its RPC and VM; --fix restarts the target and b's termination
-  completes.
+  completes;
+- daemon-blockd: blockd killed (SIGKILL), restarted by the supervisor: a WARN whose evidence
+  is its last exit (signal 9).
 """
 import json
 import os
@@ -134,8 +140,8 @@ def run_scenarios(h):
     h.run("up")
     assert h.json("status")["fault_injection"] is True
     assert "fault injection: on" in h.run("status").stdout
-    for n in ("a", "b"):
-        h.run("vm", "create", n, "--disk-size", 32, "--memory", 128)
+    h.run("vm", "create", "a", "--disk-size", 32, "--memory", 128)
+    h.run("vm", "create", "b", "--disk-size", 32, "--memory", 128, "--workload", "writer")
     for n in ("a", "b"):
         h.run("vm", "wait", n, "--state", "RUNNING", "--timeout", 180)
     ids = {n: v["id"] for n, v in h.vms().items()}
@@ -219,6 +225,20 @@ def run_scenarios(h):
             caller.wait()
     h.healthy()
     assert {n: qemu_pids(i, h.root) for n, i in ids.items()} == qemu
+
+    # ---- a slow backend: b's base bdevs delayed while the reactor idles (no fix: the disk)
+    vol = h.vms()["b"]["volume_id"]
+    bases = [f"vol{vol}_base{i}" for i in (0, 1)]
+    for base in bases:
+        h.target("blockd_fault_bdev", {"bdev": base, "delay_ms": 400})
+    c, _ = h.diagnose("bdev-saturated", "WARN")
+    assert c["evidence"]["bdev"] in bases, c
+    assert c["evidence"]["queue_depth"] >= 1 and c["evidence"]["reactor_busy_pct"] < 50, c
+    assert "the backend, not the target" in c["summary"]
+    for base in bases:
+        h.target("blockd_fault_bdev", {"bdev": base, "delay_ms": 0})
+    h.healthy()
+    assert qemu_pids(ids["b"], h.root) == qemu["b"]
 
     # ---- the store says STOPPED while vm.state says RUNNING (vmengine paused)
     vmengine = h.engine_pid("vmengine")

@@ -1,7 +1,8 @@
-/* test_fault_reactor.c — blockd_fault_reactor: method-not-found without fault injection;
- * "spin" puts a "fault_spin" poller on the chosen thread that keeps it busy (its busy
+/* test_fault_reactor.c — the fault kinds doctor needs. blockd_fault_reactor:
+ * method-not-found without fault injection; "spin" puts a "fault_spin" poller on the chosen thread that keeps it busy (its busy
  * count grows with its run count, the reactor's busy time with the wall clock), "stop"
- * takes it away; bad lcores and actions are -32602. */
+ * takes it away; bad lcores and actions are -32602. blockd_fault_bdev: refused without fault
+ * injection, for an unknown bdev and out-of-range delays. */
 #include <criterion/criterion.h>
 #include <string.h>
 #include <time.h>
@@ -72,4 +73,16 @@ Test(fault_reactor, spin_and_stop)
 		nanosleep(&t, NULL);
 	}
 	cr_expect_null(spin_poller());
+}
+
+Test(fault_reactor, bdev_delay_refusals)
+{
+	rpc_fail(JRPC_METHOD_NOT_FOUND, "blockd_fault_bdev", "{\"bdev\":\"M\",\"delay_ms\":5}");
+	fault_set_enabled(true);
+	rpc_make_malloc("M", 64, 512);
+	rpc_fail(-19, "blockd_fault_bdev", "{\"bdev\":\"nope\",\"delay_ms\":5}");
+	rpc_fail(JRPC_INVALID_PARAMS, "blockd_fault_bdev", "{\"bdev\":\"M\",\"delay_ms\":10001}");
+	rpc_fail(JRPC_INVALID_PARAMS, "blockd_fault_bdev", "{\"bdev\":\"M\"}");
+	json_decref(rpc_ok("blockd_fault_bdev", "{\"bdev\":\"M\",\"delay_ms\":50}"));
+	json_decref(rpc_ok("blockd_fault_bdev", "{\"bdev\":\"M\",\"delay_ms\":0}"));
 }
