@@ -36,8 +36,10 @@ int doctor_busy_pct(const json_t *a, const json_t *b, size_t i)
 		return -1;
 	json_int_t busy = ival(rb, "busy") - ival(ra, "busy");
 	json_int_t idle = ival(rb, "idle") - ival(ra, "idle");
-	if (busy < 0 || idle < 0 || busy + idle <= 0)
+	if (busy < 0 || idle < 0)
 		return -1;
+	if (busy + idle == 0)
+		return 0;      /* an interrupt-mode thread asleep through the whole sample */
 	return (int)(busy * 100 / (busy + idle));
 }
 
@@ -242,7 +244,7 @@ void doctor_classify_iostat(struct doctor_report *r, const json_t *ia, const jso
 	json_t *slow = json_array();
 	const char *first = NULL;
 	double first_ms = 0;
-	json_int_t first_q = 0;
+	json_int_t first_q = 0, first_done = 0;
 	size_t i;
 	json_t *b;
 	json_array_foreach(json_object_get(ib, "bdevs"), i, b) {
@@ -265,6 +267,7 @@ void doctor_classify_iostat(struct doctor_report *r, const json_t *ia, const jso
 				first = sval(b, "name");
 				first_ms = mean_ms;
 				first_q = q;
+				first_done = dops;
 			}
 		}
 	}
@@ -276,15 +279,20 @@ void doctor_classify_iostat(struct doctor_report *r, const json_t *ia, const jso
 	}
 	json_t *ev = json_pack("{s:s, s:I, s:f, s:i, s:o}", "bdev", first, "queue_depth", first_q,
 			       "mean_latency_ms", first_ms, "reactor_busy_pct", io_pct, "bdevs", slow);
+	char lat[64];
+	if (first_done > 0)
+		snprintf(lat, sizeof(lat), "%.0f ms each", first_ms);
+	else
+		snprintf(lat, sizeof(lat), "none completed in %d ms", DOCTOR_SAMPLE_INTERVAL_MS);
 	if (io_pct >= 0 && io_pct < DOCTOR_IDLE_PCT)
 		doctor_add(r, "bdev-saturated", DOCTOR_WARN, 0, ev,
 			   "the backing storage is slow (check the device under the bdev's file: "
 			   "iostat -x); blockd is not the bottleneck",
-			   "%s: %lld IO queued, %.0f ms each, while its reactor is %d%% busy: the "
-			   "backend, not the target", first, (long long)first_q, first_ms, io_pct);
+			   "%s: %lld IO queued, %s, while its reactor is %d%% busy: the "
+			   "backend, not the target", first, (long long)first_q, lat, io_pct);
 	else
 		doctor_add(r, "bdev-saturated", DOCTOR_WARN, 0, ev,
 			   "see reactor-busy: the target itself is loaded",
-			   "%s: %lld IO queued, %.0f ms each; its reactor is busy too (%d%%)", first,
-			   (long long)first_q, first_ms, io_pct);
+			   "%s: %lld IO queued, %s; its reactor is busy too (%d%%)", first,
+			   (long long)first_q, lat, io_pct);
 }
