@@ -179,6 +179,15 @@ static size_t check_loop(struct doctor_ctx *x, struct doctor_report *r, const ch
 				(int)json_array_size(json_object_get(c, "sessions"))) :
 				json_string("no controller"));
 		bool removing = !strcmp(loop, "detach");
+		if (!strcmp(sval(it, "item"), "target")) {
+			/* The loop's listing of the target itself fails: every item waits. */
+			doctor_add(r, "export-stuck", DOCTOR_FAIL, 1, ev, RESTART_TARGET,
+				   "diskengine's %s loop cannot list the target: %s %s for %.0f s (%s)",
+				   loop, sval(it, "rpc"), wedged ? "wedged" : "failing",
+				   (double)(since ? now - since : 0) / 1000, sval(it, "error"))->fix =
+				FIX_RESTART_TARGET;
+			continue;
+		}
 		struct doctor_check *chk = doctor_add(r, "export-stuck", DOCTOR_FAIL, 1, ev,
 			RESTART_TARGET " — the target holds the call; if it answers -16 the VM's "
 			"QEMU still uses the export (see vm-stop-overdue)",
