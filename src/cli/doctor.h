@@ -123,6 +123,8 @@ int doctor_qmp_status(const char *root, unsigned vm, int timeout_ms, char *statu
 bool doctor_pid_is_vm_qemu(const char *root, unsigned vm, int pid);
 /* pid is alive (not a zombie). */
 bool doctor_pid_alive(int pid);
+/* The process's state letter of /proc/<pid>/stat (R, S, D, T, t, Z ...), '?' when gone. */
+char doctor_pid_state(int pid);
 /* The process's comm ("berth", "diskengine"), or "?" */
 void doctor_pid_comm(int pid, char *out, size_t len);
 /* A JSON file, or NULL. */

@@ -104,6 +104,12 @@ void doctor_check_daemons(struct doctor_ctx *x, struct doctor_report *r)
 				 x->supervisor_pid > 0 ? log : name);
 			doctor_add(r, id, DOCTOR_FAIL, 0, ev, rec, "%s is not running%s", name,
 				   last ? " (see last_exit)" : "");
+		} else if (pid > 0 && (doctor_pid_state(pid) == 'T' || doctor_pid_state(pid) == 't')) {
+			char rec[96];
+			snprintf(rec, sizeof(rec), "kill -CONT %d (or detach the debugger)", pid);
+			json_object_set_new(ev, "proc_state", json_string("stopped"));
+			doctor_add(r, id, DOCTOR_WARN, 0, ev, rec, "%s (pid %d) is stopped (SIGSTOP or a "
+				   "debugger): nothing it owns makes progress", name, pid);
 		} else if (crashed) {
 			char rec[BERTH_PATH_LEN + 96];
 			snprintf(rec, sizeof(rec), "read %s; attach berth doctor --bundle FILE to a "

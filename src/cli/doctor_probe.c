@@ -243,6 +243,17 @@ bool doctor_pid_alive(int pid)
 	return close_paren && close_paren[1] == ' ' && close_paren[2] != 'Z';
 }
 
+char doctor_pid_state(int pid)
+{
+	char path[64], stat[512];
+	size_t n;
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	if (pid <= 0 || !read_small(path, stat, sizeof(stat), &n))
+		return '?';
+	const char *close_paren = strrchr(stat, ')');
+	return close_paren && close_paren[1] == ' ' ? close_paren[2] : '?';
+}
+
 void doctor_pid_comm(int pid, char *out, size_t len)
 {
 	char path[64];

@@ -249,7 +249,8 @@ def run_scenarios(h):
             db.execute("UPDATE vms SET state = 'STOPPED', updated_ms = ? WHERE id = ?",
                        (int(time.time() * 1000) - 60000, ids["a"]))
         db.close()
-        c, _ = h.diagnose("store-vmstate", vm=ids["a"])
+        c, report = h.diagnose("store-vmstate", vm=ids["a"])
+        assert h.check(report, "daemon-vmengine", "WARN", proc_state="stopped")
         assert c["evidence"]["store_state"] == "STOPPED"
         assert c["evidence"]["local_state"] == "RUNNING"
         fixes = h.fix()
