@@ -16,6 +16,7 @@ struct blockd_options {
 	const char *vhost_dir;
 	const char *persist_path;   /* NULL: no persistence */
 	unsigned num_reactors;
+	unsigned rpc_idle_timeout_s;  /* RPC clients idle this long are closed */
 	bool busy_poll;
 	bool fault_injection;
 };

@@ -83,6 +83,7 @@ int main(int argc, char **argv)
 		blockd_stop_reactors(&bd);
 		return 1;
 	}
+	rpc_server_set_idle_timeout(server, bd.opts.rpc_idle_timeout_s * 1000u);
 	log_info("blockd", "msg=started version=%s rpc=%s vhost_dir=%s reactors=%u persist=%s "
 		 "fault_injection=%d", BERTH_VERSION, bd.opts.rpc_socket,
 		 bd.opts.vhost_dir, bd.num_reactors,

@@ -18,20 +18,29 @@ static void usage(FILE *out)
 		"  -r, --rpc-socket PATH   JSON-RPC Unix socket (SPDK's -r)\n"
 		"  -S, --vhost-dir DIR     directory of vhost-user sockets (SPDK's -S); stale\n"
 		"                          sockets in it are removed at start\n"
-		"      --persist FILE      save the configuration after every change and replay\n"
-		"                          it at start\n"
+		"      --persist FILE      save the configuration durably with every change,\n"
+		"                          before answering it (a change that cannot be saved\n"
+		"                          fails and is taken back), and replay it at start\n"
 		"      --reactors N        IO reactor threads (default 1, at most %d)\n"
 		"      --busy-poll         reactors spin instead of sleeping when idle\n"
 		"      --fault-injection   enable blockd_fault_inject / blockd_fault_clear\n"
+		"      --rpc-idle-timeout S\n"
+		"                          close an RPC client that sends and takes nothing for\n"
+		"                          S seconds, or leaves half a request unsent that long\n"
+		"                          (default 10)\n"
 		"      --log-level LEVEL   debug, info, warn or error (default info)\n"
 		"  -h, --help              this text\n"
-		"  -V, --version           print the version\n",
+		"  -V, --version           print the version\n\n"
+		"RPC limits: 256 KiB per request; 64 clients (when all are there, the one idle\n"
+		"the longest is closed to admit a new one); a client with 1 MiB of answers it\n"
+		"has not read is not read from until they drain.\n",
 		BLOCKD_MAX_REACTORS);
 }
 
 int blockd_parse_options(int argc, char **argv, struct blockd_options *o)
 {
-	enum { OPT_PERSIST = 256, OPT_REACTORS, OPT_BUSY_POLL, OPT_FAULT, OPT_LOG_LEVEL };
+	enum { OPT_PERSIST = 256, OPT_REACTORS, OPT_BUSY_POLL, OPT_FAULT, OPT_LOG_LEVEL,
+	       OPT_IDLE };
 	static const struct option longopts[] = {
 		{ "rpc-socket", required_argument, NULL, 'r' },
 		{ "vhost-dir", required_argument, NULL, 'S' },
@@ -40,11 +49,13 @@ int blockd_parse_options(int argc, char **argv, struct blockd_options *o)
 		{ "busy-poll", no_argument, NULL, OPT_BUSY_POLL },
 		{ "fault-injection", no_argument, NULL, OPT_FAULT },
 		{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+		{ "rpc-idle-timeout", required_argument, NULL, OPT_IDLE },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	o->num_reactors = 1;
+	o->rpc_idle_timeout_s = 10;
 	int c;
 	while ((c = getopt_long(argc, argv, "r:S:hV", longopts, NULL)) != -1) {
 		switch (c) {
@@ -62,6 +73,17 @@ int blockd_parse_options(int argc, char **argv, struct blockd_options *o)
 				return -1;
 			}
 			o->num_reactors = (unsigned)n;
+			break;
+		}
+		case OPT_IDLE: {
+			char *end;
+			long n = strtol(optarg, &end, 10);
+			if (*end || n < 1 || n > 86400) {
+				fprintf(stderr, "blockd: --rpc-idle-timeout must be 1..86400 "
+					"seconds\n");
+				return -1;
+			}
+			o->rpc_idle_timeout_s = (unsigned)n;
 			break;
 		}
 		case OPT_LOG_LEVEL: {

@@ -74,19 +74,29 @@ bool cli_parse_seconds(const char *s, double *out)
 	return true;
 }
 
-int cli_find_vm(struct cli *c, const char *arg, struct store_vm *vm)
+static int find_vm(struct cli *c, const char *arg, bool latest, struct store_vm *vm)
 {
 	struct store *s = cli_store(c);
 	if (!s)
 		return 1;
 	uint64_t id;
 	int rc = cli_parse_u64(arg, 1, INT64_MAX, &id) ? store_vm_get(s, (int64_t)id, vm)
-						       : store_vm_find(s, arg, vm);
+		 : latest ? store_vm_find_latest(s, arg, vm) : store_vm_find(s, arg, vm);
 	if (rc == -ENOENT)
 		return cli_fail("unknown VM '%s'", arg);
 	if (rc < 0)
 		return cli_fail("%s", store_error(s));
 	return 0;
+}
+
+int cli_find_vm(struct cli *c, const char *arg, struct store_vm *vm)
+{
+	return find_vm(c, arg, false, vm);
+}
+
+int cli_find_vm_latest(struct cli *c, const char *arg, struct store_vm *vm)
+{
+	return find_vm(c, arg, true, vm);
 }
 
 /* ---------------------------------------------------------------- tables */

@@ -27,8 +27,11 @@ int cli_usage(const char *usage);
 int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 struct store *cli_store(struct cli *c);
 
-/* Finds a VM by id ("3") or live name ("web"). 0 or a cli_fail exit code. */
+/* Finds a VM by id ("3") or live name ("web"), for actions. 0 or a cli_fail exit code. */
 int cli_find_vm(struct cli *c, const char *arg, struct store_vm *vm);
+/* The same, but a name resolves to its most recent VM, terminated or not (the highest id
+ * with that name): for wait, show, console and events, which read what the VM did. */
+int cli_find_vm_latest(struct cli *c, const char *arg, struct store_vm *vm);
 
 /* Strict numbers: the whole string, within [min, max]. */
 bool cli_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
@@ -51,6 +54,11 @@ json_t *volume_json(const struct store_volume *v);
 /* supervisor.c: the supervisor's pid when `berth up` runs for this root (its lock is held),
  * -1 while it starts, 0 when it is not up. */
 pid_t supervisor_running(const struct cli *c);
+
+/* `berth status`'s daemons: the supervisor's record (state: run/supervisor.json, may be
+ * NULL) of those it runs, and for the others whether a process holds the daemon's lock (one
+ * started by hand): [{"name", "pid", "running", "supervised", ...}] (a new reference). */
+json_t *cli_daemons_status(struct cli *c, json_t *state);
 
 /* Commands: argv[0] is the command's own name. */
 int cmd_init(struct cli *c, int argc, char **argv);

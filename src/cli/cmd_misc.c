@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "cli_why.h"
 #include "jsonrpc_client.h"
 #include "qmp.h"
 #include "store_root.h"
@@ -47,50 +48,71 @@ int cmd_volume(struct cli *c, int argc, char **argv)
 		return 1;
 	if (store_volume_list(s, NULL, all, &vols, &n) < 0)
 		return cli_fail("%s", store_error(s));
+	struct why *w = why_open(c);
 	if (c->json) {
 		json_t *arr = json_array();
-		for (size_t i = 0; i < n; i++)
-			json_array_append_new(arr, volume_json(&vols[i]));
+		for (size_t i = 0; i < n; i++) {
+			char waiting[512];
+			json_t *o = volume_json(&vols[i]);
+			json_object_set_new(o, "waiting_on",
+					    w && why_volume(w, vols[i].id, waiting, sizeof(waiting))
+						    ? json_string(waiting) : json_null());
+			json_array_append_new(arr, o);
+		}
 		cli_print_json(arr);
 	} else {
 		static const char *const cols[] = { "ID", "VM", "SIZE", "LAYOUT", "STATE", "HOST",
-						    "EXPORT" };
-		struct table *t = table_new(cols, 7);
+						    "EXPORT", "WAITING ON" };
+		struct table *t = table_new(cols, 8);
 		for (size_t i = 0; i < n; i++) {
-			char id[24], vm[24], size[32];
+			char id[24], vm[24], size[32], waiting[512];
 			snprintf(id, sizeof(id), "%lld", (long long)vols[i].id);
 			snprintf(vm, sizeof(vm), "%lld", (long long)vols[i].vm_id);
 			snprintf(size, sizeof(size), "%llu MiB", (unsigned long long)vols[i].size_mb);
+			if (!w || !why_volume(w, vols[i].id, waiting, sizeof(waiting)))
+				snprintf(waiting, sizeof(waiting), "%s", vols[i].error);
 			table_row(t, id, vm, size, vols[i].layout, vols[i].state, vols[i].host,
-				  vols[i].export_path[0] ? vols[i].export_path : vols[i].error);
+				  vols[i].export_path[0] ? vols[i].export_path : NULL,
+				  waiting[0] ? waiting : NULL);
 		}
 		table_print(t);
 		table_free(t);
 	}
+	why_close(w);
 	free(vols);
 	return 0;
 }
 
 int cmd_events(struct cli *c, int argc, char **argv)
 {
-	uint64_t vm = 0, limit = 50;
+	uint64_t limit = 50;
+	int64_t vm = 0;
+	const char *vm_arg = NULL;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--vm") && i + 1 < argc) {
-			if (!cli_parse_u64(argv[++i], 1, INT64_MAX, &vm))
-				return cli_usage_error("bad --vm '%s' (a VM id)", argv[i]);
+			vm_arg = argv[++i];
+			if (!vm_arg[0] || vm_arg[0] == '-')
+				return cli_usage_error("bad --vm '%s' (a VM id or name)", vm_arg);
 		} else if (!strcmp(argv[i], "--limit") && i + 1 < argc) {
 			if (!cli_parse_u64(argv[++i], 1, 100000, &limit))
 				return cli_usage_error("bad --limit '%s'", argv[i]);
 		} else {
-			return cli_usage("berth events [--vm ID] [--limit N]");
+			return cli_usage("berth events [--vm VM] [--limit N]");
 		}
+	}
+	if (vm_arg) {
+		struct store_vm found;
+		int rc = cli_find_vm_latest(c, vm_arg, &found);
+		if (rc)
+			return rc;
+		vm = found.id;
 	}
 	struct store *s = cli_store(c);
 	struct store_event *evs;
 	size_t n;
 	if (!s)
 		return 1;
-	if (store_event_list(s, 0, (int64_t)vm, (size_t)limit, &evs, &n) < 0)
+	if (store_event_list(s, 0, vm, (size_t)limit, &evs, &n) < 0)
 		return cli_fail("%s", store_error(s));
 	json_t *arr = c->json ? json_array() : NULL;
 	static const char *const cols[] = { "TIME", "HOST", "COMPONENT", "VM", "LEVEL",

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_why.h"
 #include "deadline_io.h"
 #include "states.h"
 #include "uuid.h"
@@ -28,8 +29,9 @@
 	"       berth vm restart VM [--timeout S]\n"                                        \
 	"       berth vm console VM [--lines N]\n"                                          \
 	"       berth vm wait VM --state STATE [--timeout S]\n"                             \
-	"VM is an id or the name of a live VM. STATE: CREATING STARTING RUNNING STOPPING\n"  \
-	"STOPPED RESTARTING TERMINATING TERMINATED MIGRATING ERROR"
+	"VM is an id or a name: of a live VM for start, stop, restart and terminate, of the\n"  \
+	"most recent VM so named for show, console and wait. STATE: CREATING STARTING\n"     \
+	"RUNNING STOPPING STOPPED RESTARTING TERMINATING TERMINATED MIGRATING ERROR"
 
 /* A usage error of `berth vm SUB`: its synopsis, in one line. */
 static int vm_usage(const char *sub)
@@ -98,6 +100,15 @@ static bool reached(struct cli *c, const struct store_vm *vm, const char *state)
 	       !strcmp(vol.state, "DELETED");
 }
 
+/* What the VM waits on, from the engines' records (cli_why.h); "" when nothing is known. */
+static void waiting_on(struct cli *c, const struct store_vm *vm, char *out, size_t len)
+{
+	struct why *w = why_open(c);
+	if (w && !why_vm(w, vm, out, len))
+		out[0] = '\0';
+	why_close(w);
+}
+
 /* Polls the store until the VM reaches state. */
 static int wait_state(struct cli *c, int64_t id, const char *state, double timeout_s)
 {
@@ -109,12 +120,16 @@ static int wait_state(struct cli *c, int64_t id, const char *state, double timeo
 			return cli_fail("%s", store_error(c->store));
 		if (reached(c, &vm, state))
 			return 0;
-		if (deadline_remaining_ms(deadline) == 0)
-			return cli_fail("vm %lld is %s after %.0f s, not %s%s%s%s", (long long)id,
+		if (deadline_remaining_ms(deadline) == 0) {
+			char why[768] = "";
+			waiting_on(c, &vm, why, sizeof(why));
+			return cli_fail("vm %lld is %s after %.0f s, not %s%s%s%s%s%s", (long long)id,
 					vm.state, timeout_s, state,
 					!strcmp(vm.state, state) ? " (its volume is not deleted yet)"
 								 : "",
-					vm.reason[0] ? ": " : "", vm.reason);
+					vm.reason[0] ? ": " : "", vm.reason,
+					why[0] ? "; waiting on " : "", why);
+		}
 		struct timespec ts = { 0, 100 * 1000000L };    /* polling interval */
 		nanosleep(&ts, NULL);
 	}
@@ -272,19 +287,65 @@ static int vm_list(struct cli *c, int argc, char **argv)
 	return 0;
 }
 
+/* A VM not where it is asked to be (or terminated with its volume still there). */
+static bool unsettled(const struct store_vm *vm, const struct store_volume *vol)
+{
+	return strcmp(vm->state, vm->desired) ||
+	       (!strcmp(vm->state, "TERMINATED") && vol && strcmp(vol->state, "DELETED"));
+}
+
+/* `vm show`: a stopping VM's escalation, and what an unsettled VM waits on. */
+static void show_why(struct cli *c, struct why *w, const struct store_vm *vm,
+		     const struct store_volume *vol)
+{
+	struct why_escalation esc;
+	char text[768], at[16], due[16];
+	(void)c;
+	if (w && why_escalation(w, vm->id, &esc)) {
+		why_clock(esc.since_ms, at, sizeof(at));
+		why_clock(esc.next_due_ms, due, sizeof(due));
+		if (esc.next[0])
+			printf("stopping:  step %s (stop began at %s), next %s due at %s\n",
+			       esc.step, at, esc.next, due);
+		else
+			printf("stopping:  step %s, the last (stop began at %s)\n", esc.step, at);
+	}
+	if (w && unsettled(vm, vol) && why_vm(w, vm, text, sizeof(text)))
+		printf("waiting:   %s\n", text);
+}
+
+static void show_why_json(struct cli *c, struct why *w, const struct store_vm *vm,
+			  const struct store_volume *vol, json_t *o)
+{
+	struct why_escalation esc;
+	char text[768];
+	(void)c;
+	json_object_set_new(o, "escalation", w && why_escalation(w, vm->id, &esc)
+		? json_pack("{s:s, s:I, s:s?, s:I}", "step", esc.step, "since_ms",
+			    (json_int_t)esc.since_ms, "next_step", esc.next[0] ? esc.next : NULL,
+			    "next_due_ms", (json_int_t)esc.next_due_ms)
+		: json_null());
+	json_object_set_new(o, "waiting_on", w && unsettled(vm, vol) &&
+				    why_vm(w, vm, text, sizeof(text)) ? json_string(text)
+								      : json_null());
+}
+
 static int vm_show(struct cli *c, int argc, char **argv)
 {
 	if (argc != 2)
 		return vm_usage(argv[0]);
 	struct store_vm vm;
 	struct store_volume vol = { 0 };
-	int rc = cli_find_vm(c, argv[1], &vm);
+	int rc = cli_find_vm_latest(c, argv[1], &vm);
 	if (rc)
 		return rc;
 	bool has_volume = store_volume_get(c->store, vm.volume_id, &vol) == 0;
+	struct why *why = why_open(c);
 	if (c->json) {
 		json_t *o = vm_json(&vm);
 		json_object_set_new(o, "volume", has_volume ? volume_json(&vol) : json_null());
+		show_why_json(c, why, &vm, has_volume ? &vol : NULL, o);
+		why_close(why);
 		cli_print_json(o);
 		return 0;
 	}
@@ -300,6 +361,8 @@ static int vm_show(struct cli *c, int argc, char **argv)
 		       (unsigned long long)vol.size_mb, vol.layout, vol.state,
 		       vol.export_path[0] ? ", " : "", vol.export_path);
 	printf("console:   %s/vmengine/vms/%lld/console.log\n", c->root, (long long)vm.id);
+	show_why(c, why, &vm, has_volume ? &vol : NULL);
+	why_close(why);
 	return 0;
 }
 
@@ -390,7 +453,7 @@ static int vm_wait(struct cli *c, int argc, char **argv)
 	if (!valid_state(state))
 		return cli_usage_error("bad state '%s' (%s)", state, vm_state_names_list());
 	struct store_vm vm;
-	int rc = cli_find_vm(c, argv[1], &vm);
+	int rc = cli_find_vm_latest(c, argv[1], &vm);
 	return rc ? rc : wait_state(c, vm.id, state, timeout);
 }
 
@@ -457,7 +520,7 @@ static int vm_console(struct cli *c, int argc, char **argv)
 		return vm_usage(argv[0]);
 	}
 	struct store_vm vm;
-	int rc = cli_find_vm(c, argv[1], &vm);
+	int rc = cli_find_vm_latest(c, argv[1], &vm);
 	if (rc)
 		return rc;
 	char path[BERTH_PATH_LEN];

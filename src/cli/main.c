@@ -20,7 +20,7 @@ static const char g_usage[] =
 	"  vm create NAME [...]       create a VM (and its volume); see berth vm --help\n"
 	"  vm list|show|start|stop|restart|terminate|console|wait ...\n"
 	"  volume list [--all]        volumes and their exports\n"
-	"  events [--vm ID] [--limit N]\n"
+	"  events [--vm VM] [--limit N]\n"
 	"  rpc METHOD [JSON] [--timeout S]   call the storage target (SPDK's dialect)\n"
 	"  qmp VM COMMAND [JSON]      call a VM's QEMU monitor\n"
 	"  doctor [--fix] [--vm VM] [--bundle FILE]   check the host: what is wrong, the\n"
@@ -45,7 +45,12 @@ int main(int argc, char **argv)
 {
 	struct cli c = { .root = getenv("BERTH_ROOT") };
 	umask(077);          /* the root, the store, logs and locks are nobody else's */
-	log_set_level(LOG_WARN);        /* the library's info lines are for daemons' logs */
+	/* Every failure is one line, cli_fail's: the library's lines (a QMP "no greeting" warn
+	 * before "cannot reach QEMU's monitor") are for daemons' logs. supervise and
+	 * target-stopped, which log, set their own level; BERTH_LOG_LEVEL still asks for them
+	 * when debugging. */
+	if (!getenv("BERTH_LOG_LEVEL"))
+		log_set_level(LOG_OFF);
 	int i = 1;
 	for (; i < argc && argv[i][0] == '-'; i++) {
 		if (!strcmp(argv[i], "--root") && i + 1 < argc) {

@@ -607,6 +607,45 @@ int cmd_down(struct cli *c, int argc, char **argv)
 	return 0;
 }
 
+/* The first line, then one row per daemon ("by hand" for one that holds its lock without
+ * the supervisor). */
+static void print_daemons(struct cli *c, pid_t sup, json_t *daemons)
+{
+	char by_hand[256] = "";
+	size_t i, len = 0;
+	json_t *d;
+	json_array_foreach(daemons, i, d)
+		if (json_is_true(json_object_get(d, "running")) &&
+		    !json_is_true(json_object_get(d, "supervised")) && len < sizeof(by_hand))
+			len += (size_t)snprintf(by_hand + len, sizeof(by_hand) - len, "%s%s",
+						len ? ", " : "",
+						json_string_value(json_object_get(d, "name")));
+	if (sup)
+		printf("berth is up (supervisor pid %d, root %s)\n", (int)sup, c->root);
+	else if (by_hand[0])
+		printf("berth is down (no supervisor, root %s) but %s %s running, started by "
+		       "hand\n", c->root, by_hand, strchr(by_hand, ',') ? "are" : "is");
+	else
+		printf("berth is down (root %s)\n", c->root);
+	static const char *const cols[] = { "DAEMON", "PID", "UP", "RESTARTS" };
+	struct table *t = table_new(cols, 4);
+	json_array_foreach(daemons, i, d) {
+		char pid[16], up[16], restarts[16] = "-";
+		int p = (int)json_integer_value(json_object_get(d, "pid"));
+		bool running = json_is_true(json_object_get(d, "running"));
+		bool supervised = json_is_true(json_object_get(d, "supervised"));
+		snprintf(pid, sizeof(pid), "%d", p);
+		cli_age(json_integer_value(json_object_get(d, "since_ms")), up, sizeof(up));
+		if (json_object_get(d, "restarts"))
+			snprintf(restarts, sizeof(restarts), "%lld",
+				 (long long)json_integer_value(json_object_get(d, "restarts")));
+		table_row(t, json_string_value(json_object_get(d, "name")), p ? pid : "-",
+			  !running ? "down" : supervised ? up : "by hand", restarts);
+	}
+	table_print(t);
+	table_free(t);
+}
+
 int cmd_status(struct cli *c, int argc, char **argv)
 {
 	if (argc != 1)
@@ -631,38 +670,19 @@ int cmd_status(struct cli *c, int argc, char **argv)
 					    json_integer(v ? json_integer_value(v) + 1 : 1));
 		}
 	free(vms);
+	json_t *daemons = cli_daemons_status(c, state);
+	bool fault_injection = json_is_true(json_object_get(state, "fault_injection"));
+	json_decref(state);
 	if (c->json) {
 		cli_print_json(json_pack("{s:b, s:i, s:o, s:o, s:b}", "up", sup != 0, "supervisor_pid",
-					 (int)sup, "daemons", state ? json_incref(json_object_get(
-						 state, "daemons")) : json_array(),
-					 "vms", counts, "fault_injection",
-					 json_is_true(json_object_get(state, "fault_injection"))));
-		json_decref(state);
+					 (int)sup, "daemons", daemons, "vms", counts,
+					 "fault_injection", fault_injection));
 		return 0;
 	}
-	printf(sup ? "berth is up (supervisor pid %d, root %s)\n" : "berth is down%.0d (root %s)\n",
-	       (int)sup, c->root);
-	if (state) {
-		static const char *const cols[] = { "DAEMON", "PID", "UP", "RESTARTS" };
-		struct table *t = table_new(cols, 4);
-		size_t i;
-		json_t *d;
-		json_array_foreach(json_object_get(state, "daemons"), i, d) {
-			char pid[16], up[16], restarts[16];
-			int p = (int)json_integer_value(json_object_get(d, "pid"));
-			snprintf(pid, sizeof(pid), "%d", p);
-			cli_age(json_integer_value(json_object_get(d, "since_ms")), up, sizeof(up));
-			snprintf(restarts, sizeof(restarts), "%lld",
-				 (long long)json_integer_value(json_object_get(d, "restarts")));
-			table_row(t, json_string_value(json_object_get(d, "name")), p ? pid : "-",
-				  p ? up : "down", restarts);
-		}
-		table_print(t);
-		table_free(t);
-		if (json_is_true(json_object_get(state, "fault_injection")))
-			printf("blockd fault injection: on ([blockd] fault_injection; test hosts only)\n");
-	}
-	json_decref(state);
+	print_daemons(c, sup, daemons);
+	json_decref(daemons);
+	if (fault_injection)
+		printf("blockd fault injection: on ([blockd] fault_injection; test hosts only)\n");
 	printf("VMs:");
 	const char *k;
 	json_t *v;

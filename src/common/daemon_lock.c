@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/sysmacros.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -49,4 +50,41 @@ bool daemon_lock_held(const char *root, const char *daemon)
 	bool held = flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;
 	close(fd);
 	return held;
+}
+
+/* The pid of the flock on the file (dev, ino) in /proc/locks ("1: FLOCK  ADVISORY  WRITE
+ * 4242 fe:00:1103 0 EOF"; the device's major and minor in hex), 0 when none is listed. */
+static int flock_pid(dev_t dev, ino_t ino)
+{
+	FILE *f = fopen("/proc/locks", "re");
+	if (!f)
+		return 0;
+	char line[256], kind[16];
+	int pid = 0;
+	while (!pid && fgets(line, sizeof(line), f)) {
+		unsigned maj, min;
+		unsigned long long inode;
+		int p;
+		/* A blocked waiter's line has "->" after the id: it does not match. */
+		if (sscanf(line, "%*d: %15s %*s %*s %d %x:%x:%llu", kind, &p, &maj, &min,
+			   &inode) == 5 && !strcmp(kind, "FLOCK") && maj == major(dev) &&
+		    min == minor(dev) && inode == (unsigned long long)ino)
+			pid = p;
+	}
+	fclose(f);
+	return pid;
+}
+
+int daemon_lock_holder(const char *root, const char *daemon)
+{
+	char path[BERTH_PATH_LEN];
+	paths_daemon_lock(path, sizeof(path), root, daemon);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	struct stat st;
+	bool held = flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;
+	int pid = held && fstat(fd, &st) == 0 ? flock_pid(st.st_dev, st.st_ino) : 0;
+	close(fd);
+	return held ? pid : -1;
 }

@@ -16,5 +16,8 @@ int daemon_lock_take(const char *root, const char *daemon, bool inherit, char *e
 		     size_t errlen);
 /* Whether some process holds daemon's lock on root now. */
 bool daemon_lock_held(const char *root, const char *daemon);
+/* Who holds daemon's lock on root (for `berth status`): its pid from /proc/locks, 0 when the
+ * lock is held but the holder cannot be seen (another pid namespace), -1 when it is free. */
+int daemon_lock_holder(const char *root, const char *daemon);
 
 #endif

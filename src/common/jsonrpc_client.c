@@ -5,6 +5,8 @@
 #include "cleanup.h"
 
 #include <errno.h>
+#include <sys/socket.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,6 +122,20 @@ static int take_result(json_t *reply, json_t **result, struct jrpc_error *err)
 	return 0;
 }
 
+/* A kept connection the server has closed meanwhile (blockd drops idle clients): readable with
+ * nothing to read, or hung up. Checked before a request is sent, so a request never goes to
+ * a connection the server gave up; a reply left over from an abandoned call is not a close. */
+static bool connection_closed(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	if (poll(&p, 1, 0) <= 0)
+		return false;
+	if (p.revents & (POLLHUP | POLLERR | POLLNVAL))
+		return true;
+	char byte;
+	return recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
+}
+
 int jrpc_call_timeout(struct jrpc_client *c, const char *method, json_t *params,
 		      int timeout_ms, json_t **result, struct jrpc_error *err)
 {
@@ -132,6 +148,8 @@ int jrpc_call_timeout(struct jrpc_client *c, const char *method, json_t *params,
 		return -ENOMEM;
 
 	int rc = 0;
+	if (c->fd >= 0 && connection_closed(c->fd))
+		jrpc_client_close(c);
 	if (c->fd < 0) {
 		int fd = dio_connect_unix(c->path, deadline);
 		if (fd < 0) {

@@ -4,7 +4,8 @@
 
 #include <stdbool.h>
 
-enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
+/* LOG_OFF is a level to set, never one to log at: every message is dropped. */
+enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR, LOG_OFF };
 
 /* Messages below this level are dropped (default LOG_INFO; BERTH_LOG_LEVEL=debug|info|warn|error
  * in the environment sets it at the first log call). */

@@ -54,6 +54,7 @@ struct loop {
 	json_t *spec_errors;             /* bad desired files, as last reported */
 	struct backoff reach;            /* the target itself */
 	bool unreachable;
+	int64_t unreachable_since_ms;    /* wall clock: when it went (for the status file) */
 	struct item_set items;
 };
 
@@ -291,10 +292,11 @@ static int run_pass(struct loop *l)
 
 static json_t *item_status(const struct item *it, bool target)
 {
-	return json_pack("{s:s, s:I, s:I, s:I, s:b, s:b, s:s, s:s}",
+	return json_pack("{s:s, s:I, s:I, s:I, s:I, s:b, s:b, s:s, s:s}",
 			 "item", target ? "target" : "volume", "vol", (json_int_t)it->vol,
 			 "failures", (json_int_t)it->retry.failures,
 			 "failing_since_ms", (json_int_t)it->failing_since_ms,
+			 "attempt_ms", (json_int_t)(it->busy && !target ? it->attempt_ms : 0),
 			 "in_flight", it->busy && !target, "wedged", it->wedged,
 			 "rpc", it->rpc, "error", it->error);
 }
@@ -313,9 +315,12 @@ static void write_status(struct loop *l)
 		json_array_append_new(items, item_status(&l->items.target, true));
 	char path[BERTH_PATH_LEN];
 	paths_diskengine_status(path, sizeof(path), l->cfg->root, l->name);
-	status_file_write(path, json_pack("{s:s, s:I, s:s, s:o, s:o}", "loop", l->name,
+	status_file_write(path, json_pack("{s:s, s:I, s:s, s:I, s:o, s:o}", "loop", l->name,
 			  "updated_ms", (json_int_t)wall_ms(),
-			  "target", l->unreachable ? "unreachable" : "up", "items", items,
+			  "target", l->unreachable ? "unreachable" : "up",
+			  "unreachable_since_ms", (json_int_t)(l->unreachable ? l->unreachable_since_ms
+									      : 0),
+			  "items", items,
 			  "errors", l->spec_errors ? json_incref(l->spec_errors) : json_array()));
 }
 
@@ -337,11 +342,13 @@ static void reach_result(struct loop *l, int rc)
 		item_failed(&l->items, stuck, rc, l->target.last_method, l->target.last_error);
 	else
 		item_ended(stuck);
-	if (!l->unreachable)
+	if (!l->unreachable) {
+		l->unreachable_since_ms = wall_ms();
 		items_emit(&l->items, "warn", "target_unreachable", 0,
 			   json_pack("{s:s, s:s}", "loop", l->name, "error",
 				     l->target.last_error[0] ? l->target.last_error
 							     : strerror(-rc)));
+	}
 	l->unreachable = true;
 	backoff_failed(&l->reach, monotonic_ms(), BACKOFF_BASE_MS,
 		       (int64_t)l->cfg->backoff_max_ms);

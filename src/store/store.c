@@ -123,6 +123,11 @@ int store_vm_find(struct store *s, const char *name, struct store_vm *out)
 	return s->ops->vm_get(s, 0, name, out);
 }
 
+int store_vm_find_latest(struct store *s, const char *name, struct store_vm *out)
+{
+	return s->ops->vm_latest(s, name, out);
+}
+
 int store_vm_list(struct store *s, const char *host, bool include_terminated,
 		  struct store_vm **out, size_t *n)
 {

@@ -72,6 +72,9 @@ const char *store_error(const struct store *s);
 int store_vm_create(struct store *s, struct store_vm *vm, struct store_volume *vol);
 int store_vm_get(struct store *s, int64_t id, struct store_vm *out);
 int store_vm_find(struct store *s, const char *name, struct store_vm *out);   /* live only */
+/* The most recent VM named name (the highest id), terminated or not: what an operator who
+ * waits on or reads about a VM that may just have finished means by its name. */
+int store_vm_find_latest(struct store *s, const char *name, struct store_vm *out);
 /* host NULL: every host. include_terminated: also the finished ones. *out malloc'd. */
 int store_vm_list(struct store *s, const char *host, bool include_terminated,
 		  struct store_vm **out, size_t *n);

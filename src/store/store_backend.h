@@ -14,6 +14,8 @@ struct store_backend {
 	void (*close)(struct store *s);
 	int (*vm_create)(struct store *s, struct store_vm *vm, struct store_volume *vol);
 	int (*vm_get)(struct store *s, int64_t id, const char *name, struct store_vm *out);
+	/* the highest id named name, terminated or not */
+	int (*vm_latest)(struct store *s, const char *name, struct store_vm *out);
 	int (*vm_list)(struct store *s, const char *host, bool include_terminated,
 		       struct store_vm **out, size_t *n);
 	int (*vm_set_desired)(struct store *s, int64_t id, const char *desired, bool bump);

@@ -333,6 +333,25 @@ static int sq_vm_get(struct store *s, int64_t id, const char *name, struct store
 	return rc;
 }
 
+static int sq_vm_latest(struct store *s, const char *name, struct store_vm *out)
+{
+	sqlite3_stmt *st;
+	int rc = prepare(s, "SELECT " VM_COLUMNS " FROM vms WHERE name = ? ORDER BY id DESC "
+			    "LIMIT 1", &st);
+	if (rc)
+		return rc;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	int step = sqlite3_step(st);
+	if (step == SQLITE_ROW)
+		read_vm(st, out);
+	else if (step == SQLITE_DONE)
+		rc = store_fail(s, -ENOENT, "no VM was ever named '%s'", name);
+	else
+		rc = sql_fail(s, "select vm");
+	sqlite3_finalize(st);
+	return rc;
+}
+
 static int sq_vm_list(struct store *s, const char *host, bool include_terminated,
 		      struct store_vm **out, size_t *n)
 {
@@ -609,6 +628,7 @@ const struct store_backend store_sqlite_backend = {
 	.close = sq_close,
 	.vm_create = sq_vm_create,
 	.vm_get = sq_vm_get,
+	.vm_latest = sq_vm_latest,
 	.vm_list = sq_vm_list,
 	.vm_set_desired = sq_vm_set_desired,
 	.vm_report = sq_vm_report,

@@ -42,3 +42,26 @@ int escalation_call_budget_ms(const struct vmengine_config *c, enum vm_state_kin
 	}
 	return left < floor_ms ? floor_ms : (int)left;
 }
+
+int64_t escalation_since(const struct vm_state *st)
+{
+	switch (st->state) {
+	case VM_TERMINATING: return st->terminating_since_ms;
+	case VM_STOPPING:
+	case VM_RESTARTING: return st->stopping_since_ms;
+	default: return 0;
+	}
+}
+
+bool escalation_next(const struct vmengine_config *c, const struct vm_state *st,
+		     enum vm_escalation *next, int64_t *due_ms)
+{
+	int64_t since = escalation_since(st);
+	if (!since || st->escalation >= ESC_KILL)
+		return false;
+	*next = (enum vm_escalation)(st->escalation + 1);
+	if (st->state == VM_RESTARTING && *next < ESC_QUIT)
+		*next = ESC_QUIT;
+	*due_ms = escalation_step_due(c, st->state, since, *next);
+	return true;
+}

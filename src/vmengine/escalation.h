@@ -13,6 +13,7 @@
 
 #include "config.h"
 #include "vm_state.h"
+#include <stdbool.h>
 #include <stdint.h>
 
 /* Wall-clock time at which `step` is due for a VM in `state` (STOPPING, TERMINATING or
@@ -29,5 +30,14 @@ enum vm_escalation escalation_due(const struct vmengine_config *c, enum vm_state
 int escalation_call_budget_ms(const struct vmengine_config *c, enum vm_state_kind state,
 			      int64_t since_ms, enum vm_escalation done, int64_t now_ms,
 			      int floor_ms);
+
+/* The stamp the schedule of a VM in st->state counts from: terminating_since_ms while
+ * TERMINATING, stopping_since_ms while STOPPING or RESTARTING; 0 in any other state. */
+int64_t escalation_since(const struct vm_state *st);
+
+/* The step after st->escalation and when it is due (for operators: `berth vm show`).
+ * false when st is not stopping or its last step (kill) is taken. */
+bool escalation_next(const struct vmengine_config *c, const struct vm_state *st,
+		     enum vm_escalation *next, int64_t *due_ms);
 
 #endif

@@ -368,3 +368,79 @@ def test_qmp_refuses_run_state_commands(host):
     assert h.vms()["q"]["state"] == "RUNNING"
     h.run("vm", "terminate", "q", "--wait", "--timeout", 120)
     h.run("down")
+
+
+def test_a_terminated_vm_is_waited_on_by_name(host):
+    """Issue 12, item 10: terminate 10 VMs, then wait on each by name: all succeed (on main
+    only the first did: a terminated VM's name no longer resolved). A name resolves to its
+    most recent VM for wait, show, console and events; actions still only take live VMs."""
+    h = host()
+    h.run("up")
+    names = [f"t{i}" for i in range(10)]
+    for n in names:
+        h.run("vm", "create", n, "--disk-size", 32, "--memory", 128)
+    for n in names:
+        h.run("vm", "wait", n, "--state", "RUNNING", "--timeout", 180)
+    ids = {n: v["id"] for n, v in h.vms().items()}
+    for n in names:
+        h.run("vm", "terminate", n)
+    for n in names:
+        h.run("vm", "wait", n, "--state", "TERMINATED", "--timeout", 120)
+    assert h.vms() == {}
+    assert h.json("vm", "show", "t2")["id"] == ids["t2"]
+    h.run("vm", "console", "t2", "--lines", 1)
+    assert {e["vm"] for e in h.json("events", "--vm", "t2")} == {ids["t2"]}
+    res = h.run("vm", "start", "t2", check=False)
+    assert res.returncode == 1 and res.stderr == "berth: unknown VM 't2'\n", res.stderr
+    # The name taken again: it resolves to the new VM.
+    h.run("vm", "create", "t2", "--disk-size", 32, "--memory", 128, "--wait")
+    assert h.json("vm", "show", "t2")["id"] > ids["t9"]
+    h.run("vm", "terminate", "t2", "--wait", "--timeout", 120)
+
+
+def test_qmp_failure_is_one_line(host):
+    """Issue 12, item 9: `berth qmp` to a QEMU whose monitor does not answer (SIGSTOPped)
+    prints exactly its one error line (on main a library warn line came first)."""
+    h = host()
+    h.run("up")
+    h.run("vm", "create", "q", "--disk-size", 8, "--memory", 128, "--wait")
+    pid = h.vm_state(h.vms()["q"]["id"])["pid"]
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        res = h.run("qmp", "q", "query-status", check=False)
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    assert res.returncode == 1 and res.stderr.count("\n") == 1, res.stderr
+    assert res.stderr.startswith("berth: vm ") and "monitor" in res.stderr, res.stderr
+    res = h.run("qmp", "q", "no-such-command", check=False)
+    assert res.returncode == 1 and res.stderr.count("\n") == 1, res.stderr
+    h.run("vm", "terminate", "q", "--wait", "--timeout", 120)
+
+
+def test_status_names_daemons_started_by_hand(host):
+    """Issue 12, item 9: with no supervisor, a vmengine started by hand on the root (it holds
+    run/vmengine.lock) is reported running with its pid, not "down" (as on main)."""
+    h = host()
+    h.run("init")
+    proc = subprocess.Popen([str(BUILD / "src" / "vmengine" / "vmengine"), "--root",
+                             str(h.root)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: (h.root / "vmengine" / "status.json").exists(), 30,
+                 what="vmengine to start")
+        st = h.json("status")
+        print(st)
+        assert st["up"] is False and st["supervisor_pid"] == 0, st
+        d = {x["name"]: x for x in st["daemons"]}
+        assert d["vmengine"]["running"] is True and d["vmengine"]["pid"] == proc.pid, st
+        assert d["vmengine"]["supervised"] is False, st
+        assert d["diskengine"]["running"] is False and d["blockd"]["running"] is False, st
+        text = h.run("status").stdout
+        print(text)
+        assert f"vmengine    {proc.pid}" in text and "by hand" in text, text
+        assert "vmengine is running" in text.splitlines()[0], text
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    st = h.json("status")
+    assert not [x for x in st["daemons"] if x["running"]], st

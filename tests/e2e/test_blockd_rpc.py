@@ -1,10 +1,13 @@
 """test_blockd_rpc.py — blockd driven over its socket exactly as an operator's script would:
 create, list, delete, every kind of bad input, framing over a real socket, restart with
 --persist, injected faults, and a create/delete storm against concurrent introspection."""
+import fcntl
 import json
 import os
 import signal
 import socket
+import struct
+import termios
 import threading
 import time
 
@@ -256,10 +259,15 @@ def test_half_request_holds_nothing(blockd):
         assert "served" in bdev_names(blockd)
 
 
-def test_64_connections_then_one_more(blockd):
+def test_64_busy_connections_then_one_more(blockd):
     conns = [raw(blockd) for _ in range(64)]
     try:
-        # Every slot is taken: the next client is refused (closed at once).
+        # Every slot is taken by a client with a request in progress (half sent), so none can
+        # be closed to make room: the next client is refused (closed at once).
+        for c in conns:
+            c.sendall(b'{"jsonrpc":"2.0",')
+        wait_for(lambda: all(_unread(c) == 0 for c in conns), 5,
+                 what="blockd to read the half requests")
         extra = raw(blockd)
         extra.settimeout(10)
         try:
@@ -270,8 +278,7 @@ def test_64_connections_then_one_more(blockd):
         extra.close()
         # The 64 are all served.
         for i, c in enumerate(conns):
-            c.sendall(json.dumps({"jsonrpc": "2.0", "method": "spdk_get_version",
-                                  "id": i}).encode())
+            c.sendall(json.dumps({"method": "spdk_get_version", "id": i})[1:].encode())
         for i, c in enumerate(conns):
             assert read_lines(c, 1)[0]["id"] == i
     finally:
@@ -279,6 +286,11 @@ def test_64_connections_then_one_more(blockd):
             c.close()
     # Slots are freed when clients leave.
     wait_for(lambda: _answers(blockd), 10, what="a free connection slot")
+
+
+def _unread(sock):
+    """Bytes sent on sock that the server has not read yet."""
+    return struct.unpack("i", fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0" * 4))[0]
 
 
 def _answers(blockd):

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "atomic_file.h"
+#include "daemon_lock.h"
 #include "json_util.h"
 #include "log.h"
 
@@ -643,4 +644,27 @@ Test(log, the_journal_gets_none)
 	char *out = capture_stderr(log_auto);
 	cr_assert_str_eq(out, "info test msg=first\nwarn test msg=second\n");
 	free(out);
+}
+
+/* `berth status` names who holds a daemon's lock (from /proc/locks), and nobody once it is
+ * released. */
+Test(daemon_lock, holder_is_named)
+{
+	char root[] = "/tmp/berth-lock-XXXXXX";
+	cr_assert_not_null(mkdtemp(root));
+	cr_assert_eq(daemon_lock_holder(root, "vmengine"), -1);      /* no lock file yet */
+	char err[256];
+	int fd = daemon_lock_take(root, "vmengine", false, err, sizeof(err));
+	cr_assert_geq(fd, 0, "%s", err);
+	cr_assert(daemon_lock_held(root, "vmengine"));
+	cr_assert_eq(daemon_lock_holder(root, "vmengine"), (int)getpid());
+	cr_assert_eq(daemon_lock_holder(root, "diskengine"), -1);
+	close(fd);
+	cr_assert_eq(daemon_lock_holder(root, "vmengine"), -1);
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/run/vmengine.lock", root);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/run", root);
+	rmdir(path);
+	rmdir(root);
 }

@@ -42,6 +42,7 @@ struct fake_server {
 	pthread_cond_t cond;
 	int accepts;          /* connections accepted */
 	int eofs;             /* connections the client closed */
+	int closes;           /* connections the server closed */
 	int requests;         /* requests received */
 	long long last_id;
 };
@@ -166,6 +167,12 @@ static bool srv_handle(int fd, json_t *req)
 		sock_send_all(fd, line, strlen(line) / 2);
 		free(line);
 		return false;
+	} else if (!strcmp(method, "answer_then_close")) {
+		/* As a server that drops an idle client: the answer, then the connection closes. */
+		char *line = reply_result(id, json_string("bye"));
+		sock_send_str(fd, line);
+		free(line);
+		return false;
 	} else if (!strcmp(method, "garbage")) {
 		sock_send_str(fd, "hello\n");
 	} else if (!strcmp(method, "no_result")) {
@@ -234,6 +241,7 @@ static void *srv_main(void *arg)
 		srv_bump(&srv.accepts);
 		srv_serve(fd);
 		close(fd);
+		srv_bump(&srv.closes);
 	}
 	return NULL;
 }
@@ -488,6 +496,20 @@ Test(client, server_gone_between_calls)
 	cr_assert_lt(monotonic_ms() - t0, 3000);
 	/* teardown stops it again: make that harmless */
 	srv_start();
+}
+
+/* A server may close a connection that stayed idle (blockd does after its idle timeout): the
+ * next call must not fail for it. The client sees the close before it sends and connects
+ * again, so no request is ever sent on a connection the server has already given up. */
+Test(client, a_connection_the_server_closed_while_idle_is_replaced)
+{
+	json_t *result = NULL;
+	cr_assert_eq(jrpc_call(cli, "answer_then_close", NULL, &result, NULL), 0);
+	json_decref(result);
+	cr_assert_eq(srv_wait(&srv.closes, 1, 2000), 1, "the server closed the connection");
+	cr_assert_eq(jrpc_call(cli, "echo", NULL, &result, NULL), 0, "a stale connection failed the call");
+	json_decref(result);
+	cr_assert_eq(srv_get(&srv.accepts), 2, "the client connected again");
 }
 
 /* ---------------------------------------------------------------- connect failures */

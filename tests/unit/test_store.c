@@ -399,8 +399,22 @@ Test(store, name_unique_among_live_vms, .init = setup, .fini = teardown)
 	cr_assert_eq(found.id, second);
 	cr_assert_eq(store_vm_get(g_s, first, &found), 0);      /* by id: still there */
 	cr_assert_str_eq(found.state, "TERMINATED");
+	/* The most recent VM of a name, terminated or not: the second, then once it is
+	 * terminated too, still the second (the highest id), never the first. */
+	cr_assert_eq(store_vm_find_latest(g_s, "web", &found), 0);
+	cr_assert_eq(found.id, second);
+	cr_assert_eq(store_vm_set_desired(g_s, second, "TERMINATED", false), 0);
+	cr_assert_eq(store_vm_report(g_s, second, "TERMINATED", "", 0), 0);
+	cr_assert_eq(store_vm_find(g_s, "web", &found), -ENOENT);
+	cr_assert_eq(store_vm_find_latest(g_s, "web", &found), 0);
+	cr_assert_eq(found.id, second);
+	cr_assert_str_eq(found.state, "TERMINATED");
+	cr_assert_eq(store_vm_find_latest(g_s, "never", &found), -ENOENT);
+	int64_t third = create("web");
+	cr_assert_eq(store_vm_find_latest(g_s, "web", &found), 0);
+	cr_assert_eq(found.id, third);
 	cr_assert_eq(count_vms(false), 1);
-	cr_assert_eq(count_vms(true), 2);
+	cr_assert_eq(count_vms(true), 3);
 }
 
 Test(store, failed_create_leaves_nothing, .init = setup, .fini = teardown)

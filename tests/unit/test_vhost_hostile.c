@@ -766,3 +766,57 @@ Test(vhost_hostile, unsealed_guest_memory_refused)
 	cr_assert(rc == FE_CLOSED || rc > 0, "unsealed guest memory was accepted");
 	fe_destroy(&f);
 }
+
+/* Guest memory in a regular file (not a sealed memfd) can be truncated by the front-end under
+ * a running queue, and blockd's next access to it would die of SIGBUS: the memory table is
+ * refused (a refusing ack, or the connection closed) whatever file system holds it, while a front-end with a sealed memfd
+ * on another controller keeps serving, before and after. */
+static void file_backed_guest_memory(const char *dir)
+{
+	vh_malloc("mal_good", 2048, 512);
+	vh_ctrlr("good", "mal_good", false);
+	vh_malloc("mal_bad", 2048, 512);
+	vh_ctrlr("bad", "mal_bad", false);
+	struct fe good;
+	fe_init(&good);
+	fe_start(&good, "good", FE_FEATURES, FE_PROTOCOL);
+	vh_write_pattern(&good, 0, 5, "sealed memfd, before");
+
+	struct fe f;
+	fe_init(&f);
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/guest-mem-XXXXXX", dir);
+	int file = mkstemp(path);
+	cr_assert_geq(file, 0, "mkstemp %s: %s", path, strerror(errno));
+	unlink(path);
+	cr_assert_eq(ftruncate(file, (off_t)f.mem_size), 0);
+	cr_assert_eq(mmap(f.mem, f.mem_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+			  file, 0), (void *)f.mem);
+	close(f.memfd);
+	f.memfd = file;
+	fe_connect(&f, "bad");
+	fe_negotiate(&f, FE_FEATURES, FE_PROTOCOL);
+	struct vhost_user_memory mt = { .nregions = 1 };
+	mt.regions[0] = (struct vhost_user_mem_region){ 0, f.mem_size, fe_uva(&f, 0), 0 };
+	int64_t rc = fe_call(&f, VHOST_USER_SET_MEM_TABLE, &mt, 8 + sizeof(mt.regions[0]),
+			     &f.memfd, 1);
+	cr_assert(rc == FE_CLOSED || rc > 0, "guest memory in a file under %s was accepted", dir);
+	/* What the front-end would do next: blockd never mapped it, so nothing faults. */
+	cr_assert_eq(ftruncate(file, 0), 0);
+
+	vh_expect_read(&good, 0, 5, "sealed memfd, after");
+	vh_write_pattern(&good, 4096, 6, "sealed memfd, after");
+	vh_expect_read(&good, 4096, 6, "sealed memfd, after");
+	fe_destroy(&f);
+	fe_destroy(&good);
+}
+
+Test(vhost_hostile, file_backed_guest_memory_on_disk_refused)
+{
+	file_backed_guest_memory(g_blockd.opts.vhost_dir);
+}
+
+Test(vhost_hostile, file_backed_guest_memory_in_dev_shm_refused)
+{
+	file_backed_guest_memory("/dev/shm");
+}

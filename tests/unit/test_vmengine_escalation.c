@@ -65,3 +65,31 @@ Test(escalation, a_qmp_call_never_outlives_the_next_step)
 	cr_assert_eq(escalation_call_budget_ms(&c, VM_TERMINATING, t0, ESC_KILL, t0 + 99000,
 					       100), 5000);
 }
+
+Test(escalation, the_next_step_for_operators)
+{
+	struct vmengine_config c = cfg();
+	int64_t t0 = 1000000, due = 0;
+	enum vm_escalation next = ESC_NONE;
+	struct vm_state st = { .state = VM_TERMINATING, .terminating_since_ms = t0,
+			       .escalation = ESC_POWERDOWN };
+	cr_assert(escalation_next(&c, &st, &next, &due));
+	cr_assert_eq(next, ESC_QUIT);
+	cr_assert_eq(due, t0 + 30000);
+	st.escalation = ESC_TERM;
+	cr_assert(escalation_next(&c, &st, &next, &due));
+	cr_assert_eq(next, ESC_KILL);
+	cr_assert_eq(due, t0 + 45000);
+	st.escalation = ESC_KILL;          /* the last step: nothing follows */
+	cr_assert_not(escalation_next(&c, &st, &next, &due));
+	/* A stop counts from stopping_since; a running VM has no schedule. */
+	st = (struct vm_state){ .state = VM_STOPPING, .stopping_since_ms = t0 };
+	cr_assert(escalation_next(&c, &st, &next, &due));
+	cr_assert_eq(next, ESC_POWERDOWN);
+	cr_assert_eq(due, t0);
+	st = (struct vm_state){ .state = VM_RESTARTING, .stopping_since_ms = t0 };
+	cr_assert(escalation_next(&c, &st, &next, &due));
+	cr_assert_eq(next, ESC_QUIT);
+	st = (struct vm_state){ .state = VM_RUNNING, .stopping_since_ms = t0 };
+	cr_assert_not(escalation_next(&c, &st, &next, &due));
+}

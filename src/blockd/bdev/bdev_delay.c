@@ -4,6 +4,7 @@
  * keep IO in flight. Latencies are given in microseconds and may change at any time; a
  * change applies to IOs whose base part completes afterwards. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -187,11 +188,25 @@ static void rpc_bdev_delay_update_latency(struct rpc_request *req, const json_t 
 	bdev_rpc_reply_done(req, bdev_delay_update_latency(name, type, latency_us));
 }
 
+/* Puts back the latency the configuration had before the update. */
+static void undo_update_latency(const json_t *params, const json_t *result, const json_t *before)
+{
+	const char *name = json_string_value(json_object_get(params, "delay_bdev_name"));
+	const char *type = json_string_value(json_object_get(params, "latency_type"));
+	const json_t *old = rpc_config_find(before, "bdev_delay_create", name ? name : "");
+	char key[32];
+	snprintf(key, sizeof(key), "%s_latency", type ? type : "");
+	json_t *us = json_object_get(old, key);
+	if (json_is_integer(us))
+		bdev_delay_update_latency(name, type, (uint64_t)json_integer_value(us));
+}
+
 static const struct rpc_method delay_rpc_methods[] = {
-	{ "bdev_delay_create", rpc_bdev_delay_create, RPC_MUTATES },
-	{ "bdev_delay_delete", rpc_bdev_delay_delete, RPC_MUTATES },
-	{ "bdev_delay_update_latency", rpc_bdev_delay_update_latency, RPC_MUTATES },
-	{ NULL, NULL, 0 },
+	{ "bdev_delay_create", rpc_bdev_delay_create, RPC_MUTATES, bdev_rpc_undo_create },
+	{ "bdev_delay_delete", rpc_bdev_delay_delete, RPC_MUTATES | RPC_DELETES, NULL },
+	{ "bdev_delay_update_latency", rpc_bdev_delay_update_latency, RPC_MUTATES,
+	  undo_update_latency },
+	{ NULL, NULL, 0, NULL },
 };
 
 const struct bdev_module bdev_delay_module = {

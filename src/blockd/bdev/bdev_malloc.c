@@ -96,9 +96,9 @@ static void rpc_bdev_malloc_delete(struct rpc_request *req, const json_t *params
 }
 
 static const struct rpc_method malloc_rpc_methods[] = {
-	{ "bdev_malloc_create", rpc_bdev_malloc_create, RPC_MUTATES },
-	{ "bdev_malloc_delete", rpc_bdev_malloc_delete, RPC_MUTATES },
-	{ NULL, NULL, 0 },
+	{ "bdev_malloc_create", rpc_bdev_malloc_create, RPC_MUTATES, bdev_rpc_undo_create },
+	{ "bdev_malloc_delete", rpc_bdev_malloc_delete, RPC_MUTATES | RPC_DELETES, NULL },
+	{ NULL, NULL, 0, NULL },
 };
 
 const struct bdev_module bdev_malloc_module = {

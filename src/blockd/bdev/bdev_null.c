@@ -45,9 +45,9 @@ static void rpc_bdev_null_delete(struct rpc_request *req, const json_t *params)
 }
 
 static const struct rpc_method null_rpc_methods[] = {
-	{ "bdev_null_create", rpc_bdev_null_create, RPC_MUTATES },
-	{ "bdev_null_delete", rpc_bdev_null_delete, RPC_MUTATES },
-	{ NULL, NULL, 0 },
+	{ "bdev_null_create", rpc_bdev_null_create, RPC_MUTATES, bdev_rpc_undo_create },
+	{ "bdev_null_delete", rpc_bdev_null_delete, RPC_MUTATES | RPC_DELETES, NULL },
+	{ NULL, NULL, 0, NULL },
 };
 
 const struct bdev_module bdev_null_module = {

@@ -502,10 +502,10 @@ static void rpc_bdev_raid_get_bdevs(struct rpc_request *req, const json_t *param
 }
 
 static const struct rpc_method raid_rpc_methods[] = {
-	{ "bdev_raid_create", rpc_bdev_raid_create, RPC_MUTATES },
-	{ "bdev_raid_delete", rpc_bdev_raid_delete, RPC_MUTATES },
-	{ "bdev_raid_get_bdevs", rpc_bdev_raid_get_bdevs, 0 },
-	{ NULL, NULL, 0 },
+	{ "bdev_raid_create", rpc_bdev_raid_create, RPC_MUTATES, bdev_rpc_undo_create },
+	{ "bdev_raid_delete", rpc_bdev_raid_delete, RPC_MUTATES | RPC_DELETES, NULL },
+	{ "bdev_raid_get_bdevs", rpc_bdev_raid_get_bdevs, 0, NULL },
+	{ NULL, NULL, 0, NULL },
 };
 
 const struct bdev_module bdev_raid_module = {

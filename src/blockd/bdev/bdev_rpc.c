@@ -60,6 +60,15 @@ void bdev_rpc_delete(struct rpc_request *req, const json_t *params, const char *
 	bdev_rpc_reply_done(req, bdev_delete(name, module));
 }
 
+void bdev_rpc_undo_create(const json_t *params, const json_t *result, const json_t *before)
+{
+	const char *name = json_string_value(result);
+	if (!name)
+		name = json_string_value(json_object_get(params, "name"));
+	if (name)
+		bdev_delete(name, NULL);
+}
+
 /* ---------------------------------------------------------------- introspection */
 
 static json_t *supported_io_types(const struct bdev *b)
@@ -203,9 +212,9 @@ static void rpc_bdev_get_iostat(struct rpc_request *req, const json_t *params)
 }
 
 static const struct rpc_method bdev_methods[] = {
-	{ "bdev_get_bdevs", rpc_bdev_get_bdevs, 0 },
-	{ "bdev_get_iostat", rpc_bdev_get_iostat, 0 },
-	{ NULL, NULL, 0 },
+	{ "bdev_get_bdevs", rpc_bdev_get_bdevs, 0, NULL },
+	{ "bdev_get_iostat", rpc_bdev_get_iostat, 0, NULL },
+	{ NULL, NULL, 0, NULL },
 };
 
 int bdev_module_register(const struct bdev_module *m)

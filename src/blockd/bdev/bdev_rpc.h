@@ -26,5 +26,8 @@ void bdev_rpc_create_sized(struct rpc_request *req, const json_t *params, bool n
 			   bdev_sized_create_fn create);
 /* {"name": ...} -> bdev_delete(name, module). */
 void bdev_rpc_delete(struct rpc_request *req, const json_t *params, const char *module);
+/* The undo of a create (rpc_undo): deletes the bdev the result names (a create's result is
+ * the name, or true with the name in params). */
+void bdev_rpc_undo_create(const json_t *params, const json_t *result, const json_t *before);
 
 #endif

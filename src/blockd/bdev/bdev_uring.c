@@ -293,15 +293,15 @@ static void rpc_bdev_aio_delete(struct rpc_request *req, const json_t *params)
 }
 
 static const struct rpc_method uring_rpc_methods[] = {
-	{ "bdev_uring_create", rpc_bdev_uring_create, RPC_MUTATES },
-	{ "bdev_uring_delete", rpc_bdev_uring_delete, RPC_MUTATES },
-	{ NULL, NULL, 0 },
+	{ "bdev_uring_create", rpc_bdev_uring_create, RPC_MUTATES, bdev_rpc_undo_create },
+	{ "bdev_uring_delete", rpc_bdev_uring_delete, RPC_MUTATES | RPC_DELETES, NULL },
+	{ NULL, NULL, 0, NULL },
 };
 
 static const struct rpc_method aio_rpc_methods[] = {
-	{ "bdev_aio_create", rpc_bdev_aio_create, RPC_MUTATES },
-	{ "bdev_aio_delete", rpc_bdev_aio_delete, RPC_MUTATES },
-	{ NULL, NULL, 0 },
+	{ "bdev_aio_create", rpc_bdev_aio_create, RPC_MUTATES, bdev_rpc_undo_create },
+	{ "bdev_aio_delete", rpc_bdev_aio_delete, RPC_MUTATES | RPC_DELETES, NULL },
+	{ NULL, NULL, 0, NULL },
 };
 
 /* One module under two names: each name's delete also deletes the other's bdevs. */
@@ -357,6 +357,39 @@ static int uring_open(struct uring_bdev *u, const char *filename, uint32_t block
 	return 0;
 }
 
+/* filename made absolute against the working directory (lexically: "." and empty components
+ * dropped, symlinks kept as given, so /dev/disk/by-id names stay stable), so that the saved
+ * configuration replays the same whatever directory blockd is started from. */
+static int absolute_filename(const char *filename, char *out, size_t len)
+{
+	char joined[2 * PATH_MAX];
+	if (filename[0] == '/') {
+		snprintf(joined, sizeof(joined), "%s", filename);
+	} else {
+		char cwd[PATH_MAX];
+		if (!getcwd(cwd, sizeof(cwd)))
+			return -errno;
+		snprintf(joined, sizeof(joined), "%s/%s", cwd, filename);
+	}
+	size_t n = 0;
+	for (const char *p = joined; *p;) {
+		const char *end = strchrnul(p + 1, '/');
+		size_t seg = (size_t)(end - p);          /* "/name" */
+		bool skip = seg == 1 || (seg == 2 && p[1] == '.');
+		if (!skip) {
+			if (n + seg >= len)
+				return -ENAMETOOLONG;
+			memcpy(out + n, p, seg);
+			n += seg;
+		}
+		p = end;
+	}
+	if (n == 0)
+		out[n++] = '/';
+	out[n] = '\0';
+	return 0;
+}
+
 int bdev_uring_create(const char *name, const char *filename, uint32_t block_size,
 		      bool readonly, const char *uuid, const char *module_name, struct bdev **out)
 {
@@ -379,9 +412,11 @@ int bdev_uring_create(const char *name, const char *filename, uint32_t block_siz
 		return -ENOMEM;
 	u->readonly = readonly;
 	u->block_size_given = block_size != 0;
-	snprintf(u->filename, sizeof(u->filename), "%s", filename);
+	u->fd = -1;
+	rc = absolute_filename(filename, u->filename, sizeof(u->filename));
 	uint64_t num_blocks = 0;
-	rc = uring_open(u, filename, bs, &num_blocks);
+	if (rc == 0)
+		rc = uring_open(u, u->filename, bs, &num_blocks);
 	uint32_t types = readonly ? (1u << BDEV_IO_READ) | (1u << BDEV_IO_FLUSH)
 				  : (1u << BDEV_IO_TYPE_COUNT) - 1;
 	if (rc == 0)

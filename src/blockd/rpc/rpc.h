@@ -16,17 +16,29 @@
 
 struct rpc_request;
 typedef void (*rpc_handler)(struct rpc_request *req, const json_t *params);
+/* Takes back a change a method made (its params, its result, and the configuration as it was
+ * before), when the change could not be saved. */
+typedef void (*rpc_undo)(const json_t *params, const json_t *result, const json_t *before);
 
 enum {
 	RPC_MUTATES = 1 << 0,          /* changes the configuration: after-change hooks run */
 	RPC_FAULT_INJECTION = 1 << 1,  /* exists only when a hook's available() allows it */
 	RPC_NO_FAULT = 1 << 2,         /* never intercepted (never subject to injected faults) */
+	/* Removes the object its "name" (or "ctrlr") param names: the configuration without
+	 * it goes through the before-change hooks before the method runs (a delete cannot be
+	 * taken back once done). */
+	RPC_DELETES = 1 << 3,
 };
 
+/* A configuration change (RPC_MUTATES) is answered only once the after-change hooks
+ * accepted it (persistence saved it). When a hook fails, the method's undo takes the change
+ * back and the request fails with the hook's error; an RPC_DELETES method is not run at all
+ * when a before-change hook refuses. */
 struct rpc_method {
 	const char *name;
 	rpc_handler handler;
 	unsigned flags;
+	rpc_undo undo;                 /* RPC_MUTATES without RPC_DELETES: required */
 };
 
 /* ---- registration (control thread, at start-up) */
@@ -53,8 +65,14 @@ struct rpc_hooks {
 	 * methods, nor for local calls). */
 	enum rpc_verdict (*intercept)(struct rpc_request *req, const struct rpc_method *m,
 				      uint32_t *delay_ms, void *arg);
-	/* Optional: after an RPC_MUTATES method succeeded (local calls included). */
-	void (*after_change)(const struct rpc_method *m, void *arg);
+	/* Optional: before an RPC_DELETES method runs, with the configuration it will leave
+	 * (before it, without the object it deletes). A negative errno: the request fails
+	 * with it and the method does not run. */
+	int (*before_change)(const struct rpc_method *m, const json_t *expected, void *arg);
+	/* Optional: after an RPC_MUTATES method succeeded (local calls included), and after
+	 * an RPC_DELETES method failed once before_change ran. A negative errno: the change is
+	 * taken back (undo) and the request fails with it. */
+	int (*after_change)(const struct rpc_method *m, void *arg);
 };
 
 /* Installs hooks (the struct must outlive the process's use of RPCs). The same hooks again
@@ -67,6 +85,18 @@ typedef void (*rpc_config_writer)(json_t *config, void *arg);
 int rpc_register_config(const char *subsystem, rpc_config_writer write, void *arg);
 /* {"subsystems": [{"subsystem": "bdev", "config": [...]}, ...]} */
 json_t *rpc_config_snapshot(void);
+/* The params of config's entry for the object called name (its "name" or "ctrlr" param)
+ * made by method (NULL: any method), or NULL. Borrowed. */
+const json_t *rpc_config_find(const json_t *config, const char *method, const char *name);
+/* True when an entry names name in a param other than its own name (a raid's base_bdevs, a
+ * delay's base_bdev_name, a controller's dev_name). */
+bool rpc_config_referenced(const json_t *config, const char *name);
+/* A copy of config without the entries for the object called name; NULL when there is
+ * none. */
+json_t *rpc_config_without(const json_t *config, const char *name);
+/* The name of the object an entry's params (or a request's params) identify: its "name",
+ * else its "ctrlr" string; NULL if neither. */
+const char *rpc_config_object_name(const json_t *params);
 
 /* ---- lookup */
 

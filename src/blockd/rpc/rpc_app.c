@@ -183,13 +183,13 @@ static void rpc_save_config(struct rpc_request *req, const json_t *params)
 }
 
 static const struct rpc_method app_methods[] = {
-	{ "spdk_get_version", rpc_spdk_get_version, 0 },
-	{ "rpc_get_methods", rpc_rpc_get_methods, 0 },
-	{ "framework_get_reactors", rpc_framework_get_reactors, 0 },
-	{ "thread_get_stats", rpc_thread_get_stats, 0 },
-	{ "thread_get_pollers", rpc_thread_get_pollers, 0 },
-	{ "save_config", rpc_save_config, 0 },
-	{ NULL, NULL, 0 },
+	{ "spdk_get_version", rpc_spdk_get_version, 0, NULL },
+	{ "rpc_get_methods", rpc_rpc_get_methods, 0, NULL },
+	{ "framework_get_reactors", rpc_framework_get_reactors, 0, NULL },
+	{ "thread_get_stats", rpc_thread_get_stats, 0, NULL },
+	{ "thread_get_pollers", rpc_thread_get_pollers, 0, NULL },
+	{ "save_config", rpc_save_config, 0, NULL },
+	{ NULL, NULL, 0, NULL },
 };
 
 int rpc_app_register(const struct blockd *app)

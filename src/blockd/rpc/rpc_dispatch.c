@@ -1,7 +1,8 @@
 /* rpc_dispatch.c — the method registry and the dispatcher: finds a method in the registered
- * tables, runs the registered hooks around it (intercept before a client's request,
- * after_change once a configuration change succeeded), makes sure every request is answered
- * exactly once, and runs methods in-process for a replayed configuration. It names no area
+ * tables, runs the registered hooks around it (intercept before a client's request;
+ * before_change / after_change around a configuration change, whose answer is held until
+ * they accepted it, and which is taken back when they refuse), makes sure every request is
+ * answered exactly once, and runs methods in-process for a replayed configuration. It names no area
  * of blockd: methods and hooks come from their areas' registration. */
 #include "rpc_request.h"
 
@@ -89,7 +90,7 @@ void rpc_reply(struct rpc_request *req, json_t *result)
 		return;
 	}
 	req->answered = true;
-	if (!req->deliver) {
+	if (!req->deliver || req->held) {
 		req->local_result = result;
 		return;
 	}
@@ -113,7 +114,7 @@ void rpc_reply_error(struct rpc_request *req, int code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	if (!req->deliver) {
+	if (!req->deliver || req->held) {
 		req->local_code = code;
 		snprintf(req->local_msg, sizeof(req->local_msg), "%s", msg);
 		return;
@@ -135,6 +136,136 @@ void rpc_reply_invalid_params(struct rpc_request *req, const char *detail)
 
 /* ---------------------------------------------------------------- dispatch */
 
+/* Sends a held answer to the client it belongs to. */
+static void release_held(struct rpc_request *req)
+{
+	req->held = false;
+	if (!req->deliver)
+		return;
+	req->answered = false;
+	if (req->failed) {
+		req->failed = false;
+		rpc_reply_error(req, req->local_code, "%s", req->local_msg);
+	} else {
+		json_t *result = req->local_result;
+		req->local_result = NULL;
+		rpc_reply(req, result);
+	}
+}
+
+static void run_handler(struct rpc_request *req, const struct rpc_method *m,
+			const json_t *params)
+{
+	m->handler(req, params);
+	if (!req->answered) {
+		log_error("blockd", "msg=\"handler did not answer\" method=%s", m->name);
+		rpc_reply_error(req, JRPC_INTERNAL_ERROR, "Internal error");
+	}
+}
+
+static bool have_change_hooks(bool before)
+{
+	for (unsigned i = 0; i < g_num_hooks; i++)
+		if (before ? g_hooks[i].hooks->before_change != NULL
+			   : g_hooks[i].hooks->after_change != NULL)
+			return true;
+	return false;
+}
+
+static int run_before_change(const struct rpc_method *m, const json_t *expected)
+{
+	for (unsigned i = 0; i < g_num_hooks; i++) {
+		if (!g_hooks[i].hooks->before_change)
+			continue;
+		int rc = g_hooks[i].hooks->before_change(m, expected, g_hooks[i].arg);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+static int run_after_change(const struct rpc_method *m)
+{
+	int first = 0;
+	for (unsigned i = 0; i < g_num_hooks; i++) {
+		if (!g_hooks[i].hooks->after_change)
+			continue;
+		int rc = g_hooks[i].hooks->after_change(m, g_hooks[i].arg);
+		if (rc < 0 && first == 0)
+			first = rc;
+	}
+	return first;
+}
+
+/* Replaces a held answer with the error of a save that failed. */
+static void fail_held(struct rpc_request *req, int rc, const char *what)
+{
+	json_decref(req->local_result);
+	req->local_result = NULL;
+	req->answered = true;
+	req->failed = true;
+	req->local_code = rc;
+	snprintf(req->local_msg, sizeof(req->local_msg), "%s: %s", what, strerror(-rc));
+}
+
+/* A configuration change: a delete is saved first (it cannot be taken back); anything else
+ * is applied, saved, and taken back when the save fails. The answer is held meanwhile.
+ * A delete of an object another entry names (a raid's base, a controller's bdev) is not
+ * saved first: the configuration without it would not replay (the other entry would fail),
+ * and such a delete is refused (-16) but for a raid1 base, which changes the raid too. It is
+ * done, then saved; if that save fails it cannot be taken back, and the answer says so. */
+static void dispatch_change(struct rpc_request *req, const struct rpc_method *m,
+			    const json_t *params)
+{
+	bool hooked = have_change_hooks(false);
+	json_t *before = hooked ? rpc_config_snapshot() : NULL;
+	bool saved_first = false;
+	req->held = true;
+	const char *name = rpc_config_object_name(params);
+	if ((m->flags & RPC_DELETES) && before && have_change_hooks(true) &&
+	    !rpc_config_referenced(before, name)) {
+		json_t *expected = rpc_config_without(before, name);
+		if (expected) {
+			int rc = run_before_change(m, expected);
+			json_decref(expected);
+			if (rc < 0) {
+				fail_held(req, rc, "Cannot save the configuration");
+				goto out;
+			}
+			saved_first = true;
+		}
+	}
+	run_handler(req, m, params);
+	if (req->failed && !saved_first)
+		goto out;
+	/* After a delete saved first: saves what it really left (the same as saved, unless it
+	 * failed: then the configuration is put back as it was). */
+	int rc = run_after_change(m);
+	if (rc < 0 && req->failed) {
+		log_error("blockd", "msg=\"delete refused after the configuration without its "
+			  "object was saved, and the configuration could not be put back\" "
+			  "method=%s error=\"%s\"", m->name, strerror(-rc));
+	} else if (rc < 0) {
+		if (saved_first) {
+			log_error("blockd", "msg=\"delete done and saved, but a later save failed\" "
+				  "method=%s error=\"%s\"", m->name, strerror(-rc));
+		} else if (m->undo) {
+			log_error("blockd", "msg=\"configuration change not saved; taken back\" "
+				  "method=%s error=\"%s\"", m->name, strerror(-rc));
+			m->undo(params, req->local_result, before);
+			fail_held(req, rc, "Cannot save the configuration");
+		} else {
+			log_error("blockd", "msg=\"configuration change done but not saved; it "
+				  "cannot be taken back\" method=%s error=\"%s\"", m->name,
+				  strerror(-rc));
+			fail_held(req, rc, "Done, but the configuration could not be saved");
+		}
+	}
+out:
+	json_decref(before);
+	release_held(req);
+}
+
 void rpc_dispatch(struct rpc_request *req, const char *method, const json_t *params)
 {
 	const struct rpc_method *m = rpc_find_method(method);
@@ -142,15 +273,10 @@ void rpc_dispatch(struct rpc_request *req, const char *method, const json_t *par
 		rpc_reply_error(req, JRPC_METHOD_NOT_FOUND, "Method not found");
 		return;
 	}
-	m->handler(req, params);
-	if (!req->answered) {
-		log_error("blockd", "msg=\"handler did not answer\" method=%s", method);
-		rpc_reply_error(req, JRPC_INTERNAL_ERROR, "Internal error");
-	}
-	if (!req->failed && (m->flags & RPC_MUTATES))
-		for (unsigned i = 0; i < g_num_hooks; i++)
-			if (g_hooks[i].hooks->after_change)
-				g_hooks[i].hooks->after_change(m, g_hooks[i].arg);
+	if (m->flags & RPC_MUTATES)
+		dispatch_change(req, m, params);
+	else
+		run_handler(req, m, params);
 }
 
 uint32_t rpc_dispatch_client(struct rpc_request *req, const char *method, const json_t *params,

@@ -20,7 +20,10 @@ struct rpc_request {
 	bool notification;
 	bool answered;
 	bool failed;
-	/* local calls */
+	/* A configuration change's answer is held (kept like a local call's) until the
+	 * after-change hooks saved it: a client never hears of a change that is not durable. */
+	bool held;
+	/* local calls, and held answers */
 	json_t *local_result;
 	int local_code;
 	char local_msg[256];

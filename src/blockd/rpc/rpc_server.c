@@ -1,5 +1,6 @@
 /* rpc_server.c — the JSON-RPC transport on the control thread's reactor ("app_thread"):
- * accepts clients on the RPC socket (at most RPC_MAX_CONNECTIONS), splits their byte streams
+ * accepts clients on the RPC socket (at most RPC_MAX_CONNECTIONS: at the limit the longest idle
+ * one makes room; an idle one is closed after the idle timeout), splits their byte streams
  * into requests (jsonrpc_frame, with its size limit), validates envelopes (jsonrpc), hands
  * each request to the dispatcher, holds back the ones a hook deferred, and writes replies
  * without ever blocking on a client. Everything runs on that one thread, so methods and
@@ -37,6 +38,8 @@ struct rpc_conn {
 	char *out;
 	size_t out_len, out_off;
 	int64_t partial_since_ms;    /* 0 when no request is half-received */
+	int64_t active_ms;           /* when a byte last came in or went out */
+	unsigned deferred;           /* its requests a hook deferred, not yet run */
 	int peer_pid;                /* SO_PEERCRED, for the debug log of calls */
 	bool close_after_flush;
 };
@@ -60,6 +63,7 @@ struct rpc_server {
 	struct sock_file bound;         /* unlinked at close only if still ours */
 	struct rpc_conn *conns[RPC_MAX_CONNECTIONS];
 	unsigned next_serial;
+	unsigned idle_timeout_ms;
 	struct delayed_request *delayed;
 };
 
@@ -67,10 +71,23 @@ static struct rpc_server *g_server;
 
 /* ---------------------------------------------------------------- output */
 
+static size_t conn_out_pending(const struct rpc_conn *c)
+{
+	return c->out_len - c->out_off;
+}
+
+/* Requests are taken from a client only while its answers waiting to go out stay under the
+ * cap: one that does not read them is not read either (EPOLLIN disarmed, so it costs no
+ * wake-up), until they drain. */
+static bool conn_may_read(const struct rpc_conn *c)
+{
+	return !c->close_after_flush && conn_out_pending(c) < RPC_OUTPUT_CAP;
+}
+
 static void conn_update_events(struct rpc_server *s, struct rpc_conn *c)
 {
-	bool want_out = c->out_off < c->out_len;
-	reactor_fd_modify(s->reactor, c->watch, EPOLLIN | (want_out ? EPOLLOUT : 0));
+	uint32_t ev = (conn_may_read(c) ? EPOLLIN : 0) | (conn_out_pending(c) ? EPOLLOUT : 0);
+	reactor_fd_modify(s->reactor, c->watch, ev);
 }
 
 /* Writes what the socket takes now; the rest waits for EPOLLOUT. -1 when the peer is gone. */
@@ -86,6 +103,7 @@ static int conn_flush(struct rpc_conn *c)
 		if (n <= 0)
 			return -1;
 		c->out_off += (size_t)n;
+		c->active_ms = monotonic_ms();
 	}
 	if (c->out_off == c->out_len) {
 		c->out_off = c->out_len = 0;
@@ -101,12 +119,6 @@ static void conn_queue(struct rpc_conn *c, char *line, size_t len)
 {
 	if (!line)
 		return;
-	if (c->out_len + len > RPC_OUTPUT_MAX) {
-		log_warn("blockd", "msg=\"client does not read its replies; closing\" fd=%d", c->fd);
-		c->close_after_flush = true;
-		free(line);
-		return;
-	}
 	char *nb = realloc(c->out, c->out_len + len);
 	if (!nb) {
 		c->close_after_flush = true;
@@ -154,6 +166,7 @@ static void delay_request(struct rpc_server *s, struct rpc_conn *c, json_t *valu
 	d->value = json_incref(value);
 	d->next = s->delayed;
 	s->delayed = d;
+	c->deferred++;
 	reactor_timer_arm(s->reactor, &d->timer, (uint64_t)delay_ms * 1000000ull,
 			  run_delayed_request, d);
 }
@@ -203,6 +216,33 @@ static void conn_close(struct rpc_server *s, struct rpc_conn *c)
 	free(c);
 }
 
+/* Nothing in progress: no half request, no answer waiting to go out, none deferred. */
+static bool conn_idle(const struct rpc_conn *c)
+{
+	return !c->partial_since_ms && c->out_off == c->out_len && c->deferred == 0;
+}
+
+/* Every slot is taken: closes the client idle the longest, if any is idle. Returns its slot,
+ * or RPC_MAX_CONNECTIONS. */
+static unsigned evict_longest_idle(struct rpc_server *s)
+{
+	unsigned victim = RPC_MAX_CONNECTIONS;
+	for (unsigned i = 0; i < RPC_MAX_CONNECTIONS; i++) {
+		struct rpc_conn *c = s->conns[i];
+		if (c && conn_idle(c) && (victim == RPC_MAX_CONNECTIONS ||
+					  c->active_ms < s->conns[victim]->active_ms))
+			victim = i;
+	}
+	if (victim < RPC_MAX_CONNECTIONS) {
+		log_warn("blockd", "msg=\"RPC clients at the limit; closing the longest idle one "
+			 "to admit a new one\" max=%d idle_ms=%lld peer_pid=%d", RPC_MAX_CONNECTIONS,
+			 (long long)(monotonic_ms() - s->conns[victim]->active_ms),
+			 s->conns[victim]->peer_pid);
+		conn_close(s, s->conns[victim]);
+	}
+	return victim;
+}
+
 static void accept_clients(struct rpc_server *s)
 {
 	for (;;) {
@@ -212,8 +252,10 @@ static void accept_clients(struct rpc_server *s)
 		unsigned slot;
 		for (slot = 0; slot < RPC_MAX_CONNECTIONS && s->conns[slot]; slot++)
 			;
+		if (slot == RPC_MAX_CONNECTIONS)
+			slot = evict_longest_idle(s);
 		if (slot == RPC_MAX_CONNECTIONS) {
-			log_warn("blockd", "msg=\"too many RPC clients; refusing one\" max=%d",
+			log_warn("blockd", "msg=\"too many busy RPC clients; refusing one\" max=%d",
 				 RPC_MAX_CONNECTIONS);
 			close(fd);
 			continue;
@@ -225,6 +267,7 @@ static void accept_clients(struct rpc_server *s)
 		}
 		c->fd = fd;
 		c->serial = ++s->next_serial;
+		c->active_ms = monotonic_ms();
 		struct ucred cred;
 		socklen_t len = sizeof(cred);
 		c->peer_pid = getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 ? cred.pid
@@ -242,6 +285,41 @@ static void accept_clients(struct rpc_server *s)
 	}
 }
 
+static void conn_parse_error(struct rpc_conn *c, int rc, const char *err)
+{
+	struct rpc_request req = { .deliver = conn_deliver, .deliver_arg = c };
+	const char *why = rc == -EMSGSIZE ? "request too large" : err;
+	rpc_reply_error(&req, JRPC_PARSE_ERROR, "Parse error: %s", why);
+	log_warn("blockd", "msg=\"closing RPC client\" reason=\"%s\"", why);
+	c->close_after_flush = true;
+}
+
+/* Handles the complete requests received, while the client's answers stay under the cap
+ * (the rest wait in the frame buffer until they drain). */
+static void conn_process(struct rpc_server *s, struct rpc_conn *c)
+{
+	while (conn_may_read(c)) {
+		json_t *value = NULL;
+		unsigned flags = 0;
+		char err[160] = "";
+		int rc = jrpc_frame_next(&c->frame, &value, &flags, err, sizeof(err));
+		if (rc == 1) {
+			handle_value(s, c, value, flags, 0);
+			json_decref(value);
+			continue;
+		}
+		if (rc < 0)
+			conn_parse_error(c, rc, err);
+		break;
+	}
+	if (jrpc_frame_partial(&c->frame)) {
+		if (!c->partial_since_ms)
+			c->partial_since_ms = monotonic_ms();
+	} else {
+		c->partial_since_ms = 0;
+	}
+}
+
 /* Reads and handles what the client sent. Returns -1 when the connection must close. */
 static int conn_read(struct rpc_server *s, struct rpc_conn *c)
 {
@@ -251,36 +329,12 @@ static int conn_read(struct rpc_server *s, struct rpc_conn *c)
 		return -1;
 	if (n < 0)
 		return (errno == EAGAIN || errno == EINTR) ? 0 : -1;
-
+	c->active_ms = monotonic_ms();
 	int rc = jrpc_frame_feed(&c->frame, buf, (size_t)n);
-	for (;;) {
-		json_t *value = NULL;
-		unsigned flags = 0;
-		char err[160] = "";
-		if (rc == 0)
-			rc = jrpc_frame_next(&c->frame, &value, &flags, err, sizeof(err));
-		if (rc == 1) {
-			handle_value(s, c, value, flags, 0);
-			json_decref(value);
-			rc = 0;
-			continue;
-		}
-		if (rc < 0) {
-			struct rpc_request req = { .deliver = conn_deliver, .deliver_arg = c };
-			rpc_reply_error(&req, JRPC_PARSE_ERROR, "Parse error: %s",
-					rc == -EMSGSIZE ? "request too large" : err);
-			log_warn("blockd", "msg=\"closing RPC client\" reason=\"%s\"",
-				 rc == -EMSGSIZE ? "request too large" : err);
-			c->close_after_flush = true;
-		}
-		break;
-	}
-	if (jrpc_frame_partial(&c->frame)) {
-		if (!c->partial_since_ms)
-			c->partial_since_ms = monotonic_ms();
-	} else {
-		c->partial_since_ms = 0;
-	}
+	if (rc < 0)
+		conn_parse_error(c, rc, "");
+	else
+		conn_process(s, c);
 	return 0;
 }
 
@@ -288,7 +342,13 @@ static void conn_event(void *arg, uint32_t events)
 {
 	struct rpc_conn *c = arg;
 	struct rpc_server *s = c->server;
-	if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) && !c->close_after_flush) {
+	if (conn_flush(c) < 0) {
+		conn_close(s, c);
+		return;
+	}
+	/* Requests held back while the answers were over the cap come first. */
+	conn_process(s, c);
+	if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) && conn_may_read(c)) {
 		if (conn_read(s, c) < 0) {
 			conn_close(s, c);
 			return;
@@ -317,6 +377,7 @@ static void run_delayed_request(void *arg)
 	if (!c)
 		rpc_inflight_end(d->inflight);
 	if (c) {
+		c->deferred--;
 		handle_value(s, c, d->value, 0, d->inflight ? d->inflight : UINT64_MAX);
 		if (conn_flush(c) < 0 || (c->close_after_flush && c->out_len == 0))
 			conn_close(s, c);
@@ -330,16 +391,23 @@ static void run_delayed_request(void *arg)
 static int drop_silent_clients(void *arg)
 {
 	struct rpc_server *s = arg;
-	int64_t now = monotonic_ms();
+	int64_t now = monotonic_ms(), limit = s->idle_timeout_ms;
 	int dropped = 0;
 	for (unsigned i = 0; i < RPC_MAX_CONNECTIONS; i++) {
 		struct rpc_conn *c = s->conns[i];
-		if (c && c->partial_since_ms && now - c->partial_since_ms > RPC_PARTIAL_TIMEOUT_MS) {
+		if (!c)
+			continue;
+		if (c->partial_since_ms && now - c->partial_since_ms > limit) {
 			log_warn("blockd", "msg=\"RPC client sent half a request and went silent; "
 				 "closing\" waited_ms=%lld", (long long)(now - c->partial_since_ms));
-			conn_close(s, c);
-			dropped++;
+		} else if (c->deferred == 0 && now - c->active_ms > limit) {
+			log_warn("blockd", "msg=\"RPC client idle; closing\" idle_ms=%lld "
+				 "peer_pid=%d", (long long)(now - c->active_ms), c->peer_pid);
+		} else {
+			continue;
 		}
+		conn_close(s, c);
+		dropped++;
 	}
 	return dropped;
 }
@@ -364,6 +432,7 @@ struct rpc_server *rpc_server_open(const char *path, struct reactor *app)
 	if (!s)
 		return NULL;
 	s->reactor = app;
+	s->idle_timeout_ms = RPC_IDLE_TIMEOUT_MS;
 	s->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	s->path = strdup(path);
 	if (s->listen_fd < 0 || !s->path)
@@ -393,6 +462,12 @@ fail:
 	free(s->path);
 	free(s);
 	return NULL;
+}
+
+void rpc_server_set_idle_timeout(struct rpc_server *s, unsigned ms)
+{
+	if (ms > 0)
+		s->idle_timeout_ms = ms;
 }
 
 void rpc_server_close(struct rpc_server *s)

@@ -68,11 +68,20 @@ static void rpc_vhost_get_controllers(struct rpc_request *req, const json_t *par
 	rpc_reply(req, list);
 }
 
+/* The undo of a create: the controller goes (no front-end can be attached yet). */
+static void undo_create(const json_t *params, const json_t *result, const json_t *before)
+{
+	const char *ctrlr = json_string_value(json_object_get(params, "ctrlr"));
+	if (ctrlr)
+		vhost_blk_delete(ctrlr, true);
+}
+
 static const struct rpc_method vhost_methods[] = {
-	{ "vhost_create_blk_controller", rpc_vhost_create_blk_controller, RPC_MUTATES },
-	{ "vhost_delete_controller", rpc_vhost_delete_controller, RPC_MUTATES },
-	{ "vhost_get_controllers", rpc_vhost_get_controllers, 0 },
-	{ NULL, NULL, 0 },
+	{ "vhost_create_blk_controller", rpc_vhost_create_blk_controller, RPC_MUTATES,
+	  undo_create },
+	{ "vhost_delete_controller", rpc_vhost_delete_controller, RPC_MUTATES | RPC_DELETES, NULL },
+	{ "vhost_get_controllers", rpc_vhost_get_controllers, 0, NULL },
+	{ NULL, NULL, 0, NULL },
 };
 
 static void add_config(struct vhost_blk_ctrlr *c, void *arg)

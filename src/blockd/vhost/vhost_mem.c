@@ -43,9 +43,9 @@ static int validate(const struct vhost_user_memory *msg, unsigned nfds)
 }
 
 /* A mapping past the end of the file it maps faults (SIGBUS) on first touch: the file must
- * be a regular (memfd, tmpfs, hugetlbfs) file at least offset + len long, and a memfd must
- * be sealed against shrinking (QEMU's memory-backend-memfd is), so that the front-end
- * cannot cut it short under a running queue. */
+ * be at least offset + len long, and it must stay so — a memfd sealed against shrinking
+ * (QEMU's memory-backend-memfd is). Any other file (on disk, in /dev/shm, on hugetlbfs) the
+ * front-end could truncate under a running queue, so it is refused (-EPERM). */
 static int check_backing(int fd, uint64_t end)
 {
 	struct stat st;
@@ -54,7 +54,7 @@ static int check_backing(int fd, uint64_t end)
 	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size < end)
 		return -EINVAL;
 	int seals = fcntl(fd, F_GET_SEALS);
-	if (seals >= 0 && !(seals & F_SEAL_SHRINK))
+	if (seals < 0 || !(seals & F_SEAL_SHRINK))
 		return -EPERM;
 	return 0;
 }
@@ -87,8 +87,10 @@ struct vhost_mem *vhost_mem_create(const struct vhost_user_memory *msg, const in
 		if (rc < 0) {
 			*err = rc;
 			log_warn("vhost", "msg=\"guest memory region refused\" region=%u "
-				 "error=\"%s\"", i, rc == -EPERM ? "memfd not sealed against shrinking"
-							       : "larger than its file");
+				 "error=\"%s\"", i,
+				 rc == -EPERM ? "not a memfd sealed against shrinking (a file the "
+						"front-end could truncate under a running queue)"
+					      : "larger than its file");
 			m->nregions = i;
 			unmap_all(m);
 			free(m);
