@@ -12,7 +12,6 @@
 #include <string.h>
 
 #include "clock.h"
-#include "conf.h"
 
 static const char g_usage[] =
 	"berth doctor [--json] [--fix] [--vm VM] [--bundle FILE]\n"
@@ -26,28 +25,13 @@ static const char g_usage[] =
 	"  --bundle FILE  also write a tar.gz for a bug report (configs, logs' tails, status\n"
 	"                 files, the store's rows, the target's view, the checks)";
 
-/* [vmengine] powerdown_grace, quit_grace, term_grace: the escalation bound. */
-static int vmengine_key(void *obj, const char *key, const char *value)
-{
-	struct doctor_ctx *x = obj;
-	uint64_t *dst = !strcmp(key, "powerdown_grace") ? &x->powerdown_grace_ms
-			: !strcmp(key, "quit_grace") ? &x->quit_grace_ms
-			: !strcmp(key, "term_grace") ? &x->term_grace_ms : NULL;
-	if (!dst)
-		return 0;           /* vmengine's other keys are its own business */
-	return conf_parse_seconds(value, 0, 86400, dst);
-}
-
 static int load_ctx(struct doctor_ctx *x, struct cli *c)
 {
 	char conf[BERTH_PATH_LEN], err[256];
 	x->cli = c;
-	x->powerdown_grace_ms = 30000;
-	x->quit_grace_ms = 10000;
-	x->term_grace_ms = 10000;
 	paths_conf(conf, sizeof(conf), c->root);
 	if (paths_target_load(&x->target, c->root, conf, err, sizeof(err)) < 0 ||
-	    conf_load_section(conf, "vmengine", vmengine_key, x, err, sizeof(err)) < 0)
+	    vmengine_config_load(&x->vcfg, c->root, conf, err, sizeof(err)) < 0)
 		return cli_fail("bad configuration: %s", err);
 	pid_t sup = supervisor_running(c);
 	x->supervisor_pid = sup > 0 ? sup : 0;

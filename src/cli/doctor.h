@@ -17,6 +17,7 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "config.h"
 
 /* Each probe's own deadline: the whole run stays well under 5 s. */
 #define DOCTOR_RPC_TIMEOUT_MS 1000
@@ -66,7 +67,7 @@ struct doctor_ctx {
 	struct cli *cli;
 	struct target_endpoints target;
 	int64_t vm_filter;           /* --vm: only this VM's checks (0: all) */
-	uint64_t powerdown_grace_ms, quit_grace_ms, term_grace_ms;   /* [vmengine] */
+	struct vmengine_config vcfg; /* [vmengine]: the escalation's schedule */
 	json_t *supervisor;          /* run/supervisor.json, or NULL */
 	pid_t supervisor_pid;        /* 0: berth is not up */
 	json_t *store;               /* {vms: [...], volumes: [...]}, or NULL */

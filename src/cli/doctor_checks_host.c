@@ -15,6 +15,8 @@
 #include "atomic_file.h"
 #include "clock.h"
 #include "daemon_lock.h"
+#include "escalation.h"
+#include "vm_state.h"
 
 static const char *const g_daemons[] = { "blockd", "diskengine", "vmengine" };
 
@@ -173,16 +175,6 @@ static size_t local_vms(const struct doctor_ctx *x, unsigned *ids, size_t max)
 	return n;
 }
 
-static int64_t stop_since(const json_t *st)
-{
-	const char *s = sval(st, "state");
-	if (!strcmp(s, "TERMINATING") && ival(st, "terminating_since"))
-		return ival(st, "terminating_since");
-	if (!strcmp(s, "STOPPING") && ival(st, "stopping_since"))
-		return ival(st, "stopping_since");
-	return ival(st, "since");
-}
-
 void doctor_check_vm_stops(struct doctor_ctx *x, struct doctor_report *r)
 {
 	unsigned ids[256];
@@ -190,24 +182,25 @@ void doctor_check_vm_stops(struct doctor_ctx *x, struct doctor_report *r)
 	int64_t now = wall_ms();
 	size_t stopping = 0, failed = 0;
 	for (size_t i = 0; i < n; i++) {
-		json_t *st = vm_state(x, ids[i]);
-		const char *state = sval(st, "state");
-		bool restarting = !strcmp(state, "RESTARTING");
-		if (!st || (strcmp(state, "STOPPING") && strcmp(state, "TERMINATING") && !restarting)) {
-			json_decref(st);
+		char path[BERTH_PATH_LEN], err[160];
+		struct vm_state st;
+		paths_vm_state(path, sizeof(path), x->cli->root, ids[i]);
+		if (vm_state_load(path, &st, err, sizeof(err)) < 0 ||
+		    (st.state != VM_STOPPING && st.state != VM_TERMINATING &&
+		     st.state != VM_RESTARTING))
 			continue;
-		}
 		stopping++;
-		int64_t since = stop_since(st);
-		int64_t bound = (restarting ? 0 : (int64_t)x->powerdown_grace_ms) +
-				(int64_t)x->quit_grace_ms + (int64_t)x->term_grace_ms;
-		if (now - since <= bound + DOCTOR_STOP_SLACK_MS) {
-			json_decref(st);
+		int64_t since = st.state == VM_TERMINATING && st.terminating_since_ms
+					? st.terminating_since_ms
+				: st.state == VM_STOPPING && st.stopping_since_ms ? st.stopping_since_ms
+				: st.since_ms;
+		/* The escalation's own schedule (escalation.h): its last step, then some slack. */
+		int64_t bound = escalation_step_due(&x->vcfg, st.state, since, ESC_KILL) - since +
+				DOCTOR_STOP_SLACK_MS;
+		if (now - since <= bound)
 			continue;
-		}
 		failed++;
-		int pid = (int)ival(st, "pid");
-		bool alive = doctor_pid_is_vm_qemu(x->cli->root, ids[i], pid);
+		bool alive = doctor_pid_is_vm_qemu(x->cli->root, ids[i], st.pid);
 		char status[32] = "", monitor[96];
 		int qrc = alive ? doctor_qmp_status(x->cli->root, ids[i], DOCTOR_QMP_TIMEOUT_MS,
 						    status, sizeof(status)) : -ESRCH;
@@ -220,28 +213,26 @@ void doctor_check_vm_stops(struct doctor_ctx *x, struct doctor_report *r)
 				 DOCTOR_QMP_TIMEOUT_MS);
 		else
 			snprintf(monitor, sizeof(monitor), "%s", strerror(-qrc));
-		const char *esc = sval(st, "escalation");
-		const char *next = !strcmp(esc, "term") || !strcmp(esc, "kill") ? "SIGKILL" : "SIGTERM";
+		const char *next = st.escalation >= ESC_TERM ? "SIGKILL" : "SIGTERM";
 		json_t *ev = json_pack("{s:i, s:s, s:I, s:I, s:s, s:i, s:b, s:s, s:s}", "vm",
-				       (int)ids[i], "state", state, "for_ms", (json_int_t)(now - since),
-				       "bound_ms", (json_int_t)(bound + DOCTOR_STOP_SLACK_MS),
-				       "escalation", esc, "qemu_pid", pid, "qemu_alive", alive,
-				       "monitor", monitor, "next_step", alive ? next : "none");
+				       (int)ids[i], "state", vm_state_name(st.state),
+				       "for_ms", (json_int_t)(now - since), "bound_ms", (json_int_t)bound,
+				       "escalation", vm_escalation_name(st.escalation),
+				       "qemu_pid", st.pid, "qemu_alive", alive, "monitor", monitor,
+				       "next_step", alive ? next : "none");
 		char rec[200];
 		if (alive)
 			snprintf(rec, sizeof(rec), "berth doctor --fix (sends %s to pid %d, whose "
-				 "command line names vm%u); is vmengine running?", next, pid, ids[i]);
+				 "command line names vm%u); is vmengine running?", next, st.pid, ids[i]);
 		else
 			snprintf(rec, sizeof(rec), "its QEMU is gone: vmengine finishes the stop at "
 				 "its next tick; is vmengine running?");
 		struct doctor_check *c = doctor_add(r, "vm-stop-overdue", DOCTOR_FAIL, 2, ev, rec,
 			"vm%u has been %s for %.0f s, past its escalation bound of %.0f s; QEMU %s, "
-			"monitor %s", ids[i], state, (double)(now - since) / 1000,
-			(double)(bound + DOCTOR_STOP_SLACK_MS) / 1000,
-			alive ? "alive" : "gone", monitor);
+			"monitor %s", ids[i], vm_state_name(st.state), (double)(now - since) / 1000,
+			(double)bound / 1000, alive ? "alive" : "gone", monitor);
 		if (alive)
 			c->fix = FIX_ESCALATE;
-		json_decref(st);
 	}
 	if (!failed)
 		doctor_add(r, "vm-stop-overdue", DOCTOR_PASS, 0, NULL, NULL,
