@@ -29,6 +29,9 @@ looks) and wedge_after = 5. Scenarios, in order:
   completes;
 - daemon-blockd: blockd killed (SIGKILL), restarted by the supervisor: a WARN whose evidence
   is its last exit (signal 9).
+
+test_store_that_does_not_answer: on a root whose store another process holds locked (no
+daemons), doctor still returns within the budget, the store FAIL says "no answer within".
 """
 import json
 import os
@@ -325,3 +328,30 @@ def run_scenarios(h):
     c, _ = h.diagnose("daemon-blockd", "WARN")
     assert c["evidence"]["last_exit"]["signal"] == signal.SIGKILL, c
     assert c["evidence"]["restarts"] >= 1
+
+
+def test_store_that_does_not_answer(tmp_path):
+    """The store is read by a child process with a deadline: a store held locked by another
+    process costs doctor 1 s, and is the evidence."""
+    root = tmp_path / "root"
+    root.mkdir()
+    subprocess.run([str(BERTH), "--root", str(root), "init"], check=True, capture_output=True)
+    db = sqlite3.connect(str(root / "store.db"), isolation_level=None, timeout=10)
+    try:
+        db.execute("PRAGMA locking_mode=EXCLUSIVE")
+        db.execute("BEGIN EXCLUSIVE")
+        db.execute("INSERT INTO meta(key, value) VALUES ('doctor-test', 'locked')")
+        start = time.monotonic()
+        res = subprocess.run([str(BERTH), "--root", str(root), "doctor", "--json"],
+                             capture_output=True, text=True, timeout=60)
+        took = time.monotonic() - start
+    finally:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        db.close()
+    assert took < DOCTOR_BUDGET_S, took
+    assert res.returncode == 2, res
+    report = json.loads(res.stdout)
+    store = [c for c in report["checks"] if c["id"] == "store"][0]
+    assert store["level"] == "FAIL" and "no answer within" in store["evidence"]["error"], store
+    assert [c for c in report["checks"] if c["id"] == "store-vmstate"][0]["level"] == "SKIP"
