@@ -9,7 +9,9 @@
  *     -pidfile is this root's, only while vm.state still says the VM is stopping;
  *   - the store's row from vm.state (store-vmstate): vm.state is the source of truth;
  *   - stale TARGET_RESTART markers removed.
- * Nothing here touches a running guest: a VM that vm.state says should run is never signalled. */
+ * Nothing here touches a running guest: a VM that vm.state says should run is never signalled,
+ * and the target is not restarted under target_restart_policy = restart-vms (that would
+ * relaunch every guest). */
 #include "doctor.h"
 
 #include <errno.h>
@@ -22,6 +24,7 @@
 
 #include "clock.h"
 #include "deadline_io.h"
+#include "target_restart.h"
 
 #define TARGET_BACK_TIMEOUT_MS 30000
 
@@ -79,6 +82,15 @@ static json_int_t target_pid(struct doctor_ctx *x)
 
 static void restart_target(struct doctor_ctx *x, json_t *done, const char *check)
 {
+	/* Under restart-vms a target restart relaunches every guest: not a safe fix. */
+	if (x->vcfg.target_restart_policy != TARGET_RESTART_RECONNECT) {
+		record(x, done, "restart-target", check, 0, false, "refused: [vmengine] "
+		       "target_restart_policy = %s would relaunch every VM; restart the target "
+		       "yourself when that is acceptable (kill -USR1 %d)",
+		       target_restart_policy_name(x->vcfg.target_restart_policy),
+		       (int)x->supervisor_pid);
+		return;
+	}
 	if (x->supervisor_pid <= 0) {
 		record(x, done, "restart-target", check, 0, false, "not done: berth up's "
 		       "supervisor is not running here (under systemd: systemctl restart "

@@ -144,7 +144,8 @@ def run_scenarios(h):
     assert h.json("status")["fault_injection"] is True
     assert "fault injection: on" in h.run("status").stdout
     h.run("vm", "create", "a", "--disk-size", 32, "--memory", 128)
-    h.run("vm", "create", "b", "--disk-size", 32, "--memory", 128, "--workload", "writer")
+    # b writes (one block and an fsync at a time) for far longer than the test runs
+    h.run("vm", "create", "b", "--disk-size", 1024, "--memory", 128, "--workload", "writer")
     for n in ("a", "b"):
         h.run("vm", "wait", n, "--state", "RUNNING", "--timeout", 180)
     ids = {n: v["id"] for n, v in h.vms().items()}
@@ -230,6 +231,7 @@ def run_scenarios(h):
     assert {n: qemu_pids(i, h.root) for n, i in ids.items()} == qemu
 
     # ---- a slow backend: b's base bdevs delayed while the reactor idles (no fix: the disk)
+    assert "W done" not in h.console(ids["b"]), "b's writer must still be writing"
     vol = h.vms()["b"]["volume_id"]
     bases = [f"vol{vol}_base{i}" for i in (0, 1)]
     for base in bases:
