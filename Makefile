@@ -2,6 +2,8 @@
 #   make          build everything (binaries under build/, test guest under build/guest/)
 #   make test     install what is missing, build, check layering, run unit + sanitizer + e2e tests
 #   make demo     install what is missing, build, run the demo host under ./run
+#   make scenarios  the whole-system bug-class scenarios and berth doctor's, SCENARIO_ROUNDS
+#                 times (default 1), then a table of rounds, passes and timings
 #   make bench    guest IOPS through blockd vs qemu-storage-daemon (prints figures)
 #   make fuzz     every libFuzzer target for FUZZ_S seconds (default 60) each (docs/fuzzing.md)
 #   make install  binaries and systemd units under /usr/local (DESTDIR=DIR stages)
@@ -17,8 +19,8 @@ endif
 ASAN_BUILD := build-asan
 PYTEST := /usr/bin/python3 -m pytest
 
-.PHONY: all setup build guest test unit e2e check-asan check-clang check-layering check-fuzz fuzz \
-	fuzz-build bench demo install clean
+.PHONY: all setup build guest test unit e2e scenarios check-asan check-clang check-layering \
+	check-fuzz fuzz fuzz-build bench demo install clean
 
 all: build guest
 
@@ -93,6 +95,11 @@ test: setup
 	@$(MAKE) --no-print-directory check-asan
 	@$(MAKE) --no-print-directory check-fuzz
 	@$(MAKE) --no-print-directory e2e
+
+# The bug-class scenarios (docs/architecture.md) and test_doctor.py, SCENARIO_ROUNDS times each.
+SCENARIO_ROUNDS ?= 1
+scenarios: build guest
+	SCENARIO_ROUNDS=$(SCENARIO_ROUNDS) SCENARIO_PYTEST="$(PYTEST)" scripts/scenarios
 
 # Figures, not pass/fail: the guest's IOPS through blockd and qemu-storage-daemon.
 bench: build guest

@@ -22,9 +22,12 @@
 #include "bdev_rpc.h"
 #include "bdev_uring.h"
 #include "fault.h"
+#include "fault_bdev.h"
+#include "fault_reactor.h"
 #include "log.h"
 #include "persist.h"
 #include "rpc_app.h"
+#include "rpc_inflight.h"
 #include "vhost_blk.h"
 #include "vhost_blk_rpc.h"
 
@@ -39,13 +42,15 @@ int blockd_register(struct blockd *bd)
 	int rc;
 	/* Order matters: rpc_get_methods lists methods in it, and save_config lists the bdevs
 	 * before the vhost controllers that use them. */
-	if ((rc = rpc_app_register(bd)) < 0 || (rc = bdev_rpc_register()) < 0)
+	if ((rc = rpc_app_register(bd)) < 0 || (rc = rpc_inflight_register()) < 0 ||
+	    (rc = bdev_rpc_register()) < 0)
 		return rc;
 	for (size_t i = 0; i < sizeof(bdev_modules) / sizeof(bdev_modules[0]); i++)
 		if ((rc = bdev_module_register(bdev_modules[i])) < 0)
 			return rc;
 	vhost_blk_init(bd);
 	if ((rc = vhost_blk_rpc_register()) < 0 || (rc = fault_register()) < 0 ||
+	    (rc = fault_reactor_register(bd)) < 0 || (rc = fault_bdev_register()) < 0 ||
 	    (rc = persist_register()) < 0)
 		return rc;
 	return 0;

@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <jansson.h>
 
 #include "berth_conf.h"
@@ -50,6 +51,10 @@ void cli_print_json(json_t *v);                /* steals v */
 json_t *vm_json(const struct store_vm *vm);
 json_t *volume_json(const struct store_volume *v);
 
+/* supervisor.c: the supervisor's pid when `berth up` runs for this root (its lock is held),
+ * -1 while it starts, 0 when it is not up. */
+pid_t supervisor_running(const struct cli *c);
+
 /* `berth status`'s daemons: the supervisor's record (state: run/supervisor.json, may be
  * NULL) of those it runs, and for the others whether a process holds the daemon's lock (one
  * started by hand): [{"name", "pid", "running", "supervised", ...}] (a new reference). */
@@ -67,5 +72,6 @@ int cmd_down(struct cli *c, int argc, char **argv);
 int cmd_status(struct cli *c, int argc, char **argv);
 int cmd_supervise(struct cli *c, int argc, char **argv);
 int cmd_target_stopped(struct cli *c, int argc, char **argv);
+int cmd_doctor(struct cli *c, int argc, char **argv);      /* doctor.c */
 
 #endif

@@ -47,6 +47,8 @@ struct daemon {
 	int64_t since_ms;
 	unsigned restarts;
 	int64_t restart_at;          /* monotonic ms; 0: not scheduled */
+	int last_status, last_signal;  /* of its last exit (-1 / 0: none yet) */
+	int64_t last_exit_ms;          /* wall ms of its last exit; 0: none */
 };
 
 struct supervisor {
@@ -55,6 +57,7 @@ struct supervisor {
 	struct daemon d[NDAEMONS];
 	struct target_endpoints target;   /* [diskengine] rpc_socket, vhost_dir */
 	bool target_restart_asked;         /* SIGUSR1: the next exit of blockd was requested */
+	bool fault_injection;              /* [blockd] fault_injection = on: test hosts only */
 	bool stopping;
 };
 
@@ -65,7 +68,7 @@ static const char *g_names[NDAEMONS] = { "blockd", "diskengine", "vmengine" };
 /* The supervisor holds an exclusive flock on run/supervisor.lock for its whole life: that,
  * not a pid that may have been reused, is what says "berth is up". Returns the
  * supervisor's pid (from run/supervisor.pid) when it is up, 0 when it is not. */
-static pid_t supervisor_running(const struct cli *c)
+pid_t supervisor_running(const struct cli *c)
 {
 	char path[BERTH_PATH_LEN];
 	paths_supervisor_lock(path, sizeof(path), c->root);
@@ -88,13 +91,20 @@ static pid_t supervisor_running(const struct cli *c)
 static void write_state(struct supervisor *s)
 {
 	json_t *arr = json_array();
-	for (int i = 0; i < NDAEMONS; i++)
-		json_array_append_new(arr, json_pack("{s:s, s:i, s:I, s:i}", "name", s->d[i].name,
+	for (int i = 0; i < NDAEMONS; i++) {
+		json_t *d = json_pack("{s:s, s:i, s:I, s:i}", "name", s->d[i].name,
 			"pid", (int)s->d[i].pid, "since_ms", (json_int_t)s->d[i].since_ms,
-			"restarts", (int)s->d[i].restarts));
+			"restarts", (int)s->d[i].restarts);
+		if (s->d[i].last_exit_ms)       /* what `berth doctor` reports of its last death */
+			json_object_set_new(d, "last_exit", json_pack("{s:i, s:i, s:I}",
+				"status", s->d[i].last_status, "signal", s->d[i].last_signal,
+				"at_ms", (json_int_t)s->d[i].last_exit_ms));
+		json_array_append_new(arr, d);
+	}
 	char path[BERTH_PATH_LEN];
 	paths_supervisor_state(path, sizeof(path), s->cli->root);
-	status_file_write(path, json_pack("{s:i, s:o}", "pid", (int)getpid(), "daemons", arr));
+	status_file_write(path, json_pack("{s:i, s:b, s:o}", "pid", (int)getpid(),
+					  "fault_injection", s->fault_injection, "daemons", arr));
 }
 
 /* ---------------------------------------------------------------- daemons */
@@ -142,8 +152,12 @@ static pid_t spawn(struct supervisor *s, int which)
 		paths_blockd_dir(dir, sizeof(dir), c->root);
 		mkdir(dir, 0700);
 		paths_blockd_config(persist, sizeof(persist), c->root);
-		execl(bin, "blockd", "-r", s->target.rpc_socket, "-S", s->target.vhost_dir,
-		      "--persist", persist, (char *)NULL);
+		if (s->fault_injection)
+			execl(bin, "blockd", "-r", s->target.rpc_socket, "-S", s->target.vhost_dir,
+			      "--persist", persist, "--fault-injection", (char *)NULL);
+		else
+			execl(bin, "blockd", "-r", s->target.rpc_socket, "-S", s->target.vhost_dir,
+			      "--persist", persist, (char *)NULL);
 	} else {
 		execl(bin, g_names[which], "--root", c->root, (char *)NULL);
 	}
@@ -251,6 +265,9 @@ static void on_child_exit(struct supervisor *s, pid_t pid, int status)
 		    WIFEXITED(status) ? WEXITSTATUS(status) : -1,
 		    WIFSIGNALED(status) ? WTERMSIG(status) : 0);
 		d->pid = 0;
+		d->last_status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+		d->last_signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+		d->last_exit_ms = wall_ms();
 		if (s->stopping)
 			return;
 		d->restarts++;
@@ -313,6 +330,20 @@ static int supervisor_key(void *obj, const char *key, const char *value)
 	return -ENOENT;
 }
 
+/* [blockd] fault_injection = on | off: blockd with --fault-injection (test hosts only). */
+static int blockd_key(void *obj, const char *key, const char *value)
+{
+	static const char *const onoff[] = { "off", "on", NULL };
+	struct supervisor *s = obj;
+	int on;
+	if (strcmp(key, "fault_injection") != 0)
+		return -ENOENT;
+	if (conf_parse_choice(value, onoff, &on) < 0)
+		return -EINVAL;
+	s->fault_injection = on == 1;
+	return 0;
+}
+
 /* Takes the supervisor lock and writes the pidfile; -EALREADY when another one is up.
  * *unclean: the pidfile of a supervisor that did not stop cleanly was still there. */
 static int take_lock(const struct cli *c, bool *unclean)
@@ -367,6 +398,7 @@ static int supervise(struct cli *c, int ready_fd)
 	char path[BERTH_PATH_LEN];
 	paths_supervisor_pid(path, sizeof(path), c->root);
 	if (conf_load_section(conf, "supervisor", supervisor_key, &s, err, sizeof(err)) < 0 ||
+	    conf_load_section(conf, "blockd", blockd_key, &s, err, sizeof(err)) < 0 ||
 	    paths_target_load(&s.target, c->root, conf, err, sizeof(err)) < 0) {
 		char msg[300];
 		snprintf(msg, sizeof(msg), "bad configuration: %s\n", err);
@@ -639,14 +671,18 @@ int cmd_status(struct cli *c, int argc, char **argv)
 		}
 	free(vms);
 	json_t *daemons = cli_daemons_status(c, state);
+	bool fault_injection = json_is_true(json_object_get(state, "fault_injection"));
 	json_decref(state);
 	if (c->json) {
-		cli_print_json(json_pack("{s:b, s:i, s:o, s:o}", "up", sup != 0, "supervisor_pid",
-					 (int)sup, "daemons", daemons, "vms", counts));
+		cli_print_json(json_pack("{s:b, s:i, s:o, s:o, s:b}", "up", sup != 0, "supervisor_pid",
+					 (int)sup, "daemons", daemons, "vms", counts,
+					 "fault_injection", fault_injection));
 		return 0;
 	}
 	print_daemons(c, sup, daemons);
 	json_decref(daemons);
+	if (fault_injection)
+		printf("blockd fault injection: on ([blockd] fault_injection; test hosts only)\n");
 	printf("VMs:");
 	const char *k;
 	json_t *v;

@@ -591,8 +591,37 @@ static int bdev_io_start(struct bdev_reactor_ctx *ctx, struct bdev *b,
 	io->tag = 0;
 	io->link = NULL;
 	io->resume = NULL;
+	io->delayed = false;
 	*out = io;
 	return 0;
+}
+
+/* ---- an injected IO delay, in front of every module (bdev.h) */
+
+static uint64_t (*_Atomic g_io_delay)(const struct bdev *b);
+
+void bdev_set_io_delay_hook(uint64_t (*fn)(const struct bdev *b))
+{
+	atomic_store(&g_io_delay, fn);
+}
+
+static void bdev_delayed_submit(void *arg)
+{
+	struct bdev_io *io = arg;
+	io->delayed = false;
+	io->bdev->module->submit(io);
+}
+
+/* Hands io to its module, after the injected delay if there is one. */
+static void bdev_module_submit(struct bdev_io *io)
+{
+	uint64_t (*delay)(const struct bdev *b) = atomic_load(&g_io_delay);
+	uint64_t ns = delay ? delay(io->bdev) : 0;
+	io->delayed = ns > 0;
+	if (ns)
+		reactor_timer_arm(io->reactor, &io->delay_timer, ns, bdev_delayed_submit, io);
+	else
+		io->bdev->module->submit(io);
 }
 
 /* iov, or else buf as one segment (kept in the io so that it outlives the caller). */
@@ -631,7 +660,7 @@ static int bdev_submit_top(struct reactor *r, struct bdev *b, enum bdev_io_type 
 	io->cb_arg = cb_arg;
 	if (io_out)
 		*io_out = io;
-	b->module->submit(io);
+	bdev_module_submit(io);
 	return 0;
 }
 
@@ -653,6 +682,12 @@ int bdev_submit_tracked(struct reactor *r, struct bdev *b, enum bdev_io_type typ
 
 void bdev_io_abort(struct bdev_io *io)
 {
+	if (io->delayed) {           /* held by an injected delay: the module never saw it */
+		reactor_timer_cancel(io->reactor, &io->delay_timer);
+		io->delayed = false;
+		bdev_io_complete(io, -ECANCELED);
+		return;
+	}
 	if (io->bdev->module->abort)
 		io->bdev->module->abort(io);
 }
@@ -707,7 +742,7 @@ int bdev_child_submit(struct bdev_io *parent, struct bdev *base, enum bdev_io_ty
 			io->iovcnt = n;
 		}
 	}
-	base->module->submit(io);
+	bdev_module_submit(io);
 	return 0;
 }
 

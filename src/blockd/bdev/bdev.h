@@ -114,6 +114,11 @@ int bdev_submit_tracked(struct reactor *r, struct bdev *b, enum bdev_io_type typ
  * that went away stops counting against a bdev. */
 void bdev_io_abort(struct bdev_io *io);
 
+/* Injected IO delay (fault injection only): fn(b), on the IO's reactor, returns how long an
+ * IO to b waits before its module sees it (0: not at all). NULL removes the hook. A held IO
+ * is aborted like one a module holds. */
+void bdev_set_io_delay_hook(uint64_t (*fn)(const struct bdev *b));
+
 /* Convenience wrappers over bdev_submit with one buffer. */
 int bdev_read(struct reactor *r, struct bdev *b, void *buf, uint64_t offset_blocks,
 	      uint64_t num_blocks, bdev_io_cb cb, void *cb_arg);

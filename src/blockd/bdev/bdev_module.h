@@ -109,6 +109,9 @@ struct bdev_io {
 
 	struct bdev_io *link;           /* free list, completion queue or pool wait queue */
 	void (*resume)(struct bdev_io *io);
+	/* Held by an injected IO delay (bdev_set_io_delay_hook) before its module sees it. */
+	struct reactor_timer delay_timer;
+	bool delayed;
 
 	/* Scratch for the module that runs this io (see BDEV_IO_CTX). */
 	union {

@@ -25,6 +25,7 @@
 #include "jsonrpc_frame.h"
 #include "log.h"
 #include "reactor.h"
+#include "rpc_inflight.h"
 #include "rpc_request.h"
 #include "sock_file.h"
 
@@ -50,6 +51,7 @@ struct delayed_request {
 	struct rpc_server *server;
 	unsigned conn_serial;
 	json_t *value;
+	uint64_t inflight;           /* its entry in rpc_inflight.h's table */
 };
 
 struct rpc_server {
@@ -151,11 +153,14 @@ static struct rpc_conn *conn_by_serial(struct rpc_server *s, unsigned serial)
 static void run_delayed_request(void *arg);
 
 static void delay_request(struct rpc_server *s, struct rpc_conn *c, json_t *value,
-			  uint32_t delay_ms)
+			  uint32_t delay_ms, uint64_t inflight)
 {
 	struct delayed_request *d = calloc(1, sizeof(*d));
-	if (!d)
+	if (!d) {
+		rpc_inflight_end(inflight);
 		return;
+	}
+	d->inflight = inflight;
 	d->server = s;
 	d->conn_serial = c->serial;
 	d->value = json_incref(value);
@@ -166,10 +171,12 @@ static void delay_request(struct rpc_server *s, struct rpc_conn *c, json_t *valu
 			  run_delayed_request, d);
 }
 
-/* Handles one decoded value; intercepted is set when a deferred request comes back. */
+/* Handles one decoded value; inflight is the entry of a deferred request that comes back
+ * (it is not intercepted again), 0 for a new one. */
 static void handle_value(struct rpc_server *s, struct rpc_conn *c, json_t *value,
-			 unsigned flags, bool intercepted)
+			 unsigned flags, uint64_t inflight)
 {
+	bool intercepted = inflight != 0;
 	struct jrpc_request jr;
 	const char *errmsg;
 	struct rpc_request req = { .deliver = conn_deliver, .deliver_arg = c };
@@ -183,15 +190,22 @@ static void handle_value(struct rpc_server *s, struct rpc_conn *c, json_t *value
 
 	/* The call log an operator (and a test) reads to see who asked what. */
 	log_debug("rpc", "method=%s conn=%u peer_pid=%d", jr.method, c->serial, c->peer_pid);
+	/* In flight from here until answered (a hung one: until its connection closes). */
+	if (!inflight)
+		inflight = rpc_inflight_begin(jr.method, jr.id, c->serial, c->peer_pid,
+					      monotonic_ms());
 	uint32_t delay_ms = rpc_dispatch_client(&req, jr.method, jr.params, intercepted);
 	if (delay_ms)
-		delay_request(s, c, value, delay_ms);
+		delay_request(s, c, value, delay_ms, inflight);
+	else if (req.answered)
+		rpc_inflight_end(inflight);
 }
 
 /* ---------------------------------------------------------------- connections */
 
 static void conn_close(struct rpc_server *s, struct rpc_conn *c)
 {
+	rpc_inflight_drop_conn(c->serial);
 	for (unsigned i = 0; i < RPC_MAX_CONNECTIONS; i++)
 		if (s->conns[i] == c)
 			s->conns[i] = NULL;
@@ -290,7 +304,7 @@ static void conn_process(struct rpc_server *s, struct rpc_conn *c)
 		char err[160] = "";
 		int rc = jrpc_frame_next(&c->frame, &value, &flags, err, sizeof(err));
 		if (rc == 1) {
-			handle_value(s, c, value, flags, false);
+			handle_value(s, c, value, flags, 0);
 			json_decref(value);
 			continue;
 		}
@@ -360,9 +374,11 @@ static void run_delayed_request(void *arg)
 		}
 	}
 	struct rpc_conn *c = conn_by_serial(s, d->conn_serial);
+	if (!c)
+		rpc_inflight_end(d->inflight);
 	if (c) {
 		c->deferred--;
-		handle_value(s, c, d->value, 0, true);
+		handle_value(s, c, d->value, 0, d->inflight ? d->inflight : UINT64_MAX);
 		if (conn_flush(c) < 0 || (c->close_after_flush && c->out_len == 0))
 			conn_close(s, c);
 		else
@@ -465,6 +481,7 @@ void rpc_server_close(struct rpc_server *s)
 		struct delayed_request *d = s->delayed;
 		s->delayed = d->next;
 		reactor_timer_cancel(s->reactor, &d->timer);
+		rpc_inflight_end(d->inflight);
 		json_decref(d->value);
 		free(d);
 	}
