@@ -15,9 +15,10 @@
  *
  * Errors: a negative errno. -EREMOTEIO: QEMU answered with an error (connection kept).
  * -EBADMSG: QEMU answered, but not with what the command returns (connection kept; the reply
- * is logged). -ENOENT from query-chardev: no such chardev (connection kept). Anything else from a command (-ETIMEDOUT, -ECONNRESET, -EPROTO, ...) means the
- * connection is gone: qemu_monitor_connected() turns false, and the caller closes the monitor
- * and opens a new one when it needs QEMU again. Failures are logged (component "vmengine",
+ * is logged). -ENOENT from query-chardev: no such chardev (connection kept). Anything else
+ * from a command (-ETIMEDOUT, -ECONNRESET, -EPROTO, ...) means the connection is gone:
+ * qemu_monitor_connected() turns false, and the caller closes the monitor and opens a new one
+ * when it needs QEMU again. Failures are logged (component "vmengine",
  * with the VM's id), so callers need not.
  *
  * One monitor belongs to one thread at a time. */

@@ -42,8 +42,8 @@ void qemu_free_argv(char **argv);
 int qemu_rotate_console(const struct qemu_paths *p);
 
 /* Starts QEMU (-daemonize) and waits at most timeout_ms for it to finish initialising.
- * Writes qemu.argv and rotates the console first. Returns the daemon's pid, or -errno with a one-line reason in err
- * (QEMU's own message when it printed one). */
+ * Writes qemu.argv and rotates the console first. Returns the daemon's pid, or -errno with a
+ * one-line reason in err (QEMU's own message when it printed one). */
 int qemu_launch(char **argv, const struct qemu_paths *p, int timeout_ms, char *err,
 		size_t errlen);
 
