@@ -34,6 +34,7 @@ test_store_that_does_not_answer: on a root whose store another process holds loc
 daemons), doctor still returns within the budget, the store FAIL says "no answer within".
 """
 import json
+import re
 import os
 import signal
 import sqlite3
@@ -151,6 +152,12 @@ def run_scenarios(h):
     ids = {n: v["id"] for n, v in h.vms().items()}
     qemu = {n: qemu_pids(i, h.root) for n, i in ids.items()}
     assert all(len(p) == 1 for p in qemu.values()), qemu
+    # RUNNING is QEMU's state, not the guest's: let b's writer get going before any fault. A
+    # target outage while the guest kernel still probes its virtio disk can leave the guest
+    # waiting on it forever (seen once in CI: "BERTH-GUEST boot" and nothing after), and the
+    # slow-backend scenario below needs b's IO.
+    wait_for(lambda: re.search(r"^W \d+ ok", h.console(ids["b"]), re.M), 120,
+             what="b's writer to acknowledge its first block")
 
     # ---- healthy: all PASS, under 5 s, in JSON and text, also for one VM
     report = h.healthy()
