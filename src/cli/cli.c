@@ -10,26 +10,31 @@
 #include <stdlib.h>
 #include <string.h>
 
+__attribute__((format(printf, 2, 0)))
+static int say_error(int status, const char *fmt, va_list ap)
+{
+	fputs("berth: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	return status;
+}
+
 int cli_fail(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	fputs("berth: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	int rc = say_error(1, fmt, ap);
 	va_end(ap);
-	return 1;
+	return rc;
 }
 
 int cli_usage_error(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	fputs("berth: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	int rc = say_error(2, fmt, ap);
 	va_end(ap);
-	return 2;
+	return rc;
 }
 
 int cli_usage(const char *usage)

@@ -3,6 +3,7 @@
  * (bug class 2), the store and vm.state disagreeing, TARGET_RESTART markers left behind and
  * a systemd unit without its ExecStopPost (bug class 3), and live migration (not built). */
 #include "doctor.h"
+#include "json_util.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -20,23 +21,12 @@
 
 static const char *const g_daemons[] = { "blockd", "diskengine", "vmengine" };
 
-static json_int_t ival(const json_t *o, const char *key)
-{
-	return json_integer_value(json_object_get(o, key));
-}
-
-static const char *sval(const json_t *o, const char *key)
-{
-	const char *s = json_string_value(json_object_get(o, key));
-	return s ? s : "";
-}
-
 static const json_t *supervised(const struct doctor_ctx *x, const char *name)
 {
 	size_t i;
 	json_t *d;
 	json_array_foreach(json_object_get(x->supervisor, "daemons"), i, d)
-		if (!strcmp(sval(d, "name"), name))
+		if (!strcmp(json_str_at(d, "name"), name))
 			return d;
 	return NULL;
 }
@@ -81,21 +71,21 @@ void doctor_check_daemons(struct doctor_ctx *x, struct doctor_report *r)
 		const char *name = g_daemons[i];
 		const json_t *d = supervised(x, name);
 		const json_t *last = d ? json_object_get(d, "last_exit") : NULL;
-		int pid = d ? (int)ival(d, "pid") : 0;
+		int pid = d ? (int)json_int_at(d, "pid") : 0;
 		bool alive = daemon_lock_held(x->cli->root, name);
 		char id[40], core[BERTH_PATH_LEN * 2] = "";
 		snprintf(id, sizeof(id), "daemon-%s", name);
 		json_t *ev = json_pack("{s:i, s:b}", "pid", pid, "lock_held", alive);
 		if (d)
-			json_object_set_new(ev, "restarts", json_integer(ival(d, "restarts")));
+			json_object_set_new(ev, "restarts", json_integer(json_int_at(d, "restarts")));
 		if (last) {
 			json_object_set(ev, "last_exit", (json_t *)last);
-			find_core(x, name, ival(last, "at_ms"), core, sizeof(core));
+			find_core(x, name, json_int_at(last, "at_ms"), core, sizeof(core));
 			if (core[0])
 				json_object_set_new(ev, "core", json_string(core));
 		}
-		bool crashed = last && (ival(last, "signal") != 0 || ival(last, "status") != 0) &&
-			       now - ival(last, "at_ms") < DOCTOR_CRASH_RECENT_MS;
+		bool crashed = last && (json_int_at(last, "signal") != 0 || json_int_at(last, "status") != 0) &&
+			       now - json_int_at(last, "at_ms") < DOCTOR_CRASH_RECENT_MS;
 		char log[BERTH_PATH_LEN];
 		paths_daemon_log(log, sizeof(log), x->cli->root, name);
 		if (!alive) {
@@ -117,8 +107,8 @@ void doctor_check_daemons(struct doctor_ctx *x, struct doctor_report *r)
 			snprintf(rec, sizeof(rec), "read %s; attach berth doctor --bundle FILE to a "
 				 "bug report", log);
 			doctor_add(r, id, DOCTOR_WARN, 0, ev, rec, "%s runs (pid %d) but died %s "
-				   "%.0f s ago%s%s", name, pid, ival(last, "signal") ? "of a signal"
-				   : "with an error status", (double)(now - ival(last, "at_ms")) / 1000,
+				   "%.0f s ago%s%s", name, pid, json_int_at(last, "signal") ? "of a signal"
+				   : "with an error status", (double)(now - json_int_at(last, "at_ms")) / 1000,
 				   core[0] ? "; core file: " : "", core);
 		} else {
 			doctor_add(r, id, DOCTOR_PASS, 0, ev, NULL, "%s runs (pid %d)", name, pid);
@@ -250,7 +240,7 @@ void doctor_check_store_vmstate(struct doctor_ctx *x, struct doctor_report *r)
 	size_t i, compared = 0, bad = 0;
 	json_t *vm;
 	json_array_foreach(json_object_get(x->store, "vms"), i, vm) {
-		unsigned id = (unsigned)ival(vm, "id");
+		unsigned id = (unsigned)json_int_at(vm, "id");
 		if (x->vm_filter && id != x->vm_filter)
 			continue;
 		json_t *st = vm_state(x, id);
@@ -258,19 +248,19 @@ void doctor_check_store_vmstate(struct doctor_ctx *x, struct doctor_report *r)
 			continue;       /* CREATING, or gone with its VM */
 		}
 		compared++;
-		const char *local = sval(st, "state"), *stored = sval(vm, "state");
-		bool settled = now - ival(st, "since") > DOCTOR_SETTLE_MS &&
-			       now - ival(vm, "updated_ms") > DOCTOR_SETTLE_MS;
+		const char *local = json_str_at(st, "state"), *stored = json_str_at(vm, "state");
+		bool settled = now - json_int_at(st, "since") > DOCTOR_SETTLE_MS &&
+			       now - json_int_at(vm, "updated_ms") > DOCTOR_SETTLE_MS;
 		if (strcmp(local, stored) != 0 && settled) {
 			bad++;
 			json_t *ev = json_pack("{s:i, s:s, s:s, s:s, s:I, s:I, s:i}", "vm", (int)id,
-				"name", sval(vm, "name"), "store_state", stored, "local_state", local,
-				"store_updated_ms", ival(vm, "updated_ms"),
-				"local_since_ms", ival(st, "since"), "pid", (int)ival(st, "pid"));
+				"name", json_str_at(vm, "name"), "store_state", stored, "local_state", local,
+				"store_updated_ms", json_int_at(vm, "updated_ms"),
+				"local_since_ms", json_int_at(st, "since"), "pid", (int)json_int_at(st, "pid"));
 			struct doctor_check *c = doctor_add(r, "store-vmstate", DOCTOR_FAIL, 0, ev,
 				"berth doctor --fix (writes vm.state's state into the store: vm.state "
 				"is the source of truth); is vmengine reporting?",
-				"vm%u (%s): the store says %s, vm.state says %s", id, sval(vm, "name"),
+				"vm%u (%s): the store says %s, vm.state says %s", id, json_str_at(vm, "name"),
 				stored, local);
 			c->fix = FIX_RESYNC_STORE;
 		}
@@ -330,7 +320,7 @@ void doctor_check_markers(struct doctor_ctx *x, struct doctor_report *r)
 		bool up = daemon_lock_held(x->cli->root, engines[i]);
 		/* Left behind: the engine is up, started after the marker was written (so it
 		 * should have taken it), and the marker is not new. */
-		bool started_after = d ? ival(d, "since_ms") > m + 2000 : true;
+		bool started_after = d ? json_int_at(d, "since_ms") > m + 2000 : true;
 		if (up && started_after && now - m > DOCTOR_SETTLE_MS)
 			json_array_append_new(stale, json_pack("{s:s, s:s, s:I}", "marker", path,
 				"engine", engines[i], "age_ms", (json_int_t)(now - m)));
@@ -344,8 +334,8 @@ void doctor_check_markers(struct doctor_ctx *x, struct doctor_report *r)
 			"berth doctor --fix (removes them; each engine already reconciled at its "
 			"start)", "%zu TARGET_RESTART marker(s) left behind with the engines up "
 			"(%s, %.0f s old): the next engine start would act on an old target restart",
-			json_array_size(stale), sval(first, "marker"),
-			(double)ival(first, "age_ms") / 1000);
+			json_array_size(stale), json_str_at(first, "marker"),
+			(double)json_int_at(first, "age_ms") / 1000);
 		c->fix = FIX_REMOVE_MARKERS;
 	} else {
 		json_decref(stale);

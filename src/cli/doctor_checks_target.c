@@ -7,6 +7,7 @@
  * rule): introspection goes through bdev_raid_get_bdevs, vhost_get_controllers and
  * blockd_get_requests. */
 #include "doctor.h"
+#include "json_util.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -18,17 +19,6 @@
 
 #define RESTART_TARGET "berth doctor --fix (restarts the target through the supervisor; " \
 	"VMs reconnect)"
-
-static json_int_t ival(const json_t *o, const char *key)
-{
-	return json_integer_value(json_object_get(o, key));
-}
-
-static const char *sval(const json_t *o, const char *key)
-{
-	const char *s = json_string_value(json_object_get(o, key));
-	return s ? s : "";
-}
 
 static json_t *call(struct doctor_ctx *x, const char *method, json_t *params)
 {
@@ -74,7 +64,7 @@ static void check_requests(struct doctor_ctx *x, struct doctor_report *r, json_t
 	struct doctor_check *c = &r->checks[r->n - 1];
 	if (c->level == DOCTOR_FAIL) {
 		char comm[64];
-		doctor_pid_comm((int)ival(c->evidence, "client_pid"), comm, sizeof(comm));
+		doctor_pid_comm((int)json_int_at(c->evidence, "client_pid"), comm, sizeof(comm));
 		json_object_set_new(c->evidence, "client", json_string(comm));
 		c->fix = FIX_RESTART_TARGET;
 	}
@@ -106,10 +96,10 @@ void doctor_check_target(struct doctor_ctx *x, struct doctor_report *r)
 		return;
 	}
 	doctor_add(r, "blockd-rpc", DOCTOR_PASS, 0,
-		   json_pack("{s:s, s:I}", "version", sval(res, "version"), "elapsed_ms",
+		   json_pack("{s:s, s:I}", "version", json_str_at(res, "version"), "elapsed_ms",
 			     (json_int_t)took), NULL,
 		   "blockd answers spdk_get_version in %lld ms (%s)", (long long)took,
-		   sval(res, "version"));
+		   json_str_at(res, "version"));
 	json_decref(res);
 
 	struct sample a, b;
@@ -137,7 +127,7 @@ static const json_t *controller(const struct doctor_ctx *x, unsigned vm)
 	size_t i;
 	json_t *c;
 	json_array_foreach(x->controllers, i, c)
-		if (!strcmp(sval(c, "ctrlr"), name))
+		if (!strcmp(json_str_at(c, "ctrlr"), name))
 			return c;
 	return NULL;
 }
@@ -153,38 +143,38 @@ static size_t check_loop(struct doctor_ctx *x, struct doctor_report *r, const ch
 	json_t *it;
 	json_array_foreach(json_object_get(st, "items"), i, it) {
 		bool wedged = json_is_true(json_object_get(it, "wedged"));
-		int64_t since = ival(it, "failing_since_ms");
+		int64_t since = json_int_at(it, "failing_since_ms");
 		if (!wedged && (!since || now - since < 60000))
 			continue;
-		unsigned vol = (unsigned)ival(it, "vol");
+		unsigned vol = (unsigned)json_int_at(it, "vol");
 		/* The volume's VM, from the store (its export is named after the VM). */
 		unsigned vm = 0;
 		size_t j;
 		json_t *v;
 		json_array_foreach(json_object_get(x->store, "volumes"), j, v)
-			if (ival(v, "id") == vol)
-				vm = (unsigned)ival(v, "vm_id");
+			if (json_int_at(v, "id") == vol)
+				vm = (unsigned)json_int_at(v, "vm_id");
 		if (x->vm_filter && vm != x->vm_filter)
 			continue;
 		bad++;
 		const json_t *c = vm ? controller(x, vm) : NULL;
 		json_t *ev = json_pack("{s:s, s:s, s:i, s:i, s:s, s:s, s:b, s:b, s:I}", "loop", loop,
-			"item", sval(it, "item"), "vol", (int)vol, "vm", (int)vm, "rpc", sval(it, "rpc"),
-			"error", sval(it, "error"), "wedged", wedged,
+			"item", json_str_at(it, "item"), "vol", (int)vol, "vm", (int)vm, "rpc", json_str_at(it, "rpc"),
+			"error", json_str_at(it, "error"), "wedged", wedged,
 			"in_flight", json_is_true(json_object_get(it, "in_flight")),
 			"failing_for_ms", (json_int_t)(since ? now - since : 0));
 		if (x->controllers)
 			json_object_set_new(ev, "target_view", c ? json_pack("{s:s, s:i}", "ctrlr",
-				sval(c, "ctrlr"), "sessions",
+				json_str_at(c, "ctrlr"), "sessions",
 				(int)json_array_size(json_object_get(c, "sessions"))) :
 				json_string("no controller"));
 		bool removing = !strcmp(loop, "detach");
-		if (!strcmp(sval(it, "item"), "target")) {
+		if (!strcmp(json_str_at(it, "item"), "target")) {
 			/* The loop's listing of the target itself fails: every item waits. */
 			doctor_add(r, "export-stuck", DOCTOR_FAIL, 1, ev, RESTART_TARGET,
 				   "diskengine's %s loop cannot list the target: %s %s for %.0f s (%s)",
-				   loop, sval(it, "rpc"), wedged ? "wedged" : "failing",
-				   (double)(since ? now - since : 0) / 1000, sval(it, "error"))->fix =
+				   loop, json_str_at(it, "rpc"), wedged ? "wedged" : "failing",
+				   (double)(since ? now - since : 0) / 1000, json_str_at(it, "error"))->fix =
 				FIX_RESTART_TARGET;
 			continue;
 		}
@@ -192,9 +182,9 @@ static size_t check_loop(struct doctor_ctx *x, struct doctor_report *r, const ch
 			RESTART_TARGET " — the target holds the call; if it answers -16 the VM's "
 			"QEMU still uses the export (see vm-stop-overdue)",
 			"vol%u (vm%u) stuck on %s: %s %s for %.0f s (%s)", vol, vm,
-			removing ? "removal" : "creation", sval(it, "rpc")[0] ? sval(it, "rpc") :
+			removing ? "removal" : "creation", json_str_at(it, "rpc")[0] ? json_str_at(it, "rpc") :
 			"its call", wedged ? "wedged" : "failing", (double)(since ? now - since : 0) /
-			1000, sval(it, "error")[0] ? sval(it, "error") : "no answer yet");
+			1000, json_str_at(it, "error")[0] ? json_str_at(it, "error") : "no answer yet");
 		chk->fix = FIX_RESTART_TARGET;
 	}
 	json_decref(st);
@@ -213,15 +203,15 @@ static void check_sessions(struct doctor_ctx *x, struct doctor_report *r)
 	size_t i, running = 0, bad = 0;
 	json_t *vm;
 	json_array_foreach(json_object_get(x->store, "vms"), i, vm) {
-		unsigned id = (unsigned)ival(vm, "id");
+		unsigned id = (unsigned)json_int_at(vm, "id");
 		if (x->vm_filter && id != x->vm_filter)
 			continue;
 		char path[BERTH_PATH_LEN];
 		paths_vm_state(path, sizeof(path), x->cli->root, id);
 		json_t *st = doctor_read_json(path);
-		int pid = (int)ival(st, "pid");
-		bool live = st && !strcmp(sval(st, "state"), "RUNNING") &&
-			    now - ival(st, "since") > 5000 &&
+		int pid = (int)json_int_at(st, "pid");
+		bool live = st && !strcmp(json_str_at(st, "state"), "RUNNING") &&
+			    now - json_int_at(st, "since") > 5000 &&
 			    doctor_pid_is_vm_qemu(x->cli->root, id, pid);
 		json_decref(st);
 		if (!live)
@@ -233,7 +223,7 @@ static void check_sessions(struct doctor_ctx *x, struct doctor_report *r)
 			continue;
 		bad++;
 		json_t *ev = json_pack("{s:i, s:s, s:b, s:i, s:i}", "vm", (int)id, "name",
-				       sval(vm, "name"), "controller", c != NULL, "sessions", 0,
+				       json_str_at(vm, "name"), "controller", c != NULL, "sessions", 0,
 				       "qemu_pid", pid);
 		char rec[200];
 		snprintf(rec, sizeof(rec), "wait a few seconds after a target restart (QEMU "

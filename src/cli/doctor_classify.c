@@ -5,27 +5,17 @@
  * queues up while its reactor idles — the backend, not the target (bdev-saturated). Pure
  * functions of the samples (no I/O), unit-tested in tests/unit/test_doctor.c. */
 #include "doctor.h"
+#include "json_util.h"
 
 #include <string.h>
 
 #define RESTART_TARGET "berth doctor --fix (restarts the target through the supervisor; " \
 	"VMs reconnect)"
 
-static json_int_t ival(const json_t *o, const char *key)
-{
-	return json_integer_value(json_object_get(o, key));
-}
-
-static const char *sval(const json_t *o, const char *key)
-{
-	const char *s = json_string_value(json_object_get(o, key));
-	return s ? s : "";
-}
-
 static const char *thread_name(const json_t *reactor)
 {
 	json_t *lw = json_array_get(json_object_get(reactor, "lw_threads"), 0);
-	return lw ? sval(lw, "name") : "?";
+	return lw ? json_str_at(lw, "name") : "?";
 }
 
 int doctor_busy_pct(const json_t *a, const json_t *b, size_t i)
@@ -34,8 +24,8 @@ int doctor_busy_pct(const json_t *a, const json_t *b, size_t i)
 	json_t *rb = json_array_get(json_object_get(b, "reactors"), i);
 	if (!ra || !rb)
 		return -1;
-	json_int_t busy = ival(rb, "busy") - ival(ra, "busy");
-	json_int_t idle = ival(rb, "idle") - ival(ra, "idle");
+	json_int_t busy = json_int_at(rb, "busy") - json_int_at(ra, "busy");
+	json_int_t idle = json_int_at(rb, "idle") - json_int_at(ra, "idle");
 	if (busy < 0 || idle < 0)
 		return -1;
 	if (busy + idle == 0)
@@ -45,7 +35,7 @@ int doctor_busy_pct(const json_t *a, const json_t *b, size_t i)
 
 static bool same_target(const json_t *a, const json_t *b)
 {
-	return a && b && ival(a, "pid") == ival(b, "pid") &&
+	return a && b && json_int_at(a, "pid") == json_int_at(b, "pid") &&
 	       json_array_size(json_object_get(a, "reactors")) ==
 		       json_array_size(json_object_get(b, "reactors"));
 }
@@ -63,7 +53,7 @@ void doctor_classify_reactors(struct doctor_report *r, const json_t *a, const js
 	for (size_t i = 0; i < n; i++) {
 		int pct = doctor_busy_pct(a, b, i);
 		json_t *rb = json_array_get(json_object_get(b, "reactors"), i);
-		json_array_append_new(threads, json_pack("{s:I, s:s, s:i}", "lcore", ival(rb, "lcore"),
+		json_array_append_new(threads, json_pack("{s:I, s:s, s:i}", "lcore", json_int_at(rb, "lcore"),
 							 "thread", thread_name(rb), "busy_pct", pct));
 		if (pct > hot_pct) {
 			hot_pct = pct;
@@ -83,12 +73,12 @@ void doctor_classify_reactors(struct doctor_report *r, const json_t *a, const js
 	json_t *h = json_array_get(json_object_get(b, "reactors"), (size_t)hot);
 	json_t *c = json_array_get(json_object_get(b, "reactors"), (size_t)cold);
 	if (hot_pct >= DOCTOR_BUSY_PCT && cold >= 0 && cold != hot && cold_pct < DOCTOR_IDLE_PCT) {
-		json_object_set_new(ev, "lcore", json_integer(ival(h, "lcore")));
+		json_object_set_new(ev, "lcore", json_integer(json_int_at(h, "lcore")));
 		json_object_set_new(ev, "thread", json_string(thread_name(h)));
 		json_object_set_new(ev, "busy_pct", json_integer(hot_pct));
 		doctor_add(r, "reactor-busy", DOCTOR_FAIL, 0, ev, RESTART_TARGET,
 			   "%s (lcore %lld) is %d%% busy while %s is %d%%: something burns that "
-			   "thread (see poller-pinned)", thread_name(h), (long long)ival(h, "lcore"),
+			   "thread (see poller-pinned)", thread_name(h), (long long)json_int_at(h, "lcore"),
 			   hot_pct, thread_name(c), cold_pct)->fix = FIX_RESTART_TARGET;
 	} else if (hot_pct >= DOCTOR_BUSY_PCT) {
 		json_object_set_new(ev, "busy_pct", json_integer(hot_pct));
@@ -107,10 +97,10 @@ static const json_t *poller_in(const json_t *thread, json_int_t id)
 	size_t i;
 	json_t *p;
 	json_array_foreach(json_object_get(thread, "active_pollers"), i, p)
-		if (ival(p, "id") == id)
+		if (json_int_at(p, "id") == id)
 			return p;
 	json_array_foreach(json_object_get(thread, "timed_pollers"), i, p)
-		if (ival(p, "id") == id)
+		if (json_int_at(p, "id") == id)
 			return p;
 	return NULL;
 }
@@ -139,11 +129,11 @@ void doctor_classify_pollers(struct doctor_report *r, const json_t *pa, const js
 			size_t j;
 			json_t *p;
 			json_array_foreach(json_object_get(tb, lists[l]), j, p) {
-				const json_t *old = poller_in(ta, ival(p, "id"));
+				const json_t *old = poller_in(ta, json_int_at(p, "id"));
 				if (!old)
 					continue;
-				json_int_t runs = ival(p, "run_count") - ival(old, "run_count");
-				json_int_t busy = ival(p, "busy_count") - ival(old, "busy_count");
+				json_int_t runs = json_int_at(p, "run_count") - json_int_at(old, "run_count");
+				json_int_t busy = json_int_at(p, "busy_count") - json_int_at(old, "busy_count");
 				if (runs > 0 && busy * 10 >= runs * 9 && busy > worst_busy) {
 					worst = p;
 					worst_busy = busy;
@@ -151,26 +141,26 @@ void doctor_classify_pollers(struct doctor_report *r, const json_t *pa, const js
 				}
 			}
 		}
-		json_t *ev = json_pack("{s:s, s:i, s:i}", "thread", sval(tb, "name"),
+		json_t *ev = json_pack("{s:s, s:i, s:i}", "thread", json_str_at(tb, "name"),
 				       "lcore", (int)i, "busy_pct", pct);
 		if (worst) {
-			json_object_set_new(ev, "poller", json_string(sval(worst, "name")));
-			json_object_set_new(ev, "poller_id", json_integer(ival(worst, "id")));
+			json_object_set_new(ev, "poller", json_string(json_str_at(worst, "name")));
+			json_object_set_new(ev, "poller_id", json_integer(json_int_at(worst, "id")));
 			json_object_set_new(ev, "runs", json_integer(worst_runs));
 			json_object_set_new(ev, "busy_runs", json_integer(worst_busy));
 			doctor_add(r, "poller-pinned", DOCTOR_FAIL, 0, ev, RESTART_TARGET,
 				   "poller %s on %s reported work on %lld of its %lld runs while the "
-				   "thread was %d%% busy", sval(worst, "name"), sval(tb, "name"),
+				   "thread was %d%% busy", json_str_at(worst, "name"), json_str_at(tb, "name"),
 				   (long long)worst_busy, (long long)worst_runs,
 				   pct)->fix = FIX_RESTART_TARGET;
 		} else if (i == 0) {
 			doctor_add(r, "poller-pinned", DOCTOR_FAIL, 0, ev, RESTART_TARGET,
 				   "the RPC thread %s is %d%% busy: a handler is pinned",
-				   sval(tb, "name"), pct)->fix = FIX_RESTART_TARGET;
+				   json_str_at(tb, "name"), pct)->fix = FIX_RESTART_TARGET;
 		} else {
 			doctor_add(r, "poller-pinned", DOCTOR_WARN, 0, ev, NULL,
 				   "%s is %d%% busy, spread over its pollers (load, not one runaway)",
-				   sval(tb, "name"), pct);
+				   json_str_at(tb, "name"), pct);
 		}
 		return;
 	}
@@ -182,7 +172,7 @@ void doctor_classify_requests(struct doctor_report *r, const json_t *requests)
 {
 	size_t n = json_array_size(requests);
 	json_t *oldest = json_array_get(requests, 0);
-	if (!oldest || ival(oldest, "age_ms") < DOCTOR_HUNG_RPC_MS) {
+	if (!oldest || json_int_at(oldest, "age_ms") < DOCTOR_HUNG_RPC_MS) {
 		doctor_add(r, "rpc-hung", DOCTOR_PASS, 0, json_pack("{s:i}", "in_flight", (int)n),
 			   NULL, "%zu request(s) in flight, none older than %d ms", n,
 			   DOCTOR_HUNG_RPC_MS);
@@ -190,29 +180,29 @@ void doctor_classify_requests(struct doctor_report *r, const json_t *requests)
 	}
 	size_t hung = 0;
 	for (size_t i = 0; i < n; i++)
-		if (ival(json_array_get(requests, i), "age_ms") >= DOCTOR_HUNG_RPC_MS)
+		if (json_int_at(json_array_get(requests, i), "age_ms") >= DOCTOR_HUNG_RPC_MS)
 			hung++;
 	json_t *ev = json_pack("{s:s, s:O?, s:I, s:I, s:I, s:i, s:i}", "method",
-			       sval(oldest, "method"), "id", json_object_get(oldest, "id"),
-			       "client_pid", ival(oldest, "client_pid"), "conn", ival(oldest, "conn"),
-			       "age_ms", ival(oldest, "age_ms"), "hung", (int)hung,
+			       json_str_at(oldest, "method"), "id", json_object_get(oldest, "id"),
+			       "client_pid", json_int_at(oldest, "client_pid"), "conn", json_int_at(oldest, "conn"),
+			       "age_ms", json_int_at(oldest, "age_ms"), "hung", (int)hung,
 			       "in_flight", (int)n);
 	doctor_add(r, "rpc-hung", DOCTOR_FAIL, 1, ev, RESTART_TARGET,
 		   "%s from pid %lld has waited %.1f s for an answer while blockd answers other "
-		   "calls (%zu hung)", sval(oldest, "method"), (long long)ival(oldest, "client_pid"),
-		   (double)ival(oldest, "age_ms") / 1000.0, hung)->fix = FIX_RESTART_TARGET;
+		   "calls (%zu hung)", json_str_at(oldest, "method"), (long long)json_int_at(oldest, "client_pid"),
+		   (double)json_int_at(oldest, "age_ms") / 1000.0, hung)->fix = FIX_RESTART_TARGET;
 }
 
 static json_int_t ops_of(const json_t *s)
 {
-	return ival(s, "num_read_ops") + ival(s, "num_write_ops") + ival(s, "num_unmap_ops") +
-	       ival(s, "num_flush_ops") + ival(s, "num_write_zeroes_ops");
+	return json_int_at(s, "num_read_ops") + json_int_at(s, "num_write_ops") + json_int_at(s, "num_unmap_ops") +
+	       json_int_at(s, "num_flush_ops") + json_int_at(s, "num_write_zeroes_ops");
 }
 
 static json_int_t latency_of(const json_t *s)
 {
-	return ival(s, "read_latency_ticks") + ival(s, "write_latency_ticks") +
-	       ival(s, "unmap_latency_ticks");
+	return json_int_at(s, "read_latency_ticks") + json_int_at(s, "write_latency_ticks") +
+	       json_int_at(s, "unmap_latency_ticks");
 }
 
 static const json_t *bdev_in(const json_t *iostat, const char *name)
@@ -220,7 +210,7 @@ static const json_t *bdev_in(const json_t *iostat, const char *name)
 	size_t i;
 	json_t *b;
 	json_array_foreach(json_object_get(iostat, "bdevs"), i, b)
-		if (!strcmp(sval(b, "name"), name))
+		if (!strcmp(json_str_at(b, "name"), name))
 			return b;
 	return NULL;
 }
@@ -248,23 +238,23 @@ void doctor_classify_iostat(struct doctor_report *r, const json_t *ia, const jso
 	size_t i;
 	json_t *b;
 	json_array_foreach(json_object_get(ib, "bdevs"), i, b) {
-		const json_t *a = bdev_in(ia, sval(b, "name"));
+		const json_t *a = bdev_in(ia, json_str_at(b, "name"));
 		if (!a)
 			continue;
-		json_int_t q = ival(b, "io_outstanding");
+		json_int_t q = json_int_at(b, "io_outstanding");
 		json_int_t dops = ops_of(b) - ops_of(a);
 		double mean_ms = dops > 0 ? (double)(latency_of(b) - latency_of(a)) / (double)dops /
 						    1e6 : 0;
-		bool stuck = q > 0 && ival(a, "io_outstanding") > 0 && dops <= 0;
+		bool stuck = q > 0 && json_int_at(a, "io_outstanding") > 0 && dops <= 0;
 		if (q <= 0 || (!stuck && mean_ms < DOCTOR_SLOW_IO_MS))
 			continue;
 		json_array_append_new(slow, json_pack("{s:s, s:I, s:I, s:f}", "bdev",
-			sval(b, "name"), "queue_depth", q, "completed", dops, "mean_latency_ms",
+			json_str_at(b, "name"), "queue_depth", q, "completed", dops, "mean_latency_ms",
 			mean_ms));
 		/* Name the lowest one: a base bdev's delay shows in the raid above it too. */
-		if (!first || strncmp(sval(b, "name"), "raid_", 5) != 0) {
+		if (!first || strncmp(json_str_at(b, "name"), "raid_", 5) != 0) {
 			if (!first || strncmp(first, "raid_", 5) == 0) {
-				first = sval(b, "name");
+				first = json_str_at(b, "name");
 				first_ms = mean_ms;
 				first_q = q;
 				first_done = dops;

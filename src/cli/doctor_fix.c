@@ -13,6 +13,7 @@
  * and the target is not restarted under target_restart_policy = restart-vms (that would
  * relaunch every guest). */
 #include "doctor.h"
+#include "json_util.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -27,17 +28,6 @@
 #include "target_restart.h"
 
 #define TARGET_BACK_TIMEOUT_MS 30000
-
-static json_int_t ival(const json_t *o, const char *key)
-{
-	return json_integer_value(json_object_get(o, key));
-}
-
-static const char *sval(const json_t *o, const char *key)
-{
-	const char *s = json_string_value(json_object_get(o, key));
-	return s ? s : "";
-}
 
 struct event {
 	const char *host;
@@ -75,7 +65,7 @@ static json_int_t target_pid(struct doctor_ctx *x)
 	char err[128];
 	json_int_t pid = 0;
 	if (doctor_rpc(x, "framework_get_reactors", NULL, 500, &res, err, sizeof(err)) == 0)
-		pid = ival(res, "pid");
+		pid = json_int_at(res, "pid");
 	json_decref(res);
 	return pid;
 }
@@ -124,18 +114,18 @@ static bool still_stopping(struct doctor_ctx *x, unsigned vm, int pid)
 	char path[BERTH_PATH_LEN];
 	paths_vm_state(path, sizeof(path), x->cli->root, vm);
 	json_t *st = doctor_read_json(path);
-	const char *s = sval(st, "state");
+	const char *s = json_str_at(st, "state");
 	bool ok = st && (!strcmp(s, "STOPPING") || !strcmp(s, "TERMINATING") ||
-			 !strcmp(s, "RESTARTING")) && ival(st, "pid") == pid;
+			 !strcmp(s, "RESTARTING")) && json_int_at(st, "pid") == pid;
 	json_decref(st);
 	return ok;
 }
 
 static void escalate(struct doctor_ctx *x, json_t *done, const struct doctor_check *c)
 {
-	unsigned vm = (unsigned)ival(c->evidence, "vm");
-	int pid = (int)ival(c->evidence, "qemu_pid");
-	bool kill9 = !strcmp(sval(c->evidence, "next_step"), "SIGKILL");
+	unsigned vm = (unsigned)json_int_at(c->evidence, "vm");
+	int pid = (int)json_int_at(c->evidence, "qemu_pid");
+	bool kill9 = !strcmp(json_str_at(c->evidence, "next_step"), "SIGKILL");
 	if (!still_stopping(x, vm, pid) || !doctor_pid_is_vm_qemu(x->cli->root, vm, pid)) {
 		record(x, done, "escalate", c->id, vm, false, "refused: vm%u is no longer stopping "
 		       "with pid %d, or pid %d is not its QEMU", vm, pid, pid);
@@ -161,7 +151,7 @@ static int resync_row(struct store *s, void *arg)
 
 static void resync(struct doctor_ctx *x, json_t *done, const struct doctor_check *c)
 {
-	struct resync r = { .vm = ival(c->evidence, "vm") };
+	struct resync r = { .vm = json_int_at(c->evidence, "vm") };
 	char path[BERTH_PATH_LEN];
 	paths_vm_state(path, sizeof(path), x->cli->root, (unsigned)r.vm);
 	json_t *st = doctor_read_json(path);
@@ -171,14 +161,14 @@ static void resync(struct doctor_ctx *x, json_t *done, const struct doctor_check
 		       "readable vm.state", (long long)r.vm);
 		return;
 	}
-	snprintf(r.state, sizeof(r.state), "%s", sval(st, "state"));
-	snprintf(r.reason, sizeof(r.reason), "%s", sval(st, "reason"));
-	r.pid = (int)ival(st, "pid");
+	snprintf(r.state, sizeof(r.state), "%s", json_str_at(st, "state"));
+	snprintf(r.reason, sizeof(r.reason), "%s", json_str_at(st, "reason"));
+	r.pid = (int)json_int_at(st, "pid");
 	json_decref(st);
 	int rc = doctor_store_do(x->cli, DOCTOR_STORE_TIMEOUT_MS, resync_row, &r);
 	record(x, done, "resync-store", c->id, r.vm, rc == 0, "%s vm%lld's store row to %s "
 	       "(from vm.state; it said %s)", rc == 0 ? "set" : "could not set", (long long)r.vm,
-	       r.state, sval(c->evidence, "store_state"));
+	       r.state, json_str_at(c->evidence, "store_state"));
 }
 
 static void remove_markers(struct doctor_ctx *x, json_t *done, const struct doctor_check *c)
@@ -189,13 +179,13 @@ static void remove_markers(struct doctor_ctx *x, json_t *done, const struct doct
 	size_t i;
 	json_t *m;
 	json_array_foreach(json_object_get(c->evidence, "markers"), i, m) {
-		const char *path = sval(m, "marker");
+		const char *path = json_str_at(m, "marker");
 		if (strcmp(path, mine[0]) && strcmp(path, mine[1]))
 			continue;                 /* only this root's two markers, ever */
 		int rc = unlink(path);
 		record(x, done, "remove-marker", c->id, 0, rc == 0 || errno == ENOENT,
-		       "removed %s (%.0f s old, %s up)", path, (double)ival(m, "age_ms") / 1000,
-		       sval(m, "engine"));
+		       "removed %s (%.0f s old, %s up)", path, (double)json_int_at(m, "age_ms") / 1000,
+		       json_str_at(m, "engine"));
 	}
 }
 

@@ -114,3 +114,14 @@ int json_decode_params(const json_t *params, const struct jparam *spec, size_t n
 	}
 	return 0;
 }
+
+json_int_t json_int_at(const json_t *o, const char *key)
+{
+	return json_integer_value(json_object_get(o, key));
+}
+
+const char *json_str_at(const json_t *o, const char *key)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+	return s ? s : "";
+}

@@ -41,4 +41,9 @@ int json_decode_params(const json_t *params, const struct jparam *spec, size_t n
 
 #define JPARAMS(spec) (spec), (sizeof(spec) / sizeof((spec)[0]))
 
+/* o[key] as an integer (0 when missing or not one) / as a string ("" when missing or not one):
+ * for reading answers and status files whose shape was already checked or does not matter. */
+json_int_t json_int_at(const json_t *o, const char *key);
+const char *json_str_at(const json_t *o, const char *key);
+
 #endif
