@@ -89,10 +89,11 @@ int paths_diskengine_marker(char *out, size_t len, const char *root)
 
 int paths_volumes_dir(char *out, size_t len, const char *root)
 { return fmt(out, len, "%s/volumes", root); }
-int paths_volume_dir(char *out, size_t len, const char *root, unsigned vol)
-{ return fmt(out, len, "%s/volumes/vol%u", root, vol); }
-int paths_volume_base(char *out, size_t len, const char *root, unsigned vol, unsigned base)
-{ return fmt(out, len, "%s/volumes/vol%u/base%u.img", root, vol, base); }
+int paths_volume_dir(char *out, size_t len, const char *volumes_dir, unsigned vol)
+{ return fmt(out, len, "%s/vol%u", volumes_dir, vol); }
+int paths_volume_base(char *out, size_t len, const char *volumes_dir, unsigned vol,
+		      unsigned base)
+{ return fmt(out, len, "%s/vol%u/base%u.img", volumes_dir, vol, base); }
 
 int paths_export_socket(char *out, size_t len, const char *vhost_dir, unsigned vm)
 { return fmt(out, len, "%s/vm%u", vhost_dir, vm); }

@@ -15,7 +15,8 @@
  *   <root>/vmengine/vms/<id>/{vm.state,qemu.pid,monitor.sock,qmp-operator.sock,
  *                             console.log,qemu.argv,qemu.log}
  *   <root>/diskengine/{desired,<loop>.json,events.jsonl,TARGET_RESTART}
- *   <root>/volumes/vol<id>/base<n>.img */
+ *   <root>/volumes/vol<id>/base<n>.img             the default [diskengine] volumes_dir; the
+ *                                                   volume paths take the configured one */
 #ifndef BERTH_PATHS_H
 #define BERTH_PATHS_H
 
@@ -64,8 +65,11 @@ int paths_diskengine_events(char *out, size_t len, const char *root);
 int paths_diskengine_marker(char *out, size_t len, const char *root);
 
 int paths_volumes_dir(char *out, size_t len, const char *root);
-int paths_volume_dir(char *out, size_t len, const char *root, unsigned vol);
-int paths_volume_base(char *out, size_t len, const char *root, unsigned vol, unsigned base);
+/* Under a volumes directory ([diskengine] volumes_dir, default paths_volumes_dir): two host
+ * roots sharing one (shared storage) see the same base files. */
+int paths_volume_dir(char *out, size_t len, const char *volumes_dir, unsigned vol);
+int paths_volume_base(char *out, size_t len, const char *volumes_dir, unsigned vol,
+		      unsigned base);
 
 /* The vhost-user socket of VM vm's export: <vhost_dir>/vm<vm>. */
 int paths_export_socket(char *out, size_t len, const char *vhost_dir, unsigned vm);

@@ -15,6 +15,11 @@ static const char *const g_volume_states[VOLUME_STATE_COUNT] = {
 	"CREATING", "ONLINE", "EXPORTED", "DELETED", "ERROR",
 };
 
+static const char *const g_mig_phases[MIG_PHASE_COUNT] = {
+	"", "requested", "preparing", "transferring", "switchover", "completing", "completed",
+	"failing", "failed", "restart-dest",
+};
+
 static int lookup(const char *const *names, int n, const char *name)
 {
 	for (int i = 0; name && i < n; i++)
@@ -62,6 +67,20 @@ int volume_state_parse(const char *name, enum volume_state *out)
 	if (i < 0)
 		return i;
 	*out = (enum volume_state)i;
+	return 0;
+}
+
+const char *vm_mig_phase_name(enum vm_mig_phase p)
+{
+	return (unsigned)p < MIG_PHASE_COUNT ? g_mig_phases[p] : "?";
+}
+
+int vm_mig_phase_parse(const char *name, enum vm_mig_phase *out)
+{
+	int i = lookup(g_mig_phases, MIG_PHASE_COUNT, name);
+	if (i < 0)
+		return i;
+	*out = (enum vm_mig_phase)i;
 	return 0;
 }
 

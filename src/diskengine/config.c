@@ -38,6 +38,9 @@ static int set_key(void *obj, const char *key, const char *v)
 	int rc = paths_target_set_key(&c->target, key, v);
 	if (rc != -ENOENT)
 		return rc;
+	if (!strcmp(key, "volumes_dir"))
+		return v[0] == '/' ? conf_copy_string(c->volumes_dir, sizeof(c->volumes_dir), v)
+				   : -EINVAL;
 	if (!strcmp(key, "rpc_timeout"))
 		return conf_parse_seconds(v, 0.05, 3600, &c->rpc_timeout_ms);
 	if (!strcmp(key, "tick"))
@@ -88,7 +91,8 @@ int diskengine_config_load(struct diskengine_config *c, const char *root, const 
 		.strip_size_kb = 64,
 	};
 	if (conf_copy_string(c->root, sizeof(c->root), root) < 0 ||
-	    paths_target_defaults(&c->target, root) < 0) {
+	    paths_target_defaults(&c->target, root) < 0 ||
+	    paths_volumes_dir(c->volumes_dir, sizeof(c->volumes_dir), root) < 0) {
 		snprintf(err, errlen, "root path too long");
 		return -EINVAL;
 	}

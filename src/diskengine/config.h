@@ -16,6 +16,8 @@ enum wedge_action { WEDGE_REPORT, WEDGE_RESTART_TARGET };
 struct diskengine_config {
 	char root[PATH_MAX];
 	struct target_endpoints target;  /* rpc_socket, vhost_dir (where exports appear) */
+	char volumes_dir[PATH_MAX];    /* volumes_dir = <root>/volumes: the base files (shared
+					* by two hosts on shared storage) */
 	uint64_t rpc_timeout_ms;       /* rpc_timeout = 30 (s) */
 	uint64_t tick_ms;              /* tick = 1 (s) */
 	uint64_t backoff_max_ms;       /* backoff_max = 30 (s) */

@@ -65,8 +65,7 @@ int main(int argc, char **argv)
 	mkdir(root, 0755);
 	paths_diskengine_dir(path, sizeof(path), root);
 	mkdir(path, 0755);
-	paths_volumes_dir(path, sizeof(path), root);
-	mkdir(path, 0700);
+	mkdir(cfg.volumes_dir, 0700);
 	events_open(root);
 	/* The target restarted: the marker is ours to consume; the loops reconcile every
 	 * volume and export on the new target anyway (target_restart.h). */

@@ -116,7 +116,7 @@ static int list_raids(struct target *t, struct actual_snapshot *snap)
 static int list_vol_dirs(struct target *t, struct actual_snapshot *snap)
 {
 	char dir[PATH_MAX + 16];
-	paths_volumes_dir(dir, sizeof(dir), t->cfg->root);
+	snprintf(dir, sizeof(dir), "%s", t->cfg->volumes_dir);
 	DIR *dh = opendir(dir);
 	if (!dh)
 		return errno == ENOENT ? 0 : -errno;
@@ -168,7 +168,7 @@ void actual_snapshot_view(const struct actual_snapshot *snap, struct actual_stat
 
 static void base_path(const struct target *t, unsigned vol, unsigned i, char *out, size_t len)
 {
-	paths_volume_base(out, len, t->cfg->root, vol, i);
+	paths_volume_base(out, len, t->cfg->volumes_dir, vol, i);
 }
 
 /* A local failure (files): what was done, on which path, and why. */
@@ -184,7 +184,7 @@ static int fail(struct target *t, int rc, const char *what, const char *path)
 static int create_files(struct target *t, const struct volume_spec *v, unsigned bases)
 {
 	char dir[PATH_MAX + 32], path[PATH_MAX + 64];
-	paths_volume_dir(dir, sizeof(dir), t->cfg->root, v->id);
+	paths_volume_dir(dir, sizeof(dir), t->cfg->volumes_dir, v->id);
 	uint64_t missing = 0;
 	for (unsigned i = 0; i < bases; i++) {
 		struct stat st;
@@ -194,7 +194,7 @@ static int create_files(struct target *t, const struct volume_spec *v, unsigned 
 	}
 	struct statvfs fs;
 	char parent[PATH_MAX + 16];
-	paths_volumes_dir(parent, sizeof(parent), t->cfg->root);
+	snprintf(parent, sizeof(parent), "%s", t->cfg->volumes_dir);
 	mkdir(parent, 0700);
 	if (missing && statvfs(parent, &fs) == 0 &&
 	    (uint64_t)fs.f_bavail * fs.f_frsize < missing) {
@@ -271,7 +271,7 @@ int target_delete_volume(struct target *t, unsigned vol)
 		if (unlink(path) < 0 && errno != ENOENT)
 			return fail(t, -errno, "unlink", path);
 	}
-	paths_volume_dir(path, sizeof(path), t->cfg->root, vol);
+	paths_volume_dir(path, sizeof(path), t->cfg->volumes_dir, vol);
 	if (rmdir(path) < 0 && errno != ENOENT)
 		return fail(t, -errno, "rmdir", path);
 	return 0;

@@ -197,3 +197,84 @@ int store_host_seen(struct store *s, const char *host)
 {
 	return s->ops->host_seen(s, host);
 }
+
+/* ---------------------------------------------------------------- hosts, migrations */
+
+static bool name_ok(const char *v)
+{
+	return v && v[0] && strlen(v) < STORE_NAME_MAX;
+}
+
+static bool phase_known(const char *v)
+{
+	enum vm_mig_phase p;
+	return vm_mig_phase_parse(v, &p) == 0 && p != MIG_NONE;
+}
+
+int store_host_report(struct store *s, const struct store_host *h)
+{
+	if (!name_ok(h->name) || strlen(h->memory_backend) >= sizeof(h->memory_backend))
+		return store_fail(s, -EINVAL, "bad host report");
+	return s->ops->host_report(s, h);
+}
+
+int store_host_get(struct store *s, const char *name, struct store_host *out)
+{
+	struct store_host *hosts = NULL;
+	size_t n = 0;
+	if (!name_ok(name))
+		return store_fail(s, -EINVAL, "bad host name");
+	int rc = s->ops->host_list(s, name, &hosts, &n);
+	if (rc == 0 && n == 0)
+		rc = store_fail(s, -ENOENT, "no host '%s'", name);
+	if (rc == 0)
+		*out = hosts[0];
+	free(hosts);
+	return rc;
+}
+
+int store_host_list(struct store *s, struct store_host **out, size_t *n)
+{
+	return s->ops->host_list(s, NULL, out, n);
+}
+
+int store_vm_migrate_request(struct store *s, int64_t id, const char *to)
+{
+	if (!name_ok(to))
+		return store_fail(s, -EINVAL, "bad destination host");
+	return s->ops->migrate_request(s, id, to);
+}
+
+int store_vm_migration_phase(struct store *s, int64_t id, const char *to, const char *phase,
+			     int64_t since_ms, const char *info, const char *error,
+			     bool clear_to)
+{
+	if (!name_ok(to) || !phase_known(phase))
+		return store_fail(s, -EINVAL, "bad migration phase '%s'", phase ? phase : "");
+	return s->ops->migration_phase(s, id, to, phase, since_ms, info, error, clear_to);
+}
+
+int store_vm_migration_uri(struct store *s, int64_t id, const char *host, const char *uri)
+{
+	if (!name_ok(host) || !uri || strlen(uri) >= sizeof(((struct store_migration *)0)->uri))
+		return store_fail(s, -EINVAL, "bad migration uri");
+	return s->ops->migration_uri(s, id, host, uri);
+}
+
+int store_vm_migration_finish(struct store *s, int64_t id, const char *host,
+			      const char *final_phase)
+{
+	if (!name_ok(host) || !phase_known(final_phase))
+		return store_fail(s, -EINVAL, "bad migration finish");
+	return s->ops->migration_finish(s, id, host, final_phase);
+}
+
+int store_volume_report_incoming(struct store *s, int64_t id, const char *host,
+				 const char *state, const char *export_path)
+{
+	if (!name_ok(host) || !state || !export_path ||
+	    (state[0] && strcmp(state, "EXPORTED") && strcmp(state, "ERROR")) ||
+	    strlen(export_path) >= sizeof(((struct store_volume *)0)->mig_export_path))
+		return store_fail(s, -EINVAL, "bad incoming export report");
+	return s->ops->volume_report_incoming(s, id, host, state, export_path);
+}

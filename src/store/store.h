@@ -14,6 +14,17 @@
 
 #define STORE_NAME_MAX 64
 
+/* A VM's live migration (the last one): while `to` is set it is under way, and the VM's
+ * QEMUs and exports are the migration's to change (docs/vmengine.md). */
+struct store_migration {
+	char to[STORE_NAME_MAX];        /* the destination host; "" when none is under way */
+	char phase[16];                 /* states.h's vm_mig_phase names ("" never migrated) */
+	int64_t started_ms, since_ms;   /* the migration's start, its phase's */
+	char uri[160];                  /* where the destination QEMU listens, once it does */
+	char info[256];                 /* progress and timings, as text */
+	char error[256];                /* why it failed */
+};
+
 struct store_vm {
 	int64_t id;
 	char name[STORE_NAME_MAX];
@@ -32,6 +43,7 @@ struct store_vm {
 	int64_t created_ms, updated_ms, state_since_ms;
 	char disk[8];                   /* its vhost-user disk's connection: up, down, "" unknown */
 	int64_t disk_since_ms;
+	struct store_migration mig;
 };
 
 struct store_volume {
@@ -44,6 +56,20 @@ struct store_volume {
 	char export_path[256];
 	char error[256];
 	int64_t created_ms, updated_ms;
+	/* The export a migration's destination host made (its own controller over the same
+	 * base files), while the migration is under way. */
+	char mig_host[STORE_NAME_MAX];
+	char mig_state[16];             /* "", EXPORTED, ERROR */
+	char mig_export_path[256];
+};
+
+/* A host, as its vmengine last reported it: alive (seen_ms, every tick) and what VMs it
+ * takes (the preflight of a migration checks them). */
+struct store_host {
+	char name[STORE_NAME_MAX];
+	int64_t registered_ms, seen_ms;
+	unsigned max_memory_mb, max_vcpus;      /* 0: not reported */
+	char memory_backend[32];                /* the QEMU memory backend its VMs get */
 };
 
 struct store_event {
@@ -104,6 +130,36 @@ int store_event_list(struct store *s, int64_t after_id, int64_t vm_id, size_t li
 		     struct store_event **out, size_t *n);
 
 int store_host_seen(struct store *s, const char *host);
+/* A host's vmengine: seen now, with what it takes (h->registered_ms and seen_ms ignored). */
+int store_host_report(struct store *s, const struct store_host *h);
+int store_host_get(struct store *s, const char *name, struct store_host *out);
+/* Every host, by name. *out malloc'd. */
+int store_host_list(struct store *s, struct store_host **out, size_t *n);
+
+/* ---- live migration (docs/vmengine.md). Each call is one statement or transaction, guarded
+ * so that a late or repeated call from another process changes nothing (-ESTALE). */
+
+/* `berth vm migrate`: to becomes the destination, phase requested, started now. Only a VM
+ * that is RUNNING, desired RUNNING, with no migration under way, on a host other than to;
+ * else -EPERM (not running), -EBUSY (one under way), -EINVAL (to is its host). */
+int store_vm_migrate_request(struct store *s, int64_t id, const char *to);
+/* The source's progress: phase, its since-time, info and error, for the migration to `to`
+ * (-ESTALE when no migration to `to` is under way). clear_to ends it (failed): the
+ * destination then lets go of its QEMU and export. */
+int store_vm_migration_phase(struct store *s, int64_t id, const char *to, const char *phase,
+			     int64_t since_ms, const char *info, const char *error,
+			     bool clear_to);
+/* The destination's QEMU listens at uri (-ESTALE unless a migration to host is under way). */
+int store_vm_migration_uri(struct store *s, int64_t id, const char *host, const char *uri);
+/* The destination took the VM over (its QEMU resumed, or started fresh): in one transaction
+ * the VM and its volume move to host (the volume's export becomes the one host made), the
+ * migration ends with final_phase. -ESTALE unless a migration to host is under way. */
+int store_vm_migration_finish(struct store *s, int64_t id, const char *host,
+			      const char *final_phase);
+/* A destination's diskengine: its export of the volume for an incoming migration (state
+ * EXPORTED or ERROR; "" with path "" once removed). */
+int store_volume_report_incoming(struct store *s, int64_t id, const char *host,
+				 const char *state, const char *export_path);
 
 
 #endif

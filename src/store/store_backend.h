@@ -31,6 +31,16 @@ struct store_backend {
 	int (*event_list)(struct store *s, int64_t after_id, int64_t vm_id, size_t limit,
 			  struct store_event **out, size_t *n);
 	int (*host_seen)(struct store *s, const char *host);
+	int (*host_report)(struct store *s, const struct store_host *h);
+	int (*host_list)(struct store *s, const char *name, struct store_host **out, size_t *n);
+	int (*migrate_request)(struct store *s, int64_t id, const char *to);
+	int (*migration_phase)(struct store *s, int64_t id, const char *to, const char *phase,
+			       int64_t since_ms, const char *info, const char *error, bool clear_to);
+	int (*migration_uri)(struct store *s, int64_t id, const char *host, const char *uri);
+	int (*migration_finish)(struct store *s, int64_t id, const char *host,
+				const char *final_phase);
+	int (*volume_report_incoming)(struct store *s, int64_t id, const char *host,
+				      const char *state, const char *export_path);
 	/* The store's meta table: meta_get -ENOENT for a missing key; meta_init sets key only
 	 * when it has no value yet (the first writer wins) and reads back the value kept. */
 	int (*meta_get)(struct store *s, const char *key, char *out, size_t len);

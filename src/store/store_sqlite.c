@@ -14,6 +14,7 @@
 #include "array.h"
 #include "clock.h"
 #include "store_backend.h"
+#include "store_sqlite_util.h"
 
 #define BUSY_TIMEOUT_MS 5000
 
@@ -48,55 +49,22 @@ static const char *const g_migrations[] = {
 	/* 3: a VM's disk connection as vmengine last saw it ('' unknown, 'up', 'down') */
 	("ALTER TABLE vms ADD COLUMN disk TEXT NOT NULL DEFAULT '';"
 	 "ALTER TABLE vms ADD COLUMN disk_since_ms INTEGER NOT NULL DEFAULT 0;"),
+	/* 4: live migration: the VM's destination and phase (store.h's store_migration), the
+	 * destination's export of its volume, and what each host's vmengine takes */
+	("ALTER TABLE vms ADD COLUMN migrate_to TEXT NOT NULL DEFAULT '';"
+	 "ALTER TABLE vms ADD COLUMN mig_phase TEXT NOT NULL DEFAULT '';"
+	 "ALTER TABLE vms ADD COLUMN mig_started_ms INTEGER NOT NULL DEFAULT 0;"
+	 "ALTER TABLE vms ADD COLUMN mig_since_ms INTEGER NOT NULL DEFAULT 0;"
+	 "ALTER TABLE vms ADD COLUMN mig_uri TEXT NOT NULL DEFAULT '';"
+	 "ALTER TABLE vms ADD COLUMN mig_info TEXT NOT NULL DEFAULT '';"
+	 "ALTER TABLE vms ADD COLUMN mig_error TEXT NOT NULL DEFAULT '';"
+	 "ALTER TABLE volumes ADD COLUMN mig_host TEXT NOT NULL DEFAULT '';"
+	 "ALTER TABLE volumes ADD COLUMN mig_state TEXT NOT NULL DEFAULT '';"
+	 "ALTER TABLE volumes ADD COLUMN mig_export_path TEXT NOT NULL DEFAULT '';"
+	 "ALTER TABLE hosts ADD COLUMN max_memory_mb INTEGER NOT NULL DEFAULT 0;"
+	 "ALTER TABLE hosts ADD COLUMN max_vcpus INTEGER NOT NULL DEFAULT 0;"
+	 "ALTER TABLE hosts ADD COLUMN memory_backend TEXT NOT NULL DEFAULT '';"),
 };
-
-static sqlite3 *db_of(struct store *s)
-{
-	return s->impl;
-}
-
-static int sql_fail(struct store *s, const char *what)
-{
-	int code = sqlite3_errcode(db_of(s));
-	int rc = code == SQLITE_BUSY || code == SQLITE_LOCKED ? -EBUSY
-		 : code == SQLITE_CONSTRAINT ? -EEXIST : -EIO;
-	return store_fail(s, rc, "%s: %s", what, sqlite3_errmsg(db_of(s)));
-}
-
-static int exec(struct store *s, const char *sql)
-{
-	char *msg = NULL;
-	int code = sqlite3_exec(db_of(s), sql, NULL, NULL, &msg);
-	if (code != SQLITE_OK) {
-		code &= 0xff;               /* the primary code of an extended one */
-		int rc = store_fail(s, code == SQLITE_BUSY || code == SQLITE_LOCKED ? -EBUSY : -EIO,
-				    "%s", msg ? msg : sqlite3_errstr(code));
-		sqlite3_free(msg);
-		return rc;
-	}
-	return 0;
-}
-
-static int prepare(struct store *s, const char *sql, sqlite3_stmt **st)
-{
-	if (sqlite3_prepare_v2(db_of(s), sql, -1, st, NULL) != SQLITE_OK)
-		return sql_fail(s, "prepare");
-	return 0;
-}
-
-/* Runs a statement that returns no row. */
-static int step_done(struct store *s, sqlite3_stmt *st, const char *what)
-{
-	int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : sql_fail(s, what);
-	sqlite3_finalize(st);
-	return rc;
-}
-
-static void copy_text(char *dst, size_t size, sqlite3_stmt *st, int col)
-{
-	const unsigned char *t = sqlite3_column_text(st, col);
-	snprintf(dst, size, "%s", t ? (const char *)t : "");
-}
 
 /* ---------------------------------------------------------------- open */
 
@@ -107,14 +75,14 @@ static int count_applied(struct store *s, int64_t *applied)
 {
 	sqlite3_stmt *st;
 	*applied = 0;
-	if (sqlite3_prepare_v2(db_of(s), "SELECT count(*) FROM schema_migrations WHERE "
+	if (sqlite3_prepare_v2(sq_db(s), "SELECT count(*) FROM schema_migrations WHERE "
 				       "version BETWEEN 1 AND ?", -1, &st, NULL) != SQLITE_OK)
 		return 0;                       /* no table: nothing applied */
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)N_MIGRATIONS);
 	int step = sqlite3_step(st);
 	if (step == SQLITE_ROW)
 		*applied = sqlite3_column_int64(st, 0);
-	int rc = step == SQLITE_ROW ? 0 : sql_fail(s, "read schema_migrations");
+	int rc = step == SQLITE_ROW ? 0 : sq_sql_fail(s, "read schema_migrations");
 	sqlite3_finalize(st);
 	return rc;
 }
@@ -124,7 +92,7 @@ static int count_applied(struct store *s, int64_t *applied)
 static int apply_migration(struct store *s, size_t n)
 {
 	sqlite3_stmt *st;
-	int rc = prepare(s, "SELECT 1 FROM schema_migrations WHERE version = ?", &st);
+	int rc = sq_prepare(s, "SELECT 1 FROM schema_migrations WHERE version = ?", &st);
 	if (rc)
 		return rc;
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)n);
@@ -133,13 +101,13 @@ static int apply_migration(struct store *s, size_t n)
 	if (step == SQLITE_ROW)
 		return 0;
 	if (step != SQLITE_DONE)
-		return sql_fail(s, "read schema_migrations");
-	if ((rc = exec(s, g_migrations[n - 1])))
+		return sq_sql_fail(s, "read schema_migrations");
+	if ((rc = sq_exec(s, g_migrations[n - 1])))
 		return rc;
 	char sql[128];
 	snprintf(sql, sizeof(sql), "INSERT INTO schema_migrations VALUES (%zu, %lld)", n,
 		 (long long)wall_ms());
-	return exec(s, sql);
+	return sq_exec(s, sql);
 }
 
 /* Each migration in its own transaction: take the write lock first, then check, apply and
@@ -151,18 +119,18 @@ static int migrate(struct store *s)
 	if (rc || applied == (int64_t)N_MIGRATIONS)
 		return rc;                      /* the usual case: no write lock needed */
 	for (size_t n = 1; rc == 0 && n <= N_MIGRATIONS; n++) {
-		if ((rc = exec(s, "BEGIN IMMEDIATE")))
+		if ((rc = sq_exec(s, "BEGIN IMMEDIATE")))
 			return rc;
-		rc = exec(s, "CREATE TABLE IF NOT EXISTS schema_migrations ("
+		rc = sq_exec(s, "CREATE TABLE IF NOT EXISTS schema_migrations ("
 			     "version INTEGER PRIMARY KEY, applied_ms INTEGER NOT NULL)");
 		if (rc == 0)
 			rc = apply_migration(s, n);
 		if (rc == 0)
-			rc = exec(s, "COMMIT");
+			rc = sq_exec(s, "COMMIT");
 		if (rc < 0) {
 			char saved[sizeof(s->error)];
 			memcpy(saved, s->error, sizeof(saved));
-			exec(s, "ROLLBACK");
+			sq_exec(s, "ROLLBACK");
 			memcpy(s->error, saved, sizeof(saved));
 		}
 	}
@@ -176,7 +144,7 @@ static int set_wal(struct store *s)
 {
 	int64_t deadline = deadline_after_ms(BUSY_TIMEOUT_MS);
 	for (;;) {
-		int rc = exec(s, "PRAGMA journal_mode=WAL");
+		int rc = sq_exec(s, "PRAGMA journal_mode=WAL");
 		if (rc != -EBUSY || deadline_remaining_ms(deadline) == 0)
 			return rc;
 		struct timespec ts = { 0, 5 * 1000000L };
@@ -200,7 +168,7 @@ static int sq_open(struct store *s, const char *path, bool create)
 	sqlite3_busy_timeout(db, BUSY_TIMEOUT_MS);
 	int rc = set_wal(s);
 	if (rc == 0)
-		rc = exec(s, "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON");
+		rc = sq_exec(s, "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON");
 	if (rc == 0)
 		rc = migrate(s);
 	if (rc < 0) {
@@ -215,7 +183,7 @@ static int sq_open(struct store *s, const char *path, bool create)
 
 static void sq_close(struct store *s)
 {
-	sqlite3_close(db_of(s));
+	sqlite3_close(sq_db(s));
 	s->impl = NULL;
 }
 
@@ -223,43 +191,52 @@ static void sq_close(struct store *s)
 
 #define VM_COLUMNS "id, name, uuid, host, desired, state, vcpus, memory_mb, image, kernel, " \
 		   "initrd, append, on_crash, volume_id, generation, reason, pid, created_ms, " \
-		   "updated_ms, state_since_ms, disk, disk_since_ms"
+		   "updated_ms, state_since_ms, disk, disk_since_ms, migrate_to, mig_phase, " \
+		   "mig_started_ms, mig_since_ms, mig_uri, mig_info, mig_error"
 
 static void read_vm(sqlite3_stmt *st, struct store_vm *v)
 {
 	memset(v, 0, sizeof(*v));
 	v->id = sqlite3_column_int64(st, 0);
-	copy_text(v->name, sizeof(v->name), st, 1);
-	copy_text(v->uuid, sizeof(v->uuid), st, 2);
-	copy_text(v->host, sizeof(v->host), st, 3);
-	copy_text(v->desired, sizeof(v->desired), st, 4);
-	copy_text(v->state, sizeof(v->state), st, 5);
+	sq_copy_text(v->name, sizeof(v->name), st, 1);
+	sq_copy_text(v->uuid, sizeof(v->uuid), st, 2);
+	sq_copy_text(v->host, sizeof(v->host), st, 3);
+	sq_copy_text(v->desired, sizeof(v->desired), st, 4);
+	sq_copy_text(v->state, sizeof(v->state), st, 5);
 	v->vcpus = (unsigned)sqlite3_column_int(st, 6);
 	v->memory_mb = (unsigned)sqlite3_column_int(st, 7);
-	copy_text(v->image, sizeof(v->image), st, 8);
-	copy_text(v->kernel, sizeof(v->kernel), st, 9);
-	copy_text(v->initrd, sizeof(v->initrd), st, 10);
-	copy_text(v->append, sizeof(v->append), st, 11);
-	copy_text(v->on_crash, sizeof(v->on_crash), st, 12);
+	sq_copy_text(v->image, sizeof(v->image), st, 8);
+	sq_copy_text(v->kernel, sizeof(v->kernel), st, 9);
+	sq_copy_text(v->initrd, sizeof(v->initrd), st, 10);
+	sq_copy_text(v->append, sizeof(v->append), st, 11);
+	sq_copy_text(v->on_crash, sizeof(v->on_crash), st, 12);
 	v->volume_id = sqlite3_column_int64(st, 13);
 	v->generation = (uint64_t)sqlite3_column_int64(st, 14);
-	copy_text(v->reason, sizeof(v->reason), st, 15);
+	sq_copy_text(v->reason, sizeof(v->reason), st, 15);
 	v->pid = sqlite3_column_int(st, 16);
 	v->created_ms = sqlite3_column_int64(st, 17);
 	v->updated_ms = sqlite3_column_int64(st, 18);
 	v->state_since_ms = sqlite3_column_int64(st, 19);
-	copy_text(v->disk, sizeof(v->disk), st, 20);
+	sq_copy_text(v->disk, sizeof(v->disk), st, 20);
 	v->disk_since_ms = sqlite3_column_int64(st, 21);
+	struct store_migration *m = &v->mig;
+	sq_copy_text(m->to, sizeof(m->to), st, 22);
+	sq_copy_text(m->phase, sizeof(m->phase), st, 23);
+	m->started_ms = sqlite3_column_int64(st, 24);
+	m->since_ms = sqlite3_column_int64(st, 25);
+	sq_copy_text(m->uri, sizeof(m->uri), st, 26);
+	sq_copy_text(m->info, sizeof(m->info), st, 27);
+	sq_copy_text(m->error, sizeof(m->error), st, 28);
 }
 
 static int sq_vm_create(struct store *s, struct store_vm *vm, struct store_volume *vol)
 {
 	int64_t now = wall_ms();
-	int rc = exec(s, "BEGIN IMMEDIATE");
+	int rc = sq_exec(s, "BEGIN IMMEDIATE");
 	if (rc)
 		return rc;
 	sqlite3_stmt *st;
-	rc = prepare(s, "INSERT INTO volumes (vm_id, host, size_mb, layout, state, created_ms, "
+	rc = sq_prepare(s, "INSERT INTO volumes (vm_id, host, size_mb, layout, state, created_ms, "
 			"updated_ms) VALUES (NULL, ?, ?, ?, 'CREATING', ?, ?)", &st);
 	if (rc == 0) {
 		sqlite3_bind_text(st, 1, vm->host, -1, SQLITE_STATIC);
@@ -267,11 +244,11 @@ static int sq_vm_create(struct store *s, struct store_vm *vm, struct store_volum
 		sqlite3_bind_text(st, 3, vol->layout, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(st, 4, now);
 		sqlite3_bind_int64(st, 5, now);
-		rc = step_done(s, st, "insert volume");
+		rc = sq_step_done(s, st, "insert volume");
 	}
-	int64_t vol_id = sqlite3_last_insert_rowid(db_of(s));
+	int64_t vol_id = sqlite3_last_insert_rowid(sq_db(s));
 	if (rc == 0)
-		rc = prepare(s, "INSERT INTO vms (name, uuid, host, desired, state, vcpus, "
+		rc = sq_prepare(s, "INSERT INTO vms (name, uuid, host, desired, state, vcpus, "
 				"memory_mb, image, kernel, initrd, append, on_crash, volume_id, "
 				"created_ms, updated_ms, state_since_ms) VALUES (?, ?, ?, ?, "
 				"'CREATING', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", &st);
@@ -288,24 +265,24 @@ static int sq_vm_create(struct store *s, struct store_vm *vm, struct store_volum
 		sqlite3_bind_int64(st, 13, now);
 		sqlite3_bind_int64(st, 14, now);
 		sqlite3_bind_int64(st, 15, now);
-		rc = step_done(s, st, "insert vm");
+		rc = sq_step_done(s, st, "insert vm");
 		if (rc == -EEXIST)
 			store_fail(s, rc, "a VM named '%s' exists", vm->name);
 	}
-	int64_t vm_id = sqlite3_last_insert_rowid(db_of(s));
-	if (rc == 0 && (rc = prepare(s, "UPDATE volumes SET vm_id = ? WHERE id = ?", &st)) == 0) {
+	int64_t vm_id = sqlite3_last_insert_rowid(sq_db(s));
+	if (rc == 0 && (rc = sq_prepare(s, "UPDATE volumes SET vm_id = ? WHERE id = ?", &st)) == 0) {
 		sqlite3_bind_int64(st, 1, vm_id);
 		sqlite3_bind_int64(st, 2, vol_id);
-		rc = step_done(s, st, "link volume");
+		rc = sq_step_done(s, st, "link volume");
 	}
 	if (rc < 0) {
 		char saved[sizeof(s->error)];
 		memcpy(saved, s->error, sizeof(saved));
-		exec(s, "ROLLBACK");           /* nothing half-created */
+		sq_exec(s, "ROLLBACK");           /* nothing half-created */
 		memcpy(s->error, saved, sizeof(saved));
 		return rc;
 	}
-	if ((rc = exec(s, "COMMIT")) < 0)
+	if ((rc = sq_exec(s, "COMMIT")) < 0)
 		return rc;
 	vm->id = vm_id;
 	vm->volume_id = vol_id;
@@ -317,7 +294,7 @@ static int sq_vm_create(struct store *s, struct store_vm *vm, struct store_volum
 static int sq_vm_get(struct store *s, int64_t id, const char *name, struct store_vm *out)
 {
 	sqlite3_stmt *st;
-	int rc = prepare(s, name ? "SELECT " VM_COLUMNS " FROM vms WHERE name = ? AND "
+	int rc = sq_prepare(s, name ? "SELECT " VM_COLUMNS " FROM vms WHERE name = ? AND "
 				   "state != 'TERMINATED'"
 				 : "SELECT " VM_COLUMNS " FROM vms WHERE id = ?", &st);
 	if (rc)
@@ -333,7 +310,7 @@ static int sq_vm_get(struct store *s, int64_t id, const char *name, struct store
 		rc = name ? store_fail(s, -ENOENT, "no VM named '%s'", name)
 			  : store_fail(s, -ENOENT, "no VM %lld", (long long)id);
 	else
-		rc = sql_fail(s, "select vm");
+		rc = sq_sql_fail(s, "select vm");
 	sqlite3_finalize(st);
 	return rc;
 }
@@ -341,7 +318,7 @@ static int sq_vm_get(struct store *s, int64_t id, const char *name, struct store
 static int sq_vm_latest(struct store *s, const char *name, struct store_vm *out)
 {
 	sqlite3_stmt *st;
-	int rc = prepare(s, "SELECT " VM_COLUMNS " FROM vms WHERE name = ? ORDER BY id DESC "
+	int rc = sq_prepare(s, "SELECT " VM_COLUMNS " FROM vms WHERE name = ? ORDER BY id DESC "
 			    "LIMIT 1", &st);
 	if (rc)
 		return rc;
@@ -352,7 +329,7 @@ static int sq_vm_latest(struct store *s, const char *name, struct store_vm *out)
 	else if (step == SQLITE_DONE)
 		rc = store_fail(s, -ENOENT, "no VM was ever named '%s'", name);
 	else
-		rc = sql_fail(s, "select vm");
+		rc = sq_sql_fail(s, "select vm");
 	sqlite3_finalize(st);
 	return rc;
 }
@@ -361,7 +338,7 @@ static int sq_vm_list(struct store *s, const char *host, bool include_terminated
 		      struct store_vm **out, size_t *n)
 {
 	sqlite3_stmt *st;
-	int rc = prepare(s, "SELECT " VM_COLUMNS " FROM vms WHERE (?1 IS NULL OR host = ?1) AND "
+	int rc = sq_prepare(s, "SELECT " VM_COLUMNS " FROM vms WHERE (?1 IS NULL OR host = ?1) AND "
 			    "(?2 OR state != 'TERMINATED') ORDER BY id", &st);
 	if (rc)
 		return rc;
@@ -380,7 +357,7 @@ static int sq_vm_list(struct store *s, const char *host, bool include_terminated
 		read_vm(st, &(*out)[(*n)++]);
 	}
 	if (rc == 0 && step != SQLITE_DONE)
-		rc = sql_fail(s, "list vms");
+		rc = sq_sql_fail(s, "list vms");
 	sqlite3_finalize(st);
 	if (rc < 0) {
 		free(*out);
@@ -392,7 +369,7 @@ static int sq_vm_list(struct store *s, const char *host, bool include_terminated
 
 static int changed_or_missing(struct store *s, int64_t id, const char *what)
 {
-	return sqlite3_changes(db_of(s)) ? 0
+	return sqlite3_changes(sq_db(s)) ? 0
 					 : store_fail(s, -ENOENT, "no %s %lld", what, (long long)id);
 }
 
@@ -401,7 +378,7 @@ static int changed_or_missing(struct store *s, int64_t id, const char *what)
 static int sq_vm_set_desired(struct store *s, int64_t id, const char *desired, bool bump)
 {
 	sqlite3_stmt *st;
-	int rc = prepare(s, "UPDATE vms SET desired = ?1, generation = generation + ?2, "
+	int rc = sq_prepare(s, "UPDATE vms SET desired = ?1, generation = generation + ?2, "
 			    "updated_ms = ?3 WHERE id = ?4 AND (?1 = 'TERMINATED' OR "
 			    "(desired != 'TERMINATED' AND state != 'TERMINATED'))", &st);
 	if (rc)
@@ -410,7 +387,7 @@ static int sq_vm_set_desired(struct store *s, int64_t id, const char *desired, b
 	sqlite3_bind_int(st, 2, bump ? 1 : 0);
 	sqlite3_bind_int64(st, 3, wall_ms());
 	sqlite3_bind_int64(st, 4, id);
-	if ((rc = step_done(s, st, "set desired")) || sqlite3_changes(db_of(s)))
+	if ((rc = sq_step_done(s, st, "set desired")) || sqlite3_changes(sq_db(s)))
 		return rc;
 	struct store_vm vm;
 	if ((rc = sq_vm_get(s, id, NULL, &vm)))
@@ -424,7 +401,7 @@ static int sq_vm_report(struct store *s, int64_t id, const char *state, const ch
 {
 	sqlite3_stmt *st;
 	int64_t now = wall_ms();
-	int rc = prepare(s, "UPDATE vms SET state_since_ms = CASE WHEN state = ?1 THEN "
+	int rc = sq_prepare(s, "UPDATE vms SET state_since_ms = CASE WHEN state = ?1 THEN "
 			    "state_since_ms ELSE ?2 END, state = ?1, reason = ?3, pid = ?4, "
 			    "updated_ms = ?2 WHERE id = ?5", &st);
 	if (rc)
@@ -434,47 +411,50 @@ static int sq_vm_report(struct store *s, int64_t id, const char *state, const ch
 	sqlite3_bind_text(st, 3, reason, -1, SQLITE_STATIC);
 	sqlite3_bind_int(st, 4, pid);
 	sqlite3_bind_int64(st, 5, id);
-	rc = step_done(s, st, "report vm");
+	rc = sq_step_done(s, st, "report vm");
 	return rc ? rc : changed_or_missing(s, id, "VM");
 }
 
 static int sq_vm_report_disk(struct store *s, int64_t id, const char *disk, int64_t since_ms)
 {
 	sqlite3_stmt *st;
-	int rc = prepare(s, "UPDATE vms SET disk = ?1, disk_since_ms = ?2 WHERE id = ?3", &st);
+	int rc = sq_prepare(s, "UPDATE vms SET disk = ?1, disk_since_ms = ?2 WHERE id = ?3", &st);
 	if (rc)
 		return rc;
 	sqlite3_bind_text(st, 1, disk, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, since_ms);
 	sqlite3_bind_int64(st, 3, id);
-	rc = step_done(s, st, "report vm disk");
+	rc = sq_step_done(s, st, "report vm disk");
 	return rc ? rc : changed_or_missing(s, id, "VM");
 }
 
 /* ---------------------------------------------------------------- volumes */
 
 #define VOLUME_COLUMNS "id, vm_id, host, size_mb, layout, state, export_path, error, " \
-		       "created_ms, updated_ms"
+		       "created_ms, updated_ms, mig_host, mig_state, mig_export_path"
 
 static void read_volume(sqlite3_stmt *st, struct store_volume *v)
 {
 	memset(v, 0, sizeof(*v));
 	v->id = sqlite3_column_int64(st, 0);
 	v->vm_id = sqlite3_column_int64(st, 1);
-	copy_text(v->host, sizeof(v->host), st, 2);
+	sq_copy_text(v->host, sizeof(v->host), st, 2);
 	v->size_mb = (uint64_t)sqlite3_column_int64(st, 3);
-	copy_text(v->layout, sizeof(v->layout), st, 4);
-	copy_text(v->state, sizeof(v->state), st, 5);
-	copy_text(v->export_path, sizeof(v->export_path), st, 6);
-	copy_text(v->error, sizeof(v->error), st, 7);
+	sq_copy_text(v->layout, sizeof(v->layout), st, 4);
+	sq_copy_text(v->state, sizeof(v->state), st, 5);
+	sq_copy_text(v->export_path, sizeof(v->export_path), st, 6);
+	sq_copy_text(v->error, sizeof(v->error), st, 7);
 	v->created_ms = sqlite3_column_int64(st, 8);
 	v->updated_ms = sqlite3_column_int64(st, 9);
+	sq_copy_text(v->mig_host, sizeof(v->mig_host), st, 10);
+	sq_copy_text(v->mig_state, sizeof(v->mig_state), st, 11);
+	sq_copy_text(v->mig_export_path, sizeof(v->mig_export_path), st, 12);
 }
 
 static int sq_volume_get(struct store *s, int64_t id, struct store_volume *out)
 {
 	sqlite3_stmt *st;
-	int rc = prepare(s, "SELECT " VOLUME_COLUMNS " FROM volumes WHERE id = ?", &st);
+	int rc = sq_prepare(s, "SELECT " VOLUME_COLUMNS " FROM volumes WHERE id = ?", &st);
 	if (rc)
 		return rc;
 	sqlite3_bind_int64(st, 1, id);
@@ -483,7 +463,7 @@ static int sq_volume_get(struct store *s, int64_t id, struct store_volume *out)
 		read_volume(st, out);
 	else
 		rc = step == SQLITE_DONE ? store_fail(s, -ENOENT, "no volume %lld", (long long)id)
-					 : sql_fail(s, "select volume");
+					 : sq_sql_fail(s, "select volume");
 	sqlite3_finalize(st);
 	return rc;
 }
@@ -492,7 +472,7 @@ static int sq_volume_list(struct store *s, const char *host, bool include_delete
 			  struct store_volume **out, size_t *n)
 {
 	sqlite3_stmt *st;
-	int rc = prepare(s, "SELECT " VOLUME_COLUMNS " FROM volumes WHERE (?1 IS NULL OR "
+	int rc = sq_prepare(s, "SELECT " VOLUME_COLUMNS " FROM volumes WHERE (?1 IS NULL OR "
 			    "host = ?1) AND (?2 OR state != 'DELETED') ORDER BY id", &st);
 	if (rc)
 		return rc;
@@ -511,7 +491,7 @@ static int sq_volume_list(struct store *s, const char *host, bool include_delete
 		read_volume(st, &(*out)[(*n)++]);
 	}
 	if (rc == 0 && step != SQLITE_DONE)
-		rc = sql_fail(s, "list volumes");
+		rc = sq_sql_fail(s, "list volumes");
 	sqlite3_finalize(st);
 	if (rc < 0) {
 		free(*out);
@@ -525,7 +505,7 @@ static int sq_volume_report(struct store *s, int64_t id, const char *state,
 			    const char *export_path, const char *error)
 {
 	sqlite3_stmt *st;
-	int rc = prepare(s, "UPDATE volumes SET state = ?1, export_path = COALESCE(?2, "
+	int rc = sq_prepare(s, "UPDATE volumes SET state = ?1, export_path = COALESCE(?2, "
 			    "export_path), error = COALESCE(?3, error), updated_ms = ?4 "
 			    "WHERE id = ?5", &st);
 	if (rc)
@@ -537,7 +517,7 @@ static int sq_volume_report(struct store *s, int64_t id, const char *state,
 		sqlite3_bind_text(st, 3, error, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 4, wall_ms());
 	sqlite3_bind_int64(st, 5, id);
-	rc = step_done(s, st, "report volume");
+	rc = sq_step_done(s, st, "report volume");
 	return rc ? rc : changed_or_missing(s, id, "volume");
 }
 
@@ -546,7 +526,7 @@ static int sq_volume_report(struct store *s, int64_t id, const char *state,
 static int sq_event_add(struct store *s, const struct store_event *ev)
 {
 	sqlite3_stmt *st;
-	int rc = prepare(s, "INSERT INTO events (time_ms, host, component, vm_id, level, "
+	int rc = sq_prepare(s, "INSERT INTO events (time_ms, host, component, vm_id, level, "
 			    "message) VALUES (?, ?, ?, ?, ?, ?)", &st);
 	if (rc)
 		return rc;
@@ -556,14 +536,14 @@ static int sq_event_add(struct store *s, const struct store_event *ev)
 	sqlite3_bind_int64(st, 4, ev->vm_id);
 	sqlite3_bind_text(st, 5, ev->level, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 6, ev->message, -1, SQLITE_STATIC);
-	return step_done(s, st, "add event");
+	return sq_step_done(s, st, "add event");
 }
 
 static int sq_event_list(struct store *s, int64_t after_id, int64_t vm_id, size_t limit,
 			 struct store_event **out, size_t *n)
 {
 	sqlite3_stmt *st;
-	int rc = prepare(s, "SELECT id, time_ms, host, component, vm_id, level, message FROM "
+	int rc = sq_prepare(s, "SELECT id, time_ms, host, component, vm_id, level, message FROM "
 			    "(SELECT * FROM events WHERE id > ?1 AND (?2 = 0 OR vm_id = ?2) "
 			    "ORDER BY id DESC LIMIT ?3) ORDER BY id", &st);
 	if (rc)
@@ -582,14 +562,14 @@ static int sq_event_list(struct store *s, int64_t after_id, int64_t vm_id, size_
 		struct store_event *e = &(*out)[(*n)++];
 		e->id = sqlite3_column_int64(st, 0);
 		e->time_ms = sqlite3_column_int64(st, 1);
-		copy_text(e->host, sizeof(e->host), st, 2);
-		copy_text(e->component, sizeof(e->component), st, 3);
+		sq_copy_text(e->host, sizeof(e->host), st, 2);
+		sq_copy_text(e->component, sizeof(e->component), st, 3);
 		e->vm_id = sqlite3_column_int64(st, 4);
-		copy_text(e->level, sizeof(e->level), st, 5);
-		copy_text(e->message, sizeof(e->message), st, 6);
+		sq_copy_text(e->level, sizeof(e->level), st, 5);
+		sq_copy_text(e->message, sizeof(e->message), st, 6);
 	}
 	if (step != SQLITE_DONE && step != SQLITE_ROW)
-		rc = sql_fail(s, "list events");
+		rc = sq_sql_fail(s, "list events");
 	sqlite3_finalize(st);
 	return rc;
 }
@@ -597,13 +577,13 @@ static int sq_event_list(struct store *s, int64_t after_id, int64_t vm_id, size_
 static int sq_host_seen(struct store *s, const char *host)
 {
 	sqlite3_stmt *st;
-	int rc = prepare(s, "INSERT INTO hosts (name, registered_ms, seen_ms) VALUES (?1, ?2, ?2) "
+	int rc = sq_prepare(s, "INSERT INTO hosts (name, registered_ms, seen_ms) VALUES (?1, ?2, ?2) "
 			    "ON CONFLICT(name) DO UPDATE SET seen_ms = ?2", &st);
 	if (rc)
 		return rc;
 	sqlite3_bind_text(st, 1, host, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, wall_ms());
-	return step_done(s, st, "host seen");
+	return sq_step_done(s, st, "host seen");
 }
 
 /* ---------------------------------------------------------------- meta */
@@ -611,16 +591,16 @@ static int sq_host_seen(struct store *s, const char *host)
 static int sq_meta_get(struct store *s, const char *key, char *out, size_t len)
 {
 	sqlite3_stmt *st;
-	int rc = prepare(s, "SELECT value FROM meta WHERE key = ?", &st);
+	int rc = sq_prepare(s, "SELECT value FROM meta WHERE key = ?", &st);
 	if (rc)
 		return rc;
 	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
 	int step = sqlite3_step(st);
 	if (step == SQLITE_ROW)
-		copy_text(out, len, st, 0);
+		sq_copy_text(out, len, st, 0);
 	else
 		rc = step == SQLITE_DONE ? store_fail(s, -ENOENT, "no %s in the store", key)
-					 : sql_fail(s, "read meta");
+					 : sq_sql_fail(s, "read meta");
 	sqlite3_finalize(st);
 	return rc;
 }
@@ -629,13 +609,13 @@ static int sq_meta_init(struct store *s, const char *key, const char *value, cha
 			size_t len)
 {
 	sqlite3_stmt *st;
-	int rc = prepare(s, "INSERT INTO meta (key, value) VALUES (?, ?) "
+	int rc = sq_prepare(s, "INSERT INTO meta (key, value) VALUES (?, ?) "
 			    "ON CONFLICT(key) DO NOTHING", &st);
 	if (rc)
 		return rc;
 	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
-	if ((rc = step_done(s, st, "write meta")))
+	if ((rc = sq_step_done(s, st, "write meta")))
 		return rc;
 	return sq_meta_get(s, key, out, len);
 }
@@ -657,6 +637,13 @@ const struct store_backend store_sqlite_backend = {
 	.event_add = sq_event_add,
 	.event_list = sq_event_list,
 	.host_seen = sq_host_seen,
+	.host_report = sq_host_report,
+	.host_list = sq_host_list,
+	.migrate_request = sq_migrate_request,
+	.migration_phase = sq_migration_phase,
+	.migration_uri = sq_migration_uri,
+	.migration_finish = sq_migration_finish,
+	.volume_report_incoming = sq_volume_report_incoming,
 	.meta_get = sq_meta_get,
 	.meta_init = sq_meta_init,
 };
