@@ -7,8 +7,29 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char *const g_accels[] = { "tcg", "kvm", NULL };
+static const char *const g_failures[] = { "resume-source", "restart-on-destination", NULL };
+static const char *const g_backends[] = { "memfd", "memfd-hugetlb", NULL };
+
+static int parse_count(const char *v, unsigned long lo, unsigned long hi, unsigned *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long n = strtoul(v, &end, 10);
+	if (errno || end == v || *end || v[0] == '-' || n < lo || n > hi)
+		return -EINVAL;
+	*out = (unsigned)n;
+	return 0;
+}
+
+uint64_t vmengine_migrate_timeout_ms(const struct vmengine_config *c, unsigned memory_mb)
+{
+	if (c->migrate_timeout_ms)
+		return c->migrate_timeout_ms;
+	return 60000 + (uint64_t)memory_mb * 20000 / 1024;
+}
 
 static int set_key(void *obj, const char *key, const char *v)
 {
@@ -38,6 +59,29 @@ static int set_key(void *obj, const char *key, const char *v)
 	}
 	if (!strcmp(key, "desired_source"))
 		return conf_parse_desired_source(v, &c->desired_from_dir);
+	if (!strcmp(key, "migrate_progress_timeout"))
+		return conf_parse_seconds(v, 0.1, 86400, &c->migrate_progress_timeout_ms);
+	if (!strcmp(key, "migrate_timeout"))
+		return !strcmp(v, "auto") ? (c->migrate_timeout_ms = 0, 0)
+					  : conf_parse_seconds(v, 0.1, 86400, &c->migrate_timeout_ms);
+	if (!strcmp(key, "migrate_switchover_timeout"))
+		return conf_parse_seconds(v, 0.1, 86400, &c->migrate_switchover_timeout_ms);
+	if (!strcmp(key, "migrate_cancel_timeout"))
+		return conf_parse_seconds(v, 0.1, 3600, &c->migrate_cancel_timeout_ms);
+	if (!strcmp(key, "migrate_failure")) {
+		if (conf_parse_choice(v, g_failures, &choice) < 0)
+			return -EINVAL;
+		c->migrate_failure = (enum migrate_failure)choice;
+		return 0;
+	}
+	if (!strcmp(key, "max_memory_mb"))
+		return parse_count(v, 64, 1u << 30, &c->max_memory_mb);
+	if (!strcmp(key, "max_vcpus"))
+		return parse_count(v, 1, 1024, &c->max_vcpus);
+	if (!strcmp(key, "memory_backend"))
+		return conf_parse_choice(v, g_backends, &choice) < 0
+			       ? -EINVAL
+			       : conf_copy_string(c->memory_backend, sizeof(c->memory_backend), v);
 	return -ENOENT;
 }
 
@@ -52,7 +96,15 @@ int vmengine_config_load(struct vmengine_config *c, const char *root, const char
 		.qmp_timeout_ms = 5000,
 		.launch_timeout_ms = 30000,
 		.target_restart_policy = TARGET_RESTART_RECONNECT,
+		.migrate_progress_timeout_ms = 30000,
+		.migrate_switchover_timeout_ms = 10000,
+		.migrate_cancel_timeout_ms = 10000,
+		.max_vcpus = 64,
 	};
+	long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+	uint64_t mem_mb = pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page >> 20 : 0;
+	c->max_memory_mb = mem_mb > UINT32_MAX ? UINT32_MAX : (unsigned)mem_mb;
+	snprintf(c->memory_backend, sizeof(c->memory_backend), "memfd");
 	snprintf(c->qemu, sizeof(c->qemu), "qemu-system-x86_64");
 	snprintf(c->accel, sizeof(c->accel), "tcg");
 	snprintf(c->machine, sizeof(c->machine), "pc");

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "config.h"
 #include "vm_spec.h"
 #include "vm_state.h"
 
@@ -33,9 +34,12 @@ struct desired_vms {
 /* <dir>/<anything>.json, one spec per file (vm_spec.h's format). */
 struct desired_vms *desired_vms_dir_open(const char *dir);
 
-/* The store (store.h): this host's live VMs; a VM is launched once its volume is EXPORTED.
- * report() records vm.state's view in the store, and escalation steps as events. */
-struct desired_vms *desired_vms_store_open(const char *url, const char *host, char *err,
+/* The store (store.h): this host's live VMs, and those migrating to it (spec.mig.incoming);
+ * a VM is launched once its volume is EXPORTED (here). report() records vm.state's view in
+ * the store, escalation steps and migration phases as events. Every snapshot is also the
+ * host's heartbeat, with what cfg says it takes (cfg NULL: only the heartbeat). */
+struct desired_vms *desired_vms_store_open(const char *url, const char *host,
+					  const struct vmengine_config *cfg, char *err,
 					  size_t errlen);
 
 #endif

@@ -24,12 +24,14 @@ struct report {
 	struct vm_state st;
 	bool notable;
 	bool disk_event;                 /* the disk's connection changed */
+	bool migration_event;            /* a migration's phase changed */
 };
 
 struct desired_store {
 	struct desired_vms ops;
 	struct store *store;             /* the main thread's */
 	char host[STORE_NAME_MAX];
+	struct store_host self;          /* the heartbeat: what this host takes */
 
 	struct store *rstore;            /* the reporter thread's */
 	pthread_t reporter;
@@ -41,8 +43,19 @@ struct desired_store {
 	unsigned long dropped;
 };
 
+/* Its export for this host: the volume's own, or the one made here for an incoming
+ * migration. */
+static void disk_from_export(const char *path, bool exported, struct vm_spec *s)
+{
+	/* A socket path longer than sun_path could not be connected to: not ready. */
+	bool fits = path[0] && strlen(path) < sizeof(s->disk_vhost);
+	if (fits)
+		memcpy(s->disk_vhost, path, strlen(path) + 1);
+	s->disk_ready = fits && exported;
+}
+
 static void spec_from_rows(const struct store_vm *vm, const struct store_volume *vol,
-			   struct vm_spec *s)
+			   const char *host, struct vm_spec *s)
 {
 	memset(s, 0, sizeof(*s));
 	s->id = (unsigned)vm->id;
@@ -58,12 +71,21 @@ static void spec_from_rows(const struct store_vm *vm, const struct store_volume 
 		s->desired = DESIRED_TERMINATED;       /* the store validates it; never launch */
 	s->on_crash = !strcmp(vm->on_crash, "restart") ? ON_CRASH_RESTART : ON_CRASH_STOP;
 	s->generation = vm->generation;
-	/* A socket path longer than sun_path could not be connected to: not ready. */
-	bool fits = vol && vol->export_path[0] &&
-		    strlen(vol->export_path) < sizeof(s->disk_vhost);
-	if (fits)
-		memcpy(s->disk_vhost, vol->export_path, strlen(vol->export_path) + 1);
-	s->disk_ready = fits && !strcmp(vol->state, volume_state_name(VOLUME_EXPORTED));
+	struct vm_spec_migration *m = &s->mig;
+	if (vm_mig_phase_parse(vm->mig.phase, &m->phase) < 0)
+		m->phase = MIG_FAILED;               /* the store validates it */
+	snprintf(m->to, sizeof(m->to), "%s", vm->mig.to);
+	m->incoming = vm->mig.to[0] && !strcmp(vm->mig.to, host) && strcmp(vm->host, host);
+	m->started_ms = vm->mig.started_ms;
+	snprintf(m->uri, sizeof(m->uri), "%s", vm->mig.uri);
+	if (!vol)
+		return;
+	if (m->incoming)
+		disk_from_export(vol->mig_export_path, !strcmp(vol->mig_host, host) &&
+				 !strcmp(vol->mig_state, volume_state_name(VOLUME_EXPORTED)), s);
+	else
+		disk_from_export(vol->export_path,
+				 !strcmp(vol->state, volume_state_name(VOLUME_EXPORTED)), s);
 }
 
 static int store_snapshot(struct desired_vms *src, struct vm_spec **specs, size_t *n)
@@ -72,9 +94,14 @@ static int store_snapshot(struct desired_vms *src, struct vm_spec **specs, size_
 	struct store_vm *vms = NULL;
 	struct store_volume *vols = NULL;
 	size_t nvms = 0, nvols = 0;
-	int rc = store_vm_list(d->store, d->host, false, &vms, &nvms);
+	/* Every host's: this host's VMs and those migrating to it (a fleet's store would
+	 * select both; one SQLite file holds a few hosts). */
+	int rc = store_vm_list(d->store, NULL, false, &vms, &nvms);
 	if (rc == 0)
-		rc = store_volume_list(d->store, d->host, false, &vols, &nvols);
+		rc = store_volume_list(d->store, NULL, false, &vols, &nvols);
+	if (rc == 0 && store_host_report(d->store, &d->self) < 0)
+		log_warn("vmengine", "msg=\"cannot report this host to the store\" error=\"%s\"",
+			 store_error(d->store));
 	if (rc < 0) {
 		log_warn("vmengine", "msg=\"store unavailable; keeping the last desired state\" "
 			 "error=\"%s\"", store_error(d->store));
@@ -84,11 +111,13 @@ static int store_snapshot(struct desired_vms *src, struct vm_spec **specs, size_
 	*specs = calloc(nvms ? nvms : 1, sizeof(**specs));
 	*n = 0;
 	for (size_t i = 0; *specs && i < nvms; i++) {
+		if (strcmp(vms[i].host, d->host) && strcmp(vms[i].mig.to, d->host))
+			continue;
 		const struct store_volume *vol = NULL;
 		for (size_t j = 0; j < nvols && !vol; j++)
 			if (vols[j].id == vms[i].volume_id)
 				vol = &vols[j];
-		spec_from_rows(&vms[i], vol, &(*specs)[(*n)++]);
+		spec_from_rows(&vms[i], vol, d->host, &(*specs)[(*n)++]);
 	}
 	free(vms);
 	free(vols);
@@ -104,10 +133,71 @@ static void store_changed(struct desired_vms *src)
 {
 }
 
+static void add_event(struct desired_store *d, unsigned id, const char *level, const char *msg)
+{
+	if (store_event_add(d->rstore, d->host, "vmengine", id, level, msg) < 0)
+		log_warn("vmengine", "vm=%u msg=\"cannot add an event to the store\" error=\"%s\"",
+			 id, store_error(d->rstore));
+}
+
+/* A migration's step in the store (docs/vmengine.md): the source writes its phases (failed
+ * ends the migration), the destination where it listens and, once its QEMU runs, that it
+ * took the VM over (the VM and its volume move to this host). Each phase is an event with
+ * its time since the migration's start. */
+static void report_migration(struct desired_store *d, const struct vm_state *st, bool step)
+{
+	const struct vm_migration *m = &st->mig;
+	char info[256] = "";
+	if (m->downtime_ms >= 0)
+		snprintf(info, sizeof(info), "total %lld ms, downtime %lld ms",
+			 (long long)m->total_ms, (long long)m->downtime_ms);
+	else if (m->transferred || m->remaining)
+		snprintf(info, sizeof(info), "transferred %llu MiB, remaining %llu MiB",
+			 (unsigned long long)(m->transferred >> 20),
+			 (unsigned long long)(m->remaining >> 20));
+	int rc = 0;
+	const char *what = "";
+	if (m->role == MIG_ROLE_SOURCE) {
+		what = "phase";
+		rc = store_vm_migration_phase(d->rstore, st->id, m->peer, vm_mig_phase_name(m->phase),
+					      m->since_ms, info[0] ? info : NULL,
+					      m->error[0] ? m->error : NULL,
+					      m->phase == MIG_FAILED);
+	} else if (m->role == MIG_ROLE_DEST && st->state == VM_RUNNING) {
+		what = "finish";
+		rc = store_vm_migration_finish(d->rstore, st->id, d->host,
+					       m->phase == MIG_RESTART_DEST ? "failed" : "completed");
+	} else if (m->role == MIG_ROLE_DEST && m->uri[0]) {
+		what = "uri";
+		rc = store_vm_migration_uri(d->rstore, st->id, d->host, m->uri);
+	}
+	if (rc < 0)
+		log_warn("vmengine", "vm=%u msg=\"cannot report the migration to the store\" "
+			 "step=%s error=\"%s\"", st->id, what, store_error(d->rstore));
+	if (!step)
+		return;
+	char msg[512];
+	double t = (double)(m->since_ms - m->started_ms) / 1000.0;
+	snprintf(msg, sizeof(msg), "migration %s%s%s%s (%s, at %.1f s)%s%s%s%s",
+		 m->role == MIG_ROLE_DEST && st->state == VM_RUNNING ? "taken over: "
+		 : "", vm_mig_phase_name(m->phase),
+		 m->role == MIG_ROLE_SOURCE ? " to " : "",
+		 m->role == MIG_ROLE_SOURCE ? m->peer : "", vm_mig_role_name(m->role),
+		 t < 0 ? 0.0 : t, info[0] ? ", " : "", info, m->error[0] ? ": " : "", m->error);
+	add_event(d, st->id, m->phase == MIG_FAILED || m->phase == MIG_FAILING ||
+		  m->phase == MIG_RESTART_DEST ? "warn" : "info", msg);
+}
+
 /* The reporter thread: one report at a time, the lock released around the store calls. */
 static void send_report(struct desired_store *d, const struct report *r)
 {
 	const struct vm_state *st = &r->st;
+	if (st->mig.role != MIG_ROLE_NONE)
+		report_migration(d, st, r->migration_event);
+	/* The destination's QEMU is not the VM's until it took the VM over: the row stays the
+	 * source's. */
+	if (st->mig.role == MIG_ROLE_DEST)
+		return;
 	if (store_vm_report(d->rstore, st->id, vm_state_name(st->state), st->reason, st->pid) < 0)
 		log_warn("vmengine", "vm=%u msg=\"cannot report to the store\" error=\"%s\"", st->id,
 			 store_error(d->rstore));
@@ -117,13 +207,10 @@ static void send_report(struct desired_store *d, const struct report *r)
 			 "error=\"%s\"", st->id, store_error(d->rstore));
 	if (r->disk_event) {
 		bool up = st->disk == VM_DISK_UP;
-		if (store_event_add(d->rstore, d->host, "vmengine", st->id, up ? "info" : "warn",
-				    vm_disk_event_name(st->disk)) < 0)
-			log_warn("vmengine", "vm=%u msg=\"cannot add an event to the store\" "
-				 "error=\"%s\"", st->id, store_error(d->rstore));
+		add_event(d, st->id, up ? "info" : "warn", vm_disk_event_name(st->disk));
 		return;
 	}
-	if (!r->notable)
+	if (!r->notable || r->migration_event)
 		return;
 	char msg[256];
 	snprintf(msg, sizeof(msg), "%s%s%s%s%s", vm_state_name(st->state),
@@ -131,9 +218,7 @@ static void send_report(struct desired_store *d, const struct report *r)
 		 st->escalation != ESC_NONE ? vm_escalation_name(st->escalation) : "",
 		 st->reason[0] ? " reason=" : "", st->reason);
 	bool bad = st->state == VM_ERROR || st->escalation >= ESC_TERM;
-	if (store_event_add(d->rstore, d->host, "vmengine", st->id, bad ? "warn" : "info", msg) < 0)
-		log_warn("vmengine", "vm=%u msg=\"cannot add an event to the store\" error=\"%s\"",
-			 st->id, store_error(d->rstore));
+	add_event(d, st->id, bad ? "warn" : "info", msg);
 }
 
 static void *reporter_main(void *arg)
@@ -196,7 +281,8 @@ static void store_report(struct desired_vms *src, const struct vm_state *st,
 		dropped_total = ++d->dropped;
 	}
 	*slot(d, d->n) = (struct report){ .st = *st, .notable = kind != VM_REPORT_REFRESH,
-					  .disk_event = kind == VM_REPORT_DISK };
+					  .disk_event = kind == VM_REPORT_DISK,
+					  .migration_event = kind == VM_REPORT_MIGRATION };
 	d->n++;
 	pthread_cond_signal(&d->wake);
 	pthread_mutex_unlock(&d->lock);
@@ -220,7 +306,8 @@ static void store_destroy(struct desired_vms *src)
 	free(d);
 }
 
-struct desired_vms *desired_vms_store_open(const char *url, const char *host, char *err,
+struct desired_vms *desired_vms_store_open(const char *url, const char *host,
+					  const struct vmengine_config *cfg, char *err,
 					  size_t errlen)
 {
 	struct desired_store *d = calloc(1, sizeof(*d));
@@ -242,6 +329,13 @@ struct desired_vms *desired_vms_store_open(const char *url, const char *host, ch
 	d->ops = (struct desired_vms){ store_snapshot, store_change_fd, store_changed,
 					  store_report, store_destroy };
 	snprintf(d->host, sizeof(d->host), "%s", host);
+	snprintf(d->self.name, sizeof(d->self.name), "%s", host);
+	if (cfg) {
+		d->self.max_memory_mb = cfg->max_memory_mb;
+		d->self.max_vcpus = cfg->max_vcpus;
+		snprintf(d->self.memory_backend, sizeof(d->self.memory_backend), "%s",
+			 cfg->memory_backend);
+	}
 	pthread_mutex_init(&d->lock, NULL);
 	pthread_cond_init(&d->wake, NULL);
 	int rc = pthread_create(&d->reporter, NULL, reporter_main, d);
@@ -254,6 +348,7 @@ struct desired_vms *desired_vms_store_open(const char *url, const char *host, ch
 		free(d);
 		return NULL;
 	}
-	store_host_seen(d->store, host);
+	if (store_host_report(d->store, &d->self) < 0)
+		store_host_seen(d->store, host);
 	return &d->ops;
 }

@@ -163,9 +163,11 @@ void engine_sync(struct engine *e)
 			wanted = specs[j].id == id;
 		struct vm_worker_status st;
 		vm_worker_status(e->workers[i], &st);
-		if (!wanted && st.known && st.state == VM_TERMINATED) {
+		if (!wanted && (st.known ? st.state == VM_TERMINATED : st.state == VM_STOPPED &&
+				!st.pid)) {
 			/* Finished and no longer desired (the store stops listing TERMINATED
-			 * VMs): retire its worker; vm.state stays as the record. */
+			 * VMs): retire its worker; vm.state stays as the record. Or gone from
+			 * this host (migrated away): nothing of it is left here. */
 			vm_worker_stop(e->workers[i]);
 			e->workers[i] = e->workers[--e->n_workers];
 			e->workers[e->n_workers] = NULL;

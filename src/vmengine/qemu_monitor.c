@@ -139,6 +139,44 @@ int qemu_monitor_query_migrate(struct qemu_monitor *mon, int64_t deadline,
 	return rc;
 }
 
+int qemu_monitor_query_migrate_info(struct qemu_monitor *mon, int64_t deadline,
+				    struct qemu_migrate_info *info)
+{
+	*info = (struct qemu_migrate_info){ .status = QEMU_MIGRATION_UNKNOWN };
+	json_t *ret;
+	int rc = run(mon, "query-migrate", NULL, deadline, &ret);
+	if (rc < 0)
+		return rc;
+	char err[128];
+	rc = qemu_monitor_json_parse_migrate_full(ret, info, err, sizeof(err));
+	if (rc < 0)
+		log_failure(mon, "query-migrate", rc, err);
+	json_decref(ret);
+	return rc;
+}
+
+int qemu_monitor_migrate_set_capability(struct qemu_monitor *mon, const char *capability,
+					bool on, int64_t deadline)
+{
+	json_t *args = qemu_monitor_json_capability_args(capability, on);
+	if (!args)
+		return capability && capability[0] ? -ENOMEM : -EINVAL;
+	return run(mon, "migrate-set-capabilities", args, deadline, NULL);
+}
+
+int qemu_monitor_migrate_incoming(struct qemu_monitor *mon, const char *uri, int64_t deadline)
+{
+	json_t *args = qemu_monitor_json_migrate_args(uri);
+	if (!args)
+		return uri && uri[0] ? -ENOMEM : -EINVAL;
+	return run(mon, "migrate-incoming", args, deadline, NULL);
+}
+
+int qemu_monitor_migrate_cancel(struct qemu_monitor *mon, int64_t deadline)
+{
+	return run(mon, "migrate_cancel", NULL, deadline, NULL);
+}
+
 int qemu_monitor_query_chardev(struct qemu_monitor *mon, const char *label, int64_t deadline,
 			       struct qemu_chardev_info *info)
 {

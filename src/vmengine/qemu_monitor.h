@@ -98,6 +98,17 @@ struct qemu_monitor_event {
 	enum qemu_migration_status migration_status;
 };
 
+/* query-migrate's answer: the status, RAM progress and timings, and what blocks a migration.
+ * Numbers QEMU did not send are 0 (has_ram false without a "ram" member). */
+struct qemu_migrate_info {
+	enum qemu_migration_status status;
+	bool has_ram;
+	uint64_t ram_transferred, ram_remaining, ram_total;   /* bytes */
+	int64_t total_time_ms, downtime_ms, setup_time_ms;    /* -1: not reported */
+	char blocked[256];               /* "blocked-reasons" joined by "; " ("": none) */
+	char error[256];                 /* "error-desc" */
+};
+
 /* One character device as query-chardev reports it. */
 struct qemu_chardev_info {
 	bool connected;                  /* a socket chardev has its peer */
@@ -133,6 +144,16 @@ int qemu_monitor_migrate(struct qemu_monitor *mon, const char *uri, int64_t dead
 /* query-migrate: the status of the last migration (QEMU_MIGRATION_NONE when there was none). */
 int qemu_monitor_query_migrate(struct qemu_monitor *mon, int64_t deadline,
 			       enum qemu_migration_status *status);
+/* query-migrate in full (struct qemu_migrate_info). */
+int qemu_monitor_query_migrate_info(struct qemu_monitor *mon, int64_t deadline,
+				    struct qemu_migrate_info *info);
+/* migrate-set-capabilities with one capability (e.g. "events") on or off. */
+int qemu_monitor_migrate_set_capability(struct qemu_monitor *mon, const char *capability,
+					bool on, int64_t deadline);
+/* migrate-incoming uri: a QEMU started with -incoming defer listens there. */
+int qemu_monitor_migrate_incoming(struct qemu_monitor *mon, const char *uri, int64_t deadline);
+/* migrate_cancel: asks the outgoing migration to stop (query-migrate tells when it has). */
+int qemu_monitor_migrate_cancel(struct qemu_monitor *mon, int64_t deadline);
 
 /* query-chardev, for the character device `label` (e.g. a vhost-user disk's "disk0").
  * -ENOENT (connection kept) when QEMU has no such chardev. */

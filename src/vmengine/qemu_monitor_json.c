@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <string.h>
 
 static const char *const run_state_names[QEMU_RUN_STATE__MAX] = {
@@ -113,6 +114,80 @@ int qemu_monitor_json_parse_migrate_info(const json_t *ret, enum qemu_migration_
 		return bad(err, errlen, "query-migrate: \"status\" is not a string");
 	*status = qemu_monitor_json_migration_status_parse(json_string_value(s));
 	return 0;
+}
+
+/* A non-negative integer member: 0 absent (*out untouched), 1 read, -1 wrong type. */
+static int get_uint(const json_t *obj, const char *key, uint64_t *out)
+{
+	const json_t *v = json_object_get(obj, key);
+	if (!v)
+		return 0;
+	if (!json_is_integer(v) || json_integer_value(v) < 0)
+		return -1;
+	*out = (uint64_t)json_integer_value(v);
+	return 1;
+}
+
+static int get_ms(const json_t *obj, const char *key, int64_t *out)
+{
+	uint64_t v;
+	int rc = get_uint(obj, key, &v);
+	if (rc == 1)
+		*out = v > INT64_MAX ? INT64_MAX : (int64_t)v;
+	return rc;
+}
+
+int qemu_monitor_json_parse_migrate_full(const json_t *ret, struct qemu_migrate_info *info,
+					 char *err, size_t errlen)
+{
+	*info = (struct qemu_migrate_info){ .total_time_ms = -1, .downtime_ms = -1,
+					    .setup_time_ms = -1 };
+	int rc = qemu_monitor_json_parse_migrate_info(ret, &info->status, err, errlen);
+	if (rc < 0)
+		return rc;
+	if (get_ms(ret, "total-time", &info->total_time_ms) < 0 ||
+	    get_ms(ret, "downtime", &info->downtime_ms) < 0 ||
+	    get_ms(ret, "setup-time", &info->setup_time_ms) < 0)
+		return bad(err, errlen, "query-migrate: a time is not a non-negative integer");
+	const json_t *ram = json_object_get(ret, "ram");
+	if (ram) {
+		if (!json_is_object(ram))
+			return bad(err, errlen, "query-migrate: \"ram\" is not an object");
+		if (get_uint(ram, "transferred", &info->ram_transferred) < 0 ||
+		    get_uint(ram, "remaining", &info->ram_remaining) < 0 ||
+		    get_uint(ram, "total", &info->ram_total) < 0)
+			return bad(err, errlen, "query-migrate: a \"ram\" number is not a "
+				   "non-negative integer");
+		info->has_ram = true;
+	}
+	const json_t *blocked = json_object_get(ret, "blocked-reasons");
+	if (blocked) {
+		if (!json_is_array(blocked))
+			return bad(err, errlen, "query-migrate: \"blocked-reasons\" is not a list");
+		size_t i, used = 0;
+		const json_t *r;
+		json_array_foreach(blocked, i, r) {
+			const char *text = json_string_value(r);
+			if (!text)
+				return bad(err, errlen, "query-migrate: a blocked reason is not a "
+					   "string");
+			int n = snprintf(info->blocked + used, sizeof(info->blocked) - used, "%s%s",
+					 used ? "; " : "", text);
+			used = n < 0 ? used : used + (size_t)n >= sizeof(info->blocked)
+						       ? sizeof(info->blocked) - 1 : used + (size_t)n;
+		}
+	}
+	const char *desc = json_string_value(json_object_get(ret, "error-desc"));
+	snprintf(info->error, sizeof(info->error), "%s", desc ? desc : "");
+	return 0;
+}
+
+json_t *qemu_monitor_json_capability_args(const char *capability, bool on)
+{
+	if (!capability || !capability[0])
+		return NULL;
+	return json_pack("{s:[{s:s, s:b}]}", "capabilities", "capability", capability, "state",
+			 on);
 }
 
 json_t *qemu_monitor_json_migrate_args(const char *uri)

@@ -10,6 +10,7 @@
 #ifndef VMENGINE_QEMU_MONITOR_JSON_H
 #define VMENGINE_QEMU_MONITOR_JSON_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <jansson.h>
 
@@ -34,7 +35,18 @@ int qemu_monitor_json_parse_status(const json_t *ret, enum qemu_run_state *state
 int qemu_monitor_json_parse_migrate_info(const json_t *ret, enum qemu_migration_status *status,
 					 char *err, size_t errlen);
 
-/* migrate's arguments ({"uri": uri}), a new reference; NULL when uri is NULL or empty, or on
+/* query-migrate's return value in full (qemu_monitor.h's struct qemu_migrate_info): {} is
+ * QEMU_MIGRATION_NONE; "ram" read when it is an object; "blocked-reasons" (a list of
+ * strings) joined. -EBADMSG with err set as for parse_migrate_info, or when a present "ram"
+ * member or a number of it, or "blocked-reasons", has the wrong type. */
+int qemu_monitor_json_parse_migrate_full(const json_t *ret, struct qemu_migrate_info *info,
+					 char *err, size_t errlen);
+
+/* migrate-set-capabilities' arguments for one capability, a new reference; NULL when the
+ * name is NULL or empty. */
+json_t *qemu_monitor_json_capability_args(const char *capability, bool on);
+
+/* migrate's (and migrate-incoming's) arguments ({"uri": uri}), a new reference; NULL when uri is NULL or empty, or on
  * ENOMEM. */
 json_t *qemu_monitor_json_migrate_args(const char *uri);
 

@@ -101,7 +101,8 @@ char **qemu_build_argv(const struct vmengine_config *cfg, const struct vm_spec *
 	add(&b, "-smp");
 	add(&b, "%u", s->vcpus);
 	add(&b, "-object");
-	add(&b, "memory-backend-memfd,id=mem0,size=%uM,share=on", s->memory_mb);
+	add(&b, "memory-backend-memfd,id=mem0,size=%uM,share=on%s", s->memory_mb,
+	    !strcmp(cfg->memory_backend, "memfd-hugetlb") ? ",hugetlb=on" : "");
 	add(&b, "-numa");
 	add(&b, "node,memdev=mem0");
 	if (s->disk_vhost[0]) {

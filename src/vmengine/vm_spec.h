@@ -14,6 +14,16 @@
 
 enum vm_on_crash { ON_CRASH_STOP, ON_CRASH_RESTART };
 
+/* The VM's live migration as the store has it (desired_vms_store.c); none from spec files. */
+struct vm_spec_migration {
+	enum vm_mig_phase phase;        /* the store's phase (MIG_NONE: never migrated) */
+	char to[64];                    /* the destination host while one is under way, else "" */
+	bool incoming;                  /* this host is that destination: disk_vhost and
+					 * disk_ready are the export made here for it */
+	int64_t started_ms;
+	char uri[160];                  /* where the destination's QEMU listens, once it does */
+};
+
 struct vm_spec {
 	unsigned id;
 	char name[64];
@@ -29,6 +39,7 @@ struct vm_spec {
 	enum vm_on_crash on_crash;
 	uint64_t generation;            /* bumped by whoever wants a stopped VM started again */
 	bool disk_ready;                /* its export exists: QEMU may be launched */
+	struct vm_spec_migration mig;
 };
 
 /* Validates and decodes a spec object:

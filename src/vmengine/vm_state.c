@@ -55,6 +55,85 @@ static void utf8_copy(char *dst, size_t size, const char *src)
 	dst[o] = '\0';
 }
 
+static int lookup(const char *const *names, int n, const char *name)
+{
+	for (int i = 0; i < n; i++)
+		if (strcmp(names[i], name) == 0)
+			return i;
+	return -1;
+}
+
+static const char *const g_role_names[MIG_ROLE_COUNT] = { "none", "source", "destination" };
+
+const char *vm_mig_role_name(enum vm_mig_role r)
+{
+	return (unsigned)r < MIG_ROLE_COUNT ? g_role_names[r] : "?";
+}
+
+static json_t *migration_json(const struct vm_migration *m)
+{
+	if (m->role == MIG_ROLE_NONE)
+		return json_null();
+	char err[sizeof(m->error)];
+	utf8_copy(err, sizeof(err), m->error);
+	return json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:s}",
+			 "role", vm_mig_role_name(m->role), "phase", vm_mig_phase_name(m->phase),
+			 "peer", m->peer, "started", (json_int_t)m->started_ms,
+			 "since", (json_int_t)m->since_ms, "progress", (json_int_t)m->progress_ms,
+			 "transferred", (json_int_t)m->transferred,
+			 "remaining", (json_int_t)m->remaining,
+			 "downtime_ms", (json_int_t)m->downtime_ms,
+			 "total_ms", (json_int_t)m->total_ms, "uri", m->uri, "error", err);
+}
+
+static int migration_from_json(const json_t *o, struct vm_migration *m, char *err,
+			       size_t errlen)
+{
+	*m = (struct vm_migration){ .downtime_ms = -1, .total_ms = -1 };
+	if (!o || json_is_null(o))
+		return 0;
+	const char *role = NULL, *phase = NULL, *peer = "", *uri = "", *error = "";
+	uint64_t started = 0, since = 0, progress = 0, transferred = 0, remaining = 0;
+	json_t *downtime = NULL, *total = NULL;      /* -1 (not known) or a count */
+	struct jparam spec[] = {
+		{ "role", JP_STRING, true, &role, NULL },
+		{ "phase", JP_STRING, true, &phase, NULL },
+		{ "peer", JP_STRING, false, &peer, NULL },
+		{ "started", JP_UINT64, false, &started, NULL },
+		{ "since", JP_UINT64, false, &since, NULL },
+		{ "progress", JP_UINT64, false, &progress, NULL },
+		{ "transferred", JP_UINT64, false, &transferred, NULL },
+		{ "remaining", JP_UINT64, false, &remaining, NULL },
+		{ "downtime_ms", JP_ANY, false, &downtime, NULL },
+		{ "total_ms", JP_ANY, false, &total, NULL },
+		{ "uri", JP_STRING, false, &uri, NULL },
+		{ "error", JP_STRING, false, &error, NULL },
+	};
+	char derr[120];
+	if (!json_is_object(o) || json_decode_params(o, JPARAMS(spec), derr, sizeof(derr)) < 0) {
+		snprintf(err, errlen, "migration: %s", json_is_object(o) ? derr : "not an object");
+		return -EINVAL;
+	}
+	int r = lookup(g_role_names, MIG_ROLE_COUNT, role);
+	enum vm_mig_phase p;
+	if (r <= 0 || vm_mig_phase_parse(phase, &p) < 0 || p == MIG_NONE ||
+	    strlen(peer) >= sizeof(m->peer) || strlen(uri) >= sizeof(m->uri)) {
+		snprintf(err, errlen, "migration: bad role, phase, peer or uri");
+		return -EINVAL;
+	}
+	*m = (struct vm_migration){
+		.role = (enum vm_mig_role)r, .phase = p, .started_ms = (int64_t)started,
+		.since_ms = (int64_t)since, .progress_ms = (int64_t)progress,
+		.transferred = transferred, .remaining = remaining,
+		.downtime_ms = json_is_integer(downtime) ? json_integer_value(downtime) : -1,
+		.total_ms = json_is_integer(total) ? json_integer_value(total) : -1,
+	};
+	snprintf(m->peer, sizeof(m->peer), "%s", peer);
+	snprintf(m->uri, sizeof(m->uri), "%s", uri);
+	utf8_copy(m->error, sizeof(m->error), error);
+	return 0;
+}
+
 int vm_state_save(const char *path, const struct vm_state *s)
 {
 	char reason[sizeof(s->reason)];
@@ -73,6 +152,8 @@ int vm_state_save(const char *path, const struct vm_state *s)
 			      "disk_connected", s->disk == VM_DISK_UNKNOWN ? json_null()
 						: json_boolean(s->disk == VM_DISK_UP),
 			      "disk_since", (json_int_t)s->disk_since_ms);
+	if (o)
+		json_object_set_new(o, "migration", migration_json(&s->mig));
 	char *text = o ? json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
 	json_decref(o);
 	if (!text)
@@ -82,14 +163,6 @@ int vm_state_save(const char *path, const struct vm_state *s)
 	int rc = atomic_write_file(path, text, len + 1, 0600);
 	free(text);
 	return rc;
-}
-
-static int lookup(const char *const *names, int n, const char *name)
-{
-	for (int i = 0; i < n; i++)
-		if (strcmp(names[i], name) == 0)
-			return i;
-	return -1;
 }
 
 int vm_state_load(const char *path, struct vm_state *s, char *err, size_t errlen)
@@ -109,7 +182,7 @@ int vm_state_load(const char *path, struct vm_state *s, char *err, size_t errlen
 	}
 	uint32_t id = 0, launches = 0;
 	uint64_t since = 0, stopping = 0, terminating = 0, generation = 0, disk_since = 0;
-	json_t *disk = NULL;
+	json_t *disk = NULL, *migration = NULL;
 	int32_t pid = 0;
 	const char *state = NULL, *escalation = "none", *reason = "", *uuid = "";
 	bool restart_pending = false, held = false;
@@ -129,13 +202,18 @@ int vm_state_load(const char *path, struct vm_state *s, char *err, size_t errlen
 		{ "launches", JP_UINT32, false, &launches, NULL },
 		{ "disk_connected", JP_ANY, false, &disk, NULL },
 		{ "disk_since", JP_UINT64, false, &disk_since, NULL },
+		{ "migration", JP_ANY, false, &migration, NULL },
 	};
 	char derr[160];
 	rc = json_decode_params(o, JPARAMS(spec), derr, sizeof(derr));
 	enum vm_state_kind kind = VM_ERROR;
-	/* vm.state holds only what vmengine writes: not the store's CREATING or MIGRATING. */
-	int k = rc < 0 || vm_state_parse(state, &kind) < 0 || kind >= VM_LOCAL_STATE_COUNT ? -1
-									     : (int)kind;
+	struct vm_migration mig;
+	if (rc == 0 && migration_from_json(migration, &mig, derr, sizeof(derr)) < 0)
+		rc = -EINVAL;
+	/* vm.state holds only what vmengine writes: not the store's CREATING, and MIGRATING
+	 * only with the migration it is part of. */
+	int k = rc < 0 || vm_state_parse(state, &kind) < 0 || kind == VM_CREATING ||
+		(kind == VM_MIGRATING) != (mig.role != MIG_ROLE_NONE) ? -1 : (int)kind;
 	int e = rc < 0 ? -1 : lookup(g_escalation_names, ESC_COUNT, escalation);
 	if (rc < 0 || k < 0 || e < 0 || pid < 0 || strlen(uuid) > 36) {
 		snprintf(err, errlen, "%s", rc < 0 ? derr : k < 0 ? "unknown state"
@@ -151,7 +229,7 @@ int vm_state_load(const char *path, struct vm_state *s, char *err, size_t errlen
 		.restart_pending = restart_pending, .held = held, .launches = launches,
 		.disk = json_is_true(disk) ? VM_DISK_UP : json_is_false(disk) ? VM_DISK_DOWN
 									  : VM_DISK_UNKNOWN,
-		.disk_since_ms = (int64_t)disk_since,
+		.disk_since_ms = (int64_t)disk_since, .mig = mig,
 	};
 	utf8_copy(s->reason, sizeof(s->reason), reason);
 	snprintf(s->uuid, sizeof(s->uuid), "%s", uuid);

@@ -13,7 +13,8 @@
 #include <stdint.h>
 
 
-/* The states vm.state may hold: those vmengine writes, STARTING .. ERROR (states.h). */
+/* The states vm.state may hold: those vmengine writes, STARTING .. ERROR (states.h), and
+ * MIGRATING while the VM takes part in a migration. */
 #define VM_LOCAL_STATE_COUNT VM_CREATING
 
 /* A vhost-user disk's connection as QEMU last reported it (query-chardev). */
@@ -21,6 +22,25 @@ enum vm_disk { VM_DISK_UNKNOWN, VM_DISK_DOWN, VM_DISK_UP };
 
 /* How far a stop has been pushed. */
 enum vm_escalation { ESC_NONE, ESC_POWERDOWN, ESC_QUIT, ESC_TERM, ESC_KILL, ESC_COUNT };
+
+/* A VM's part in a live migration (docs/vmengine.md): the source (its QEMU sends) or the
+ * destination (its QEMU, started with -incoming defer, receives). */
+enum vm_mig_role { MIG_ROLE_NONE, MIG_ROLE_SOURCE, MIG_ROLE_DEST, MIG_ROLE_COUNT };
+
+/* vm.state's "migration" object (absent: none). Persisted at every phase change, so a
+ * restarted vmengine goes on, or fails the migration, within the same bounds. */
+struct vm_migration {
+	enum vm_mig_role role;
+	enum vm_mig_phase phase;
+	char peer[64];                  /* the source: the destination host */
+	int64_t started_ms;             /* the migration's start (the request's, from the store) */
+	int64_t since_ms;               /* the phase's */
+	int64_t progress_ms;            /* the last time ram.transferred or ram.remaining moved */
+	uint64_t transferred, remaining;   /* their last values */
+	int64_t downtime_ms, total_ms;  /* QEMU's, once completed (-1: not known) */
+	char uri[160];                  /* the destination: where its QEMU listens */
+	char error[160];                /* why it failed */
+};
 
 struct vm_state {
 	unsigned id;
@@ -40,12 +60,15 @@ struct vm_state {
 	enum vm_disk disk;              /* "disk_connected": true, false, null (unknown, or no
 					 * vhost-user disk, or no QEMU) */
 	int64_t disk_since_ms;          /* when disk last changed */
+	struct vm_migration mig;        /* role MIG_ROLE_NONE: none; state is then not MIGRATING */
 };
 
 /* What a write of vm.state tells the store (desired_vms.h report()): only a refresh of the
  * VM's row, or also an event for operators — the state or escalation changed, or the disk's
  * connection did (disk_disconnected / disk_reconnected). */
-enum vm_report_kind { VM_REPORT_REFRESH, VM_REPORT_STATE, VM_REPORT_DISK };
+enum vm_report_kind { VM_REPORT_REFRESH, VM_REPORT_STATE, VM_REPORT_DISK, VM_REPORT_MIGRATION };
+
+const char *vm_mig_role_name(enum vm_mig_role r);
 
 const char *vm_escalation_name(enum vm_escalation e);
 /* Active: a QEMU may exist for it. */

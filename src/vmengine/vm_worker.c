@@ -6,6 +6,7 @@
  * cmdline names this VM. QEMU is driven only through the typed monitor (qemu_monitor.h):
  * this file decides what to ask and what an answer or an event means for the VM. */
 #include "vm_worker.h"
+#include "vm_worker_core.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -22,6 +23,7 @@
 #include "deadline_io.h"
 #include "escalation.h"
 #include "log.h"
+#include "migration.h"
 #include "qemu_monitor.h"
 #include "qemu_proc.h"
 #include "vm_disk.h"
@@ -29,226 +31,10 @@
 
 #define LAUNCH_BACKOFF_MAX_MS 30000
 
-struct vm_worker {
-	unsigned id;
-	const struct vmengine_config *cfg;
-	struct qemu_paths paths;
-	char state_path[PATH_MAX + 16];
-	pthread_t thread;
-
-	pthread_mutex_t lock;            /* guards the fields down to `stop` */
-	pthread_cond_t wake;
-	struct vm_spec spec;
-	bool has_spec, woken, stop;
-
-	/* the worker thread's own */
-	struct vm_state st;
-	struct qemu_monitor *mon;       /* NULL while not connected */
-	char exit_reason[64];            /* what QEMU said before it went away */
-	int64_t next_launch_ms;          /* monotonic */
-	unsigned launch_failures;
-	bool warned_no_spec, waiting_for_disk;
-	bool state_known;                /* vm.state exists */
-	bool vhost_disk;                 /* the spec's disk is a vhost-user socket */
-
-	vm_report_fn report;
-	void *report_ctx;
-
-	/* for status (any thread) */
-	pthread_mutex_t status_lock;
-	struct vm_worker_status status;
-};
 
 unsigned vm_worker_id(const struct vm_worker *w)
 {
 	return w->id;
-}
-
-/* ---------------------------------------------------------------- state */
-
-static void publish_status(struct vm_worker *w)
-{
-	pthread_mutex_lock(&w->status_lock);
-	w->status = (struct vm_worker_status){
-		.id = w->id, .state = w->st.state, .pid = w->st.pid,
-		.escalation = w->st.escalation, .last_reconcile_ms = wall_ms(),
-		.known = w->state_known, .disk = w->st.disk,
-		.disk_since_ms = w->st.disk_since_ms,
-	};
-	snprintf(w->status.reason, sizeof(w->status.reason), "%s", w->st.reason);
-	pthread_mutex_unlock(&w->status_lock);
-}
-
-void vm_worker_status(struct vm_worker *w, struct vm_worker_status *out)
-{
-	pthread_mutex_lock(&w->status_lock);
-	*out = w->status;
-	pthread_mutex_unlock(&w->status_lock);
-}
-
-static void save_state_kind(struct vm_worker *w, enum vm_report_kind kind)
-{
-	int rc = vm_state_save(w->state_path, &w->st);
-	if (rc == 0)
-		w->state_known = true;
-	if (rc == 0 && w->report)
-		w->report(w->report_ctx, &w->st, kind);
-	if (rc < 0)
-		log_error("vmengine", "vm=%u msg=\"cannot write vm.state\" error=\"%s\"", w->id,
-			  strerror(-rc));
-	publish_status(w);
-}
-
-static void save_state(struct vm_worker *w)
-{
-	save_state_kind(w, VM_REPORT_REFRESH);
-}
-
-static void enter_state(struct vm_worker *w, enum vm_state_kind k, const char *reason)
-{
-	enum vm_state_kind old = w->st.state;
-	w->st.state = k;
-	w->st.since_ms = wall_ms();
-	if (reason && reason != w->st.reason)   /* keeping the reason: no overlapping copy */
-		snprintf(w->st.reason, sizeof(w->st.reason), "%s", reason);
-	save_state_kind(w, VM_REPORT_STATE);
-	log_info("vmengine", "vm=%u msg=\"state\" from=%s to=%s pid=%d reason=\"%s\"", w->id,
-		 vm_state_name(old), vm_state_name(k), w->st.pid, w->st.reason);
-}
-
-/* A live QEMU of this VM whose pid vm.state does not hold (vmengine died during the launch,
- * or QEMU's first process gave way to its daemon): the pidfile's pid when it is ours, else
- * any process whose cmdline names the VM and this root's pidfile. 0 when there is none. */
-static int find_qemu(struct vm_worker *w)
-{
-	int pid = qemu_read_pidfile(w->paths.pidfile);
-	if (pid > 0 && qemu_pid_matches(pid, w->id))
-		return pid;
-	pid = qemu_find_pid(w->id, w->paths.pidfile);
-	return pid > 0 ? pid : 0;
-}
-
-static void take_pid(struct vm_worker *w, int pid, const char *why)
-{
-	log_warn("vmengine", "vm=%u msg=\"QEMU found\" pid=%d old_pid=%d why=\"%s\"", w->id, pid,
-		 w->st.pid, why);
-	w->st.pid = pid;
-	save_state(w);
-}
-
-/* ---------------------------------------------------------------- monitor */
-
-static void mon_drop(struct vm_worker *w)
-{
-	qemu_monitor_close(w->mon);
-	w->mon = NULL;
-}
-
-static void handle_event(struct vm_worker *w, const struct qemu_monitor_event *ev)
-{
-	/* The first cause wins: the SHUTDOWN that follows our own quit after a guest
-	 * shutdown or panic is not the reason the VM stopped. */
-	if (ev->kind == QEMU_EVENT_SHUTDOWN && !w->exit_reason[0]) {
-		snprintf(w->exit_reason, sizeof(w->exit_reason), "%s",
-			 ev->shutdown_reason[0] ? ev->shutdown_reason : "shutdown");
-	} else if (ev->kind == QEMU_EVENT_GUEST_PANICKED) {
-		snprintf(w->exit_reason, sizeof(w->exit_reason), "guest-panic");
-	}
-	log_info("vmengine", "vm=%u event=%s reason=%s", w->id, ev->name,
-		 w->exit_reason[0] ? w->exit_reason : "-");
-}
-
-/* Takes in what QEMU sent, then drops a connection that is gone: the events read before QEMU
- * closed the socket (the SHUTDOWN of a quit, of a signal) are handled first, never dropped
- * with the connection. */
-static void drain_events(struct vm_worker *w)
-{
-	if (!w->mon)
-		return;
-	int rc = qemu_monitor_poll_events(w->mon, 0);
-	struct qemu_monitor_event ev;
-	while (qemu_monitor_next_event(w->mon, &ev))
-		handle_event(w, &ev);
-	if (rc < 0 || !qemu_monitor_connected(w->mon))
-		mon_drop(w);
-}
-
-/* The deadline of a monitor call given timeout_ms (at least the monitor's floor). */
-static int64_t mon_deadline(int timeout_ms)
-{
-	return deadline_after_ms(timeout_ms < QEMU_MONITOR_MIN_TIMEOUT_MS
-				 ? QEMU_MONITOR_MIN_TIMEOUT_MS : timeout_ms);
-}
-
-static int64_t *since_of(struct vm_worker *w)
-{
-	return w->st.state == VM_TERMINATING ? &w->st.terminating_since_ms
-					     : &w->st.stopping_since_ms;
-}
-
-static int time_to_next_step_ms(struct vm_worker *w)
-{
-	return escalation_call_budget_ms(w->cfg, w->st.state, *since_of(w), w->st.escalation,
-					 wall_ms(), QEMU_MONITOR_MIN_TIMEOUT_MS);
-}
-
-/* The time any monitor call (connect included) may take now: while a stop is under way, no
- * later than its next step (escalation.h), else qmp_timeout. Adoption, reconnects and
- * commands all take it, so a monitor that never answers never delays a step. */
-static int mon_budget_ms(struct vm_worker *w)
-{
-	bool stopping = w->st.state == VM_STOPPING || w->st.state == VM_TERMINATING ||
-			(w->st.state == VM_RESTARTING && w->st.pid > 0);
-	return stopping ? time_to_next_step_ms(w) : (int)w->cfg->qmp_timeout_ms;
-}
-
-/* Connects the monitor when it is not, before deadline (at most the configured QMP deadline,
- * and no later than the next escalation step). A fresh connection asks query-status: a guest
- * that shut down or panicked while nobody listened (vmengine away, a dropped connection)
- * left QEMU paused (-no-shutdown) and its event is gone. Only exit_reason is set here;
- * progress() and escalate() act on it. */
-static int mon_ensure(struct vm_worker *w, int64_t deadline)
-{
-	if (w->mon)
-		return 0;
-	int err = 0;
-	w->mon = qemu_monitor_open(w->paths.monitor, w->id, deadline, &err);
-	if (!w->mon)
-		return err;
-	enum qemu_run_state status;
-	int rc = qemu_monitor_query_status(w->mon, deadline, &status);
-	if (rc < 0) {
-		if (!qemu_monitor_connected(w->mon)) {
-			mon_drop(w);
-			return rc;
-		}
-		return 0;
-	}
-	const char *reason = vm_reason_of_run_state(status);
-	if (reason && !w->exit_reason[0]) {
-		snprintf(w->exit_reason, sizeof(w->exit_reason), "%s", reason);
-		log_info("vmengine", "vm=%u msg=\"guest stopped while QMP was disconnected\" "
-			 "status=%s reason=%s", w->id, qemu_monitor_run_state_name(status), reason);
-	}
-	return 0;
-}
-
-/* After a monitor call: drops a connection the call lost and takes in the events it read. */
-static int mon_done(struct vm_worker *w, int rc)
-{
-	drain_events(w);        /* the events first: a lost connection is dropped after them */
-	return rc;
-}
-
-/* One command (cont, system_powerdown, quit) with a deadline, connecting first if needed. */
-static int mon_command(struct vm_worker *w, int (*cmd)(struct qemu_monitor *, int64_t),
-		       int timeout_ms)
-{
-	int64_t deadline = mon_deadline(timeout_ms);
-	int rc = mon_ensure(w, deadline);
-	if (rc < 0)
-		return rc;
-	return mon_done(w, cmd(w->mon, deadline));
 }
 
 /* A running VM's vhost-user disk connection (vm_disk.h): recorded, reported, and each change
@@ -445,6 +231,34 @@ static void begin_stop(struct vm_worker *w, enum vm_state_kind k, int64_t since)
 	escalate(w);
 }
 
+/* ---------------------------------------------------------------- migration (migration.h) */
+
+static void launch(struct vm_worker *w, const struct vm_spec *spec, const char *why);
+
+/* One tick of the VM's migration, which has the VM while it lasts (migration.c). */
+static void migrate_tick(struct vm_worker *w, const struct vm_spec *spec)
+{
+	struct mig_host h = { w, w->cfg, w->id, &w->st, &w->paths, mig_monitor, mig_after_call,
+			      mig_save };
+	switch (migration_step(&h, spec)) {
+	case MIG_OUT_GONE:         /* nothing of the VM is left here */
+		mon_drop(w);
+		unlink(w->state_path);
+		w->st = (struct vm_state){ .id = w->id, .state = VM_STOPPED };
+		w->state_known = false;
+		break;
+	case MIG_OUT_LAUNCH:
+		mon_drop(w);
+		w->next_launch_ms = 0;
+		w->st.pid = 0;
+		if (spec)
+			launch(w, spec, w->st.reason[0] ? w->st.reason : "migration failed");
+		break;
+	default:
+		break;
+	}
+}
+
 /* ---------------------------------------------------------------- reconcile */
 
 /* QEMU is gone: record why and decide what comes next. */
@@ -586,6 +400,11 @@ static void progress(struct vm_worker *w)
 
 static void reconcile(struct vm_worker *w, const struct vm_spec *spec)
 {
+	if (migration_takes(&w->st, spec)) {
+		migrate_tick(w, spec);
+		publish_status(w);
+		return;
+	}
 	bool alive = w->st.pid > 0 && qemu_pid_matches(w->st.pid, w->id);
 	if (alive)
 		drain_events(w);
@@ -666,11 +485,15 @@ static void adopt(struct vm_worker *w)
 			alive = true;
 		}
 	}
-	log_info("vmengine", "vm=%u msg=\"adopting\" state=%s pid=%d alive=%d escalation=%s",
-		 w->id, vm_state_name(w->st.state), w->st.pid, alive,
-		 vm_escalation_name(w->st.escalation));
+	log_info("vmengine", "vm=%u msg=\"adopting\" state=%s pid=%d alive=%d escalation=%s "
+		 "migration=%s", w->id, vm_state_name(w->st.state), w->st.pid, alive,
+		 vm_escalation_name(w->st.escalation), vm_mig_phase_name(w->st.mig.phase));
 	if (alive && mon_ensure(w, mon_deadline(mon_budget_ms(w))) == 0)
 		drain_events(w);
+	if (w->st.mig.role != MIG_ROLE_NONE) {
+		publish_status(w);      /* the migration goes on from vm.state (migration.c) */
+		return;
+	}
 	if (vm_state_active(w->st.state) && !alive && w->st.pid > 0) {
 		on_qemu_gone(w, NULL);       /* died while vmengine was away: reason lost */
 	} else if (vm_state_active(w->st.state) && !alive && !relaunch_pending(w)) {
@@ -685,6 +508,8 @@ static void adopt(struct vm_worker *w)
 
 static int wait_ms(struct vm_worker *w)
 {
+	if (w->st.mig.role != MIG_ROLE_NONE)
+		return migration_wait_ms(&w->st, w->cfg);
 	bool stopping = w->st.state == VM_STOPPING || w->st.state == VM_TERMINATING ||
 			(w->st.state == VM_RESTARTING && !relaunch_pending(w));
 	return escalation_wait_ms(w->cfg, stopping ? w->st.state : VM_RUNNING, *since_of(w),

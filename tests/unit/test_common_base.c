@@ -44,8 +44,10 @@ Test(paths, layout)
 	cr_assert_str_eq(p, "/r/vmengine/vms/7/qmp-operator.sock");
 	paths_diskengine_status(p, sizeof(p), "/r", "attach");
 	cr_assert_str_eq(p, "/r/diskengine/attach.json");
-	paths_volume_base(p, sizeof(p), "/r", 3, 1);
-	cr_assert_str_eq(p, "/r/volumes/vol3/base1.img");
+	paths_volumes_dir(p, sizeof(p), "/r");
+	cr_assert_str_eq(p, "/r/volumes");
+	paths_volume_base(p, sizeof(p), "/shared/volumes", 3, 1);   /* [diskengine] volumes_dir */
+	cr_assert_str_eq(p, "/shared/volumes/vol3/base1.img");
 	paths_supervisor_state(p, sizeof(p), "/r");
 	cr_assert_str_eq(p, "/r/run/supervisor.json");
 	char small[8];
