@@ -356,14 +356,14 @@ static enum mig_outcome source_fail(const struct mig_host *h, const struct vm_sp
 	unlink(h->paths->pidfile);
 	if (h->cfg->migrate_failure == MIGRATE_FAILURE_RESTART_ON_DESTINATION) {
 		char why[sizeof(m->error)];
-		snprintf(why, sizeof(why), "%.60s; the source did not run again: restarting on "
-			 "%.32s", m->error, m->peer);
+		snprintf(why, sizeof(why), "%.100s; source not running: restarting on %.20s",
+			 m->error, m->peer);
 		enter(h, MIG_RESTART_DEST, why);
 		return MIG_OUT_BUSY;               /* gone once the destination took it over */
 	}
 	char why[sizeof(m->error)];
-	snprintf(why, sizeof(why), "%.80s; the source did not run again: restarted on the "
-		 "source", m->error);
+	snprintf(why, sizeof(why), "%.100s; source not running: restarted on the source",
+		 m->error);
 	enter(h, MIG_FAILED, why);
 	h->st->mig = (struct vm_migration){ .downtime_ms = -1, .total_ms = -1 };
 	snprintf(h->st->reason, sizeof(h->st->reason), "migration failed: restarted");

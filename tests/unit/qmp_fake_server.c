@@ -140,7 +140,17 @@ static bool srv_handle(int fd, json_t *req)
 	char buf[2048];
 	if (!cmd)
 		return false;
-	if (!strcmp(cmd, "query-status") && srv.status) {
+	pthread_mutex_lock(&srv.lock);
+	const char *silent = srv.silent_cmd, *info = srv.migrate_info;
+	pthread_mutex_unlock(&srv.lock);
+	if (silent && !strcmp(cmd, silent)) {
+		/* never answered */
+	} else if (!strcmp(cmd, "query-migrate") && info) {
+		srv_return(fd, req, info);
+	} else if (!strcmp(cmd, "migrate_cancel") || !strcmp(cmd, "migrate-set-capabilities") ||
+		   !strcmp(cmd, "migrate-incoming")) {
+		srv_return(fd, req, "{}");
+	} else if (!strcmp(cmd, "query-status") && srv.status) {
 		srv_return(fd, req, srv.status);
 	} else if (!strcmp(cmd, "cont")) {             /* as QEMU: RESUME, then the answer */
 		srv_event(fd, "RESUME", "{}");
@@ -347,6 +357,13 @@ void srv_stop(void)
 	rmdir(srv.dir);
 	json_decref(srv.last);
 	pthread_mutex_destroy(&srv.lock);
+}
+
+void srv_set(const char **field, const char *value)
+{
+	pthread_mutex_lock(&srv.lock);
+	*field = value;
+	pthread_mutex_unlock(&srv.lock);
 }
 
 int srv_get(int *field)

@@ -36,6 +36,9 @@ struct fake_server {
 	json_t *last;            /* last request */
 	const char *status;      /* query-status's return value (JSON); NULL: running. Set it
 				  * after srv_start, before the client sends query-status. */
+	const char *migrate_info;   /* query-migrate's return value (JSON); NULL: active. Set
+				     * with srv_set (the fake reads it under the lock) */
+	const char *silent_cmd;     /* a command read and never answered (NULL: none); srv_set */
 };
 
 /* The one fake server (a test runs at most one at a time). */
@@ -46,6 +49,8 @@ extern struct fake_server srv;
 void srv_start(const char *greeting, unsigned flags);
 /* Stops the thread, removes the socket and directory. Safe when not started. */
 void srv_stop(void);
+/* Sets a string field of srv under its lock (the fake thread reads it under the lock). */
+void srv_set(const char **field, const char *value);
 /* Reads an int field of srv under its lock. */
 int srv_get(int *field);
 /* Waits until the fake saw the client close (bounded). */
