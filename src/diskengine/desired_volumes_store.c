@@ -19,7 +19,19 @@ struct desired_store {
 	enum volume_layout layout;
 	struct store *store;
 	char host[STORE_NAME_MAX];
+	/* Whose each volume of the last snapshot is: only this host's are reported as the
+	 * volume's state; an incoming one's export as the migration's; another host's never. */
+	struct { unsigned id; enum volume_where where; } *where;
+	size_t n_where;
 };
+
+static enum volume_where where_of(const struct desired_store *d, unsigned vol)
+{
+	for (size_t i = 0; i < d->n_where; i++)
+		if (d->where[i].id == vol)
+			return d->where[i].where;
+	return VOLUME_LOCAL;      /* not in the last snapshot: not wanted, this host's */
+}
 
 /* The VM should run, or its QEMU may still be using the export. */
 static bool vm_may_use_export(const struct store_vm *vm)
@@ -47,7 +59,9 @@ static int store_snapshot(struct desired_volumes *src, struct volume_spec **spec
 	struct store_vm *vms = NULL;
 	struct store_volume *vols = NULL;
 	size_t nvms = 0, nvols = 0;
-	int rc = store_volume_list(d->store, d->host, false, &vols, &nvols);
+	/* Every host's volumes: on shared storage another host's base files are in the volumes
+	 * directory too, and a VM migrating here needs its volume exported here. */
+	int rc = store_volume_list(d->store, NULL, false, &vols, &nvols);
 	if (rc == 0)
 		rc = store_vm_list(d->store, d->host, true, &vms, &nvms);
 	if (rc < 0) {
@@ -59,24 +73,37 @@ static int store_snapshot(struct desired_volumes *src, struct volume_spec **spec
 	*specs = calloc(nvols ? nvols : 1, sizeof(**specs));
 	*n = 0;
 	*errors = json_array();
-	for (size_t i = 0; *specs && i < nvols; i++) {
+	free(d->where);
+	d->where = calloc(nvols ? nvols : 1, sizeof(*d->where));
+	d->n_where = 0;
+	for (size_t i = 0; *specs && d->where && i < nvols; i++) {
 		const struct store_vm *vm = NULL;
 		for (size_t j = 0; j < nvms && !vm; j++)
 			if (vms[j].id == vols[i].vm_id)
 				vm = &vms[j];
-		if (!vm || !strcmp(vm->state, vm_state_name(VM_TERMINATED)))
+		bool local = !strcmp(vols[i].host, d->host);
+		bool incoming = !local && vm && !strcmp(vm->mig.to, d->host);
+		if (local && (!vm || !strcmp(vm->state, vm_state_name(VM_TERMINATED))))
 			continue;                /* its VM is gone: the volume goes too */
+		enum volume_where where = local ? VOLUME_LOCAL
+					  : incoming ? VOLUME_INCOMING : VOLUME_FOREIGN;
 		(*specs)[(*n)++] = (struct volume_spec){
 			.id = (unsigned)vols[i].id,
 			.size_bytes = vols[i].size_mb * 1024 * 1024,
-			.vm = (unsigned)vm->id,
-			.exported = vm_may_use_export(vm),
+			.vm = vm ? (unsigned)vm->id : 0,
+			.exported = local ? vm_may_use_export(vm) || vm->mig.to[0] : incoming,
 			.layout = layout_of(vols[i].layout, d->layout),
+			.where = where,
+			.migrating = vm && vm->mig.to[0],
 		};
+		d->where[d->n_where].id = (unsigned)vols[i].id;
+		d->where[d->n_where++].where = where;
 	}
 	free(vms);
 	free(vols);
-	if (!*specs) {
+	if (!*specs || !d->where) {
+		free(*specs);
+		*specs = NULL;
 		json_decref(*errors);
 		return -ENOMEM;
 	}
@@ -98,7 +125,16 @@ static void store_report(struct desired_volumes *src, unsigned vol, enum volume_
 			 const char *export_path, const char *error)
 {
 	struct desired_store *d = (struct desired_store *)src;
-	if (store_volume_report(d->store, vol, volume_state_name(state), export_path, error) < 0)
+	enum volume_where where = where_of(d, vol);
+	int rc = 0;
+	if (where == VOLUME_INCOMING && (state == VOLUME_EXPORTED || state == VOLUME_ERROR))
+		rc = store_volume_report_incoming(d->store, vol, d->host, volume_state_name(state),
+						  state == VOLUME_EXPORTED && export_path
+						  ? export_path : "");
+	else if (where == VOLUME_LOCAL)
+		rc = store_volume_report(d->store, vol, volume_state_name(state), export_path,
+					 error);
+	if (rc < 0)
 		log_warn("diskengine", "vol=%u msg=\"cannot report to the store\" error=\"%s\"",
 			 vol, store_error(d->store));
 }
@@ -114,6 +150,7 @@ static void store_destroy(struct desired_volumes *src)
 {
 	struct desired_store *d = (struct desired_store *)src;
 	store_close(d->store);
+	free(d->where);
 	free(d);
 }
 

@@ -107,6 +107,10 @@ static void action_done(struct loop *l, const struct job *job, const struct acti
 		items_emit(s, "info", "volume_deleted", a->vm,
 			   json_pack("{s:I}", "vol", (json_int_t)a->vol));
 		break;
+	case ACT_RELEASE_VOLUME:          /* another host's now: nothing to report */
+		items_emit(s, "info", "volume_released", a->vm,
+			   json_pack("{s:I}", "vol", (json_int_t)a->vol));
+		break;
 	default:
 		break;
 	}

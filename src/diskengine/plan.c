@@ -10,6 +10,7 @@ const char *action_name(enum action_kind k)
 	case ACT_CREATE_EXPORT: return "create_export";
 	case ACT_DELETE_EXPORT: return "delete_export";
 	case ACT_DELETE_VOLUME: return "delete_volume";
+	case ACT_RELEASE_VOLUME: return "release_volume";
 	case ACT_EXPORT_CONFLICT: return "export_conflict";
 	default: return "gate_defer";
 	}
@@ -64,6 +65,8 @@ size_t plan_attach(const struct volume_spec *want, size_t n_want,
 	size_t n = 0;
 	for (size_t i = 0; i < n_want; i++) {
 		const struct volume_spec *w = &want[i];
+		if (w->where == VOLUME_FOREIGN)
+			continue;
 		if (!find_raid(have, w->id))
 			emit(out, max, &n, ACT_CREATE_VOLUME, w->id, w->vm);
 		/* A controller of that name on another volume is the detach loop's to remove
@@ -91,18 +94,22 @@ size_t plan_detach(const struct volume_spec *want, size_t n_want,
 	size_t n = 0;
 	for (size_t i = 0; i < have->n_exports; i++) {
 		const struct actual_export *e = &have->exports[i];
+		const struct volume_spec *w = find_want(want, n_want, e->vol);
+		if (w && w->migrating && w->where == VOLUME_LOCAL)
+			continue;                /* the source's export: until the VM moved */
 		if (e->vol != 0 && !export_wanted(want, n_want, e))
 			emit(out, max, &n, ACT_DELETE_EXPORT, e->vol, e->vm);
 	}
 	for (size_t i = 0; i < have->n_raids; i++) {
 		const struct actual_raid *r = &have->raids[i];
-		if (find_want(want, n_want, r->vol))
+		const struct volume_spec *w = find_want(want, n_want, r->vol);
+		if (w && w->where != VOLUME_FOREIGN)
 			continue;
 		const struct actual_export *user = find_export_on_vol(have, r->vol);
 		if (user)
 			emit(out, max, &n, ACT_GATE_DEFER, r->vol, user->vm);
 		else
-			emit(out, max, &n, ACT_DELETE_VOLUME, r->vol, 0);
+			emit(out, max, &n, w ? ACT_RELEASE_VOLUME : ACT_DELETE_VOLUME, r->vol, 0);
 	}
 	for (size_t i = 0; i < have->n_vol_dirs; i++) {
 		unsigned vol = have->vol_dirs[i];

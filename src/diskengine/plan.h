@@ -35,6 +35,7 @@ enum action_kind {
 	ACT_CREATE_EXPORT,   /* vhost controller vm<vm> on raid_vol<vol> */
 	ACT_DELETE_EXPORT,
 	ACT_DELETE_VOLUME,   /* raid, base bdevs, files */
+	ACT_RELEASE_VOLUME,  /* raid, base bdevs of another host's volume: its files stay */
 	ACT_GATE_DEFER,      /* the volume should go but export vm<vm> still uses it */
 	ACT_EXPORT_CONFLICT, /* vm<vm> should be exported, but a controller diskengine does
 			      * not own has that name: reported, never touched */
@@ -52,7 +53,9 @@ size_t plan_attach(const struct volume_spec *want, size_t n_want,
 		   const struct actual_state *have, struct action *out, size_t max);
 
 /* The detach loop: exports to delete (no longer wanted, or on another volume), then
- * volumes to delete — only when no export uses them (the gate); otherwise GATE_DEFER. */
+ * volumes to delete — only when no export uses them (the gate); otherwise GATE_DEFER.
+ * Another host's volume (VOLUME_FOREIGN) is released, never deleted; a migrating one is
+ * left alone (the pause scope: diskengine.md). */
 size_t plan_detach(const struct volume_spec *want, size_t n_want,
 		   const struct actual_state *have, struct action *out, size_t max);
 

@@ -255,7 +255,7 @@ int target_create_volume(struct target *t, const struct volume_spec *v)
 	return rc == -EEXIST ? 0 : rc;
 }
 
-int target_delete_volume(struct target *t, unsigned vol)
+int target_delete_volume(struct target *t, unsigned vol, bool keep_files)
 {
 	char name[64], path[PATH_MAX + 64];
 	snprintf(name, sizeof(name), "raid_vol%u", vol);
@@ -267,10 +267,14 @@ int target_delete_volume(struct target *t, unsigned vol)
 		rc = target_call(t, "bdev_uring_delete", json_pack("{s:s}", "name", name), NULL);
 		if (rc < 0 && rc != -ENODEV)
 			return rc;
+		if (keep_files)
+			continue;                /* another host's volume: its files are its own */
 		base_path(t, vol, i, path, sizeof(path));
 		if (unlink(path) < 0 && errno != ENOENT)
 			return fail(t, -errno, "unlink", path);
 	}
+	if (keep_files)
+		return 0;
 	paths_volume_dir(path, sizeof(path), t->cfg->volumes_dir, vol);
 	if (rmdir(path) < 0 && errno != ENOENT)
 		return fail(t, -errno, "rmdir", path);

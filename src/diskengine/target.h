@@ -55,6 +55,6 @@ void actual_snapshot_view(const struct actual_snapshot *snap, struct actual_stat
  * already are skipped. 0 or -errno with the reason in t->last_error. */
 int target_create_volume(struct target *t, const struct volume_spec *v);
 /* raid, base bdevs, files; missing parts are fine. */
-int target_delete_volume(struct target *t, unsigned vol);
+int target_delete_volume(struct target *t, unsigned vol, bool keep_files);
 
 #endif

@@ -13,6 +13,12 @@
 #define VOLUME_ID_MAX 999999999u
 #define VOLUME_SIZE_MAX_MB (16ull * 1024 * 1024)     /* 16 TiB */
 
+/* Whose volume it is (two hosts on shared storage see each other's base files): this
+ * host's; another host's that migrates a VM here (its export is made here, over the same
+ * base files, never creating or formatting them); or another host's (nothing of it here:
+ * bdevs left from before are released, its files never touched). */
+enum volume_where { VOLUME_LOCAL, VOLUME_INCOMING, VOLUME_FOREIGN };
+
 struct volume_spec {
 	unsigned id;                 /* the volume is "vol<id>", its raid "raid_vol<id>" */
 	char name[64];               /* a display name */
@@ -20,6 +26,9 @@ struct volume_spec {
 	unsigned vm;                 /* 0: not attached to a VM */
 	bool exported;               /* export "vm<vm>" wanted */
 	enum volume_layout layout;
+	enum volume_where where;
+	bool migrating;              /* its VM migrates (the pause scope): only the exports the
+				      * migration asks for change, nothing is removed */
 };
 
 /* {"id": 1.., "name": "...", "size_mb": 1.., "vm": 0.., "exported": bool,

@@ -62,7 +62,8 @@ static int run_action(struct target *t, struct job *job, const struct action *a)
 	case ACT_DELETE_EXPORT:
 		return t->exports->remove(t, a->vm);
 	case ACT_DELETE_VOLUME:
-		return target_delete_volume(t, a->vol);
+	case ACT_RELEASE_VOLUME:
+		return target_delete_volume(t, a->vol, a->kind == ACT_RELEASE_VOLUME);
 	default:
 		return -EINVAL;       /* the loop's own (the gate, conflicts): no call */
 	}

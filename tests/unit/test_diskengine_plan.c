@@ -533,6 +533,8 @@ static bool sim_apply(struct sim *s, const struct action *a)
 		return true;
 	case ACT_GATE_DEFER:
 		return true;
+	case ACT_RELEASE_VOLUME:       /* no other host in the simulation */
+		return false;
 	case ACT_EXPORT_CONFLICT:      /* only reported; the simulated run wants none */
 		return false;
 	}
