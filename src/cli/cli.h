@@ -63,6 +63,10 @@ json_t *cli_daemons_status(struct cli *c, json_t *state);
 /* Commands: argv[0] is the command's own name. */
 int cmd_init(struct cli *c, int argc, char **argv);
 int cmd_vm(struct cli *c, int argc, char **argv);
+/* cmd_vm_migrate.c: `berth vm migrate`, and a VM's migration for `vm show` / JSON. */
+int vm_migrate(struct cli *c, int argc, char **argv);
+void vm_show_migration(const struct store_vm *vm);
+json_t *vm_migration_json(const struct store_vm *vm);
 int cmd_volume(struct cli *c, int argc, char **argv);
 int cmd_events(struct cli *c, int argc, char **argv);
 int cmd_rpc(struct cli *c, int argc, char **argv);

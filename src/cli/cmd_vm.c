@@ -1,6 +1,6 @@
 /* cmd_vm.c — `berth vm ...`: create, list, show, start, stop, restart, terminate, console and
- * wait. Commands only change the desired state in the store (and read what the engines
- * reported); diskengine and vmengine do the work. Input is checked before anything is
+ * wait (migrate: cmd_vm_migrate.c). Commands only change the desired state in the store
+ * (and read what the engines reported); diskengine and vmengine do the work. Input is checked before anything is
  * written, so a refused command leaves nothing behind. */
 #include <errno.h>
 #include <fcntl.h>
@@ -29,6 +29,7 @@
 	"       berth vm restart VM [--timeout S]\n"                                        \
 	"       berth vm console VM [--lines N]\n"                                          \
 	"       berth vm wait VM --state STATE [--timeout S]\n"                             \
+	"       berth vm migrate VM --to HOST [--wait] [--timeout S]\n"                      \
 	"VM is an id or a name: of a live VM for start, stop, restart and terminate, of the\n"  \
 	"most recent VM so named for show, console and wait. STATE: CREATING STARTING\n"     \
 	"RUNNING STOPPING STOPPED RESTARTING TERMINATING TERMINATED MIGRATING ERROR"
@@ -44,6 +45,7 @@ static int vm_usage(const char *sub)
 		{ "terminate", "terminate VM [--wait] [--timeout S]" },
 		{ "restart", "restart VM [--timeout S]" }, { "console", "console VM [--lines N]" },
 		{ "wait", "wait VM --state STATE [--timeout S]" },
+		{ "migrate", "migrate VM --to HOST [--wait] [--timeout S]" },
 	};
 	for (size_t i = 0; i < sizeof(synopsis) / sizeof(synopsis[0]); i++)
 		if (!strcmp(sub, synopsis[i][0]))
@@ -345,6 +347,7 @@ static int vm_show(struct cli *c, int argc, char **argv)
 	if (c->json) {
 		json_t *o = vm_json(&vm);
 		json_object_set_new(o, "volume", has_volume ? volume_json(&vol) : json_null());
+		json_object_set_new(o, "migration", vm_migration_json(&vm));
 		show_why_json(c, why, &vm, has_volume ? &vol : NULL, o);
 		why_close(why);
 		cli_print_json(o);
@@ -366,6 +369,7 @@ static int vm_show(struct cli *c, int argc, char **argv)
 	printf("disk:      %s%s%s%s\n", vm.disk[0] ? vm.disk : "unknown",
 	       vm.disk[0] ? " (for " : "", vm.disk[0] ? disk_since : "", vm.disk[0] ? ")" : "");
 	printf("console:   %s/vmengine/vms/%lld/console.log\n", c->root, (long long)vm.id);
+	vm_show_migration(&vm);
 	show_why(c, why, &vm, has_volume ? &vol : NULL);
 	why_close(why);
 	return 0;
@@ -574,5 +578,7 @@ int cmd_vm(struct cli *c, int argc, char **argv)
 		return vm_console(c, argc, argv);
 	if (!strcmp(sub, "wait"))
 		return vm_wait(c, argc, argv);
+	if (!strcmp(sub, "migrate"))
+		return vm_migrate(c, argc, argv);
 	return cli_usage_error("unknown command 'vm %s' (see berth vm --help)", sub);
 }
