@@ -4,6 +4,7 @@
  * reaches the bdev (header, lengths, alignment, range, read-only); a bad one is answered
  * VIRTIO_BLK_S_IOERR and the queue goes on.
  * Owns the rule "Quiesce on disconnect" of docs/architecture.md (bug class 1).
+ * Owns the rule "Bounded drain" of docs/architecture.md (bug class 4).
  */
 #include "vhost_blk_queue.h"
 

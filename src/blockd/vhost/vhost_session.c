@@ -4,7 +4,8 @@
  * (size for its request, descriptors only where the request carries them) before it is
  * handled here; a malformed one closes the connection and changes nothing else. A request
  * that must wait for queues to stop (GET_VRING_BASE, a new memory table) holds the
- * connection's input until the queues' reactors have answered; no thread ever waits. */
+ * connection's input until the queues' reactors have answered; no thread ever waits.
+ * Owns the rule "Dirty log complete" of docs/architecture.md (bug class 4). */
 #include "vhost_session.h"
 
 #include <errno.h>
