@@ -425,6 +425,13 @@ Test(vhost_migration, replaced_log_no_longer_written)
 	cr_assert(dlog_empty(&a), "the replaced log written");
 	uint64_t want[] = { gpa / 4096, f.status_gpa / 4096 };
 	dlog_expect(&b, want, 2, "new log");
+	/* A memory table past the end of the log is refused while logging. */
+	struct vhost_user_memory mt = { .nregions = 1 };
+	mt.regions[0] = (struct vhost_user_mem_region){ 0x100000000ull, f.mem_size,
+							fe_uva(&f, 0), 0 };
+	cr_assert_neq(fe_call(&f, VHOST_USER_SET_MEM_TABLE, &mt, 8 + sizeof(mt.regions[0]),
+			      &f.memfd, 1), 0, "a table the log does not cover accepted");
+	expect_alive(&f, "after the refused table");
 	fe_destroy(&f);
 	dlog_destroy(&a);
 	dlog_destroy(&b);

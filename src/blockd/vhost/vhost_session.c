@@ -284,6 +284,14 @@ static int handle_set_mem_table(struct vhost_session *s)
 			 s->owner.name, strerror(-err));
 		return err;
 	}
+	if ((s->features & LOG_ALL) && s->log &&
+	    vhost_log_bytes_for(vhost_log_mem_end(m)) > s->log->size) {
+		/* QEMU grows the log before the table; a table past the log is not logged. */
+		log_error("vhost", "msg=\"memory table refused: past the end of the dirty log\" "
+			  "ctrlr=%s", s->owner.name);
+		vhost_mem_unref(m);
+		return -EINVAL;
+	}
 	vhost_mem_unref(s->mem);
 	s->mem = m;
 	return 0;
