@@ -63,7 +63,7 @@ static int store_snapshot(struct desired_volumes *src, struct volume_spec **spec
 	 * directory too, and a VM migrating here needs its volume exported here. */
 	int rc = store_volume_list(d->store, NULL, false, &vols, &nvols);
 	if (rc == 0)
-		rc = store_vm_list(d->store, d->host, true, &vms, &nvms);
+		rc = store_vm_list(d->store, NULL, true, &vms, &nvms);
 	if (rc < 0) {
 		log_warn("diskengine", "msg=\"store unavailable\" error=\"%s\"",
 			 store_error(d->store));

@@ -195,8 +195,11 @@ static void send_report(struct desired_store *d, const struct report *r)
 	if (st->mig.role != MIG_ROLE_NONE)
 		report_migration(d, st, r->migration_event);
 	/* The destination's QEMU is not the VM's until it took the VM over: the row stays the
-	 * source's. */
-	if (st->mig.role == MIG_ROLE_DEST)
+	 * source's; and once the source's QEMU is gone (completed, restart-dest) the row is the
+	 * destination's to write. */
+	if (st->mig.role == MIG_ROLE_DEST ||
+	    (st->mig.role == MIG_ROLE_SOURCE &&
+	     (st->mig.phase == MIG_COMPLETED || st->mig.phase == MIG_RESTART_DEST)))
 		return;
 	if (store_vm_report(d->rstore, st->id, vm_state_name(st->state), st->reason, st->pid) < 0)
 		log_warn("vmengine", "vm=%u msg=\"cannot report to the store\" error=\"%s\"", st->id,

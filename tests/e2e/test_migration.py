@@ -174,3 +174,73 @@ def test_preflight_refuses_a_qemu_blocker(fleet):
     vm = a.json("vm", "show", "web")
     assert vm["state"] == "RUNNING" and vm["host"] == "a" and vm["migration"] is None
     assert len(qemu_pids(1, a.root)) == 1
+
+
+# ---------------------------------------------------------------- scenarios on real guests
+
+W_OK = r"^W (\d+) ok"
+
+
+def console(h, vm_id=1):
+    path = h.root / "vmengine" / "vms" / str(vm_id) / "console.log"
+    return path.read_text(errors="replace") if path.exists() else ""
+
+
+def acked(text):
+    import re
+    return [int(x) for x in re.findall(W_OK, text, re.M)]
+
+
+def events(h, vm="web"):
+    return [e["message"] for e in h.json("events", "--vm", vm)]
+
+
+def vm_row(h):
+    return h.json("vm", "show", "web")
+
+
+def two_up(fleet, extra_a="", extra_b="", memory=256):
+    a, b = fleet(extra_a, extra_b)
+    a.start()
+    b.start()
+    a.run("vm", "create", "web", "--memory", str(memory), "--workload", "writer", "--wait",
+          "--timeout", "120")
+    wait_for(lambda: len(acked(console(a))) >= 20, 120, what="the writer's first writes")
+    return a, b
+
+
+def test_writer_migrates_and_keeps_writing(fleet):
+    a, b = two_up(fleet)
+    before = max(acked(console(a)))
+    t0 = time.monotonic()
+    res = a.run("vm", "migrate", "web", "--to", "b", "--wait", "--timeout", "90")
+    took = time.monotonic() - t0
+    print(f"\n{res.stdout.strip()} (berth vm migrate --wait: {took:.1f} s)")
+    vm = vm_row(a)
+    assert vm["host"] == "b" and vm["state"] == "RUNNING", vm
+    assert vm["migration"]["phase"] == "completed" and vm["migration"]["to"] == "", vm
+    assert "downtime" in vm["migration"]["info"], vm
+    # One QEMU, on b; a's is gone with its vm.state.
+    assert qemu_pids(1, a.root) == []
+    assert len(qemu_pids(1, b.root)) == 1
+    wait_for(lambda: not (a.root / "vmengine" / "vms" / "1" / "vm.state").exists(), 10,
+             what="a's vm.state gone")
+    # The writer goes on on b: sequence numbers continue, one boot across the move.
+    wait_for(lambda: acked(console(b)) and max(acked(console(b))) > before + 20, 60,
+             what="writes on b")
+    seq = acked(console(a)) + acked(console(b))
+    assert seq == sorted(seq) and len(set(seq)) == len(seq), seq[-50:]
+    both = console(a) + console(b)
+    assert both.count("BERTH-GUEST boot") == 1, both[-3000:]
+    assert "Oops" not in both and "Kernel panic" not in both
+    # Each phase is an event; a's export goes once b runs it, the volume's files stay.
+    msgs = events(a)
+    for phase in ("preparing", "transferring", "completed"):
+        assert any(f"migration {phase}" in m for m in msgs), msgs
+    assert any("taken over" in m for m in msgs), msgs
+    wait_for(lambda: "vm1" not in {c["ctrlr"] for c in a.json("rpc", "vhost_get_controllers")},
+             30, what="a's export removed")
+    assert "vm1" in {c["ctrlr"] for c in b.json("rpc", "vhost_get_controllers")}
+    assert (a.root.parent / "volumes" / "vol1" / "base0.img").exists()
+    vol = a.json("volume", "list")[0]
+    assert vol["host"] == "b" and vol["state"] == "EXPORTED", vol
