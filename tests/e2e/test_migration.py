@@ -244,3 +244,104 @@ def test_writer_migrates_and_keeps_writing(fleet):
     assert (a.root.parent / "volumes" / "vol1" / "base0.img").exists()
     vol = a.json("volume", "list")[0]
     assert vol["host"] == "b" and vol["state"] == "EXPORTED", vol
+
+
+def slow_down(h, bytes_per_s):
+    """A bandwidth cap on the VM's outgoing migration (migrate-set-parameters, through the
+    operator's monitor), so the transfer is still under way when the test acts."""
+    h.json("qmp", "web", "migrate-set-parameters", json.dumps({"max-bandwidth": bytes_per_s}))
+
+
+def wait_phase(h, phases, timeout=60):
+    return wait_for(lambda: (vm_row(h).get("migration") or {}).get("phase") in phases and
+                    vm_row(h), timeout, interval=0.1, what=f"migration phase in {phases}")
+
+
+def assert_back_on_a(a, b, writes_before):
+    vm = vm_row(a)
+    assert vm["host"] == "a" and vm["state"] == "RUNNING", vm
+    assert vm["migration"]["phase"] == "failed" and vm["migration"]["to"] == "", vm
+    assert len(qemu_pids(1, a.root)) == 1
+    wait_for(lambda: qemu_pids(1, b.root) == [], 15, what="b's QEMU gone")
+    wait_for(lambda: "vm1" not in {c["ctrlr"] for c in b.json("rpc",
+                                                               "vhost_get_controllers")},
+             30, what="b's export gone")
+    wait_for(lambda: not (b.root / "vmengine" / "vms" / "1" / "vm.state").exists(), 15,
+             what="b's vm.state gone")
+    # The guest never stopped writing on a.
+    wait_for(lambda: max(acked(console(a))) > writes_before + 20, 60, what="writes on a")
+    assert console(a).count("BERTH-GUEST boot") == 1
+
+
+def test_precopy_that_does_not_converge_fails_on_time(fleet):
+    """A bandwidth cap the transfer cannot finish under: the watchdog fails it within
+    migrate_timeout (here 15 s) + 5 s; the VM runs on, on a; nothing is left on b."""
+    conf = "migrate_timeout = 15\n"
+    a, b = two_up(fleet, conf, conf)
+    slow_down(a, 10)
+    before = max(acked(console(a)))
+    t0 = time.monotonic()
+    res = a.run("vm", "migrate", "web", "--to", "b", "--wait", "--timeout", "60", check=False)
+    took = time.monotonic() - t0
+    print(f"\nfailed after {took:.1f} s: {res.stderr.strip()}")
+    assert res.returncode == 1 and "migrate_timeout" in res.stderr, res.stderr
+    assert took < 15 + 5, took
+    assert_back_on_a(a, b, before)
+
+
+def test_stopped_destination_qemu_fails_on_time(fleet):
+    """The destination QEMU SIGSTOPped mid-transfer: nothing moves; the watchdog fails the
+    migration within migrate_progress_timeout (8 s) + 5 s (the socket's buffer fills at
+    once at 1 MiB/s); the VM runs on, on a; b's QEMU is killed."""
+    a, b = two_up(fleet)
+    slow_down(a, 1 << 20)        # streaming, and long enough to be caught mid-transfer
+    before = max(acked(console(a)))
+    a.run("vm", "migrate", "web", "--to", "b")
+    wait_phase(a, ("transferring",))
+    dest = wait_for(lambda: qemu_pids(1, b.root), 30, what="b's QEMU")[0]
+    os.kill(dest, signal.SIGSTOP)
+    t0 = time.monotonic()
+    try:
+        wait_phase(a, ("failed",), timeout=60)
+    finally:
+        try:
+            os.kill(dest, signal.SIGCONT)
+        except ProcessLookupError:
+            pass
+    took = time.monotonic() - t0
+    vm = vm_row(a)
+    print(f"\nfailed {took:.1f} s after the SIGSTOP: {vm['migration']['error']}")
+    assert "no progress" in vm["migration"]["error"], vm
+    assert took < 8 + 5, took
+    wait_for(lambda: vm_row(a)["state"] == "RUNNING", 15, what="RUNNING on a")
+    assert_back_on_a(a, b, before)
+
+
+def test_vmengine_killed_mid_migration_completes(fleet):
+    """The source's vmengine SIGKILLed while the transfer is under way (and restarted by
+    berth up): the migration goes on from vm.state and completes; never two running QEMUs
+    after the switchover, never left MIGRATING."""
+    a, b = two_up(fleet)
+    slow_down(a, 10)
+    before = max(acked(console(a)))
+    a.run("vm", "migrate", "web", "--to", "b")
+    wait_phase(a, ("transferring",))
+    st = json.loads((a.root / "run" / "supervisor.json").read_text())
+    pid = [d["pid"] for d in st["daemons"] if d["name"] == "vmengine"][0]
+    os.kill(pid, signal.SIGKILL)
+    slow_down(a, 0)                       # unlimited again: it can finish now
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        running = len(qemu_pids(1, a.root)) + len(qemu_pids(1, b.root))
+        assert running <= 2
+        vm = vm_row(a)
+        if vm["host"] == "b" and vm["state"] == "RUNNING" and not vm["migration"]["to"]:
+            break
+        time.sleep(0.2)
+    vm = vm_row(a)
+    assert vm["host"] == "b" and vm["state"] == "RUNNING", vm
+    assert vm["migration"]["phase"] == "completed", vm
+    wait_for(lambda: qemu_pids(1, a.root) == [], 15, what="a's QEMU gone")
+    assert len(qemu_pids(1, b.root)) == 1
+    wait_for(lambda: acked(console(b)) and max(acked(console(b))) > before + 20, 60,
+             what="writes on b")
