@@ -473,6 +473,12 @@ static void dest_listen(const struct mig_host *h)
 /* The source's QEMU is gone and ours holds the whole VM: it runs. */
 static enum mig_outcome dest_resume(const struct mig_host *h)
 {
+	if (h->st->mig.phase != MIG_COMPLETING) {
+		/* From now on migrate_cancel_timeout for QEMU to finish loading the last of it. */
+		h->st->mig.phase = MIG_COMPLETING;
+		h->st->mig.since_ms = wall_ms();
+		h->save(h->ctx, VM_REPORT_REFRESH);
+	}
 	int64_t deadline = deadline_after_ms((int)h->cfg->qmp_timeout_ms);
 	struct qemu_monitor *mon = qemu_alive(h) ? h->monitor(h->ctx, deadline) : NULL;
 	struct qemu_migrate_info info = { .status = QEMU_MIGRATION_UNKNOWN };

@@ -247,9 +247,8 @@ static void migrate_tick(struct vm_worker *w, const struct vm_spec *spec)
 		w->st = (struct vm_state){ .id = w->id, .state = VM_STOPPED };
 		w->state_known = false;
 		break;
-	case MIG_OUT_LAUNCH:
+	case MIG_OUT_LAUNCH:        /* with the launch backoff of a failed launch */
 		mon_drop(w);
-		w->next_launch_ms = 0;
 		w->st.pid = 0;
 		if (spec)
 			launch(w, spec, w->st.reason[0] ? w->st.reason : "migration failed");

@@ -475,3 +475,39 @@ Test(migration_machine, destination_lets_go_when_the_migration_ended, .init = ma
 	cr_assert_lt(longest, 200, "no monitor call: %lld ms", (long long)longest);
 	cr_assert(g_child < 0 || !qemu_pid_matches(g_child, 7));
 }
+
+Test(migration_machine, destination_resumes_only_on_completed_and_waits_for_its_load,
+     .init = machine_setup, .fini = machine_teardown, .timeout = 30)
+{
+	srv_start(GREETING, 0);
+	srv_set(&srv.migrate_info, "{\"status\": \"active\"}");     /* still loading */
+	g_st.pid = spawn_vm7();
+	g_st.state = VM_MIGRATING;
+	g_st.mig = (struct vm_migration){ .role = MIG_ROLE_DEST, .phase = MIG_PREPARING,
+					  .started_ms = wall_ms() - 60000, .since_ms =
+					  wall_ms() - 60000, .downtime_ms = -1, .total_ms = -1 };
+	snprintf(g_st.mig.uri, sizeof(g_st.mig.uri), "unix:/x");
+	struct vm_spec spec = requested("unix:/x");
+	spec.mig.incoming = true;
+	spec.mig.phase = MIG_TRANSFERRING;
+	struct mig_host h = host();
+	/* The source is still sending: nothing happens here. */
+	cr_assert_eq(migration_step(&h, &spec), MIG_OUT_BUSY);
+	cr_assert_eq(g_st.state, VM_MIGRATING);
+	/* The store says completed while QEMU still loads: it waits (its own clock, not the
+	 * phase's old since-time), then resumes. */
+	spec.mig.phase = MIG_COMPLETED;
+	cr_assert_eq(migration_step(&h, &spec), MIG_OUT_BUSY);
+	cr_assert_eq(g_st.state, VM_MIGRATING);
+	cr_assert(qemu_pid_matches(g_st.pid, 7), "not restarted");
+	srv_set(&srv.migrate_info, "{\"status\": \"completed\"}");
+	cr_assert_eq(migration_step(&h, &spec), MIG_OUT_BUSY);
+	cr_assert_eq(g_st.state, VM_RUNNING);
+	cr_assert(reported(MIG_COMPLETED));
+	/* The store moved the VM here: an ordinary running VM. */
+	spec.mig.incoming = false;
+	spec.mig.to[0] = '\0';
+	cr_assert_eq(migration_step(&h, &spec), MIG_OUT_HERE);
+	cr_assert_eq(g_st.mig.role, MIG_ROLE_NONE);
+	cr_assert(qemu_pid_matches(g_st.pid, 7));
+}
