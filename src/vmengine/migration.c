@@ -2,7 +2,8 @@
  * Owns the rule "Live migration fails fast" of docs/architecture.md (bug class 4): every
  * phase has a bound counted from its persisted since-time (no progress of ram.transferred
  * and ram.remaining for migrate_progress_timeout, the whole migration over migrate_timeout,
- * the source paused at switchover over migrate_switchover_timeout, the source not running
+ * the source paused at switchover — or silent, as QEMU is while it stops the VM — over
+ * migrate_switchover_timeout, the source not running
  * again migrate_cancel_timeout after migrate_cancel), every monitor call ends before the
  * next bound, and a failure always ends with exactly one QEMU of the VM that runs: the
  * source's, or (migrate_failure = restart-on-destination, or a completed migration whose
@@ -64,6 +65,18 @@ enum mig_verdict migration_watch(struct vm_migration *m, const struct mig_bounds
 			 info->error[0] ? ": " : "", info->error);
 		return MIG_FAIL_QEMU;
 	}
+	/* A source that does not answer holds its big lock, as QEMU does while it stops the VM
+	 * for the switchover (a device that does not stop, a vhost-user back-end that does not
+	 * answer GET_VRING_BASE): the switchover bound runs from its first silence. */
+	if (!info && !m->silent_since_ms)
+		m->silent_since_ms = now;
+	else if (info)
+		m->silent_since_ms = 0;
+	if (m->silent_since_ms && now - m->silent_since_ms > b->switchover_ms) {
+		snprintf(why, len, "the source QEMU has not answered for %lld ms (stuck stopping "
+			 "the VM for the switchover?)", (long long)(now - m->silent_since_ms));
+		return MIG_FAIL_SWITCHOVER;
+	}
 	if (info && info->has_ram &&
 	    (info->ram_transferred != m->transferred || info->ram_remaining != m->remaining)) {
 		m->transferred = info->ram_transferred;
@@ -109,7 +122,8 @@ static int64_t next_bound(const struct vm_migration *m, const struct mig_bounds 
 	int64_t at = m->started_ms + b->total_ms;
 	switch (m->phase) {
 	case MIG_TRANSFERRING:
-		return min64(at, m->progress_ms + b->progress_ms);
+		at = min64(at, m->progress_ms + b->progress_ms);
+		return m->silent_since_ms ? min64(at, m->silent_since_ms + b->switchover_ms) : at;
 	case MIG_SWITCHOVER:
 		return min64(at, min64(m->progress_ms + b->progress_ms,
 				       m->since_ms + b->switchover_ms));
@@ -578,7 +592,7 @@ enum mig_outcome migration_step(const struct mig_host *h, const struct vm_spec *
 {
 	struct vm_state *st = h->st;
 	if (st->mig.role == MIG_ROLE_NONE && spec && spec->mig.incoming) {
-		st->mig = (struct vm_migration){ .role = MIG_ROLE_DEST, .phase = MIG_PREPARING,
+		st->mig = (struct vm_migration){ .role = MIG_ROLE_DEST, .phase = MIG_REQUESTED,
 						 .started_ms = spec->mig.started_ms,
 						 .downtime_ms = -1, .total_ms = -1 };
 		st->pid = 0;

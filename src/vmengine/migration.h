@@ -34,7 +34,8 @@ enum mig_verdict {
 	MIG_DONE,                       /* QEMU says completed */
 	MIG_FAIL_NO_PROGRESS,           /* ram.transferred and ram.remaining unchanged too long */
 	MIG_FAIL_TOTAL,                 /* the whole migration ran too long */
-	MIG_FAIL_SWITCHOVER,            /* the source paused (device, pre-switchover) too long */
+	MIG_FAIL_SWITCHOVER,            /* the source paused (device, pre-switchover) too long, or
+					 * silent that long (stopping the VM) */
 	MIG_FAIL_QEMU,                  /* QEMU says failed or cancelled */
 };
 
@@ -42,7 +43,8 @@ enum mig_verdict {
 struct mig_bounds migration_bounds(const struct vmengine_config *cfg, unsigned memory_mb);
 
 /* One look at a transferring migration m at wall time now: info is query-migrate's answer,
- * or NULL when QEMU did not answer in time (the clocks run on). Updates m's progress clock
+ * or NULL when QEMU did not answer in time (the clocks run on, and a silence is bounded like
+ * a switchover: QEMU holds its lock while it stops the VM). Updates m's progress clock
  * and samples, and its phase between transferring and switchover (since_ms set when it
  * changes); why gets the reason of a failure, in one line. */
 enum mig_verdict migration_watch(struct vm_migration *m, const struct mig_bounds *b,

@@ -36,6 +36,7 @@ struct vm_migration {
 	int64_t started_ms;             /* the migration's start (the request's, from the store) */
 	int64_t since_ms;               /* the phase's */
 	int64_t progress_ms;            /* the last time ram.transferred or ram.remaining moved */
+	int64_t silent_since_ms;        /* the source's QEMU has not answered since (0: it does) */
 	uint64_t transferred, remaining;   /* their last values */
 	int64_t downtime_ms, total_ms;  /* QEMU's, once completed (-1: not known) */
 	char uri[160];                  /* the destination: where its QEMU listens */

@@ -33,7 +33,7 @@ class Host:
     """One Berth host root: root/<name>, its store the shared one, its volumes the shared
     directory."""
 
-    def __init__(self, base, name, guest, store, volumes, vmengine_extra=""):
+    def __init__(self, base, name, guest, store, volumes, vmengine_extra="", tail=""):
         self.name = name
         self.root = Path(base) / name
         self.root.mkdir(parents=True, exist_ok=True)
@@ -45,7 +45,7 @@ class Host:
             f"qmp_timeout = 2\nmigrate_progress_timeout = 8\nmigrate_timeout = 60\n"
             f"migrate_switchover_timeout = 5\nmigrate_cancel_timeout = 5\n{vmengine_extra}"
             f"[diskengine]\ntick = 0.2\nrpc_timeout = 5\nbackoff_max = 1\n"
-            f"volumes_dir = {volumes}\n")
+            f"volumes_dir = {volumes}\n{tail}")
         self.up = False
 
     def run(self, *args, check=True, timeout=240):
@@ -78,8 +78,8 @@ def fleet(tmp_path, guest):
     store = tmp_path / "store.db"
     volumes = tmp_path / "volumes"
 
-    def make(extra_a="", extra_b=""):
-        a = Host(tmp_path, "a", guest, store, volumes, extra_a)
+    def make(extra_a="", extra_b="", tail_a=""):
+        a = Host(tmp_path, "a", guest, store, volumes, extra_a, tail_a)
         b = Host(tmp_path, "b", guest, store, volumes, extra_b)
         made.extend([a, b])
         return a, b
@@ -199,8 +199,8 @@ def vm_row(h):
     return h.json("vm", "show", "web")
 
 
-def two_up(fleet, extra_a="", extra_b="", memory=256):
-    a, b = fleet(extra_a, extra_b)
+def two_up(fleet, extra_a="", extra_b="", memory=256, tail_a=""):
+    a, b = fleet(extra_a, extra_b, tail_a)
     a.start()
     b.start()
     a.run("vm", "create", "web", "--memory", str(memory), "--workload", "writer", "--wait",
@@ -317,16 +317,18 @@ def test_stopped_destination_qemu_fails_on_time(fleet):
     assert_back_on_a(a, b, before)
 
 
-def test_vmengine_killed_mid_migration_completes(fleet):
-    """The source's vmengine SIGKILLed while the transfer is under way (and restarted by
-    berth up): the migration goes on from vm.state and completes; never two running QEMUs
-    after the switchover, never left MIGRATING."""
+@pytest.mark.parametrize("side", ["source", "destination"])
+def test_vmengine_killed_mid_migration_completes(fleet, side):
+    """The source's or the destination's vmengine SIGKILLed while the transfer is under way
+    (and restarted by berth up): the migration goes on from vm.state and completes; never
+    two running QEMUs after the switchover, never left MIGRATING."""
     a, b = two_up(fleet)
     slow_down(a, 10)
     before = max(acked(console(a)))
     a.run("vm", "migrate", "web", "--to", "b")
     wait_phase(a, ("transferring",))
-    st = json.loads((a.root / "run" / "supervisor.json").read_text())
+    killed = a if side == "source" else b
+    st = json.loads((killed.root / "run" / "supervisor.json").read_text())
     pid = [d["pid"] for d in st["daemons"] if d["name"] == "vmengine"][0]
     os.kill(pid, signal.SIGKILL)
     slow_down(a, 0)                       # unlimited again: it can finish now
@@ -345,3 +347,39 @@ def test_vmengine_killed_mid_migration_completes(fleet):
     assert len(qemu_pids(1, b.root)) == 1
     wait_for(lambda: acked(console(b)) and max(acked(console(b))) > before + 20, 60,
              what="writes on b")
+
+
+def test_switchover_hang_restarts_on_the_destination(fleet):
+    """The source's blockd holds GET_VRING_BASE (blockd_fault_vhost): the source QEMU hangs
+    stopping the VM for the switchover and stops answering QMP. The watchdog fails the
+    migration within migrate_switchover_timeout (5 s) + a QMP deadline of the silence; the
+    source does not run again within migrate_cancel_timeout, so (migrate_failure =
+    restart-on-destination) it is killed and the VM starts fresh on b; nothing of it is left
+    on a."""
+    a, b = two_up(fleet, "migrate_failure = restart-on-destination\n",
+                  tail_a="[blockd]\nfault_injection = on\n")
+    a.run("rpc", "blockd_fault_vhost", json.dumps(
+        {"ctrlr": "vm1", "action": "hold", "message": "GET_VRING_BASE"}))
+    t0 = time.monotonic()
+    res = a.run("vm", "migrate", "web", "--to", "b", "--wait", "--timeout", "90", check=False)
+    took = time.monotonic() - t0
+    print(f"\n{res.stderr.strip()} (after {took:.1f} s)")
+    assert res.returncode == 1 and "restarting on b" in res.stderr, res.stderr
+    vm = vm_row(a)
+    assert vm["host"] == "b" and vm["state"] == "RUNNING", vm
+    assert vm["migration"]["phase"] == "failed" and "answered" in vm["migration"]["error"], vm
+    failing = [e for e in a.json("events", "--vm", "web") if "migration failing" in e["message"]]
+    transferring = [e for e in a.json("events", "--vm", "web")
+                    if "migration transferring" in e["message"]]
+    decided = (failing[0]["time_ms"] - transferring[0]["time_ms"]) / 1000
+    print(f"failed {decided:.1f} s after the transfer began")
+    assert qemu_pids(1, a.root) == []
+    assert len(qemu_pids(1, b.root)) == 1
+    wait_for(lambda: "BERTH-GUEST boot" in console(b), 120, what="the fresh boot on b")
+    wait_for(lambda: not (a.root / "vmengine" / "vms" / "1" / "vm.state").exists(), 15,
+             what="a's vm.state gone")
+    a.run("rpc", "blockd_fault_vhost", json.dumps({"ctrlr": "vm1", "action": "clear"}),
+          check=False)
+    wait_for(lambda: "vm1" not in {c["ctrlr"] for c in a.json("rpc",
+                                                               "vhost_get_controllers")},
+             30, what="a's export gone")

@@ -73,6 +73,21 @@ Test(migration_watch, no_answer_lets_the_clock_run)
 	cr_assert(strstr(why, "did not answer"), "%s", why);
 }
 
+Test(migration_watch, a_silent_source_is_bounded_like_a_switchover)
+{
+	struct vm_migration m = transferring(0);
+	char why[160] = "";
+	struct qemu_migrate_info i = sample(QEMU_MIGRATION_ACTIVE, 100, 900);
+	cr_assert_eq(migration_watch(&m, &B, NULL, 100, why, sizeof(why)), MIG_GO_ON);
+	cr_assert_eq(m.silent_since_ms, 100);
+	cr_assert_eq(migration_watch(&m, &B, &i, 400, why, sizeof(why)), MIG_GO_ON);  /* answered */
+	cr_assert_eq(m.silent_since_ms, 0);
+	cr_assert_eq(migration_watch(&m, &B, NULL, 500, why, sizeof(why)), MIG_GO_ON);
+	cr_assert_eq(migration_call_budget_ms(&m, &B, 5000, 3000, 500, 100), 500);
+	cr_assert_eq(migration_watch(&m, &B, NULL, 1001, why, sizeof(why)), MIG_FAIL_SWITCHOVER);
+	cr_assert(strstr(why, "has not answered for 501 ms"), "%s", why);
+}
+
 Test(migration_watch, total_time_bound)
 {
 	struct vm_migration m = transferring(0);
