@@ -206,7 +206,8 @@ static const char *run_state_command(const char *cmd)
 		{ "stop", "berth vm stop" }, { "cont", "berth vm start" },
 		{ "system_reset", "berth vm restart" }, { "system_powerdown", "berth vm stop" },
 		{ "system_wakeup", "berth vm start" }, { "quit", "berth vm stop" },
-		{ "migrate", "berth vm" }, { "migrate-incoming", "berth vm" },
+		{ "migrate", "berth vm migrate" }, { "migrate-incoming", "berth vm migrate" },
+		{ "migrate_cancel", "berth vm migrate (its watchdog cancels)" },
 		{ "loadvm", "berth vm" }, { "snapshot-load", "berth vm" },
 		{ "human-monitor-command", "the QMP command itself, or berth vm" },
 	};

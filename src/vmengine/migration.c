@@ -313,6 +313,18 @@ static enum mig_outcome source_complete(const struct mig_host *h)
 {
 	struct vm_migration *m = &h->st->mig;
 	if (m->phase == MIG_COMPLETING) {
+		if (qemu_alive(h) && m->total_ms <= 0) {
+			/* QEMU says completed a moment before it has the timings: ask again. */
+			int64_t deadline = deadline_after_ms((int)h->cfg->qmp_timeout_ms);
+			struct qemu_monitor *mon = h->monitor(h->ctx, deadline);
+			struct qemu_migrate_info info;
+			if (mon && qemu_monitor_query_migrate_info(mon, deadline, &info) == 0 &&
+			    info.status == QEMU_MIGRATION_COMPLETED && info.total_time_ms > 0) {
+				m->total_ms = info.total_time_ms;
+				m->downtime_ms = info.downtime_ms;
+			}
+			h->after_call(h->ctx);
+		}
 		if (qemu_alive(h)) {
 			bool late = wall_ms() - m->since_ms > (int64_t)h->cfg->migrate_cancel_timeout_ms;
 			if (!late) {
