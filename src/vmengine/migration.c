@@ -1,7 +1,8 @@
 /* migration.c — a VM's live migration on either side (see migration.h).
  * Owns the rule "Live migration fails fast" of docs/architecture.md (bug class 4): every
  * phase has a bound counted from its persisted since-time (no progress of ram.transferred
- * and ram.remaining for migrate_progress_timeout, the whole migration over migrate_timeout,
+ * and ram.remaining for migrate_progress_timeout, ram.remaining falling too slowly over that
+ * long to finish in time, the whole migration over migrate_timeout,
  * the source paused at switchover — or silent, as QEMU is while it stops the VM — over
  * migrate_switchover_timeout, the source not running
  * again migrate_cancel_timeout after migrate_cancel), every monitor call ends before the
@@ -47,6 +48,37 @@ struct mig_bounds migration_bounds(const struct vmengine_config *cfg, unsigned m
 static bool paused_status(enum qemu_migration_status s)
 {
 	return s == QEMU_MIGRATION_DEVICE || s == QEMU_MIGRATION_PRE_SWITCHOVER;
+}
+
+/* Precopy that does not converge keeps moving (so it is progress) but would only fail at
+ * migrate_timeout: over each window of migrate_progress_timeout, ram.remaining must fall fast
+ * enough to reach 0 before migrate_timeout runs out; else it fails now. */
+static enum mig_verdict converging(struct vm_migration *m, const struct mig_bounds *b,
+				   const struct qemu_migrate_info *info, int64_t now, char *why,
+				   size_t len)
+{
+	if (!info || !info->has_ram || m->phase != MIG_TRANSFERRING)
+		return MIG_GO_ON;
+	if (!m->window_ms) {
+		m->window_ms = now;
+		m->window_remaining = info->ram_remaining;
+		return MIG_GO_ON;
+	}
+	int64_t span = now - m->window_ms;
+	if (span <= b->progress_ms)
+		return MIG_GO_ON;
+	double fell = (double)m->window_remaining - (double)info->ram_remaining;
+	double left_ms = (double)(m->started_ms + b->total_ms - now);
+	m->window_ms = now;
+	m->window_remaining = info->ram_remaining;
+	if (info->ram_remaining == 0 || (fell > 0 &&
+	    (double)info->ram_remaining / (fell / (double)span) <= left_ms))
+		return MIG_GO_ON;
+	snprintf(why, len, "not converging: %llu MiB remaining, %s %.1f MiB in the last %lld ms; "
+		 "it cannot finish within migrate_timeout", (unsigned long long)(
+		 info->ram_remaining >> 20), fell >= 0 ? "down" : "up",
+		 (fell > 0 ? fell : fell < 0 ? -fell : 0.0) / 1048576.0, (long long)span);
+	return MIG_FAIL_NO_CONVERGENCE;
 }
 
 enum mig_verdict migration_watch(struct vm_migration *m, const struct mig_bounds *b,
@@ -107,7 +139,7 @@ enum mig_verdict migration_watch(struct vm_migration *m, const struct mig_bounds
 			 (long long)b->total_ms);
 		return MIG_FAIL_TOTAL;
 	}
-	return MIG_GO_ON;
+	return converging(m, b, info, now, why, len);
 }
 
 static int64_t min64(int64_t a, int64_t b)

@@ -33,6 +33,8 @@ enum mig_verdict {
 	MIG_GO_ON,                      /* moving, within every bound */
 	MIG_DONE,                       /* QEMU says completed */
 	MIG_FAIL_NO_PROGRESS,           /* ram.transferred and ram.remaining unchanged too long */
+	MIG_FAIL_NO_CONVERGENCE,        /* ram.remaining fell too slowly over a whole
+					 * migrate_progress_timeout to be done within migrate_timeout */
 	MIG_FAIL_TOTAL,                 /* the whole migration ran too long */
 	MIG_FAIL_SWITCHOVER,            /* the source paused (device, pre-switchover) too long, or
 					 * silent that long (stopping the VM) */

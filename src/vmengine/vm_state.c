@@ -76,11 +76,14 @@ static json_t *migration_json(const struct vm_migration *m)
 		return json_null();
 	char err[sizeof(m->error)];
 	utf8_copy(err, sizeof(err), m->error);
-	return json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:s}",
+	return json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+			 "s:s, s:s}",
 			 "role", vm_mig_role_name(m->role), "phase", vm_mig_phase_name(m->phase),
 			 "peer", m->peer, "started", (json_int_t)m->started_ms,
 			 "since", (json_int_t)m->since_ms, "progress", (json_int_t)m->progress_ms,
 			 "silent_since", (json_int_t)m->silent_since_ms,
+			 "window", (json_int_t)m->window_ms,
+			 "window_remaining", (json_int_t)m->window_remaining,
 			 "transferred", (json_int_t)m->transferred,
 			 "remaining", (json_int_t)m->remaining,
 			 "downtime_ms", (json_int_t)m->downtime_ms,
@@ -95,6 +98,7 @@ static int migration_from_json(const json_t *o, struct vm_migration *m, char *er
 		return 0;
 	const char *role = NULL, *phase = NULL, *peer = "", *uri = "", *error = "";
 	uint64_t started = 0, since = 0, progress = 0, silent = 0, transferred = 0, remaining = 0;
+	uint64_t window = 0, window_remaining = 0;
 	json_t *downtime = NULL, *total = NULL;      /* -1 (not known) or a count */
 	struct jparam spec[] = {
 		{ "role", JP_STRING, true, &role, NULL },
@@ -104,6 +108,8 @@ static int migration_from_json(const json_t *o, struct vm_migration *m, char *er
 		{ "since", JP_UINT64, false, &since, NULL },
 		{ "progress", JP_UINT64, false, &progress, NULL },
 		{ "silent_since", JP_UINT64, false, &silent, NULL },
+		{ "window", JP_UINT64, false, &window, NULL },
+		{ "window_remaining", JP_UINT64, false, &window_remaining, NULL },
 		{ "transferred", JP_UINT64, false, &transferred, NULL },
 		{ "remaining", JP_UINT64, false, &remaining, NULL },
 		{ "downtime_ms", JP_ANY, false, &downtime, NULL },
@@ -126,7 +132,8 @@ static int migration_from_json(const json_t *o, struct vm_migration *m, char *er
 	*m = (struct vm_migration){
 		.role = (enum vm_mig_role)r, .phase = p, .started_ms = (int64_t)started,
 		.since_ms = (int64_t)since, .progress_ms = (int64_t)progress,
-		.silent_since_ms = (int64_t)silent,
+		.silent_since_ms = (int64_t)silent, .window_ms = (int64_t)window,
+		.window_remaining = window_remaining,
 		.transferred = transferred, .remaining = remaining,
 		.downtime_ms = json_is_integer(downtime) ? json_integer_value(downtime) : -1,
 		.total_ms = json_is_integer(total) ? json_integer_value(total) : -1,

@@ -37,6 +37,8 @@ struct vm_migration {
 	int64_t since_ms;               /* the phase's */
 	int64_t progress_ms;            /* the last time ram.transferred or ram.remaining moved */
 	int64_t silent_since_ms;        /* the source's QEMU has not answered since (0: it does) */
+	int64_t window_ms;              /* the convergence window's start, and ram.remaining then */
+	uint64_t window_remaining;
 	uint64_t transferred, remaining;   /* their last values */
 	int64_t downtime_ms, total_ms;  /* QEMU's, once completed (-1: not known) */
 	char uri[160];                  /* the destination: where its QEMU listens */

@@ -295,18 +295,19 @@ def assert_back_on_a(a, b, writes_before):
 
 
 def test_precopy_that_does_not_converge_fails_on_time(fleet):
-    """A bandwidth cap the transfer cannot finish under: the watchdog fails it within
-    migrate_timeout (here 15 s) + 5 s; the VM runs on, on a; nothing is left on b."""
-    conf = "migrate_timeout = 15\n"
-    a, b = two_up(fleet, conf, conf)
+    """A bandwidth cap the transfer cannot finish under (it keeps sending, so it is not
+    stuck): ram.remaining falls too slowly over migrate_progress_timeout (8 s) to finish
+    within migrate_timeout (60 s); the watchdog fails it within 8 s + 5 s; the VM runs on,
+    on a; nothing is left on b."""
+    a, b = two_up(fleet)
     slow_down(a, 10)
     before = max(acked(console(a)))
     t0 = time.monotonic()
     res = a.run("vm", "migrate", "web", "--to", "b", "--wait", "--timeout", "60", check=False)
     took = time.monotonic() - t0
     print(f"\nfailed after {took:.1f} s: {res.stderr.strip()}")
-    assert res.returncode == 1 and "migrate_timeout" in res.stderr, res.stderr
-    assert took < 15 + 5, took
+    assert res.returncode == 1 and "not converging" in res.stderr, res.stderr
+    assert took < 8 + 5, took
     assert_back_on_a(a, b, before)
 
 
@@ -332,7 +333,10 @@ def test_stopped_destination_qemu_fails_on_time(fleet):
     took = time.monotonic() - t0
     vm = vm_row(a)
     print(f"\nfailed {took:.1f} s after the SIGSTOP: {vm['migration']['error']}")
-    assert "no progress" in vm["migration"]["error"], vm
+    # nothing moves (no progress), or what moved before the stall was too little to finish
+    # in time (not converging): either way within the bound
+    assert "no progress" in vm["migration"]["error"] or \
+        "not converging" in vm["migration"]["error"], vm
     assert took < 8 + 5, took
     wait_for(lambda: vm_row(a)["state"] == "RUNNING", 15, what="RUNNING on a")
     assert_back_on_a(a, b, before)

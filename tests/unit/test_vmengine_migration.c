@@ -45,22 +45,27 @@ static struct qemu_migrate_info sample(enum qemu_migration_status s, uint64_t xf
 					   .total_time_ms = -1 };
 }
 
+/* Bounds whose total is far: only the clock under test fires. */
+static const struct mig_bounds FAR = { .progress_ms = 1000, .total_ms = 1000000,
+				       .switchover_ms = 500 };
+
 Test(migration_watch, progress_resets_the_clock)
 {
+	const struct mig_bounds b = FAR;
 	struct vm_migration m = transferring(0);
 	char why[160] = "";
 	struct qemu_migrate_info i = sample(QEMU_MIGRATION_ACTIVE, 100, 900);
-	cr_assert_eq(migration_watch(&m, &B, &i, 900, why, sizeof(why)), MIG_GO_ON);
+	cr_assert_eq(migration_watch(&m, &b, &i, 900, why, sizeof(why)), MIG_GO_ON);
 	cr_assert_eq(m.progress_ms, 900);
 	/* Only transferred moving is progress too; so is only remaining. */
 	i = sample(QEMU_MIGRATION_ACTIVE, 200, 900);
-	cr_assert_eq(migration_watch(&m, &B, &i, 1800, why, sizeof(why)), MIG_GO_ON);
+	cr_assert_eq(migration_watch(&m, &b, &i, 1800, why, sizeof(why)), MIG_GO_ON);
 	i = sample(QEMU_MIGRATION_ACTIVE, 200, 800);
-	cr_assert_eq(migration_watch(&m, &B, &i, 2700, why, sizeof(why)), MIG_GO_ON);
+	cr_assert_eq(migration_watch(&m, &b, &i, 2700, why, sizeof(why)), MIG_GO_ON);
 	cr_assert_eq(m.progress_ms, 2700);
 	/* Stuck: the same numbers until the bound. */
-	cr_assert_eq(migration_watch(&m, &B, &i, 3700, why, sizeof(why)), MIG_GO_ON);
-	cr_assert_eq(migration_watch(&m, &B, &i, 3701, why, sizeof(why)), MIG_FAIL_NO_PROGRESS);
+	cr_assert_eq(migration_watch(&m, &b, &i, 3700, why, sizeof(why)), MIG_GO_ON);
+	cr_assert_eq(migration_watch(&m, &b, &i, 3701, why, sizeof(why)), MIG_FAIL_NO_PROGRESS);
 	cr_assert(strstr(why, "no progress for 1001 ms"), "%s", why);
 }
 
@@ -90,17 +95,56 @@ Test(migration_watch, a_silent_source_is_bounded_like_a_switchover)
 
 Test(migration_watch, total_time_bound)
 {
+	/* a convergence window longer than the test: only the total bound */
+	const struct mig_bounds b = { .progress_ms = 100000, .total_ms = 10000,
+				      .switchover_ms = 500 };
 	struct vm_migration m = transferring(0);
 	char why[160] = "";
 	uint64_t x = 0;
 	for (int64_t t = 500; t <= 10000; t += 500) {
 		struct qemu_migrate_info i = sample(QEMU_MIGRATION_ACTIVE, x += 10, 5);
-		cr_assert_eq(migration_watch(&m, &B, &i, t, why, sizeof(why)), MIG_GO_ON, "%lld",
+		cr_assert_eq(migration_watch(&m, &b, &i, t, why, sizeof(why)), MIG_GO_ON, "%lld",
 			     (long long)t);
 	}
 	struct qemu_migrate_info i = sample(QEMU_MIGRATION_ACTIVE, x + 10, 5);
-	cr_assert_eq(migration_watch(&m, &B, &i, 10001, why, sizeof(why)), MIG_FAIL_TOTAL);
+	cr_assert_eq(migration_watch(&m, &b, &i, 10001, why, sizeof(why)), MIG_FAIL_TOTAL);
 	cr_assert(strstr(why, "migrate_timeout"), "%s", why);
+}
+
+Test(migration_watch, precopy_that_does_not_converge)
+{
+	/* Sending all the time (transferred moves: progress), but ram.remaining does not fall:
+	 * it fails at the end of the first window, not at migrate_timeout. */
+	struct vm_migration m = transferring(0);
+	char why[200] = "";
+	uint64_t x = 0;
+	cr_assert_eq(migration_watch(&m, &B, (struct qemu_migrate_info[]){
+		sample(QEMU_MIGRATION_ACTIVE, x += 4096, 256 << 20) }, 100, why, sizeof(why)),
+		MIG_GO_ON);
+	cr_assert_eq(m.window_ms, 100);
+	for (int64_t t = 200; t <= 1100; t += 100) {
+		struct qemu_migrate_info i = sample(QEMU_MIGRATION_ACTIVE, x += 4096,
+						    (256u << 20) - (uint64_t)t);
+		cr_assert_eq(migration_watch(&m, &B, &i, t, why, sizeof(why)), MIG_GO_ON);
+	}
+	struct qemu_migrate_info i = sample(QEMU_MIGRATION_ACTIVE, x += 4096, 255u << 20);
+	cr_assert_eq(migration_watch(&m, &B, &i, 1101, why, sizeof(why)),
+		     MIG_FAIL_NO_CONVERGENCE);
+	cr_assert(strstr(why, "not converging: 255 MiB remaining"), "%s", why);
+}
+
+Test(migration_watch, converging_precopy_goes_on_across_passes)
+{
+	/* Pass 1 falls fast; a new pass puts dirty pages back (remaining up), yet over the
+	 * window it fell enough to finish in time. */
+	struct vm_migration m = transferring(0);
+	char why[200] = "";
+	uint64_t rem[] = { 256u << 20, 128u << 20, 8u << 20, 40u << 20, 20u << 20, 2u << 20 };
+	for (int k = 0; k < 6; k++) {
+		struct qemu_migrate_info i = sample(QEMU_MIGRATION_ACTIVE, (uint64_t)k + 1, rem[k]);
+		cr_assert_eq(migration_watch(&m, &B, &i, 100 + 400 * k, why, sizeof(why)),
+			     MIG_GO_ON, "step %d: %s", k, why);
+	}
 }
 
 Test(migration_watch, switchover_bound_and_back)
