@@ -194,6 +194,11 @@ void engine_write_status(struct engine *e)
 			"disk_connected", s.disk == VM_DISK_UNKNOWN ? json_null()
 					  : json_boolean(s.disk == VM_DISK_UP),
 			"disk_since", (json_int_t)s.disk_since_ms));
+		json_object_set_new(json_array_get(vms, json_array_size(vms) - 1), "migration",
+			s.mig_role == MIG_ROLE_NONE ? json_null()
+			: json_pack("{s:s, s:s, s:I}", "role", vm_mig_role_name(s.mig_role),
+				    "phase", vm_mig_phase_name(s.mig_phase),
+				    "since", (json_int_t)s.mig_since_ms));
 	}
 	status_file_write(e->status_path, json_pack("{s:I, s:i, s:o}", "updated_ms",
 			  (json_int_t)wall_ms(), "pid", (int)getpid(), "vms", vms));

@@ -39,6 +39,9 @@ struct vm_worker_status {
 	bool known;                     /* vm.state exists: vmengine has taken the VM on */
 	enum vm_disk disk;              /* its vhost-user disk's connection */
 	int64_t disk_since_ms;
+	enum vm_mig_role mig_role;      /* its part in a live migration, and the phase */
+	enum vm_mig_phase mig_phase;
+	int64_t mig_since_ms;
 };
 void vm_worker_status(struct vm_worker *w, struct vm_worker_status *out);
 

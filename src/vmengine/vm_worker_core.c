@@ -21,7 +21,8 @@ void publish_status(struct vm_worker *w)
 		.id = w->id, .state = w->st.state, .pid = w->st.pid,
 		.escalation = w->st.escalation, .last_reconcile_ms = wall_ms(),
 		.known = w->state_known, .disk = w->st.disk,
-		.disk_since_ms = w->st.disk_since_ms,
+		.disk_since_ms = w->st.disk_since_ms, .mig_role = w->st.mig.role,
+		.mig_phase = w->st.mig.phase, .mig_since_ms = w->st.mig.since_ms,
 	};
 	snprintf(w->status.reason, sizeof(w->status.reason), "%s", w->st.reason);
 	pthread_mutex_unlock(&w->status_lock);

@@ -242,6 +242,8 @@ def test_writer_migrates_and_keeps_writing(fleet):
     assert vm["host"] == "b" and vm["state"] == "RUNNING", vm
     assert vm["migration"]["phase"] == "completed" and vm["migration"]["to"] == "", vm
     assert "downtime" in vm["migration"]["info"], vm
+    shown = a.run("vm", "show", "web").stdout
+    assert "migration: completed," in shown and "downtime" in shown, shown
     # One QEMU, on b; a's is gone with its vm.state.
     assert qemu_pids(1, a.root) == []
     assert len(qemu_pids(1, b.root)) == 1
@@ -320,6 +322,8 @@ def test_stopped_destination_qemu_fails_on_time(fleet):
     before = max(acked(console(a)))
     a.run("vm", "migrate", "web", "--to", "b")
     wait_phase(a, ("transferring",))
+    status = json.loads((a.root / "vmengine" / "status.json").read_text())
+    assert status["vms"][0]["migration"]["role"] == "source", status
     dest = wait_for(lambda: qemu_pids(1, b.root), 30, what="b's QEMU")[0]
     os.kill(dest, signal.SIGSTOP)
     t0 = time.monotonic()
