@@ -18,6 +18,7 @@
 #include "store.h"
 
 #define REPORT_QUEUE_MAX 1024
+#define HEARTBEAT_MS 1000
 #define DRAIN_MAX_MS 10000
 
 struct report {
@@ -32,6 +33,7 @@ struct desired_store {
 	struct store *store;             /* the main thread's */
 	char host[STORE_NAME_MAX];
 	struct store_host self;          /* the heartbeat: what this host takes */
+	int64_t heartbeat_ms;            /* the last one written (monotonic) */
 
 	struct store *rstore;            /* the reporter thread's */
 	pthread_t reporter;
@@ -99,7 +101,11 @@ static int store_snapshot(struct desired_vms *src, struct vm_spec **specs, size_
 	int rc = store_vm_list(d->store, NULL, false, &vms, &nvms);
 	if (rc == 0)
 		rc = store_volume_list(d->store, NULL, false, &vols, &nvols);
-	if (rc == 0 && store_host_report(d->store, &d->self) < 0)
+	/* At most one heartbeat a second, whatever the tick. */
+	bool beat = rc == 0 && monotonic_ms() - d->heartbeat_ms >= HEARTBEAT_MS;
+	if (beat)
+		d->heartbeat_ms = monotonic_ms();
+	if (beat && store_host_report(d->store, &d->self) < 0)
 		log_warn("vmengine", "msg=\"cannot report this host to the store\" error=\"%s\"",
 			 store_error(d->store));
 	if (rc < 0) {
