@@ -418,3 +418,26 @@ def test_switchover_hang_restarts_on_the_destination(fleet):
     wait_for(lambda: "vm1" not in {c["ctrlr"] for c in a.json("rpc",
                                                                "vhost_get_controllers")},
              30, what="a's export gone")
+
+
+def test_back_and_forth(fleet):
+    """a -> b -> a -> b: each host takes the VM back after it left (its old bdevs released,
+    the export made again over the same files); one QEMU at the end, the writer going on,
+    one boot over every move."""
+    a, b = two_up(fleet)
+    hosts = {"a": a, "b": b}
+    where = "a"
+    for to in ("b", "a", "b"):
+        res = hosts[where].run("vm", "migrate", "web", "--to", to, "--wait", "--timeout", "90")
+        print(f"\n{res.stdout.strip()}")
+        before = max(acked(console(hosts[to])) or [0])
+        vm = vm_row(a)
+        assert vm["host"] == to and vm["state"] == "RUNNING", vm
+        wait_for(lambda: qemu_pids(1, hosts[where].root) == [], 15, what="the source's QEMU")
+        assert len(qemu_pids(1, hosts[to].root)) == 1
+        writes_on_b_go_on(hosts[where], hosts[to], before)
+        where = to
+    both = console(a) + console(b)
+    assert both.count("BERTH-GUEST boot") == 1, both[-3000:]
+    wait_for(lambda: "vm1" not in {c["ctrlr"] for c in a.json("rpc", "vhost_get_controllers")},
+             30, what="a's export removed")
