@@ -1,6 +1,7 @@
 /* desired_volumes_store.c — desired volumes from the store (see desired_volumes.h): every
  * volume of this host whose VM is not TERMINATED, exported while the VM should run or its
- * QEMU may still use it; what diskengine observed is reported back, events recorded. */
+ * QEMU may still use it, and those of TERMINATED VMs not yet recorded deleted, retired;
+ * what diskengine observed is reported back, events recorded. */
 #include "desired_volumes.h"
 
 #include <errno.h>
@@ -64,13 +65,15 @@ static int store_snapshot(struct desired_volumes *src, struct volume_spec **spec
 		for (size_t j = 0; j < nvms && !vm; j++)
 			if (vms[j].id == vols[i].vm_id)
 				vm = &vms[j];
-		if (!vm || !strcmp(vm->state, vm_state_name(VM_TERMINATED)))
-			continue;                /* its VM is gone: the volume goes too */
+		/* Its VM is gone: the volume goes too (listed as retired until recorded
+		 * deleted, so that one never created is recorded deleted as well). */
+		bool gone = !vm || !strcmp(vm->state, vm_state_name(VM_TERMINATED));
 		(*specs)[(*n)++] = (struct volume_spec){
 			.id = (unsigned)vols[i].id,
 			.size_bytes = vols[i].size_mb * 1024 * 1024,
-			.vm = (unsigned)vm->id,
-			.exported = vm_may_use_export(vm),
+			.vm = (unsigned)vols[i].vm_id,
+			.exported = !gone && vm_may_use_export(vm),
+			.retired = gone,
 			.layout = layout_of(vols[i].layout, d->layout),
 		};
 	}
