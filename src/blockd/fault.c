@@ -145,9 +145,11 @@ static void rpc_blockd_fault_clear(struct rpc_request *req, const json_t *params
 }
 
 static const struct rpc_method fault_methods[] = {
-	{ "blockd_fault_inject", rpc_blockd_fault_inject, RPC_FAULT_INJECTION | RPC_NO_FAULT, NULL },
-	{ "blockd_fault_clear", rpc_blockd_fault_clear, RPC_FAULT_INJECTION | RPC_NO_FAULT, NULL },
-	{ NULL, NULL, 0, NULL },
+	{ "blockd_fault_inject", rpc_blockd_fault_inject,
+	  RPC_FAULT_INJECTION | RPC_NO_FAULT, NULL, NULL },
+	{ "blockd_fault_clear", rpc_blockd_fault_clear,
+	  RPC_FAULT_INJECTION | RPC_NO_FAULT, NULL, NULL },
+	{ NULL, NULL, 0, NULL, NULL },
 };
 
 /* ---- RPC hooks */

@@ -72,8 +72,9 @@ static void rpc_blockd_fault_bdev(struct rpc_request *req, const json_t *params)
 }
 
 static const struct rpc_method fault_bdev_methods[] = {
-	{ "blockd_fault_bdev", rpc_blockd_fault_bdev, RPC_FAULT_INJECTION | RPC_NO_FAULT, NULL },
-	{ NULL, NULL, 0, NULL },
+	{ "blockd_fault_bdev", rpc_blockd_fault_bdev,
+	  RPC_FAULT_INJECTION | RPC_NO_FAULT, NULL, NULL },
+	{ NULL, NULL, 0, NULL, NULL },
 };
 
 int fault_bdev_register(void)

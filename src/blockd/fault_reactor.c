@@ -74,8 +74,9 @@ static void rpc_blockd_fault_reactor(struct rpc_request *req, const json_t *para
 }
 
 static const struct rpc_method fault_reactor_methods[] = {
-	{ "blockd_fault_reactor", rpc_blockd_fault_reactor, RPC_FAULT_INJECTION | RPC_NO_FAULT, NULL },
-	{ NULL, NULL, 0, NULL },
+	{ "blockd_fault_reactor", rpc_blockd_fault_reactor,
+	  RPC_FAULT_INJECTION | RPC_NO_FAULT, NULL, NULL },
+	{ NULL, NULL, 0, NULL, NULL },
 };
 
 int fault_reactor_register(struct blockd *bd)

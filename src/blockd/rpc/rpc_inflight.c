@@ -98,8 +98,8 @@ static void rpc_blockd_get_requests(struct rpc_request *req, const json_t *param
 }
 
 static const struct rpc_method inflight_methods[] = {
-	{ "blockd_get_requests", rpc_blockd_get_requests, RPC_NO_FAULT, NULL },
-	{ NULL, NULL, 0, NULL },
+	{ "blockd_get_requests", rpc_blockd_get_requests, RPC_NO_FAULT, NULL, NULL },
+	{ NULL, NULL, 0, NULL, NULL },
 };
 
 int rpc_inflight_register(void)
