@@ -110,8 +110,9 @@ static void rpc_blockd_fault_vhost(struct rpc_request *req, const json_t *params
 }
 
 static const struct rpc_method fault_vhost_methods[] = {
-	{ "blockd_fault_vhost", rpc_blockd_fault_vhost, RPC_FAULT_INJECTION | RPC_NO_FAULT, NULL },
-	{ NULL, NULL, 0, NULL },
+	{ "blockd_fault_vhost", rpc_blockd_fault_vhost, RPC_FAULT_INJECTION | RPC_NO_FAULT, NULL,
+	  NULL },
+	{ NULL, NULL, 0, NULL, NULL },
 };
 
 int fault_vhost_register(void)
