@@ -6,7 +6,7 @@
 #                 times (default 1), then a table of rounds, passes and timings
 #   make bench    guest IOPS through blockd vs qemu-storage-daemon (prints figures)
 #   make fuzz     every libFuzzer target for FUZZ_S seconds (default 60) each (docs/fuzzing.md)
-#   make install  binaries and systemd units under /usr/local (DESTDIR=DIR stages)
+#   make install  binaries, systemd units and bash completion under /usr/local (DESTDIR=DIR stages)
 # CC=clang make builds with clang (in build-clang/).
 
 ifeq ($(origin CC),default)
