@@ -18,9 +18,9 @@ PAGES = {"berth": "1", "blockd": "8", "vmengine": "8", "diskengine": "8", "berth
 SECTIONS = {
     "berth": ["NAME", "SYNOPSIS", "DESCRIPTION", "OPTIONS", "COMMANDS", "EXIT STATUS",
               "ENVIRONMENT", "FILES", "SEE ALSO"],
-    "blockd": ["NAME", "SYNOPSIS", "DESCRIPTION", "OPTIONS", "SIGNALS", "FILES", "SEE ALSO"],
-    "vmengine": ["NAME", "SYNOPSIS", "DESCRIPTION", "OPTIONS", "SIGNALS", "FILES", "SEE ALSO"],
-    "diskengine": ["NAME", "SYNOPSIS", "DESCRIPTION", "OPTIONS", "FILES", "SEE ALSO"],
+    "blockd": ["NAME", "SYNOPSIS", "DESCRIPTION", "OPTIONS", "SYSTEMD", "SIGNALS", "FILES", "SEE ALSO"],
+    "vmengine": ["NAME", "SYNOPSIS", "DESCRIPTION", "OPTIONS", "SYSTEMD", "SIGNALS", "FILES", "SEE ALSO"],
+    "diskengine": ["NAME", "SYNOPSIS", "DESCRIPTION", "OPTIONS", "SYSTEMD", "FILES", "SEE ALSO"],
     "berth.conf": ["NAME", "SYNOPSIS", "DESCRIPTION", "[berth]", "[vmengine]", "[diskengine]",
                    "[supervisor]", "[blockd]", "SEE ALSO"],
 }
