@@ -148,6 +148,11 @@ static pid_t spawn(struct supervisor *s, int which)
 	sigset_t none;
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
+	/* The daemons are the supervisor's, not systemd's: were `berth up` run by a unit, its
+	 * notify socket and watchdog are not theirs to answer. */
+	unsetenv("NOTIFY_SOCKET");
+	unsetenv("WATCHDOG_USEC");
+	unsetenv("WATCHDOG_PID");
 	if (which == BLOCKD) {
 		paths_blockd_dir(dir, sizeof(dir), c->root);
 		mkdir(dir, 0700);

@@ -33,6 +33,7 @@
 #include "paths.h"
 #include "status_file.h"
 #include "plan.h"
+#include "sd_notify_watchdog.h"
 #include "target.h"
 #include "workers.h"
 
@@ -45,6 +46,9 @@ struct loop {
 	const char *name;
 	pthread_t thread;
 	int stop_fd;
+	int passed_fd;                   /* written once, after the first pass */
+	int beat;                        /* sd_notify_watchdog's loop */
+	uint64_t passes;
 
 	struct target target;            /* the listing's connection */
 	struct workers *workers;         /* every other call */
@@ -364,6 +368,9 @@ static void *loop_main(void *arg)
 		if (backoff_due(&l->reach, monotonic_ms()))
 			reach_result(l, run_pass(l));
 		write_status(l);
+		sdw_beat(l->beat);
+		if (l->passes++ == 0)
+			eventfd_write(l->passed_fd, 1);
 		int64_t wait = (int64_t)l->cfg->tick_ms;
 		int64_t until_reach = l->reach.next_ms - monotonic_ms();
 		if (l->unreachable && until_reach > wait)
@@ -390,12 +397,14 @@ struct loop *loop_start(const struct diskengine_config *cfg, enum loop_kind kind
 	char err[512] = "";
 	_cleanup_free_ struct loop *l = calloc(1, sizeof(*l));
 	_cleanup_close_ int stop_fd = eventfd(0, EFD_CLOEXEC);
-	if (!l || stop_fd < 0) {
+	_cleanup_close_ int passed_fd = eventfd(0, EFD_CLOEXEC);
+	if (!l || stop_fd < 0 || passed_fd < 0) {
 		log_error("diskengine", "loop=%s msg=\"cannot start\" error=\"%s\"", name,
 			  strerror(errno));
 		return NULL;
 	}
-	*l = (struct loop){ .cfg = cfg, .kind = kind, .name = name, .stop_fd = stop_fd };
+	*l = (struct loop){ .cfg = cfg, .kind = kind, .name = name, .stop_fd = stop_fd,
+			    .passed_fd = passed_fd, .beat = sdw_loop_add(name) };
 	l->desired = desired_volumes_open(cfg, err, sizeof(err));
 	l->items = (struct item_set){ .cfg = cfg, .loop = name, .desired = l->desired };
 	int rc = l->desired ? target_init(&l->target, cfg, &export_vhost_blk) : -EINVAL;
@@ -412,7 +421,13 @@ struct loop *loop_start(const struct diskengine_config *cfg, enum loop_kind kind
 		return NULL;          /* l and stop_fd are released on the way out */
 	}
 	TAKE_FD(stop_fd);
+	TAKE_FD(passed_fd);
 	return TAKE_PTR(l);
+}
+
+int loop_passed_fd(const struct loop *l)
+{
+	return l->passed_fd;
 }
 
 void loop_stop(struct loop *l)
@@ -423,6 +438,7 @@ void loop_stop(struct loop *l)
 	target_fini(&l->target);
 	l->desired->destroy(l->desired);
 	close(l->stop_fd);
+	close(l->passed_fd);
 	free(l->want);
 	items_free(&l->items);
 	json_decref(l->spec_errors);
