@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "bdev.h"
+#include "fault.h"
 #include "json_util.h"
 #include "log.h"
 #include "rpc.h"
@@ -77,7 +78,17 @@ static const struct rpc_method fault_bdev_methods[] = {
 	{ NULL, NULL, 0, NULL, NULL },
 };
 
+/* blockd_fault_clear: no bdev is delayed any more. */
+static void clear_delays(void)
+{
+	for (int i = 0; i < FAULT_BDEV_MAX; i++) {
+		atomic_store(&g_delays[i].delay_ns, 0);
+		atomic_store(&g_delays[i].bdev, NULL);
+	}
+}
+
 int fault_bdev_register(void)
 {
-	return rpc_register_methods(fault_bdev_methods);
+	int rc = fault_on_clear(clear_delays);
+	return rc < 0 ? rc : rpc_register_methods(fault_bdev_methods);
 }

@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "blockd.h"
+#include "fault.h"
 #include "json_util.h"
 #include "log.h"
 #include "reactor.h"
@@ -109,8 +110,20 @@ static const struct rpc_method fault_reactor_methods[] = {
 	{ NULL, NULL, 0, NULL, NULL },
 };
 
+/* blockd_fault_clear: every spin stops (a wedge in progress runs out its wedge_ms). */
+static void clear_spins(void)
+{
+	for (unsigned lcore = 0; lcore <= g_bd->num_reactors; lcore++) {
+		struct spin *sp = &g_spins[lcore];
+		if (sp->poller)
+			reactor_poller_unregister(thread_of(lcore), sp->poller);
+		sp->poller = NULL;
+	}
+}
+
 int fault_reactor_register(struct blockd *bd)
 {
 	g_bd = bd;
-	return rpc_register_methods(fault_reactor_methods);
+	int rc = fault_on_clear(clear_spins);
+	return rc < 0 ? rc : rpc_register_methods(fault_reactor_methods);
 }
