@@ -90,3 +90,28 @@ def test_fix_restarts_the_target_through_systemd(tmp_path, guest):
             except ProcessLookupError:
                 break
             time.sleep(0.05)
+
+
+def test_export_stuck_on_the_gate_quotes_the_log_line(tmp_path, guest):
+    """The retrospective's trip-up "gate failed in the disk engine's log": an item the detach
+    loop keeps deferring on the gate is named by export-stuck with diskengine's own log line
+    (the words operators grep for), read from the log's tail within the budget."""
+    (tmp_path / "root").mkdir()
+    h = DoctorHost(tmp_path / "root", guest)
+    h.run("init")
+    now = int(time.time() * 1000)
+    (h.root / "diskengine").mkdir(exist_ok=True)
+    (h.root / "diskengine" / "detach.json").write_text(json.dumps({"items": [{
+        "item": "volume", "vol": 3, "failures": 9, "failing_since_ms": now - 120000,
+        "attempt_ms": 0, "in_flight": False, "wedged": True, "rpc": "gate",
+        "error": "raid_vol3 still present in vm7"}]}))
+    line = ('2026-12-02T08:00:00.000Z warn diskengine msg="raid detach: vol 3 gate failed '
+            '(raid_vol3 still present in vm7); deferring"')
+    (h.root / "run").mkdir(exist_ok=True)
+    (h.root / "run" / "diskengine.log").write_text(
+        "x" * 300000 + "\n" + line.replace("08:00:00", "07:59:00") + "\nother\n" + line +
+        "\nlater line\n")
+    rc, report, took = h.doctor()
+    c = h.check(report, "export-stuck", vol=3, rpc="gate")
+    assert c["evidence"]["log_line"] == line, c
+    assert c["bug_class"] == 1 and rc == 2 and took < 5
