@@ -31,10 +31,10 @@ class Guest:
 
     disk: a raw file as a virtio disk; drive: a full -drive spec; vhost: a vhost-user-blk
     socket path (guest memory is then a shared memfd, as vhost-user requires, and QEMU
-    reconnects every second when the socket goes away)."""
+    reconnects every second when the socket goes away); extra: more QEMU arguments."""
 
     def __init__(self, guest, workdir, append, disk=None, drive=None, qmp=None, vhost=None,
-                 num_queues=1, cpus=1):
+                 num_queues=1, cpus=1, extra=()):
         kernel, initrd = guest
         workdir = Path(workdir)
         workdir.mkdir(parents=True, exist_ok=True)
@@ -58,6 +58,7 @@ class Guest:
                     "-device", f"vhost-user-blk-pci,chardev=disk0,num-queues={num_queues}"]
         if qmp is not None:
             cmd += ["-qmp", f"unix:{qmp},server=on,wait=off"]
+        cmd += list(extra)
         self.stderr_path = workdir / "qemu.stderr"
         self.stderr = open(self.stderr_path, "w")
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
