@@ -24,6 +24,7 @@
 #include "fault.h"
 #include "fault_bdev.h"
 #include "fault_reactor.h"
+#include "fault_vhost.h"
 #include "log.h"
 #include "persist.h"
 #include "rpc_app.h"
@@ -51,6 +52,7 @@ int blockd_register(struct blockd *bd)
 	vhost_blk_init(bd);
 	if ((rc = vhost_blk_rpc_register()) < 0 || (rc = fault_register()) < 0 ||
 	    (rc = fault_reactor_register(bd)) < 0 || (rc = fault_bdev_register()) < 0 ||
+	    (rc = fault_vhost_register()) < 0 ||
 	    (rc = persist_register()) < 0)
 		return rc;
 	return 0;

@@ -17,6 +17,7 @@ struct blockd_options {
 	const char *persist_path;   /* NULL: no persistence */
 	unsigned num_reactors;
 	unsigned rpc_idle_timeout_s;  /* RPC clients idle this long are closed */
+	unsigned drain_timeout_ms;    /* a draining virtqueue's deadline (0: the default) */
 	bool busy_poll;
 	bool fault_injection;
 };

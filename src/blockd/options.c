@@ -28,6 +28,10 @@ static void usage(FILE *out)
 		"                          close an RPC client that sends and takes nothing for\n"
 		"                          S seconds, or leaves half a request unsent that long\n"
 		"                          (default 10)\n"
+		"      --drain-timeout-ms MS\n"
+		"                          a vhost queue being stopped (GET_VRING_BASE) answers\n"
+		"                          requests still outstanding after MS with IOERR\n"
+		"                          (default 5000)\n"
 		"      --log-level LEVEL   debug, info, warn or error (default info)\n"
 		"  -h, --help              this text\n"
 		"  -V, --version           print the version\n\n"
@@ -40,7 +44,7 @@ static void usage(FILE *out)
 int blockd_parse_options(int argc, char **argv, struct blockd_options *o)
 {
 	enum { OPT_PERSIST = 256, OPT_REACTORS, OPT_BUSY_POLL, OPT_FAULT, OPT_LOG_LEVEL,
-	       OPT_IDLE };
+	       OPT_IDLE, OPT_DRAIN };
 	static const struct option longopts[] = {
 		{ "rpc-socket", required_argument, NULL, 'r' },
 		{ "vhost-dir", required_argument, NULL, 'S' },
@@ -50,6 +54,7 @@ int blockd_parse_options(int argc, char **argv, struct blockd_options *o)
 		{ "fault-injection", no_argument, NULL, OPT_FAULT },
 		{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
 		{ "rpc-idle-timeout", required_argument, NULL, OPT_IDLE },
+		{ "drain-timeout-ms", required_argument, NULL, OPT_DRAIN },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -84,6 +89,16 @@ int blockd_parse_options(int argc, char **argv, struct blockd_options *o)
 				return -1;
 			}
 			o->rpc_idle_timeout_s = (unsigned)n;
+			break;
+		}
+		case OPT_DRAIN: {
+			char *end;
+			long n = strtol(optarg, &end, 10);
+			if (*end || n < 1 || n > 600000) {
+				fprintf(stderr, "blockd: --drain-timeout-ms must be 1..600000\n");
+				return -1;
+			}
+			o->drain_timeout_ms = (unsigned)n;
 			break;
 		}
 		case OPT_LOG_LEVEL: {

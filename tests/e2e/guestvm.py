@@ -31,7 +31,8 @@ class Guest:
 
     disk: a raw file as a virtio disk; drive: a full -drive spec; vhost: a vhost-user-blk
     socket path (guest memory is then a shared memfd, as vhost-user requires, and QEMU
-    reconnects every second when the socket goes away); extra: more QEMU arguments."""
+    reconnects every second when the socket goes away); extra: more QEMU arguments
+    (-incoming defer for a migration's destination)."""
 
     def __init__(self, guest, workdir, append, disk=None, drive=None, qmp=None, vhost=None,
                  num_queues=1, cpus=1, extra=()):

@@ -139,6 +139,7 @@ static void on_connect(void *arg, uint32_t events)
 		.readonly = c->readonly,
 		.control = g_app->app,
 		.queue_reactor = queue_reactor,
+		.drain_timeout_ms = g_app->opts.drain_timeout_ms,
 		.closed = session_closed,
 		.owner = c,
 	};
@@ -249,6 +250,15 @@ int vhost_blk_delete(const char *name, bool force)
 	log_info("vhost", "msg=\"controller deleted\" ctrlr=%s", c->name);
 	ctrlr_destroy(c);
 	return 0;
+}
+
+void vhost_blk_recheck_holds(void)
+{
+	for (struct vhost_blk_ctrlr *c = g_ctrlrs, *next; c; c = next) {
+		next = c->next;
+		if (c->session)
+			vhost_session_recheck_hold(c->session);
+	}
 }
 
 /* ---------------------------------------------------------------- introspection */

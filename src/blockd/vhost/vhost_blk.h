@@ -26,6 +26,10 @@ int vhost_blk_create(const char *name, const char *bdev_name, bool readonly,
  * front-end's outstanding requests fail (IOERR) and it is disconnected first. Never waits. */
 int vhost_blk_delete(const char *name, bool force);
 
+/* Every connected front-end whose message an injected fault holds is released if the fault
+ * no longer holds it (after blockd_fault_vhost cleared it). */
+void vhost_blk_recheck_holds(void);
+
 struct vhost_blk_ctrlr *vhost_blk_find(const char *name);
 void vhost_blk_foreach(void (*fn)(struct vhost_blk_ctrlr *c, void *arg), void *arg);
 /* vhost_get_controllers' entry (SPDK's shape, with sessions and inflight_task_cnt). */

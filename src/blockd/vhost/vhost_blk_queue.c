@@ -4,6 +4,7 @@
  * reaches the bdev (header, lengths, alignment, range, read-only); a bad one is answered
  * VIRTIO_BLK_S_IOERR and the queue goes on.
  * Owns the rule "Quiesce on disconnect" of docs/architecture.md (bug class 1).
+ * Owns the rule "Bounded drain" of docs/architecture.md (bug class 4).
  */
 #include "vhost_blk_queue.h"
 
@@ -18,6 +19,7 @@
 
 #include "iov.h"
 #include "log.h"
+#include "vhost_log.h"
 
 #define POLL_BATCH 64u
 
@@ -57,6 +59,11 @@ struct blk_queue {
 	unsigned outstanding;        /* busy tasks */
 	unsigned bdev_ios;           /* tasks the bdev still has (the queue lives until 0) */
 	_Atomic unsigned visible;    /* outstanding, for vhost_get_controllers */
+
+	struct vhost_shm *log;       /* dirty logging (blk_queue_log); NULL: none */
+	struct reactor_timer drain_timer;
+	bool drain_timer_armed;
+	uint64_t drain_timeout_ns;
 
 	enum queue_state state;
 	bool notify_pending, broken, stop_reported;
@@ -127,6 +134,8 @@ static void task_answer(struct blk_queue *q, struct blk_task *t, uint8_t status)
 	uint32_t len = 0;
 	if (t->status) {
 		*t->status = status;
+		if (q->log)
+			vhost_log_mark_host(q->log, q->mem, t->status, 1);
 		len = status == VIRTIO_BLK_S_OK ? t->used_len : 1;
 	}
 	vq_push(&q->vq, t->head, len);
@@ -139,12 +148,26 @@ static void task_answer(struct blk_queue *q, struct blk_task *t, uint8_t status)
 		queue_finish_drain(q);
 }
 
+/* Logs the first bytes of iov (the guest buffers a request's data went to). */
+static void log_iov(struct blk_queue *q, const struct iovec *iov, int iovcnt, uint64_t bytes)
+{
+	for (int i = 0; i < iovcnt && bytes > 0; i++) {
+		uint64_t n = iov[i].iov_len < bytes ? iov[i].iov_len : bytes;
+		vhost_log_mark_host(q->log, q->mem, iov[i].iov_base, n);
+		bytes -= n;
+	}
+}
+
 static void task_io_done(void *arg, int status)
 {
 	struct blk_task *t = arg;
 	struct blk_queue *q = t->q;
 	t->io = NULL;
 	q->bdev_ios--;
+	/* A read wrote guest memory, whatever its status and even when the request was
+	 * already answered (a drain deadline): its pages are logged once the data is there. */
+	if (q->log && t->type == BDEV_IO_READ)
+		log_iov(q, t->iov, t->iovcnt, UINT64_MAX);
 	if (q->state == Q_ORPHANED || !t->busy) {
 		queue_maybe_free(q);
 		return;
@@ -285,6 +308,8 @@ static uint8_t request_get_id(struct blk_queue *q, struct blk_task *t)
 	memcpy(id, serial, strnlen(serial, sizeof(id)));
 	size_t room = c->in_bytes - 1 < sizeof(id) ? c->in_bytes - 1 : sizeof(id);
 	size_t copied = iov_copy_to(c->iov + c->n_out, c->n_in, 0, id, room);
+	if (q->log)
+		log_iov(q, c->iov + c->n_out, c->n_in, copied);
 	t->used_len = (uint32_t)copied + 1;
 	return VIRTIO_BLK_S_OK;
 }
@@ -456,6 +481,7 @@ static void queue_free(struct blk_queue *q)
 		close(q->call_fd);
 	vhost_mem_unref(q->mem);
 	vhost_shm_unref(q->shm);
+	vhost_shm_unref(q->log);
 	free(q->tasks);
 	free(q);
 	atomic_fetch_sub(&g_live_queues, 1);
@@ -467,9 +493,17 @@ static void queue_maybe_free(struct blk_queue *q)
 		queue_free(q);
 }
 
+static void drain_timer_cancel(struct blk_queue *q)
+{
+	if (q->drain_timer_armed)
+		reactor_timer_cancel(q->reactor, &q->drain_timer);
+	q->drain_timer_armed = false;
+}
+
 /* Every request is answered: the rings are the front-end's again. */
 static void queue_finish_drain(struct blk_queue *q)
 {
+	drain_timer_cancel(q);
 	flush_notify(q);
 	q->state = Q_ORPHANED;
 	queue_detach(q);
@@ -481,6 +515,7 @@ static void queue_finish_drain(struct blk_queue *q)
  * bdev still holds is aborted where the bdev can, and drains in the background. */
 static void queue_orphan(struct blk_queue *q)
 {
+	drain_timer_cancel(q);
 	q->state = Q_ORPHANED;
 	for (uint16_t i = 0; i < q->vq.num; i++) {
 		struct blk_task *t = &q->tasks[i];
@@ -495,14 +530,46 @@ static void queue_orphan(struct blk_queue *q)
 	queue_maybe_free(q);
 }
 
+/* The drain deadline: whatever is still outstanding is answered IOERR and its bdev IO
+ * aborted, so that the drain (and the GET_VRING_BASE waiting on it) ends. An IO the kernel
+ * already has cannot be recalled: if it is a read, its data may still land in the guest
+ * buffer later (logged then, while a log is set). */
+static void drain_deadline(void *arg)
+{
+	struct blk_queue *q = arg;
+	q->drain_timer_armed = false;
+	if (q->state != Q_DRAINING)
+		return;
+	unsigned failed = q->outstanding, held = q->bdev_ios;
+	log_error("vhost", "msg=\"drain deadline passed; failing outstanding requests with "
+		  "IOERR\" queue=%s outstanding=%u held_by_bdev=%u timeout_ms=%llu", q->name,
+		  failed, held, (unsigned long long)(q->drain_timeout_ns / 1000000));
+	q->retry_head = q->retry_tail = NULL;   /* each of them is answered below */
+	for (uint16_t i = 0; i < q->vq.num; i++) {
+		struct blk_task *t = &q->tasks[i];
+		if (!t->busy)
+			continue;
+		struct bdev_io *io = t->io;
+		task_answer(q, t, VIRTIO_BLK_S_IOERR);   /* the last one ends the drain */
+		if (io)
+			bdev_io_abort(io);
+	}
+	queue_maybe_free(q);
+}
+
 static void queue_stop_msg(void *arg)
 {
 	struct blk_queue *q = arg;
 	switch (q->stop_mode) {
 	case BLK_STOP_DRAIN:
 		q->state = Q_DRAINING;
-		if (q->outstanding == 0)
+		if (q->outstanding == 0) {
 			queue_finish_drain(q);
+		} else {
+			reactor_timer_arm(q->reactor, &q->drain_timer, q->drain_timeout_ns,
+					  drain_deadline, q);
+			q->drain_timer_armed = true;
+		}
 		queue_maybe_free(q);
 		return;
 	case BLK_STOP_FAIL:
@@ -578,6 +645,55 @@ void blk_queue_escalate(struct blk_queue *q, enum blk_stop_mode mode)
 	}
 }
 
+static void queue_apply_log(struct blk_queue *q, const struct blk_queue_log *l)
+{
+	if (l->log)
+		vhost_shm_ref(l->log);
+	vhost_shm_unref(q->log);
+	q->log = l->log;
+	vq_set_used_log(&q->vq, l->log && l->used_gpa_valid ? l->log : NULL, l->used_gpa);
+}
+
+struct log_msg {
+	struct blk_queue *q;
+	struct blk_queue_log log;
+	blk_queue_done_fn fn;
+	void *arg;
+};
+
+static void log_done_msg(void *arg)
+{
+	struct log_msg *m = arg;
+	m->fn(m->arg);
+	vhost_shm_unref(m->log.log);
+	free(m);
+}
+
+static void set_log_msg(void *arg)
+{
+	struct log_msg *m = arg;
+	queue_apply_log(m->q, &m->log);
+	if (reactor_send_msg(m->q->control, log_done_msg, m) < 0)
+		log_error("vhost", "msg=\"cannot report a log change\" queue=%s", m->q->name);
+}
+
+int blk_queue_set_log(struct blk_queue *q, const struct blk_queue_log *log,
+		      blk_queue_done_fn fn, void *arg)
+{
+	struct log_msg *m = malloc(sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	*m = (struct log_msg){ q, *log, fn, arg };
+	if (m->log.log)
+		vhost_shm_ref(m->log.log);       /* until the answer is back */
+	if (reactor_send_msg(q->reactor, set_log_msg, m) < 0) {
+		vhost_shm_unref(m->log.log);
+		free(m);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
 struct call_fd_msg {
 	struct blk_queue *q;
 	int fd;
@@ -634,6 +750,10 @@ int blk_queue_start(const struct blk_queue_config *cfg, struct blk_queue **out,
 	q->kick_fd = cfg->kick_fd;
 	q->call_fd = cfg->call_fd;
 	q->state = Q_RUNNING;
+	q->drain_timeout_ns = (uint64_t)(cfg->drain_timeout_ms ? cfg->drain_timeout_ms
+							       : BLK_QUEUE_DRAIN_TIMEOUT_MS) *
+			      1000000ull;
+	queue_apply_log(q, &cfg->log);
 	int n = vq_start(&q->vq, cfg->base, cfg->inflight);
 	*resubmitted = n > 0 ? (unsigned)n : 0;
 	queue_set_outstanding(q, 0);

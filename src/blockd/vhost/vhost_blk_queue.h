@@ -18,6 +18,19 @@
 #define VHOST_BLK_MAX_REQUEST (32u << 20)
 #define VHOST_BLK_SEG_MAX 126u
 
+/* The default deadline of a drain: requests still outstanding then are answered IOERR. */
+#define BLK_QUEUE_DRAIN_TIMEOUT_MS 5000u
+
+/* Dirty logging (live migration). With log set, every guest page the queue writes (data
+ * read from the bdev, GET_ID's answer, status bytes) is marked in it by guest-physical
+ * address, after the write; with used_gpa_valid too, so is every write to the used ring, at
+ * used_gpa + its offset in the ring. log NULL: nothing is logged. */
+struct blk_queue_log {
+	struct vhost_shm *log;             /* the queue takes a reference */
+	bool used_gpa_valid;
+	uint64_t used_gpa;
+};
+
 struct blk_queue_config {
 	struct reactor *reactor;
 	struct reactor *control;           /* where stop completions are delivered */
@@ -31,6 +44,8 @@ struct blk_queue_config {
 	struct vq_ring_addrs addrs;
 	bool event_idx, indirect;
 	int kick_fd, call_fd;              /* the queue owns them from now on (-1: none) */
+	struct blk_queue_log log;          /* dirty logging from the start */
+	uint32_t drain_timeout_ms;         /* BLK_STOP_DRAIN's deadline (0: the default) */
 };
 
 struct blk_queue;
@@ -43,7 +58,9 @@ int blk_queue_start(const struct blk_queue_config *cfg, struct blk_queue **out,
 		    unsigned *resubmitted);
 
 enum blk_stop_mode {
-	BLK_STOP_DRAIN,    /* stop taking requests, finish the outstanding ones, then stop */
+	BLK_STOP_DRAIN,    /* stop taking requests, finish the outstanding ones, then stop; those
+			    * not finished by the drain deadline are answered IOERR (logged) and
+			    * their bdev IO aborted, so a drain always ends */
 	BLK_STOP_ORPHAN,   /* the front-end is gone: drop outstanding requests (aborting what
 			    * the bdev holds), touch guest memory no more */
 	BLK_STOP_FAIL,     /* fail outstanding requests to the guest with IOERR, then orphan */
@@ -62,6 +79,14 @@ void blk_queue_release(struct blk_queue *q);
 
 /* Replaces the call eventfd (SET_VRING_CALL on a running queue); the old one is closed. */
 void blk_queue_set_call_fd(struct blk_queue *q, int fd);
+
+/* Replaces the queue's dirty logging (on its reactor, after the writes it has made so far
+ * were logged under the previous setting); fn(arg) then runs on the control reactor, after
+ * which no write of the queue goes to the previous log. fn runs also when the queue is
+ * stopping or stopped (never after blk_queue_release). -ENOMEM: nothing was sent. */
+typedef void (*blk_queue_done_fn)(void *arg);
+int blk_queue_set_log(struct blk_queue *q, const struct blk_queue_log *log,
+		      blk_queue_done_fn fn, void *arg);
 
 /* Requests taken from the guest and not yet answered (any thread; relaxed). */
 unsigned blk_queue_inflight(const struct blk_queue *q);

@@ -4,7 +4,8 @@
  * (size for its request, descriptors only where the request carries them) before it is
  * handled here; a malformed one closes the connection and changes nothing else. A request
  * that must wait for queues to stop (GET_VRING_BASE, a new memory table) holds the
- * connection's input until the queues' reactors have answered; no thread ever waits. */
+ * connection's input until the queues' reactors have answered; no thread ever waits.
+ * Owns the rule "Dirty log complete" of docs/architecture.md (bug class 4). */
 #include "vhost_session.h"
 
 #include <errno.h>
@@ -18,69 +19,16 @@
 
 #include "log.h"
 #include "vhost_blk.h"
+#include "vhost_log.h"
+#include "vhost_session_priv.h"
 #include "vhost_user_msg.h"
 #include "vhost_user_proto.h"
 
-#define OFFERED_PROTOCOL_FEATURES                                                      \
-	((1ull << VHOST_USER_PROTOCOL_F_MQ) | (1ull << VHOST_USER_PROTOCOL_F_REPLY_ACK) |     \
-	 (1ull << VHOST_USER_PROTOCOL_F_CONFIG) |                                            \
-	 (1ull << VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD))
+static vhost_session_hold_fn g_hold_hook;
 
-/* Handler results besides 0 and a negative errno (a refusal the front-end is told of with
- * REPLY_ACK, or else the connection closes). */
-#define MSG_HELD 1         /* waits for queues to stop; handled again afterwards */
-#define MSG_REPLIED 2      /* answered with its own reply: no REPLY_ACK */
-#define MSG_MALFORMED (-EPROTO)
-
-struct vring {
-	uint16_t num, base;
-	bool addr_set, kicked, enabled;
-	struct vq_ring_addrs addrs;
-	int kick_fd, call_fd;
-	struct blk_queue *q;        /* running on its reactor */
-	bool stopping;              /* a stop was sent; its answer is awaited */
-};
-
-struct vhost_session {
-	struct vhost_session_owner owner;
-	unsigned id;
-	int fd;
-	struct reactor_fd *watch;
-	bool closed, held;
-	bool close_fd_later;        /* closed, but the socket stays open until queues stopped */
-	unsigned refs;              /* 1 while open, +1 per queue stop awaited */
-	unsigned stops_pending;
-
-	uint64_t features;          /* acked virtio features */
-	uint64_t protocol_features;
-	struct vhost_mem *mem;
-	struct vhost_shm *inflight;
-	uint16_t inflight_queues, inflight_queue_size;
-	struct vring vrings[VHOST_BLK_MAX_QUEUES];
-	uint64_t resubmitted;
-
-	struct vhost_user_input in;  /* the message being received or handled */
-};
-
-static uint64_t offered_features(const struct vhost_session *s)
+void vhost_session_set_hold_hook(vhost_session_hold_fn fn)
 {
-	uint64_t f = (1ull << VIRTIO_F_VERSION_1) | (1ull << VIRTIO_BLK_F_SIZE_MAX) |
-		     (1ull << VIRTIO_BLK_F_SEG_MAX) | (1ull << VIRTIO_BLK_F_BLK_SIZE) |
-		     (1ull << VIRTIO_BLK_F_FLUSH) | (1ull << VIRTIO_BLK_F_MQ) |
-		     (1ull << VIRTIO_F_RING_INDIRECT_DESC) | (1ull << VIRTIO_F_RING_EVENT_IDX) |
-		     (1ull << VHOST_USER_F_PROTOCOL_FEATURES);
-	if (s->owner.readonly)
-		f |= 1ull << VIRTIO_BLK_F_RO;
-	if (bdev_io_type_supported(s->owner.bdev, BDEV_IO_UNMAP))
-		f |= 1ull << VIRTIO_BLK_F_DISCARD;
-	if (bdev_io_type_supported(s->owner.bdev, BDEV_IO_WRITE_ZEROES))
-		f |= 1ull << VIRTIO_BLK_F_WRITE_ZEROES;
-	return f;
-}
-
-static bool has_protocol(const struct vhost_session *s, unsigned bit)
-{
-	return s->protocol_features & (1ull << bit);
+	g_hold_hook = fn;
 }
 
 static void session_unref(struct vhost_session *s)
@@ -90,19 +38,6 @@ static void session_unref(struct vhost_session *s)
 }
 
 /* ---------------------------------------------------------------- replies */
-
-/* Answers the message being handled with its own reply, after which no REPLY_ACK follows:
- * MSG_REPLIED, or -EIO when the front-end does not read its replies (close). */
-static int reply(struct vhost_session *s, const void *payload, uint32_t size, int fd)
-{
-	int rc = vhost_user_send_reply(s->fd, s->in.msg.hdr.request, payload, size, fd);
-	return rc < 0 ? rc : MSG_REPLIED;
-}
-
-static int reply_u64(struct vhost_session *s, uint64_t v)
-{
-	return reply(s, &v, sizeof(v), -1);
-}
 
 /* ---------------------------------------------------------------- queues */
 
@@ -124,7 +59,8 @@ static void on_queue_stopped(void *arg, uint16_t last_avail)
 	v->stopping = false;
 	v->base = last_avail;
 	s->stops_pending--;
-	if (!s->closed && s->held && s->stops_pending == 0)
+	if (!s->closed && s->held && !s->fault_held && s->stops_pending == 0 &&
+	    s->syncs_pending == 0)
 		resume_input(s);
 	if (s->closed && s->close_fd_later && s->stops_pending == 0) {
 		close(s->fd);
@@ -150,45 +86,103 @@ static void stop_queue(struct vhost_session *s, unsigned i, enum blk_stop_mode m
 	blk_queue_stop(v->q, mode, on_queue_stopped, ctx);
 }
 
-static bool queue_running(const struct vring *v)
-{
-	return v->q && !v->stopping;
-}
-
 /* Stops every running queue (draining it); MSG_HELD when the caller must wait. */
 static int stop_all_queues(struct vhost_session *s)
 {
 	for (unsigned i = 0; i < VHOST_BLK_MAX_QUEUES; i++)
-		if (queue_running(&s->vrings[i]))
+		if (vs_queue_running(&s->vrings[i]))
 			stop_queue(s, i, BLK_STOP_DRAIN);
 	return s->stops_pending ? MSG_HELD : 0;
 }
 
-static bool any_queue_running(const struct vhost_session *s)
+/* ---------------------------------------------------------------- dirty log */
+
+/* Complete logging rests on one invariant (vs_queue_log says who logs what): no queue runs
+ * with VHOST_F_LOG_ALL negotiated and no log, and a change of logging reaches every queue
+ * before the message that made it is answered (sync_queues). */
+
+struct sync_ctx {
+	struct vhost_session *s;
+};
+
+static void on_queue_synced(void *arg)
 {
-	for (unsigned i = 0; i < VHOST_BLK_MAX_QUEUES; i++)
-		if (s->vrings[i].q || s->vrings[i].stopping)
-			return true;
-	return false;
+	struct sync_ctx *ctx = arg;
+	struct vhost_session *s = ctx->s;
+	free(ctx);
+	s->syncs_pending--;
+	if (!s->closed && s->held && !s->fault_held && s->stops_pending == 0 &&
+	    s->syncs_pending == 0)
+		resume_input(s);
+	session_unref(s);
 }
 
-static struct inflight_queue_split *inflight_slice(struct vhost_session *s, unsigned i,
-						   uint16_t num)
+/* Sends the session's logging to the queue of ring i (every queue when i < 0). MSG_SYNC when
+ * answers are awaited (the message is finished with rc then), else rc; -ENOMEM. */
+static int sync_queues(struct vhost_session *s, int only, int rc)
 {
-	if (!s->inflight || i >= s->inflight_queues)
-		return NULL;
-	if (s->inflight_queue_size != num) {
-		log_warn("vhost", "msg=\"inflight region sized for another queue size; not "
-			 "tracked\" ctrlr=%s queue=%u", s->owner.name, i);
-		return NULL;
+	for (unsigned i = 0; i < VHOST_BLK_MAX_QUEUES; i++) {
+		struct vring *v = &s->vrings[i];
+		if (!v->q || (only >= 0 && (unsigned)only != i))
+			continue;
+		struct sync_ctx *ctx = malloc(sizeof(*ctx));
+		if (!ctx)
+			return -ENOMEM;
+		*ctx = (struct sync_ctx){ s };
+		struct blk_queue_log l = vs_queue_log(s, v);
+		if (blk_queue_set_log(v->q, &l, on_queue_synced, ctx) < 0) {
+			free(ctx);
+			return -ENOMEM;
+		}
+		s->refs++;
+		s->syncs_pending++;
 	}
-	return (struct inflight_queue_split *)((char *)s->inflight->addr +
-					       i * vq_inflight_queue_size(num));
+	if (s->syncs_pending == 0)
+		return rc;
+	s->sync_rc = rc;
+	return MSG_SYNC;
 }
 
-static int dup_or_none(int fd)
+/* SET_LOG_BASE (LOG_SHMFD): maps and checks the log, and moves every queue to it before
+ * the reply, so that nothing is logged in the previous one after the front-end got it. */
+static int handle_set_log_base(struct vhost_session *s)
 {
-	return fd >= 0 ? fcntl(fd, F_DUPFD_CLOEXEC, 0) : -1;
+	const struct vhost_user_log *l = &s->in.msg.payload.log;
+	if (!vs_has_protocol(s, VHOST_USER_PROTOCOL_F_LOG_SHMFD)) {
+		log_warn("vhost", "msg=\"SET_LOG_BASE without LOG_SHMFD refused\" ctrlr=%s",
+			 s->owner.name);
+		return -ENOTSUP;
+	}
+	if (s->in.nfds != 1)
+		return MSG_MALFORMED;
+	int err = -EINVAL;
+	const char *why = "no memory table yet";
+	struct vhost_shm *log = NULL;
+	if (s->mem)
+		log = vhost_log_map(s->in.fds[0], l->mmap_size, l->mmap_offset, vs_log_need(s), &err,
+				    &why);
+	if (!log) {
+		log_error("vhost", "msg=\"dirty log refused\" ctrlr=%s size=%llu offset=%llu "
+			  "need=%llu error=\"%s\"", s->owner.name,
+			  (unsigned long long)l->mmap_size, (unsigned long long)l->mmap_offset,
+			  (unsigned long long)(s->mem ? vs_log_need(s) : 0), why);
+		bool logging_queues = (s->features & LOG_ALL) && vs_any_queue_running(s);
+		int rc = vs_reply_u64(s, 1);
+		if (logging_queues) {
+			/* They cannot go on writing guest memory without a log. */
+			log_error("vhost", "msg=\"queues are dirty-logging and the log was refused; "
+				  "closing\" ctrlr=%s", s->owner.name);
+			return MSG_MALFORMED;
+		}
+		vs_drop_log(s, "replacement refused");   /* the front-end frees the old one */
+		return rc;
+	}
+	vhost_shm_unref(s->log);
+	s->log = log;
+	log_info("vhost", "msg=\"dirty log set\" ctrlr=%s size=%llu offset=%llu logging=%d",
+		 s->owner.name, (unsigned long long)l->mmap_size,
+		 (unsigned long long)l->mmap_offset, (s->features & LOG_ALL) != 0);
+	return sync_queues(s, -1, MSG_LOG_ACK);
 }
 
 static int start_queue(struct vhost_session *s, unsigned i)
@@ -204,14 +198,16 @@ static int start_queue(struct vhost_session *s, unsigned i)
 		.name = name,
 		.mem = s->mem,
 		.inflight_shm = s->inflight,
-		.inflight = inflight_slice(s, i, v->num),
+		.inflight = vs_inflight_slice(s, i, v->num),
 		.num = v->num,
 		.base = v->base,
 		.addrs = v->addrs,
 		.event_idx = s->features & (1ull << VIRTIO_F_RING_EVENT_IDX),
 		.indirect = s->features & (1ull << VIRTIO_F_RING_INDIRECT_DESC),
-		.kick_fd = dup_or_none(v->kick_fd),
-		.call_fd = dup_or_none(v->call_fd),
+		.kick_fd = vs_dup_or_none(v->kick_fd),
+		.call_fd = vs_dup_or_none(v->call_fd),
+		.log = vs_queue_log(s, v),
+		.drain_timeout_ms = s->owner.drain_timeout_ms,
 	};
 	if (!cfg.inflight)
 		cfg.inflight_shm = NULL;
@@ -229,8 +225,8 @@ static int start_queue(struct vhost_session *s, unsigned i)
 	}
 	s->resubmitted += resubmitted;
 	log_info("vhost", "msg=\"queue started\" ctrlr=%s queue=%u size=%u base=%u "
-		 "inflight_tracked=%d resubmitted=%u", s->owner.name, i, v->num, v->base,
-		 cfg.inflight != NULL, resubmitted);
+		 "inflight_tracked=%d resubmitted=%u dirty_logging=%d", s->owner.name, i, v->num,
+		 v->base, cfg.inflight != NULL, resubmitted, cfg.log.log != NULL);
 	return 0;
 }
 
@@ -241,6 +237,8 @@ static int start_ready_queues(struct vhost_session *s)
 		struct vring *v = &s->vrings[i];
 		if (v->q || v->stopping || !v->kicked || !v->addr_set || !v->num || !s->mem)
 			continue;
+		if ((s->features & LOG_ALL) && !s->log)
+			continue;      /* it would write guest memory without logging it */
 		int rc = start_queue(s, i);
 		if (rc < 0)
 			return rc;
@@ -250,25 +248,32 @@ static int start_ready_queues(struct vhost_session *s)
 
 /* ---------------------------------------------------------------- handlers */
 
-static int vring_index(const struct vhost_session *s, uint32_t index)
-{
-	(void)s;
-	return index < VHOST_BLK_MAX_QUEUES ? (int)index : -EINVAL;
-}
-
+/* Features change only while no queue runs, except VHOST_F_LOG_ALL, which the front-end
+ * turns on and off under running queues when a migration starts and ends. */
 static int handle_set_features(struct vhost_session *s, uint64_t f)
 {
-	if (f & ~offered_features(s))
+	if (f & ~vs_offered_features(s))
 		return -EINVAL;
-	if (any_queue_running(s) && f != s->features)
+	uint64_t changed = f ^ s->features;
+	bool running = vs_any_queue_running(s);
+	if (running && (changed & ~LOG_ALL))
 		return -EBUSY;
+	if (running && (f & LOG_ALL) && !s->log) {
+		log_error("vhost", "msg=\"dirty logging asked for without a log base; refused\" "
+			  "ctrlr=%s", s->owner.name);
+		return -EINVAL;
+	}
 	s->features = f;
-	return 0;
+	if (!(changed & LOG_ALL))
+		return 0;
+	log_info("vhost", "msg=\"dirty logging %s\" ctrlr=%s", (f & LOG_ALL) ? "on" : "off",
+		 s->owner.name);
+	return sync_queues(s, -1, 0);
 }
 
 static int handle_set_mem_table(struct vhost_session *s)
 {
-	if (any_queue_running(s))
+	if (vs_any_queue_running(s))
 		return stop_all_queues(s);     /* the table changes under running queues */
 	int err;
 	struct vhost_mem *m = vhost_mem_create(&s->in.msg.payload.memory, s->in.fds,
@@ -279,6 +284,14 @@ static int handle_set_mem_table(struct vhost_session *s)
 			 s->owner.name, strerror(-err));
 		return err;
 	}
+	if ((s->features & LOG_ALL) && s->log &&
+	    vhost_log_bytes_for(vhost_log_mem_end(m)) > s->log->size) {
+		/* QEMU grows the log before the table; a table past the log is not logged. */
+		log_error("vhost", "msg=\"memory table refused: past the end of the dirty log\" "
+			  "ctrlr=%s", s->owner.name);
+		vhost_mem_unref(m);
+		return -EINVAL;
+	}
 	vhost_mem_unref(s->mem);
 	s->mem = m;
 	return 0;
@@ -287,7 +300,7 @@ static int handle_set_mem_table(struct vhost_session *s)
 static int handle_vring_state(struct vhost_session *s, uint32_t request)
 {
 	struct vhost_user_vring_state st = s->in.msg.payload.state;
-	int i = vring_index(s, st.index);
+	int i = vs_vring_index(s, st.index);
 	if (i < 0)
 		return i;
 	struct vring *v = &s->vrings[i];
@@ -309,18 +322,20 @@ static int handle_vring_state(struct vhost_session *s, uint32_t request)
 		v->enabled = st.num;
 		return 0;
 	default: {  /* GET_VRING_BASE: stop the ring, answer where it stopped */
-		if (queue_running(v)) {
+		if (vs_queue_running(v)) {
 			stop_queue(s, (unsigned)i, BLK_STOP_DRAIN);
 			return MSG_HELD;
 		}
 		if (v->stopping)
 			return MSG_HELD;
+		if (!vs_any_queue_running(s))
+			vs_drop_log(s, "every queue stopped");  /* the front-end frees it now */
 		v->kicked = false;
 		if (v->kick_fd >= 0)
 			close(v->kick_fd);
 		v->kick_fd = -1;
 		struct vhost_user_vring_state answer = { st.index, v->base };
-		return reply(s, &answer, sizeof(answer), -1);
+		return vs_reply(s, &answer, sizeof(answer), -1);
 	}
 	}
 }
@@ -328,121 +343,43 @@ static int handle_vring_state(struct vhost_session *s, uint32_t request)
 static int handle_vring_addr(struct vhost_session *s)
 {
 	const struct vhost_user_vring_addr *a = &s->in.msg.payload.addr;
-	int i = vring_index(s, a->index);
+	int i = vs_vring_index(s, a->index);
 	if (i < 0)
 		return i;
 	struct vring *v = &s->vrings[i];
-	if (v->q || v->stopping)
-		return -EBUSY;
-	v->addrs = (struct vq_ring_addrs){ a->desc_user_addr, a->avail_user_addr,
-					   a->used_user_addr };
+	if (a->flags & ~(1u << VHOST_VRING_F_LOG))
+		return -EINVAL;
+	if (a->flags & (1u << VHOST_VRING_F_LOG)) {
+		uint64_t end = a->log_guest_addr + vq_used_ring_bytes(v->num);
+		if (end < a->log_guest_addr ||
+		    (s->log && vhost_log_bytes_for(end) > s->log->size)) {
+			log_error("vhost", "msg=\"used ring log address outside the log; refused\" "
+				  "ctrlr=%s queue=%d log_guest_addr=0x%llx", s->owner.name, i,
+				  (unsigned long long)a->log_guest_addr);
+			return -EINVAL;
+		}
+	}
+	struct vq_ring_addrs addrs = { a->desc_user_addr, a->avail_user_addr,
+				       a->used_user_addr };
+	if (v->q || v->stopping) {
+		/* A running ring takes only a change of its logging (a migration starts). */
+		if (memcmp(&addrs, &v->addrs, sizeof(addrs)) != 0)
+			return -EBUSY;
+		v->flags = a->flags;
+		v->log_guest_addr = a->log_guest_addr;
+		return sync_queues(s, i, 0);
+	}
+	v->addrs = addrs;
 	v->addr_set = true;
-	return 0;
-}
-
-/* SET_VRING_KICK / CALL / ERR: u64 index | NOFD flag, with one fd unless NOFD. */
-static int handle_vring_fd(struct vhost_session *s, uint32_t request)
-{
-	uint64_t u = s->in.msg.payload.u64;
-	bool nofd = u & VHOST_USER_VRING_NOFD_MASK;
-	if ((u & ~(uint64_t)(VHOST_USER_VRING_IDX_MASK | VHOST_USER_VRING_NOFD_MASK)) ||
-	    s->in.nfds != (nofd ? 0u : 1u))
-		return MSG_MALFORMED;
-	int i = vring_index(s, (uint32_t)(u & VHOST_USER_VRING_IDX_MASK));
-	if (i < 0)
-		return i;
-	struct vring *v = &s->vrings[i];
-	int fd = nofd ? -1 : s->in.fds[0];
-	s->in.nfds = 0;
-	if (request == VHOST_USER_SET_VRING_ERR) {
-		if (fd >= 0)
-			close(fd);     /* blockd reports errors through the status byte */
-		return 0;
-	}
-	if (request == VHOST_USER_SET_VRING_CALL) {
-		if (v->call_fd >= 0)
-			close(v->call_fd);
-		v->call_fd = fd;
-		if (queue_running(v))
-			blk_queue_set_call_fd(v->q, dup_or_none(fd));
-		return 0;
-	}
-	if (v->q || v->stopping) {      /* a kick for a running ring: replace it */
-		if (fd >= 0)
-			close(fd);
-		return -EBUSY;
-	}
-	if (v->kick_fd >= 0)
-		close(v->kick_fd);
-	v->kick_fd = fd;
-	v->kicked = true;
-	return 0;
-}
-
-static int handle_get_config(struct vhost_session *s)
-{
-	struct vhost_user_config *c = &s->in.msg.payload.config;
-	struct virtio_blk_config cfg;
-	if (c->offset > sizeof(cfg) || c->size > sizeof(cfg) - c->offset)
-		return -EINVAL;
-	vhost_blk_fill_config(&cfg, s->owner.bdev, VHOST_BLK_MAX_QUEUES);
-	struct vhost_user_config answer = { .offset = c->offset, .size = c->size, .flags = 0 };
-	memcpy(answer.region, (char *)&cfg + c->offset, c->size);
-	return reply(s, &answer, 12 + c->size, -1);
-}
-
-static bool inflight_geometry_ok(uint16_t num_queues, uint16_t queue_size)
-{
-	return num_queues >= 1 && num_queues <= VHOST_BLK_MAX_QUEUES && queue_size >= 1 &&
-	       queue_size <= VIRTQUEUE_MAX_SIZE && !(queue_size & (queue_size - 1));
-}
-
-static int handle_get_inflight_fd(struct vhost_session *s)
-{
-	struct vhost_user_inflight in = s->in.msg.payload.inflight;
-	if (!inflight_geometry_ok(in.num_queues, in.queue_size))
-		return -EINVAL;
-	uint64_t size = in.num_queues * vq_inflight_queue_size(in.queue_size);
-	int fd = memfd_create("blockd-inflight", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-	if (fd < 0)
-		return -errno;
-	if (ftruncate(fd, (off_t)size) < 0 ||
-	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
-		int err = -errno;
-		close(fd);
-		return err;
-	}
-	struct vhost_user_inflight answer = { .mmap_size = size, .mmap_offset = 0,
-					      .num_queues = in.num_queues,
-					      .queue_size = in.queue_size };
-	int rc = reply(s, &answer, sizeof(answer), fd);
-	close(fd);
-	return rc;
-}
-
-static int handle_set_inflight_fd(struct vhost_session *s)
-{
-	struct vhost_user_inflight in = s->in.msg.payload.inflight;
-	if (s->in.nfds != 1)
-		return MSG_MALFORMED;
-	if (any_queue_running(s) || !inflight_geometry_ok(in.num_queues, in.queue_size) ||
-	    in.mmap_size < in.num_queues * vq_inflight_queue_size(in.queue_size))
-		return -EINVAL;
-	int err;
-	struct vhost_shm *shm = vhost_shm_map(s->in.fds[0], in.mmap_offset, in.mmap_size, &err);
-	if (!shm)
-		return err;
-	vhost_shm_unref(s->inflight);
-	s->inflight = shm;
-	s->inflight_queues = in.num_queues;
-	s->inflight_queue_size = in.queue_size;
+	v->flags = a->flags;
+	v->log_guest_addr = a->log_guest_addr;
 	return 0;
 }
 
 /* RESET_OWNER / RESET_DEVICE: back to a freshly connected front-end. */
 static int handle_reset(struct vhost_session *s)
 {
-	if (any_queue_running(s))
+	if (vs_any_queue_running(s))
 		return stop_all_queues(s);
 	for (unsigned i = 0; i < VHOST_BLK_MAX_QUEUES; i++) {
 		struct vring *v = &s->vrings[i];
@@ -461,20 +398,20 @@ static int dispatch(struct vhost_session *s)
 	const struct vhost_user_msg *m = &s->in.msg;
 	switch (m->hdr.request) {
 	case VHOST_USER_GET_FEATURES:
-		return reply_u64(s, offered_features(s));
+		return vs_reply_u64(s, vs_offered_features(s));
 	case VHOST_USER_SET_FEATURES:
 		return handle_set_features(s, m->payload.u64);
 	case VHOST_USER_GET_PROTOCOL_FEATURES:
-		return reply_u64(s, OFFERED_PROTOCOL_FEATURES);
+		return vs_reply_u64(s, OFFERED_PROTOCOL_FEATURES);
 	case VHOST_USER_SET_PROTOCOL_FEATURES:
 		if (m->payload.u64 & ~OFFERED_PROTOCOL_FEATURES)
 			return -EINVAL;
 		s->protocol_features = m->payload.u64;
 		return 0;
 	case VHOST_USER_GET_QUEUE_NUM:
-		return reply_u64(s, VHOST_BLK_MAX_QUEUES);
+		return vs_reply_u64(s, VHOST_BLK_MAX_QUEUES);
 	case VHOST_USER_GET_MAX_MEM_SLOTS:
-		return reply_u64(s, VHOST_USER_MAX_RAM_SLOTS);
+		return vs_reply_u64(s, VHOST_USER_MAX_RAM_SLOTS);
 	case VHOST_USER_SET_OWNER:
 		return 0;
 	case VHOST_USER_RESET_OWNER:
@@ -492,19 +429,79 @@ static int dispatch(struct vhost_session *s)
 	case VHOST_USER_SET_VRING_KICK:
 	case VHOST_USER_SET_VRING_CALL:
 	case VHOST_USER_SET_VRING_ERR:
-		return handle_vring_fd(s, m->hdr.request);
+		return vs_handle_vring_fd(s, m->hdr.request);
 	case VHOST_USER_GET_CONFIG:
-		return handle_get_config(s);
+		return vs_handle_get_config(s);
 	case VHOST_USER_SET_CONFIG:
 		return -ENOTSUP;           /* the config space is read-only */
 	case VHOST_USER_GET_INFLIGHT_FD:
-		return handle_get_inflight_fd(s);
+		return vs_handle_get_inflight_fd(s);
 	case VHOST_USER_SET_INFLIGHT_FD:
-		return handle_set_inflight_fd(s);
+		return vs_handle_set_inflight_fd(s);
+	case VHOST_USER_SET_LOG_BASE:
+		return handle_set_log_base(s);
+	case VHOST_USER_SET_LOG_FD:
+		/* An eventfd to signal log changes with: blockd does not signal them (the
+		 * front-end reads the log when it syncs); accepted and closed. */
+		return s->in.nfds <= 1 ? 0 : MSG_MALFORMED;
 	default:
 		return MSG_MALFORMED;
 	}
 }
+
+/* ---------------------------------------------------------------- injected holds */
+
+static void release_hold(struct vhost_session *s, const char *why)
+{
+	if (s->hold_timer_armed)
+		reactor_timer_cancel(s->owner.control, &s->hold_timer);
+	s->hold_timer_armed = false;
+	s->fault_held = false;
+	log_warn("vhost", "msg=\"injected fault: held message released\" ctrlr=%s request=%u "
+		 "reason=\"%s\"", s->owner.name, s->in.msg.hdr.request, why);
+	resume_input(s);
+}
+
+static void hold_expired(void *arg)
+{
+	struct vhost_session *s = arg;
+	s->hold_timer_armed = false;
+	if (!s->closed && s->fault_held)
+		release_hold(s, "hold time over");
+}
+
+/* true when an injected fault holds the message in s->in (input stays held). */
+static bool hold_for_fault(struct vhost_session *s)
+{
+	uint32_t request = s->in.msg.hdr.request;
+	uint64_t until = g_hold_hook ? g_hold_hook(s->owner.name, request) : 0;
+	uint64_t now = monotonic_ns();
+	if (until <= now)
+		return false;
+	s->fault_held = true;
+	const char *name = vhost_user_request_name(request);
+	log_warn("vhost", "msg=\"injected fault: holding a message\" ctrlr=%s request=%s "
+		 "hold_ms=%lld", s->owner.name, name ? name : "?",
+		 until == UINT64_MAX ? -1ll : (long long)((until - now) / 1000000));
+	if (until != UINT64_MAX) {
+		reactor_timer_arm(s->owner.control, &s->hold_timer, until - now, hold_expired, s);
+		s->hold_timer_armed = true;
+	}
+	return true;
+}
+
+void vhost_session_recheck_hold(struct vhost_session *s)
+{
+	if (s->closed || !s->fault_held)
+		return;
+	uint64_t until = g_hold_hook ? g_hold_hook(s->owner.name, s->in.msg.hdr.request) : 0;
+	if (until <= monotonic_ns())
+		release_hold(s, "fault cleared");
+}
+
+/* ---------------------------------------------------------------- messages */
+
+static int finish_message(struct vhost_session *s, int rc);
 
 /* Handles the message in s->in. 0: done (input may continue), MSG_HELD, or < 0: close. */
 static int handle_message(struct vhost_session *s)
@@ -515,9 +512,30 @@ static int handle_message(struct vhost_session *s)
 			 "fds=%u", s->owner.name, m->hdr.request, m->hdr.size, s->in.nfds);
 		return MSG_MALFORMED;
 	}
+	if (!s->fault_checked) {
+		s->fault_checked = true;
+		if (hold_for_fault(s))
+			return MSG_HELD;
+	}
 	int rc = dispatch(s);
 	if (rc == MSG_HELD)
 		return rc;
+	if (rc == MSG_SYNC) {
+		s->sync_wait = true;
+		return MSG_HELD;
+	}
+	return finish_message(s, rc);
+}
+
+/* The rest of a message's handling once dispatch is done with it: queues that can start now
+ * start, and the front-end gets the answer (a reply of its own, or REPLY_ACK). */
+static int finish_message(struct vhost_session *s, int rc)
+{
+	const struct vhost_user_msg *m = &s->in.msg;
+	if (rc == MSG_LOG_ACK) {
+		start_ready_queues(s);       /* those that waited for a log */
+		rc = vs_reply_u64(s, 0);
+	}
 	if (rc == MSG_MALFORMED || rc == -EIO) {
 		log_warn("vhost", "msg=\"message refused; closing\" ctrlr=%s request=%u",
 			 s->owner.name, m->hdr.request);
@@ -529,14 +547,14 @@ static int handle_message(struct vhost_session *s)
 			rc = started;
 	}
 	bool ack = (m->hdr.flags & VHOST_USER_NEED_REPLY) &&
-		   has_protocol(s, VHOST_USER_PROTOCOL_F_REPLY_ACK);
+		   vs_has_protocol(s, VHOST_USER_PROTOCOL_F_REPLY_ACK);
 	if (rc < 0)
 		log_warn("vhost", "msg=\"request failed\" ctrlr=%s request=%u error=\"%s\"",
 			 s->owner.name, m->hdr.request, strerror(-rc));
 	if (rc == MSG_REPLIED)
 		return 0;
 	if (ack)
-		return reply_u64(s, rc < 0) == MSG_REPLIED ? 0 : MSG_MALFORMED;
+		return vs_reply_u64(s, rc < 0) == MSG_REPLIED ? 0 : MSG_MALFORMED;
 	return rc < 0 ? rc : 0;
 }
 
@@ -546,6 +564,7 @@ static void message_done(struct vhost_session *s)
 {
 	vhost_user_drop_fds(&s->in);
 	s->in.have = 0;
+	s->fault_checked = false;
 }
 
 static void on_input(void *arg, uint32_t events);
@@ -579,7 +598,13 @@ static void process_input(struct vhost_session *s)
 static void resume_input(struct vhost_session *s)
 {
 	s->held = false;
-	int rc = handle_message(s);
+	int rc;
+	if (s->sync_wait) {
+		s->sync_wait = false;
+		rc = finish_message(s, s->sync_rc);
+	} else {
+		rc = handle_message(s);
+	}
 	if (rc == MSG_HELD) {
 		s->held = true;
 		return;
@@ -633,10 +658,13 @@ void vhost_session_close(struct vhost_session *s, enum blk_stop_mode mode, const
 	if (s->closed)
 		return;
 	s->closed = true;
+	if (s->hold_timer_armed)
+		reactor_timer_cancel(s->owner.control, &s->hold_timer);
+	s->hold_timer_armed = false;
 	unsigned inflight = vhost_session_inflight(s);
 	for (unsigned i = 0; i < VHOST_BLK_MAX_QUEUES; i++) {
 		struct vring *v = &s->vrings[i];
-		if (queue_running(v))
+		if (vs_queue_running(v))
 			stop_queue(s, i, mode);
 		else if (v->q && mode != BLK_STOP_DRAIN)
 			blk_queue_escalate(v->q, mode);   /* a drain in progress */
@@ -656,34 +684,13 @@ void vhost_session_close(struct vhost_session *s, enum blk_stop_mode mode, const
 	vhost_user_drop_fds(&s->in);
 	vhost_mem_unref(s->mem);
 	vhost_shm_unref(s->inflight);
+	vhost_shm_unref(s->log);
 	s->mem = NULL;
 	s->inflight = NULL;
+	s->log = NULL;
 	log_info("vhost", "msg=\"front-end disconnected\" ctrlr=%s session=%u reason=\"%s\" "
 		 "dropped_requests=%u", s->owner.name, s->id, why,
 		 mode == BLK_STOP_DRAIN ? 0 : inflight);
 	s->owner.closed(s->owner.owner, s);
 	session_unref(s);
-}
-
-unsigned vhost_session_inflight(const struct vhost_session *s)
-{
-	unsigned n = 0;
-	for (unsigned i = 0; i < VHOST_BLK_MAX_QUEUES; i++)
-		if (s->vrings[i].q)
-			n += blk_queue_inflight(s->vrings[i].q);
-	return n;
-}
-
-json_t *vhost_session_info_json(const struct vhost_session *s)
-{
-	unsigned queues = 0;
-	for (unsigned i = 0; i < VHOST_BLK_MAX_QUEUES; i++)
-		queues += s->vrings[i].q != NULL;
-	char name[96];
-	snprintf(name, sizeof(name), "%s_s%u", s->owner.name, s->id);
-	return json_pack("{s:I, s:I, s:s, s:b, s:I, s:I, s:I}", "vid", (json_int_t)s->id,
-			 "id", (json_int_t)s->id, "name", name, "started", queues > 0,
-			 "max_queues", (json_int_t)queues,
-			 "inflight_task_cnt", (json_int_t)vhost_session_inflight(s),
-			 "resubmitted_task_cnt", (json_int_t)s->resubmitted);
 }

@@ -22,6 +22,7 @@ struct vhost_session_owner {
 	bool readonly;
 	struct reactor *control;         /* the control thread's reactor */
 	struct reactor *(*queue_reactor)(void *owner, unsigned queue_index);
+	uint32_t drain_timeout_ms;       /* a draining queue's deadline (0: the default) */
 	/* The session ended (after vhost_session_close or on its own). */
 	void (*closed)(void *owner, struct vhost_session *s);
 	void *owner;
@@ -33,6 +34,15 @@ struct vhost_session *vhost_session_create(const struct vhost_session_owner *own
 /* Ends the session: queues stopped with mode, socket closed, owner->closed called. Safe to
  * call once; the session's memory goes once the reactors are done with it. */
 void vhost_session_close(struct vhost_session *s, enum blk_stop_mode mode, const char *why);
+
+/* Injected faults (blockd_fault_vhost): fn(ctrlr, request) says until when (monotonic ns;
+ * UINT64_MAX: until cleared; 0 or a past time: not at all) a message about to be handled is
+ * held, its input with it. Set once at registration; NULL: none. */
+typedef uint64_t (*vhost_session_hold_fn)(const char *ctrlr, uint32_t request);
+void vhost_session_set_hold_hook(vhost_session_hold_fn fn);
+/* Asks the hook again about a held message (a fault was cleared) and releases it if it is
+ * no longer held. */
+void vhost_session_recheck_hold(struct vhost_session *s);
 
 /* SPDK's session entry: vid, id, name, started, max_queues, inflight_task_cnt. */
 json_t *vhost_session_info_json(const struct vhost_session *s);

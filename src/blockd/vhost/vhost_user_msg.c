@@ -5,7 +5,9 @@
 #include "vhost_user_msg.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -121,6 +123,10 @@ static long expected_size(const struct vhost_user_msg *m)
 	case VHOST_USER_GET_INFLIGHT_FD:
 	case VHOST_USER_SET_INFLIGHT_FD:
 		return sizeof(struct vhost_user_inflight);
+	case VHOST_USER_SET_LOG_BASE:
+		return sizeof(struct vhost_user_log);
+	case VHOST_USER_SET_LOG_FD:
+		return 0;
 	default:
 		return -1;
 	}
@@ -130,7 +136,8 @@ static bool carries_fds(uint32_t request)
 {
 	return request == VHOST_USER_SET_MEM_TABLE || request == VHOST_USER_SET_VRING_KICK ||
 	       request == VHOST_USER_SET_VRING_CALL || request == VHOST_USER_SET_VRING_ERR ||
-	       request == VHOST_USER_SET_INFLIGHT_FD;
+	       request == VHOST_USER_SET_INFLIGHT_FD || request == VHOST_USER_SET_LOG_BASE ||
+	       request == VHOST_USER_SET_LOG_FD;
 }
 
 bool vhost_user_well_formed(const struct vhost_user_input *in)
@@ -171,4 +178,63 @@ int vhost_user_send_reply(int sock, uint32_t request, const void *payload, uint3
 int vhost_user_reply_u64(int sock, uint32_t request, uint64_t value)
 {
 	return vhost_user_send_reply(sock, request, &value, sizeof(value), -1);
+}
+
+/* ---------------------------------------------------------------- names */
+
+static const struct {
+	uint32_t request;
+	const char *name;
+} request_names[] = {
+	{ VHOST_USER_GET_FEATURES, "GET_FEATURES" },
+	{ VHOST_USER_SET_FEATURES, "SET_FEATURES" },
+	{ VHOST_USER_SET_OWNER, "SET_OWNER" },
+	{ VHOST_USER_RESET_OWNER, "RESET_OWNER" },
+	{ VHOST_USER_SET_MEM_TABLE, "SET_MEM_TABLE" },
+	{ VHOST_USER_SET_LOG_BASE, "SET_LOG_BASE" },
+	{ VHOST_USER_SET_LOG_FD, "SET_LOG_FD" },
+	{ VHOST_USER_SET_VRING_NUM, "SET_VRING_NUM" },
+	{ VHOST_USER_SET_VRING_ADDR, "SET_VRING_ADDR" },
+	{ VHOST_USER_SET_VRING_BASE, "SET_VRING_BASE" },
+	{ VHOST_USER_GET_VRING_BASE, "GET_VRING_BASE" },
+	{ VHOST_USER_SET_VRING_KICK, "SET_VRING_KICK" },
+	{ VHOST_USER_SET_VRING_CALL, "SET_VRING_CALL" },
+	{ VHOST_USER_SET_VRING_ERR, "SET_VRING_ERR" },
+	{ VHOST_USER_GET_PROTOCOL_FEATURES, "GET_PROTOCOL_FEATURES" },
+	{ VHOST_USER_SET_PROTOCOL_FEATURES, "SET_PROTOCOL_FEATURES" },
+	{ VHOST_USER_GET_QUEUE_NUM, "GET_QUEUE_NUM" },
+	{ VHOST_USER_SET_VRING_ENABLE, "SET_VRING_ENABLE" },
+	{ VHOST_USER_GET_CONFIG, "GET_CONFIG" },
+	{ VHOST_USER_SET_CONFIG, "SET_CONFIG" },
+	{ VHOST_USER_GET_INFLIGHT_FD, "GET_INFLIGHT_FD" },
+	{ VHOST_USER_SET_INFLIGHT_FD, "SET_INFLIGHT_FD" },
+	{ VHOST_USER_RESET_DEVICE, "RESET_DEVICE" },
+	{ VHOST_USER_GET_MAX_MEM_SLOTS, "GET_MAX_MEM_SLOTS" },
+};
+
+#define NUM_NAMES (sizeof(request_names) / sizeof(request_names[0]))
+
+const char *vhost_user_request_name(uint32_t request)
+{
+	for (size_t i = 0; i < NUM_NAMES; i++)
+		if (request_names[i].request == request)
+			return request_names[i].name;
+	return NULL;
+}
+
+int vhost_user_request_parse(const char *name)
+{
+	if (name[0] >= '0' && name[0] <= '9') {
+		char *end;
+		unsigned long n = strtoul(name, &end, 10);
+		if (*end || n > 0xffffffffu || !vhost_user_request_name((uint32_t)n))
+			return -1;
+		return (int)n;
+	}
+	if (strncasecmp(name, "VHOST_USER_", 11) == 0)
+		name += 11;
+	for (size_t i = 0; i < NUM_NAMES; i++)
+		if (strcasecmp(request_names[i].name, name) == 0)
+			return (int)request_names[i].request;
+	return -1;
 }

@@ -41,4 +41,11 @@ int vhost_user_send_reply(int sock, uint32_t request, const void *payload, uint3
 			  int fd);
 int vhost_user_reply_u64(int sock, uint32_t request, uint64_t value);
 
+/* The name of a request without its VHOST_USER_ prefix ("GET_VRING_BASE"), or NULL for a
+ * request blockd does not know. */
+const char *vhost_user_request_name(uint32_t request);
+/* The request a name stands for: "GET_VRING_BASE", "VHOST_USER_GET_VRING_BASE" (any case) or
+ * its number in decimal; -1 when it is none of the requests blockd knows. */
+int vhost_user_request_parse(const char *name);
+
 #endif

@@ -12,6 +12,12 @@
 #define VHOST_USER_NEED_REPLY   (1u << 3)
 
 #define VHOST_USER_F_PROTOCOL_FEATURES 30
+/* Virtio feature bit: the back-end logs the guest pages it writes (live migration). */
+#define VHOST_F_LOG_ALL 26
+/* SET_VRING_ADDR flags: bit 0, log the ring's used-ring writes at log_guest_addr. */
+#define VHOST_VRING_F_LOG 0
+/* The dirty log: one bit per page of this size, bit (page % 8) of byte (page / 8). */
+#define VHOST_LOG_PAGE 0x1000ull
 
 enum vhost_user_request {
 	VHOST_USER_GET_FEATURES = 1,
@@ -100,6 +106,13 @@ struct vhost_user_config {
 	uint8_t region[VHOST_USER_CONFIG_MAX];
 } __attribute__((packed));
 
+/* SET_LOG_BASE with LOG_SHMFD: the log is [mmap_offset, + mmap_size) of the fd that comes
+ * with the message; its byte 0 holds the bits of guest-physical pages 0..7. */
+struct vhost_user_log {
+	uint64_t mmap_size;
+	uint64_t mmap_offset;
+} __attribute__((packed));
+
 struct vhost_user_inflight {
 	uint64_t mmap_size;
 	uint64_t mmap_offset;
@@ -114,6 +127,7 @@ union vhost_user_payload {
 	struct vhost_user_memory memory;
 	struct vhost_user_config config;
 	struct vhost_user_inflight inflight;
+	struct vhost_user_log log;
 };
 
 struct vhost_user_msg {

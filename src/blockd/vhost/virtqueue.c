@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vhost_log.h"
+
 #define INDIRECT_MAX_DESC VIRTQUEUE_MAX_SIZE
 
 static inline uint16_t read_u16_acquire(const uint16_t *p)
@@ -34,6 +36,26 @@ static inline uint16_t *avail_event_ptr(struct virtqueue *vq)
 	return (uint16_t *)&vq->used->ring[vq->num];
 }
 
+/* A write of len bytes at p in the used ring, logged when the ring is logged (after it). */
+static inline void log_used_write(struct virtqueue *vq, const void *p, uint64_t len)
+{
+	if (vq->log)
+		vhost_log_mark(vq->log,
+			       vq->log_used_gpa + (uint64_t)((const char *)p - (const char *)vq->used),
+			       len);
+}
+
+void vq_set_used_log(struct virtqueue *vq, const struct vhost_shm *log, uint64_t log_used_gpa)
+{
+	vq->log = log;
+	vq->log_used_gpa = log_used_gpa;
+}
+
+uint64_t vq_used_ring_bytes(uint16_t num)
+{
+	return sizeof(struct vring_used) + (uint64_t)num * sizeof(struct vring_used_elem) + 2;
+}
+
 uint64_t vq_inflight_queue_size(uint16_t queue_size)
 {
 	uint64_t bytes = sizeof(struct inflight_queue_split) +
@@ -48,8 +70,7 @@ int vq_setup(struct virtqueue *vq, const struct vhost_mem *mem, uint16_t num,
 		return -EINVAL;
 	uint64_t desc_len = (uint64_t)num * sizeof(struct vring_desc);
 	uint64_t avail_len = sizeof(struct vring_avail) + (uint64_t)num * 2 + 2;
-	uint64_t used_len = sizeof(struct vring_used) +
-			    (uint64_t)num * sizeof(struct vring_used_elem) + 2;
+	uint64_t used_len = vq_used_ring_bytes(num);
 	struct vring_desc *desc = vhost_uva_to_host(mem, addrs->desc_uva, desc_len);
 	struct vring_avail *avail = vhost_uva_to_host(mem, addrs->avail_uva, avail_len);
 	struct vring_used *used = vhost_uva_to_host(mem, addrs->used_uva, used_len);
@@ -223,8 +244,10 @@ int vq_pop(struct virtqueue *vq, struct vq_chain *chain)
 		if (head >= vq->num)
 			return -EIO;
 		vq->last_avail_idx++;
-		if (vq->event_idx)
+		if (vq->event_idx) {
 			write_u16_release(avail_event_ptr(vq), vq->last_avail_idx);
+			log_used_write(vq, avail_event_ptr(vq), sizeof(uint16_t));
+		}
 		vq->inuse++;
 		mark_inflight(vq, head);
 	}
@@ -245,6 +268,8 @@ void vq_push(struct virtqueue *vq, uint16_t head, uint32_t len)
 	e->len = len;
 	vq->used_idx++;
 	write_u16_release(&vq->used->idx, vq->used_idx);
+	log_used_write(vq, e, sizeof(*e));
+	log_used_write(vq, &vq->used->idx, sizeof(vq->used->idx));
 	if (vq->inflight) {
 		__atomic_store_n(&vq->inflight->desc[head].inflight, 0, __ATOMIC_RELEASE);
 		__atomic_store_n(&vq->inflight->used_idx, vq->used_idx, __ATOMIC_RELEASE);

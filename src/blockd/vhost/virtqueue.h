@@ -38,6 +38,11 @@ struct virtqueue {
 	bool signalled_used_valid;
 	uint16_t inuse;                  /* heads taken and not yet completed */
 
+	/* Dirty logging of the used ring (live migration): with log set, every write to the
+	 * used ring (elements, idx, avail_event) is marked at log_used_gpa + its offset. */
+	const struct vhost_shm *log;
+	uint64_t log_used_gpa;
+
 	struct inflight_queue_split *inflight;   /* NULL without INFLIGHT_SHMFD */
 	uint64_t counter;
 	uint16_t resubmit[VIRTQUEUE_MAX_SIZE];
@@ -58,6 +63,13 @@ int vq_setup(struct virtqueue *vq, const struct vhost_mem *mem, uint16_t num,
  * flight for resubmission (oldest first) and recomputes last_avail_idx. Returns how many
  * heads will be resubmitted. */
 int vq_start(struct virtqueue *vq, uint16_t base, struct inflight_queue_split *inflight);
+
+/* Logs the used ring's writes in log at log_used_gpa from now on (log NULL: stops). The
+ * caller keeps log mapped while it is set. */
+void vq_set_used_log(struct virtqueue *vq, const struct vhost_shm *log, uint64_t log_used_gpa);
+/* Bytes of the used ring of a queue of num entries, from its start to the end of avail_event:
+ * what a used-ring log address must cover. */
+uint64_t vq_used_ring_bytes(uint16_t num);
 
 /* Takes the next chain (resubmissions first). 1: *chain filled; 0: nothing available;
  * -EINVAL: the chain is malformed — chain->head is set (when it was readable) and the
