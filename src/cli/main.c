@@ -25,6 +25,8 @@ static const char g_usage[] =
 	"  qmp VM COMMAND [JSON]      call a VM's QEMU monitor\n"
 	"  doctor [--fix] [--vm VM] [--bundle FILE]   check the host: what is wrong, the\n"
 	"                             evidence, the recovery (docs/doctor.md)\n"
+	"  metrics                    the Prometheus exposition once ([metrics] listen\n"
+	"                             serves it under berth up; docs/metrics.md)\n"
 	"\n"
 	"--root defaults to $BERTH_ROOT, else /var/lib/berth; configuration is\n"
 	"<root>/berth.conf (docs/configuration.md).\n";
@@ -38,7 +40,8 @@ static const struct command g_commands[] = {
 	{ "init", cmd_init }, { "up", cmd_up }, { "down", cmd_down }, { "status", cmd_status }, { "vm", cmd_vm },
 	{ "volume", cmd_volume }, { "events", cmd_events }, { "rpc", cmd_rpc },
 	{ "qmp", cmd_qmp }, { "supervise", cmd_supervise },
-	{ "target-stopped", cmd_target_stopped }, { "doctor", cmd_doctor }, { NULL, NULL },
+	{ "target-stopped", cmd_target_stopped }, { "doctor", cmd_doctor },
+	{ "metrics", cmd_metrics }, { "serve-metrics", cmd_serve_metrics }, { NULL, NULL },
 };
 
 int main(int argc, char **argv)
