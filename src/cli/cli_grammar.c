@@ -64,6 +64,7 @@ static const struct cli_command g_commands[] = {
 	{ "qmp", g_none, g_qmp_args, NULL },
 	{ "doctor", g_doctor, NULL, NULL },
 	{ "completion", g_none, g_shells, NULL },
+	{ "metrics", g_none, NULL, NULL },
 	{ NULL, NULL, NULL, NULL },
 };
 

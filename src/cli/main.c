@@ -26,6 +26,8 @@ static const char g_usage[] =
 	"  doctor [--fix] [--vm VM] [--bundle FILE]   check the host: what is wrong, the\n"
 	"                             evidence, the recovery (docs/doctor.md)\n"
 	"  completion bash            print a bash completion script\n"
+	"  metrics                    the Prometheus exposition once ([metrics] listen\n"
+	"                             serves it under berth up; docs/metrics.md)\n"
 	"\n"
 	"--root defaults to $BERTH_ROOT, else /var/lib/berth; configuration is\n"
 	"<root>/berth.conf (docs/configuration.md).\n";
@@ -40,7 +42,8 @@ static const struct command g_commands[] = {
 	{ "volume", cmd_volume }, { "events", cmd_events }, { "rpc", cmd_rpc },
 	{ "qmp", cmd_qmp }, { "supervise", cmd_supervise },
 	{ "target-stopped", cmd_target_stopped }, { "doctor", cmd_doctor },
-	{ "completion", cmd_completion }, { NULL, NULL },
+	{ "completion", cmd_completion }, { "metrics", cmd_metrics },
+	{ "serve-metrics", cmd_serve_metrics }, { NULL, NULL },
 };
 
 int main(int argc, char **argv)

@@ -31,6 +31,7 @@
 #include "deadline_io.h"
 #include "jsonrpc_client.h"
 #include "log.h"
+#include "metrics_conf.h"
 #include "status_file.h"
 #include "supervisor_watchdog.h"
 #include "target_restart.h"
@@ -41,7 +42,10 @@
 #define WATCHDOG_SEC_MS 15000        /* as WatchdogSec= of berth-blockd.service */
 #define WATCHDOG_KILL_MS 5000        /* SIGABRT, then SIGKILL after this */
 
-enum { BLOCKD, DISKENGINE, VMENGINE, NDAEMONS };
+/* METRICS, the endpoint of [metrics] listen (`berth serve-metrics`), only when configured:
+ * a process of its own, so that neither a scrape nor a bug in its HTTP code can stall or
+ * kill the supervisor (whose death takes every daemon with it). */
+enum { BLOCKD, DISKENGINE, VMENGINE, METRICS, NDAEMONS };
 
 struct daemon {
 	const char *name;
@@ -61,12 +65,19 @@ struct supervisor {
 	struct target_endpoints target;   /* [diskengine] rpc_socket, vhost_dir */
 	bool target_restart_asked;         /* SIGUSR1: the next exit of blockd was requested */
 	bool fault_injection;              /* [blockd] fault_injection = on: test hosts only */
+	bool metrics;                      /* [metrics] listen is set */
 	bool stopping;
 	uint64_t watchdog_ms;              /* [supervisor] blockd_watchdog; 0: off */
 	struct sup_watchdog wd;
 };
 
-static const char *g_names[NDAEMONS] = { "blockd", "diskengine", "vmengine" };
+static const char *g_names[NDAEMONS] = { "blockd", "diskengine", "vmengine", "metrics" };
+
+/* The daemons this supervisor runs: the metrics endpoint only when configured. */
+static bool supervised(const struct supervisor *s, int which)
+{
+	return which != METRICS || s->metrics;
+}
 
 /* ---------------------------------------------------------------- state */
 
@@ -97,6 +108,8 @@ static void write_state(struct supervisor *s)
 {
 	json_t *arr = json_array();
 	for (int i = 0; i < NDAEMONS; i++) {
+		if (!supervised(s, i))
+			continue;
 		json_t *d = json_pack("{s:s, s:i, s:I, s:i}", "name", s->d[i].name,
 			"pid", (int)s->d[i].pid, "since_ms", (json_int_t)s->d[i].since_ms,
 			"restarts", (int)s->d[i].restarts);
@@ -169,6 +182,8 @@ static pid_t spawn(struct supervisor *s, int which)
 		else
 			execl(bin, "blockd", "-r", s->target.rpc_socket, "-S", s->target.vhost_dir,
 			      "--persist", persist, (char *)NULL);
+	} else if (which == METRICS) {
+		execl("/proc/self/exe", "berth", "--root", c->root, "serve-metrics", (char *)NULL);
 	} else {
 		execl(bin, g_names[which], "--root", c->root, (char *)NULL);
 	}
@@ -187,12 +202,15 @@ static bool blockd_answers(const struct supervisor *s)
 	return rc == 0;
 }
 
-/* The engines write a status file once their loops run. */
+/* The engines write a status file once their loops run, the metrics endpoint once it
+ * serves. */
 static bool engine_ready(const struct cli *c, int which, int64_t since_wall_ms)
 {
 	char path[BERTH_PATH_LEN];
 	if (which == VMENGINE)
 		paths_vmengine_status(path, sizeof(path), c->root);
+	else if (which == METRICS)
+		paths_metrics_status(path, sizeof(path), c->root);
 	else
 		paths_diskengine_status(path, sizeof(path), c->root, "attach");
 	struct stat st;
@@ -309,9 +327,10 @@ static void restart_due(struct supervisor *s)
 {
 	for (int i = 0; i < NDAEMONS; i++) {
 		struct daemon *d = &s->d[i];
-		bool due = d->pid == 0 && !s->stopping &&
+		bool due = d->pid == 0 && !s->stopping && supervised(s, i) &&
 			   (d->restart_at == 0 || monotonic_ms() >= d->restart_at);
-		if (!due || (i > BLOCKD && s->d[BLOCKD].pid == 0))
+		/* The engines need the target; the metrics endpoint reports it missing. */
+		if (!due || (i > BLOCKD && i != METRICS && s->d[BLOCKD].pid == 0))
 			continue;
 		int rc = start_daemon(s, i);
 		if (rc < 0) {
@@ -428,13 +447,15 @@ static int supervise(struct cli *c, int ready_fd)
 	exe[n > 0 ? n : 0] = '\0';
 	snprintf(s.bindir, sizeof(s.bindir), "%s", dirname_of(exe));
 	char conf[BERTH_PATH_LEN], err[256];
+	struct metrics_conf metrics;
 	paths_conf(conf, sizeof(conf), c->root);
 	char path[BERTH_PATH_LEN];
 	paths_supervisor_pid(path, sizeof(path), c->root);
 	if (conf_load_section(conf, "supervisor", supervisor_key, &s, err, sizeof(err)) < 0 ||
 	    conf_load_section(conf, "blockd", blockd_key, &s, err, sizeof(err)) < 0 ||
 	    paths_target_load(&s.target, c->root, conf, err, sizeof(err)) < 0 ||
-	    sup_watchdog_open(&s.wd, c->root, s.watchdog_ms, err, sizeof(err)) < 0) {
+	    sup_watchdog_open(&s.wd, c->root, s.watchdog_ms, err, sizeof(err)) < 0 ||
+	    metrics_conf_load(&metrics, c->root, err, sizeof(err)) < 0) {
 		char msg[300];
 		snprintf(msg, sizeof(msg), "bad configuration: %s\n", err);
 		tell(ready_fd, msg);
@@ -459,8 +480,9 @@ static int supervise(struct cli *c, int ready_fd)
 
 	const char *failed = NULL;
 	int rc = 0;
+	s.metrics = metrics.enabled;
 	for (int i = 0; i < NDAEMONS && !failed; i++)
-		if ((rc = start_daemon(&s, i)) < 0)
+		if (supervised(&s, i) && (rc = start_daemon(&s, i)) < 0)
 			failed = g_names[i];
 	char msg[256];
 	snprintf(msg, sizeof(msg), failed ? "%s did not start: %s (see %s/run/%s.log)\n" : "ok\n",

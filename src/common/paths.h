@@ -8,6 +8,7 @@
  *   <root>/run/                                     paths_run_dir
  *   <root>/run/supervisor.{lock,pid,json,log,notify} paths_supervisor_*
  *   <root>/run/<daemon>.{log,lock}                  paths_daemon_log, paths_daemon_lock
+ *   <root>/run/metrics.json                         paths_metrics_status (the endpoint)
  *   <root>/blockd/{rpc.sock,vhost,config.json}      paths_blockd_*  (the defaults of the
  *                                                   configured [diskengine] rpc_socket and
  *                                                   vhost_dir: paths_target_load)
@@ -38,6 +39,7 @@ int paths_supervisor_log(char *out, size_t len, const char *root);
 int paths_supervisor_notify(char *out, size_t len, const char *root);
 int paths_daemon_log(char *out, size_t len, const char *root, const char *daemon);
 int paths_daemon_lock(char *out, size_t len, const char *root, const char *daemon);
+int paths_metrics_status(char *out, size_t len, const char *root);
 
 int paths_blockd_dir(char *out, size_t len, const char *root);
 int paths_blockd_rpc_sock(char *out, size_t len, const char *root);

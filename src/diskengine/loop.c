@@ -138,6 +138,7 @@ static void job_finished(struct loop *l, const struct job *job)
 	it->vm = a->vm;
 	if (job->rc == -ENOSPC && a->kind == ACT_CREATE_VOLUME)
 		report(l, a->vol, VOLUME_ERROR, NULL, job->error);
+	items_rpc_failed(&l->items, job->rpc);
 	item_failed(&l->items, it, job->rc, job->rpc, job->error);
 }
 
@@ -319,13 +320,14 @@ static void write_status(struct loop *l)
 		json_array_append_new(items, item_status(&l->items.target, true));
 	char path[BERTH_PATH_LEN];
 	paths_diskengine_status(path, sizeof(path), l->cfg->root, l->name);
-	status_file_write(path, json_pack("{s:s, s:I, s:s, s:I, s:o, s:o}", "loop", l->name,
+	status_file_write(path, json_pack("{s:s, s:I, s:s, s:I, s:o, s:o, s:o}", "loop", l->name,
 			  "updated_ms", (json_int_t)wall_ms(),
 			  "target", l->unreachable ? "unreachable" : "up",
 			  "unreachable_since_ms", (json_int_t)(l->unreachable ? l->unreachable_since_ms
 									      : 0),
 			  "items", items,
-			  "errors", l->spec_errors ? json_incref(l->spec_errors) : json_array()));
+			  "errors", l->spec_errors ? json_incref(l->spec_errors) : json_array(),
+			  "counters", items_counters_json(&l->items)));
 }
 
 /* rc: the pass's. A target that is gone (refused, no socket) is waited for; one whose
@@ -342,10 +344,12 @@ static void reach_result(struct loop *l, int rc)
 		item_progressed(&l->items, stuck);
 		return;
 	}
-	if (rc == -ETIMEDOUT)
+	if (rc == -ETIMEDOUT) {
+		items_rpc_failed(&l->items, l->target.last_method);
 		item_failed(&l->items, stuck, rc, l->target.last_method, l->target.last_error);
-	else
+	} else {
 		item_ended(stuck);
+	}
 	if (!l->unreachable) {
 		l->unreachable_since_ms = wall_ms();
 		items_emit(&l->items, "warn", "target_unreachable", 0,
@@ -407,6 +411,11 @@ struct loop *loop_start(const struct diskengine_config *cfg, enum loop_kind kind
 			    .passed_fd = passed_fd, .beat = sdw_loop_add(name) };
 	l->desired = desired_volumes_open(cfg, err, sizeof(err));
 	l->items = (struct item_set){ .cfg = cfg, .loop = name, .desired = l->desired };
+	char status[BERTH_PATH_LEN];        /* the counters go on from the last status file */
+	paths_diskengine_status(status, sizeof(status), cfg->root, name);
+	json_t *last = json_load_file(status, 0, NULL);
+	items_counters_restore(&l->items, json_object_get(last, "counters"));
+	json_decref(last);
 	int rc = l->desired ? target_init(&l->target, cfg, &export_vhost_blk) : -EINVAL;
 	if (rc == 0 && !(l->workers = workers_start(cfg, name, cfg->max_calls_in_flight)))
 		rc = -ENOMEM;
