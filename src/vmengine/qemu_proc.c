@@ -172,8 +172,28 @@ static void last_log_line(const char *path, char *out, size_t len)
 	free(text);
 }
 
+/* The environment QEMU gets: vmengine's without systemd's notify socket and watchdog (they
+ * are vmengine's to answer; a QEMU that wrote to them would speak for vmengine). NULL when
+ * out of memory (then QEMU gets vmengine's). Built before the fork. */
+static char **qemu_environ(void)
+{
+	extern char **environ;
+	size_t n = 0;
+	while (environ[n])
+		n++;
+	char **env = calloc(n + 1, sizeof(*env));
+	if (!env)
+		return NULL;
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++)
+		if (strncmp(environ[i], "NOTIFY_SOCKET=", 14) != 0 &&
+		    strncmp(environ[i], "WATCHDOG_", 9) != 0)
+			env[k++] = environ[i];
+	return env;
+}
+
 /* Child side of the fork: only async-signal-safe calls until exec. */
-static _Noreturn void exec_qemu(char **argv, int log_fd)
+static _Noreturn void exec_qemu(char **argv, char **envp, int log_fd)
 {
 	int null_fd = open("/dev/null", O_RDONLY);
 	if (null_fd >= 0)
@@ -184,7 +204,10 @@ static _Noreturn void exec_qemu(char **argv, int log_fd)
 	sigset_t none;
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	execvp(argv[0], argv);
+	if (envp)
+		execvpe(argv[0], argv, envp);
+	else
+		execvp(argv[0], argv);
 	_exit(127);
 }
 
@@ -217,9 +240,11 @@ int qemu_launch(char **argv, const struct qemu_paths *p, int timeout_ms, char *e
 		snprintf(err, errlen, "cannot open %s: %s", p->log, strerror(errno));
 		return -errno;
 	}
+	char **envp = qemu_environ();
 	pid_t child = fork();
 	if (child == 0)
-		exec_qemu(argv, log_fd);
+		exec_qemu(argv, envp, log_fd);
+	free(envp);
 	close(log_fd);
 	if (child < 0) {
 		snprintf(err, errlen, "fork: %s", strerror(errno));

@@ -262,3 +262,22 @@ def test_engine_ready_after_first_pass_watchdog_stopping(tmp_path, notifications
     notes.wait("WATCHDOG", "1", since=t_ready, count=4, timeout=5)
     stop(proc, notes)
     assert "watchdog armed" in pathlib.Path(root / f"{name}.log").read_text()
+
+
+def test_qemu_does_not_inherit_vmengines_notify_socket(make_vmengine, notifications,
+                                                       monkeypatch):
+    """A QEMU launched by a vmengine under systemd gets neither NOTIFY_SOCKET nor WATCHDOG_*:
+    those are vmengine's to answer (a QEMU writing there would speak for vmengine)."""
+    notes = notifications()
+    for k, v in notes.env().items():
+        if k in ("NOTIFY_SOCKET", "WATCHDOG_USEC"):
+            monkeypatch.setenv(k, v)
+    vme = make_vmengine().start()
+    vme.desire(1, "RUNNING", workload="idle")
+    st = vme.wait_state(1, "RUNNING", timeout=120)
+    env = (pathlib.Path("/proc") / str(st["pid"]) / "environ").read_bytes().split(b"\0")
+    names = {e.split(b"=", 1)[0] for e in env if e}
+    assert b"NOTIFY_SOCKET" not in names and b"WATCHDOG_USEC" not in names, names
+    assert b"PATH" in names
+    vme.desire(1, "TERMINATED")
+    vme.wait_state(1, "TERMINATED", timeout=60)
