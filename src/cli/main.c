@@ -78,6 +78,7 @@ int main(int argc, char **argv)
 	if (berth_conf_load(&c.conf, c.root, err, sizeof(err)) < 0 &&
 	    strcmp(argv[i], "target-stopped") != 0)
 		return cli_fail("bad configuration: %s", err);
+	store_set_timeout_ms((int)c.conf.store_timeout_ms);
 	/* "berth vm list --json" works as well as "berth --json vm list". */
 	for (int j = i; j < argc; j++) {
 		if (!strcmp(argv[j], "--json")) {

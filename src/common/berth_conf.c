@@ -25,6 +25,8 @@ static int set_key(void *obj, const char *key, const char *v)
 	struct berth_conf *c = obj;
 	if (!strcmp(key, "store"))
 		return conf_copy_string(c->store, sizeof(c->store), v);
+	if (!strcmp(key, "store_timeout"))
+		return conf_parse_seconds(v, 0.1, 3600, &c->store_timeout_ms);
 	if (!strcmp(key, "host"))
 		return valid_host(v) ? conf_copy_string(c->host, sizeof(c->host), v) : -EINVAL;
 	if (!strcmp(key, "guest_kernel"))
@@ -44,6 +46,7 @@ int berth_conf_load(struct berth_conf *c, const char *root, char *err, size_t er
 		return -EINVAL;
 	}
 	paths_store(c->store, sizeof(c->store), root);
+	c->store_timeout_ms = 10000;
 	if (gethostname(c->host, sizeof(c->host)) < 0 || !valid_host(c->host))
 		snprintf(c->host, sizeof(c->host), "localhost");
 	char path[BERTH_PATH_LEN];

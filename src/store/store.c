@@ -30,10 +30,17 @@ static bool volume_state_known(const char *v)
 	return volume_state_parse(v, &s) == 0;
 }
 
-/* The back end for url and where it points: "<scheme>:<location>" for a registered scheme,
- * else a plain path for the first back end. NULL for "<scheme>://..." of no back end. */
+/* The back end for url and where it points: the whole url for a back end that claims it,
+ * "<scheme>:<location>" for a registered scheme, else a plain path for the first back end.
+ * NULL for "<scheme>://..." of no back end. */
 static const struct store_backend *backend_for(const char *url, const char **location)
 {
+	for (const struct store_backend *const *b = store_backends; *b; b++) {
+		if ((*b)->claims && (*b)->claims(url)) {
+			*location = url;
+			return *b;
+		}
+	}
 	size_t n = strspn(url, "abcdefghijklmnopqrstuvwxyz0123456789+-.");
 	*location = url;
 	if (n == 0 || url[n] != ':')
@@ -47,6 +54,16 @@ static const struct store_backend *backend_for(const char *url, const char **loc
 	return strncmp(url + n, "://", 3) == 0 ? NULL : store_backends[0];
 }
 
+static int g_timeout_ms = STORE_TIMEOUT_DEFAULT_MS;
+
+int store_set_timeout_ms(int ms)
+{
+	if (ms < 100 || ms > 3600 * 1000)
+		return -EINVAL;
+	g_timeout_ms = ms;
+	return 0;
+}
+
 const char *store_error(const struct store *s)
 {
 	return s->error;
@@ -57,8 +74,8 @@ static struct store *open_url(const char *url, bool create, char *err, size_t er
 	const char *location;
 	const struct store_backend *backend = backend_for(url, &location);
 	if (!backend) {
-		snprintf(err, errlen, "unsupported store URL '%s' (back ends: %s)", url,
-			 store_backends[0]->name);
+		snprintf(err, errlen, "unsupported store URL '%s' (sqlite:PATH, a plain path, "
+			 "postgresql://... or service=NAME)", url);
 		return NULL;
 	}
 	struct store *s = calloc(1, sizeof(*s));
@@ -67,6 +84,7 @@ static struct store *open_url(const char *url, bool create, char *err, size_t er
 		return NULL;
 	}
 	s->ops = backend;
+	s->timeout_ms = g_timeout_ms;
 	int rc = s->ops->open(s, location, create);
 	if (rc < 0) {
 		snprintf(err, errlen, "%s", s->error);

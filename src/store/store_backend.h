@@ -1,7 +1,7 @@
-/* store_backend.h — what a store back end implements (store_sqlite.c today; a PostgreSQL one
- * later). store.c dispatches the public calls of store.h here. Layering, bottom up:
- * store_error.c (store_fail) < the back ends < store_backends.c (the table of back ends, by
- * URL scheme) < store.c; no file calls up. */
+/* store_backend.h — what a store back end implements (store_sqlite.c, store_pg.c). store.c
+ * dispatches the public calls of store.h here. Layering, bottom up: store_error.c
+ * (store_fail) and store_migrations.c (the schema, one text per back end) < the back ends <
+ * store_backends.c (the table of back ends, by URL) < store.c; no file calls up. */
 #ifndef BERTH_STORE_BACKEND_H
 #define BERTH_STORE_BACKEND_H
 
@@ -9,6 +9,9 @@
 
 struct store_backend {
 	const char *name;       /* its URL scheme: "<name>:<location>" */
+	/* Optional: true when the back end takes url whole (its location is then url itself),
+	 * e.g. PostgreSQL's "postgresql://..." and "service=..."; asked before the scheme. */
+	bool (*claims)(const char *url);
 	/* create: make a new, empty store when there is none; else -ENOENT for a missing one */
 	int (*open)(struct store *s, const char *location, bool create);
 	void (*close)(struct store *s);
@@ -41,6 +44,7 @@ struct store_backend {
 struct store {
 	const struct store_backend *ops;
 	void *impl;
+	int timeout_ms;         /* a networked back end's deadline of one call (store.h) */
 	char error[512];
 };
 
@@ -52,5 +56,6 @@ int store_fail(struct store *s, int rc, const char *fmt, ...) __attribute__((for
 extern const struct store_backend *const store_backends[];
 
 extern const struct store_backend store_sqlite_backend;
+extern const struct store_backend store_pg_backend;
 
 #endif

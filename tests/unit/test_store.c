@@ -248,7 +248,7 @@ Test(store, reopen_keeps_data, .init = setup, .fini = teardown)
 Test(store, unsupported_url, .init = setup, .fini = teardown)
 {
 	char err[256] = "";
-	cr_assert_null(store_open("postgres://x/y", err, sizeof(err)));
+	cr_assert_null(store_open("mysql://x/y", err, sizeof(err)));
 	cr_assert(strstr(err, "unsupported"), "%s", err);
 }
 
