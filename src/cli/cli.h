@@ -73,5 +73,6 @@ int cmd_status(struct cli *c, int argc, char **argv);
 int cmd_supervise(struct cli *c, int argc, char **argv);
 int cmd_target_stopped(struct cli *c, int argc, char **argv);
 int cmd_doctor(struct cli *c, int argc, char **argv);      /* doctor.c */
+int cmd_host(struct cli *c, int argc, char **argv);        /* cmd_host.c */
 
 #endif

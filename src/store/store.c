@@ -211,7 +211,32 @@ int store_event_list(struct store *s, int64_t after_id, int64_t vm_id, size_t li
 	return s->ops->event_list(s, after_id, vm_id, limit, out, n);
 }
 
+static bool host_name_ok(const char *host)
+{
+	return host && host[0] && strlen(host) < STORE_NAME_MAX;
+}
+
 int store_host_seen(struct store *s, const char *host)
 {
+	if (!host_name_ok(host))
+		return store_fail(s, -EINVAL, "a host needs a name (1..%d characters)",
+				  STORE_NAME_MAX - 1);
 	return s->ops->host_seen(s, host);
+}
+
+int store_host_register(struct store *s, const char *host, unsigned vcpus,
+			uint64_t memory_mb)
+{
+	if (!host_name_ok(host))
+		return store_fail(s, -EINVAL, "a host needs a name (1..%d characters)",
+				  STORE_NAME_MAX - 1);
+	if (!vcpus || vcpus > 65536 || !memory_mb || memory_mb > (UINT64_C(1) << 40))
+		return store_fail(s, -EINVAL, "host %s: capacity must be 1..65536 vCPUs and "
+				  "1 MiB..1 EiB of memory", host);
+	return s->ops->host_register(s, host, vcpus, memory_mb);
+}
+
+int store_host_list(struct store *s, struct store_host **out, size_t *n)
+{
+	return s->ops->host_list(s, out, n);
 }

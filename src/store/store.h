@@ -116,7 +116,23 @@ int store_event_add(struct store *s, const char *host, const char *component, in
 int store_event_list(struct store *s, int64_t after_id, int64_t vm_id, size_t limit,
 		     struct store_event **out, size_t *n);
 
+/* Hosts as rows: each host's vmengine registers it (its capacity) at start and says it is
+ * alive (its heartbeat, seen_ms) while it runs; store_host_seen keeps the capacity. */
+struct store_host {
+	char name[STORE_NAME_MAX];
+	unsigned vcpus;                 /* capacity; 0 while the host has not registered */
+	uint64_t memory_mb;
+	int64_t registered_ms, seen_ms;
+	/* what its live (not TERMINATED) VMs take */
+	unsigned vms, used_vcpus;
+	uint64_t used_memory_mb;
+};
+
+int store_host_register(struct store *s, const char *host, unsigned vcpus,
+			uint64_t memory_mb);
 int store_host_seen(struct store *s, const char *host);
+/* Every host, by name; *out malloc'd. */
+int store_host_list(struct store *s, struct store_host **out, size_t *n);
 
 
 #endif

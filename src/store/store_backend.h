@@ -34,12 +34,22 @@ struct store_backend {
 	int (*event_list)(struct store *s, int64_t after_id, int64_t vm_id, size_t limit,
 			  struct store_event **out, size_t *n);
 	int (*host_seen)(struct store *s, const char *host);
+	int (*host_register)(struct store *s, const char *host, unsigned vcpus,
+			     uint64_t memory_mb);
+	int (*host_list)(struct store *s, struct store_host **out, size_t *n);
 	/* The store's meta table: meta_get -ENOENT for a missing key; meta_init sets key only
 	 * when it has no value yet (the first writer wins) and reads back the value kept. */
 	int (*meta_get)(struct store *s, const char *key, char *out, size_t len);
 	int (*meta_init)(struct store *s, const char *key, const char *value, char *out,
 			 size_t len);
 };
+
+/* Every host with what its live VMs take: the same statement in both dialects. */
+#define HOST_LIST_SQL \
+	"SELECT h.name, h.vcpus, h.memory_mb, h.registered_ms, h.seen_ms, count(v.id), " \
+	"coalesce(sum(v.vcpus), 0), coalesce(sum(v.memory_mb), 0) FROM hosts h LEFT JOIN vms v " \
+	"ON v.host = h.name AND v.state != 'TERMINATED' GROUP BY h.name, h.vcpus, h.memory_mb, " \
+	"h.registered_ms, h.seen_ms ORDER BY h.name"
 
 struct store {
 	const struct store_backend *ops;

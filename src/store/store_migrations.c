@@ -69,6 +69,15 @@ const struct store_migration store_migrations[] = {
 		"ALTER TABLE vms ADD COLUMN disk TEXT NOT NULL DEFAULT '';"
 		"ALTER TABLE vms ADD COLUMN disk_since_ms BIGINT NOT NULL DEFAULT 0;",
 	},
+	{
+		.what = "a host's capacity, as it registers itself (0: not registered yet)",
+		.sqlite =
+		"ALTER TABLE hosts ADD COLUMN vcpus INTEGER NOT NULL DEFAULT 0;"
+		"ALTER TABLE hosts ADD COLUMN memory_mb INTEGER NOT NULL DEFAULT 0;",
+		.postgresql =
+		"ALTER TABLE hosts ADD COLUMN vcpus INTEGER NOT NULL DEFAULT 0;"
+		"ALTER TABLE hosts ADD COLUMN memory_mb BIGINT NOT NULL DEFAULT 0;",
+	},
 };
 
 const size_t store_n_migrations = sizeof(store_migrations) / sizeof(store_migrations[0]);

@@ -533,6 +533,50 @@ static int pg_host_seen(struct store *s, const char *host)
 		 NULL);
 }
 
+static int pg_host_register(struct store *s, const char *host, unsigned vcpus,
+			    uint64_t memory_mb)
+{
+	struct params p = { .n = 0 };
+	p_text(&p, host);
+	p_int(&p, wall_ms());
+	p_int(&p, vcpus);
+	p_int(&p, (int64_t)memory_mb);
+	return q(s, "INSERT INTO hosts (name, registered_ms, seen_ms, vcpus, memory_mb) VALUES "
+		    "($1, $2::bigint, $2::bigint, $3::int, $4::bigint) ON CONFLICT (name) DO UPDATE "
+		    "SET registered_ms = EXCLUDED.registered_ms, seen_ms = EXCLUDED.seen_ms, "
+		    "vcpus = EXCLUDED.vcpus, memory_mb = EXCLUDED.memory_mb", &p, NULL);
+}
+
+static int pg_host_list(struct store *s, struct store_host **out, size_t *n)
+{
+	PGresult *r;
+	*out = NULL;
+	*n = 0;
+	int rc = q(s, HOST_LIST_SQL, NULL, &r);
+	if (rc)
+		return rc;
+	size_t rows = (size_t)PQntuples(r);
+	if (rows && !(*out = calloc(rows, sizeof(**out)))) {
+		PQclear(r);
+		return store_fail(s, -ENOMEM, "out of memory");
+	}
+	for (size_t i = 0; i < rows; i++) {
+		struct store_host *h = &(*out)[i];
+		int row = (int)i;
+		col_text(h->name, sizeof(h->name), r, row, 0);
+		h->vcpus = (unsigned)col_int(r, row, 1);
+		h->memory_mb = (uint64_t)col_int(r, row, 2);
+		h->registered_ms = col_int(r, row, 3);
+		h->seen_ms = col_int(r, row, 4);
+		h->vms = (unsigned)col_int(r, row, 5);
+		h->used_vcpus = (unsigned)col_int(r, row, 6);
+		h->used_memory_mb = (uint64_t)col_int(r, row, 7);
+	}
+	*n = rows;
+	PQclear(r);
+	return 0;
+}
+
 /* ---------------------------------------------------------------- meta */
 
 static int pg_meta_get(struct store *s, const char *key, char *out, size_t len)
@@ -580,6 +624,8 @@ const struct store_backend store_pg_backend = {
 	.event_add = pg_event_add,
 	.event_list = pg_event_list,
 	.host_seen = pg_host_seen,
+	.host_register = pg_host_register,
+	.host_list = pg_host_list,
 	.meta_get = pg_meta_get,
 	.meta_init = pg_meta_init,
 };

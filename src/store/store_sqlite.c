@@ -582,6 +582,59 @@ static int sq_host_seen(struct store *s, const char *host)
 	return step_done(s, st, "host seen");
 }
 
+static int sq_host_register(struct store *s, const char *host, unsigned vcpus,
+			    uint64_t memory_mb)
+{
+	sqlite3_stmt *st;
+	int rc = prepare(s, "INSERT INTO hosts (name, registered_ms, seen_ms, vcpus, memory_mb) "
+			    "VALUES (?1, ?2, ?2, ?3, ?4) ON CONFLICT(name) DO UPDATE SET "
+			    "registered_ms = ?2, seen_ms = ?2, vcpus = ?3, memory_mb = ?4", &st);
+	if (rc)
+		return rc;
+	sqlite3_bind_text(st, 1, host, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, wall_ms());
+	sqlite3_bind_int(st, 3, (int)vcpus);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)memory_mb);
+	return step_done(s, st, "register host");
+}
+
+static int sq_host_list(struct store *s, struct store_host **out, size_t *n)
+{
+	sqlite3_stmt *st;
+	int rc = prepare(s, HOST_LIST_SQL, &st);
+	if (rc)
+		return rc;
+	size_t cap = 0;
+	*out = NULL;
+	*n = 0;
+	int step;
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		if (array_reserve_one(out, &cap, *n, sizeof(**out)) < 0) {
+			rc = store_fail(s, -ENOMEM, "out of memory");
+			break;
+		}
+		struct store_host *h = &(*out)[(*n)++];
+		memset(h, 0, sizeof(*h));
+		copy_text(h->name, sizeof(h->name), st, 0);
+		h->vcpus = (unsigned)sqlite3_column_int(st, 1);
+		h->memory_mb = (uint64_t)sqlite3_column_int64(st, 2);
+		h->registered_ms = sqlite3_column_int64(st, 3);
+		h->seen_ms = sqlite3_column_int64(st, 4);
+		h->vms = (unsigned)sqlite3_column_int(st, 5);
+		h->used_vcpus = (unsigned)sqlite3_column_int(st, 6);
+		h->used_memory_mb = (uint64_t)sqlite3_column_int64(st, 7);
+	}
+	if (rc == 0 && step != SQLITE_DONE)
+		rc = sql_fail(s, "list hosts");
+	sqlite3_finalize(st);
+	if (rc < 0) {
+		free(*out);
+		*out = NULL;
+		*n = 0;
+	}
+	return rc;
+}
+
 /* ---------------------------------------------------------------- meta */
 
 static int sq_meta_get(struct store *s, const char *key, char *out, size_t len)
@@ -633,6 +686,8 @@ const struct store_backend store_sqlite_backend = {
 	.event_add = sq_event_add,
 	.event_list = sq_event_list,
 	.host_seen = sq_host_seen,
+	.host_register = sq_host_register,
+	.host_list = sq_host_list,
 	.meta_get = sq_meta_get,
 	.meta_init = sq_meta_init,
 };

@@ -30,6 +30,10 @@ struct desired_store {
 	struct desired_vms ops;
 	struct store *store;             /* the main thread's */
 	char host[STORE_NAME_MAX];
+	unsigned vcpus;                  /* the capacity the host registers */
+	uint64_t memory_mb;
+	bool registered;
+	int64_t heartbeat_ms;            /* monotonic: the last heartbeat sent */
 
 	struct store *rstore;            /* the reporter thread's */
 	pthread_t reporter;
@@ -66,9 +70,28 @@ static void spec_from_rows(const struct store_vm *vm, const struct store_volume 
 	s->disk_ready = fits && !strcmp(vol->state, volume_state_name(VOLUME_EXPORTED));
 }
 
+/* The host's row: registered with its capacity until that succeeds once, then its
+ * heartbeat; at most every HOST_HEARTBEAT_MS, failures only logged (the store may be down;
+ * `berth host list` then shows the host DOWN, which is what it looks like from there). */
+static void heartbeat(struct desired_store *d)
+{
+	int64_t now = monotonic_ms();
+	if (d->heartbeat_ms && now - d->heartbeat_ms < HOST_HEARTBEAT_MS)
+		return;
+	d->heartbeat_ms = now;
+	int rc = d->registered ? store_host_seen(d->store, d->host)
+			       : store_host_register(d->store, d->host, d->vcpus, d->memory_mb);
+	if (rc < 0)
+		log_warn("vmengine", "msg=\"cannot %s the host in the store\" error=\"%s\"",
+			 d->registered ? "send the heartbeat of" : "register", store_error(d->store));
+	else
+		d->registered = true;
+}
+
 static int store_snapshot(struct desired_vms *src, struct vm_spec **specs, size_t *n)
 {
 	struct desired_store *d = (struct desired_store *)src;
+	heartbeat(d);
 	struct store_vm *vms = NULL;
 	struct store_volume *vols = NULL;
 	size_t nvms = 0, nvols = 0;
@@ -220,8 +243,8 @@ static void store_destroy(struct desired_vms *src)
 	free(d);
 }
 
-struct desired_vms *desired_vms_store_open(const char *url, const char *host, char *err,
-					  size_t errlen)
+struct desired_vms *desired_vms_store_open(const char *url, const char *host, unsigned vcpus,
+					  uint64_t memory_mb, char *err, size_t errlen)
 {
 	struct desired_store *d = calloc(1, sizeof(*d));
 	if (!d) {
@@ -242,6 +265,8 @@ struct desired_vms *desired_vms_store_open(const char *url, const char *host, ch
 	d->ops = (struct desired_vms){ store_snapshot, store_change_fd, store_changed,
 					  store_report, store_destroy };
 	snprintf(d->host, sizeof(d->host), "%s", host);
+	d->vcpus = vcpus;
+	d->memory_mb = memory_mb;
 	pthread_mutex_init(&d->lock, NULL);
 	pthread_cond_init(&d->wake, NULL);
 	int rc = pthread_create(&d->reporter, NULL, reporter_main, d);
@@ -254,6 +279,6 @@ struct desired_vms *desired_vms_store_open(const char *url, const char *host, ch
 		free(d);
 		return NULL;
 	}
-	store_host_seen(d->store, host);
+	heartbeat(d);                    /* registers the host */
 	return &d->ops;
 }

@@ -675,3 +675,47 @@ Test(store, host_seen, .init = setup, .fini = teardown)
 	cr_assert_eq(store_host_seen(g_s, "h1"), 0);
 	cr_assert_eq(store_host_seen(g_s, "h2"), 0);
 }
+
+/* Hosts as rows: registered with their capacity, a heartbeat that keeps it, what their live
+ * VMs take; a host only seen (diskengine) has no capacity yet. */
+Test(store, hosts_register_heartbeat_and_use, .init = setup, .fini = teardown)
+{
+	open_store();
+	cr_assert_eq(store_host_register(g_s, "h1", 4, 8192), 0, "%s", store_error(g_s));
+	cr_assert_eq(store_host_seen(g_s, "h2"), 0);
+	int64_t a = create("a");
+	create("b");                                    /* make_vm: h1, 2 vCPUs, 256 MiB */
+	cr_assert_eq(store_vm_report(g_s, a, "TERMINATED", "", 0), 0);
+	struct store_host *h;
+	size_t n;
+	cr_assert_eq(store_host_list(g_s, &h, &n), 0, "%s", store_error(g_s));
+	cr_assert_eq(n, 2);
+	cr_assert_str_eq(h[0].name, "h1");
+	cr_assert_eq(h[0].vcpus, 4);
+	cr_assert_eq(h[0].memory_mb, 8192);
+	cr_assert_eq(h[0].vms, 1);
+	cr_assert_eq(h[0].used_vcpus, 2);
+	cr_assert_eq(h[0].used_memory_mb, 256);
+	cr_assert(h[0].registered_ms > 0 && h[0].seen_ms == h[0].registered_ms);
+	cr_assert_str_eq(h[1].name, "h2");
+	cr_assert_eq(h[1].vcpus, 0);
+	cr_assert_eq(h[1].vms, 0);
+	int64_t seen = h[0].seen_ms;
+	free(h);
+
+	sleep_ms(20);
+	cr_assert_eq(store_host_seen(g_s, "h1"), 0);          /* the heartbeat */
+	cr_assert_eq(store_host_register(g_s, "h2", 2, 1024), 0);
+	cr_assert_eq(store_host_list(g_s, &h, &n), 0);
+	cr_assert_gt(h[0].seen_ms, seen);
+	cr_assert_eq(h[0].vcpus, 4, "a heartbeat keeps the capacity");
+	cr_assert_eq(h[1].vcpus, 2);
+	cr_assert_eq(h[1].memory_mb, 1024);
+	free(h);
+
+	cr_assert_eq(store_host_register(g_s, "h3", 0, 1024), -EINVAL);
+	cr_assert_eq(store_host_register(g_s, "h3", 2, 0), -EINVAL);
+	cr_assert_eq(store_host_register(g_s, "", 2, 1024), -EINVAL);
+	cr_assert_eq(store_host_seen(g_s, ""), -EINVAL);
+	cr_assert(strstr(store_error(g_s), "name"), "%s", store_error(g_s));
+}
