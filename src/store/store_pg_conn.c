@@ -1,4 +1,7 @@
-/* store_pg_conn.c — the store's PostgreSQL connection under deadlines (store_pg_conn.h). */
+/* store_pg_conn.c — the store's PostgreSQL connection under deadlines (store_pg_conn.h).
+ * Owns the rule "Store deadline": every call to a networked store has a deadline covering its
+ * connect or reconnect and its statements; a missed deadline closes the connection and fails
+ * the call; the next call reconnects, with backoff. */
 #include "store_pg_conn.h"
 
 #include <errno.h>
