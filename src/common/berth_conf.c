@@ -50,7 +50,7 @@ static int set_key(void *obj, const char *key, const char *v)
 	if (!strcmp(key, "host_memory_mb"))
 		return parse_count(v, UINT64_C(1) << 40, &c->host_memory_mb);
 	if (!strcmp(key, "host_down_after"))
-		return conf_parse_seconds(v, 1, 86400, &c->host_down_after_ms);
+		return conf_parse_seconds(v, 10, 86400, &c->host_down_after_ms);
 	if (!strcmp(key, "host"))
 		return valid_host(v) ? conf_copy_string(c->host, sizeof(c->host), v) : -EINVAL;
 	if (!strcmp(key, "guest_kernel"))

@@ -36,8 +36,8 @@ struct desired_vms *desired_vms_dir_open(const char *dir);
 
 /* The store (store.h): this host's live VMs; a VM is launched once its volume is EXPORTED.
  * report() records vm.state's view in the store, and escalation steps as events. The host
- * registers itself with its capacity (vcpus, memory_mb) and its heartbeat is sent with the
- * snapshots, every HOST_HEARTBEAT_MS at most. */
+ * registers itself with its capacity (vcpus, memory_mb), then sends its heartbeat every
+ * HOST_HEARTBEAT_MS, from the reporter thread (never the main loop). */
 #define HOST_HEARTBEAT_MS 5000
 struct desired_vms *desired_vms_store_open(const char *url, const char *host, unsigned vcpus,
 					  uint64_t memory_mb, char *err, size_t errlen);
