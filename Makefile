@@ -5,6 +5,8 @@
 #   make scenarios  the whole-system bug-class scenarios and berth doctor's, SCENARIO_ROUNDS
 #                 times (default 1), then a table of rounds, passes and timings
 #   make bench    guest IOPS through blockd vs qemu-storage-daemon (prints figures)
+#   make bench-store  1000 VM rows created/listed/updated through the store API, SQLite vs
+#                 PostgreSQL (a private server; prints figures)
 #   make fuzz     every libFuzzer target for FUZZ_S seconds (default 60) each (docs/fuzzing.md)
 #   make install  binaries, systemd units, man pages and bash completion under /usr/local (DESTDIR=DIR stages)
 # CC=clang make builds with clang (in build-clang/).
@@ -20,7 +22,7 @@ ASAN_BUILD := build-asan
 PYTEST := /usr/bin/python3 -m pytest
 
 .PHONY: all setup build guest test unit e2e scenarios check-asan check-clang check-layering \
-	check-fuzz fuzz fuzz-build bench demo install clean
+	check-fuzz fuzz fuzz-build bench bench-store demo install clean
 
 all: build guest
 
@@ -104,6 +106,9 @@ scenarios: build guest
 # Figures, not pass/fail: the guest's IOPS through blockd and qemu-storage-daemon.
 bench: build guest
 	bench/vhost_guest_iops.py
+
+bench-store: build
+	$(BUILD)/bench/store_bench --temp
 
 demo: setup
 	@$(MAKE) --no-print-directory build guest

@@ -43,6 +43,11 @@ static const struct cli_command g_volume_subs[] = {
 	{ NULL, NULL, NULL, NULL },
 };
 
+static const struct cli_command g_host_subs[] = {
+	{ "list", g_none, NULL, NULL },
+	{ NULL, NULL, NULL, NULL },
+};
+
 static const struct cli_option g_down[] = { { "--vms", NULL }, END };
 static const struct cli_option g_events[] = { { "--vm", "VM" }, { "--limit", "N" }, END };
 static const struct cli_option g_doctor[] = {
@@ -59,6 +64,7 @@ static const struct cli_command g_commands[] = {
 	{ "status", g_none, NULL, NULL },
 	{ "vm", g_help, NULL, g_vm_subs },
 	{ "volume", g_none, NULL, g_volume_subs },
+	{ "host", g_none, NULL, g_host_subs },
 	{ "events", g_events, NULL, NULL },
 	{ "rpc", g_timeout, g_rpc_args, NULL },
 	{ "qmp", g_none, g_qmp_args, NULL },

@@ -20,6 +20,7 @@ static const char g_usage[] =
 	"  vm create NAME [...]       create a VM (and its volume); see berth vm --help\n"
 	"  vm list|show|start|stop|restart|terminate|console|wait ...\n"
 	"  volume list [--all]        volumes and their exports\n"
+	"  host list                  the fleet's hosts: capacity, use, UP or DOWN\n"
 	"  events [--vm VM] [--limit N]\n"
 	"  rpc METHOD [JSON] [--timeout S]   call the storage target (SPDK's dialect)\n"
 	"  qmp VM COMMAND [JSON]      call a VM's QEMU monitor\n"
@@ -38,7 +39,7 @@ struct command {
 };
 
 static const struct command g_commands[] = {
-	{ "init", cmd_init }, { "up", cmd_up }, { "down", cmd_down }, { "status", cmd_status }, { "vm", cmd_vm },
+	{ "init", cmd_init }, { "up", cmd_up }, { "down", cmd_down }, { "status", cmd_status }, { "vm", cmd_vm }, { "host", cmd_host },
 	{ "volume", cmd_volume }, { "events", cmd_events }, { "rpc", cmd_rpc },
 	{ "qmp", cmd_qmp }, { "supervise", cmd_supervise },
 	{ "target-stopped", cmd_target_stopped }, { "doctor", cmd_doctor },
@@ -84,6 +85,7 @@ int main(int argc, char **argv)
 	if (berth_conf_load(&c.conf, c.root, err, sizeof(err)) < 0 &&
 	    strcmp(argv[i], "target-stopped") != 0 && strcmp(argv[i], "completion") != 0)
 		return cli_fail("bad configuration: %s", err);
+	store_set_timeout_ms((int)c.conf.store_timeout_ms);
 	/* "berth vm list --json" works as well as "berth --json vm list". */
 	for (int j = i; j < argc; j++) {
 		if (!strcmp(argv[j], "--json")) {

@@ -30,10 +30,17 @@ static bool volume_state_known(const char *v)
 	return volume_state_parse(v, &s) == 0;
 }
 
-/* The back end for url and where it points: "<scheme>:<location>" for a registered scheme,
- * else a plain path for the first back end. NULL for "<scheme>://..." of no back end. */
+/* The back end for url and where it points: the whole url for a back end that claims it,
+ * "<scheme>:<location>" for a registered scheme, else a plain path for the first back end.
+ * NULL for "<scheme>://..." of no back end. */
 static const struct store_backend *backend_for(const char *url, const char **location)
 {
+	for (const struct store_backend *const *b = store_backends; *b; b++) {
+		if ((*b)->claims && (*b)->claims(url)) {
+			*location = url;
+			return *b;
+		}
+	}
 	size_t n = strspn(url, "abcdefghijklmnopqrstuvwxyz0123456789+-.");
 	*location = url;
 	if (n == 0 || url[n] != ':')
@@ -47,6 +54,16 @@ static const struct store_backend *backend_for(const char *url, const char **loc
 	return strncmp(url + n, "://", 3) == 0 ? NULL : store_backends[0];
 }
 
+static int g_timeout_ms = STORE_TIMEOUT_DEFAULT_MS;
+
+int store_set_timeout_ms(int ms)
+{
+	if (ms < 100 || ms > 3600 * 1000)
+		return -EINVAL;
+	g_timeout_ms = ms;
+	return 0;
+}
+
 const char *store_error(const struct store *s)
 {
 	return s->error;
@@ -57,8 +74,8 @@ static struct store *open_url(const char *url, bool create, char *err, size_t er
 	const char *location;
 	const struct store_backend *backend = backend_for(url, &location);
 	if (!backend) {
-		snprintf(err, errlen, "unsupported store URL '%s' (back ends: %s)", url,
-			 store_backends[0]->name);
+		snprintf(err, errlen, "unsupported store URL '%s' (sqlite:PATH, a plain path, "
+			 "postgresql://... or service=NAME)", url);
 		return NULL;
 	}
 	struct store *s = calloc(1, sizeof(*s));
@@ -67,6 +84,7 @@ static struct store *open_url(const char *url, bool create, char *err, size_t er
 		return NULL;
 	}
 	s->ops = backend;
+	s->timeout_ms = g_timeout_ms;
 	int rc = s->ops->open(s, location, create);
 	if (rc < 0) {
 		snprintf(err, errlen, "%s", s->error);
@@ -193,7 +211,32 @@ int store_event_list(struct store *s, int64_t after_id, int64_t vm_id, size_t li
 	return s->ops->event_list(s, after_id, vm_id, limit, out, n);
 }
 
+static bool host_name_ok(const char *host)
+{
+	return host && host[0] && strlen(host) < STORE_NAME_MAX;
+}
+
 int store_host_seen(struct store *s, const char *host)
 {
+	if (!host_name_ok(host))
+		return store_fail(s, -EINVAL, "a host needs a name (1..%d characters)",
+				  STORE_NAME_MAX - 1);
 	return s->ops->host_seen(s, host);
+}
+
+int store_host_register(struct store *s, const char *host, unsigned vcpus,
+			uint64_t memory_mb)
+{
+	if (!host_name_ok(host))
+		return store_fail(s, -EINVAL, "a host needs a name (1..%d characters)",
+				  STORE_NAME_MAX - 1);
+	if (!vcpus || vcpus > 65536 || !memory_mb || memory_mb > (UINT64_C(1) << 40))
+		return store_fail(s, -EINVAL, "host %s: capacity must be 1..65536 vCPUs and "
+				  "1 MiB..1 EiB of memory", host);
+	return s->ops->host_register(s, host, vcpus, memory_mb);
+}
+
+int store_host_list(struct store *s, struct store_host **out, size_t *n)
+{
+	return s->ops->host_list(s, out, n);
 }

@@ -1,10 +1,12 @@
-/* store.h — Berth's store: the desired and actual state of the host's VMs and volumes, and
- * the events operators read. One interface, several back ends: SQLite (a file under the
- * root, WAL, busy timeout, numbered migrations applied on open) today; PostgreSQL (libpq,
- * claims with FOR UPDATE SKIP LOCKED, several hosts) plugs in behind the same calls.
+/* store.h — Berth's store: the desired and actual state of the fleet's hosts, VMs and
+ * volumes, and the events operators read. One interface, two back ends: SQLite (a file under
+ * the root, WAL, busy timeout; one host) and PostgreSQL (libpq; a fleet of hosts on one
+ * database), the same numbered migrations applied on open (store_migrations.h).
  * A connection belongs to one thread. Every call returns 0 or a negative errno (-ENOENT,
- * -EEXIST, -EINVAL, -EPERM, -EBUSY when the database stayed locked past the busy timeout,
- * -EIO) with a message in store_error(). */
+ * -EEXIST, -EINVAL, -EPERM, -EBUSY when the database stayed locked past the busy or lock
+ * timeout, -ETIMEDOUT when a networked store did not answer within the call's deadline,
+ * -ENOTCONN when it cannot be reached (the next call reconnects, with backoff), -EPROTO for
+ * a schema newer than this binary, -EIO) with a one-line message in store_error(). */
 #ifndef BERTH_STORE_H
 #define BERTH_STORE_H
 
@@ -56,11 +58,22 @@ struct store;
 
 #define STORE_ID_LEN 37                 /* a UUID's text and its NUL */
 
+/* The deadline of one call of a networked store (PostgreSQL): connecting or reconnecting,
+ * then its statements; the server's statement_timeout and lock_timeout are set from it.
+ * Process-wide, for the stores opened after the call ([berth] store_timeout); 100 ms..1 h,
+ * else -EINVAL. SQLite's busy timeout is its own (5 s). */
+#define STORE_TIMEOUT_DEFAULT_MS 10000
+int store_set_timeout_ms(int ms);
+
 /* url: a path to an SQLite file ("sqlite:" prefix optional). store_open opens an existing
  * store only (NULL with errno ENOENT when there is none): a store is never re-created behind
  * an operator's back. store_create also makes a new, empty one; store_root.h decides when
  * that is allowed. */
 struct store *store_open(const char *url, char *err, size_t errlen);
+/* PostgreSQL: url is a libpq connection URI ("postgresql://user@host/db?...") or a
+ * conninfo string ("service=berth", "host=/run/pg dbname=berth"); store_open fails with
+ * ENOENT on a database without Berth's schema, store_create applies the migrations to it
+ * (the database itself must exist). */
 struct store *store_create(const char *url, char *err, size_t errlen);
 /* The store's identity (a UUID, set once, store_root.h): -ENOENT while it has none.
  * store_identity_init sets it to candidate unless it has one; out gets the one kept. */
@@ -103,7 +116,23 @@ int store_event_add(struct store *s, const char *host, const char *component, in
 int store_event_list(struct store *s, int64_t after_id, int64_t vm_id, size_t limit,
 		     struct store_event **out, size_t *n);
 
+/* Hosts as rows: each host's vmengine registers it (its capacity) at start and says it is
+ * alive (its heartbeat, seen_ms) while it runs; store_host_seen keeps the capacity. */
+struct store_host {
+	char name[STORE_NAME_MAX];
+	unsigned vcpus;                 /* capacity; 0 while the host has not registered */
+	uint64_t memory_mb;
+	int64_t registered_ms, seen_ms;
+	/* what its live (not TERMINATED) VMs take */
+	unsigned vms, used_vcpus;
+	uint64_t used_memory_mb;
+};
+
+int store_host_register(struct store *s, const char *host, unsigned vcpus,
+			uint64_t memory_mb);
 int store_host_seen(struct store *s, const char *host);
+/* Every host, by name; *out malloc'd. */
+int store_host_list(struct store *s, struct store_host **out, size_t *n);
 
 
 #endif

@@ -1,7 +1,7 @@
 /* store_sqlite.c — the SQLite back end of the store (store_backend.h): one database file,
  * WAL journal, a busy timeout so that a writer in another process never blocks a caller
- * for longer than that, and numbered schema migrations applied in one transaction each on
- * open. */
+ * for longer than that, and the numbered schema migrations (store_migrations.c) applied in
+ * one transaction each on open. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,41 +14,9 @@
 #include "array.h"
 #include "clock.h"
 #include "store_backend.h"
+#include "store_migrations.h"
 
 #define BUSY_TIMEOUT_MS 5000
-
-/* Migration N is applied when schema_migrations has no row N; never edit one that shipped,
- * add the next. */
-static const char *const g_migrations[] = {
-	/* 1: the first schema */
-	"CREATE TABLE hosts (name TEXT PRIMARY KEY, registered_ms INTEGER NOT NULL,"
-	"  seen_ms INTEGER NOT NULL);"
-	"CREATE TABLE vms (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL,"
-	"  uuid TEXT NOT NULL UNIQUE, host TEXT NOT NULL, desired TEXT NOT NULL,"
-	"  state TEXT NOT NULL, vcpus INTEGER NOT NULL, memory_mb INTEGER NOT NULL,"
-	"  image TEXT NOT NULL, kernel TEXT NOT NULL, initrd TEXT NOT NULL,"
-	"  append TEXT NOT NULL, on_crash TEXT NOT NULL, volume_id INTEGER,"
-	"  generation INTEGER NOT NULL DEFAULT 0, reason TEXT NOT NULL DEFAULT '',"
-	"  pid INTEGER NOT NULL DEFAULT 0, created_ms INTEGER NOT NULL,"
-	"  updated_ms INTEGER NOT NULL, state_since_ms INTEGER NOT NULL);"
-	"CREATE UNIQUE INDEX vms_live_name ON vms(name) WHERE state != 'TERMINATED';"
-	"CREATE INDEX vms_host ON vms(host, state);"
-	"CREATE TABLE volumes (id INTEGER PRIMARY KEY AUTOINCREMENT, vm_id INTEGER,"
-	"  host TEXT NOT NULL, size_mb INTEGER NOT NULL, layout TEXT NOT NULL,"
-	"  state TEXT NOT NULL, export_path TEXT NOT NULL DEFAULT '',"
-	"  error TEXT NOT NULL DEFAULT '', created_ms INTEGER NOT NULL,"
-	"  updated_ms INTEGER NOT NULL);"
-	"CREATE INDEX volumes_host ON volumes(host, state);"
-	"CREATE TABLE events (id INTEGER PRIMARY KEY AUTOINCREMENT, time_ms INTEGER NOT NULL,"
-	"  host TEXT NOT NULL, component TEXT NOT NULL, vm_id INTEGER NOT NULL DEFAULT 0,"
-	"  level TEXT NOT NULL, message TEXT NOT NULL);"
-	"CREATE INDEX events_vm ON events(vm_id, id);",
-	/* 2: what the store says about itself (its identity: store_root.h) */
-	"CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
-	/* 3: a VM's disk connection as vmengine last saw it ('' unknown, 'up', 'down') */
-	("ALTER TABLE vms ADD COLUMN disk TEXT NOT NULL DEFAULT '';"
-	 "ALTER TABLE vms ADD COLUMN disk_since_ms INTEGER NOT NULL DEFAULT 0;"),
-};
 
 static sqlite3 *db_of(struct store *s)
 {
@@ -100,22 +68,30 @@ static void copy_text(char *dst, size_t size, sqlite3_stmt *st, int col)
 
 /* ---------------------------------------------------------------- open */
 
-#define N_MIGRATIONS (sizeof(g_migrations) / sizeof(g_migrations[0]))
+#define N_MIGRATIONS store_n_migrations
 
-/* How many migrations schema_migrations records (0 when it does not exist yet). */
+/* How many migrations schema_migrations records (0 when it does not exist yet); a store
+ * whose schema is newer than this binary's migrations is refused. */
 static int count_applied(struct store *s, int64_t *applied)
 {
 	sqlite3_stmt *st;
 	*applied = 0;
-	if (sqlite3_prepare_v2(db_of(s), "SELECT count(*) FROM schema_migrations WHERE "
-				       "version BETWEEN 1 AND ?", -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(db_of(s), "SELECT count(*) FILTER (WHERE version BETWEEN 1 AND ?),"
+				       " coalesce(max(version), 0) FROM schema_migrations", -1, &st,
+			       NULL) != SQLITE_OK)
 		return 0;                       /* no table: nothing applied */
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)N_MIGRATIONS);
 	int step = sqlite3_step(st);
-	if (step == SQLITE_ROW)
+	int64_t newest = 0;
+	if (step == SQLITE_ROW) {
 		*applied = sqlite3_column_int64(st, 0);
+		newest = sqlite3_column_int64(st, 1);
+	}
 	int rc = step == SQLITE_ROW ? 0 : sql_fail(s, "read schema_migrations");
 	sqlite3_finalize(st);
+	if (rc == 0 && newest > (int64_t)N_MIGRATIONS)
+		rc = store_fail(s, -EPROTO, "the store's schema is version %lld, newer than this "
+				"berth's (%zu): upgrade berth", (long long)newest, N_MIGRATIONS);
 	return rc;
 }
 
@@ -134,7 +110,7 @@ static int apply_migration(struct store *s, size_t n)
 		return 0;
 	if (step != SQLITE_DONE)
 		return sql_fail(s, "read schema_migrations");
-	if ((rc = exec(s, g_migrations[n - 1])))
+	if ((rc = exec(s, store_migrations[n - 1].sqlite)))
 		return rc;
 	char sql[128];
 	snprintf(sql, sizeof(sql), "INSERT INTO schema_migrations VALUES (%zu, %lld)", n,
@@ -606,6 +582,59 @@ static int sq_host_seen(struct store *s, const char *host)
 	return step_done(s, st, "host seen");
 }
 
+static int sq_host_register(struct store *s, const char *host, unsigned vcpus,
+			    uint64_t memory_mb)
+{
+	sqlite3_stmt *st;
+	int rc = prepare(s, "INSERT INTO hosts (name, registered_ms, seen_ms, vcpus, memory_mb) "
+			    "VALUES (?1, ?2, ?2, ?3, ?4) ON CONFLICT(name) DO UPDATE SET "
+			    "registered_ms = ?2, seen_ms = ?2, vcpus = ?3, memory_mb = ?4", &st);
+	if (rc)
+		return rc;
+	sqlite3_bind_text(st, 1, host, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, wall_ms());
+	sqlite3_bind_int(st, 3, (int)vcpus);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)memory_mb);
+	return step_done(s, st, "register host");
+}
+
+static int sq_host_list(struct store *s, struct store_host **out, size_t *n)
+{
+	sqlite3_stmt *st;
+	int rc = prepare(s, HOST_LIST_SQL, &st);
+	if (rc)
+		return rc;
+	size_t cap = 0;
+	*out = NULL;
+	*n = 0;
+	int step;
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		if (array_reserve_one(out, &cap, *n, sizeof(**out)) < 0) {
+			rc = store_fail(s, -ENOMEM, "out of memory");
+			break;
+		}
+		struct store_host *h = &(*out)[(*n)++];
+		memset(h, 0, sizeof(*h));
+		copy_text(h->name, sizeof(h->name), st, 0);
+		h->vcpus = (unsigned)sqlite3_column_int(st, 1);
+		h->memory_mb = (uint64_t)sqlite3_column_int64(st, 2);
+		h->registered_ms = sqlite3_column_int64(st, 3);
+		h->seen_ms = sqlite3_column_int64(st, 4);
+		h->vms = (unsigned)sqlite3_column_int(st, 5);
+		h->used_vcpus = (unsigned)sqlite3_column_int(st, 6);
+		h->used_memory_mb = (uint64_t)sqlite3_column_int64(st, 7);
+	}
+	if (rc == 0 && step != SQLITE_DONE)
+		rc = sql_fail(s, "list hosts");
+	sqlite3_finalize(st);
+	if (rc < 0) {
+		free(*out);
+		*out = NULL;
+		*n = 0;
+	}
+	return rc;
+}
+
 /* ---------------------------------------------------------------- meta */
 
 static int sq_meta_get(struct store *s, const char *key, char *out, size_t len)
@@ -657,6 +686,8 @@ const struct store_backend store_sqlite_backend = {
 	.event_add = sq_event_add,
 	.event_list = sq_event_list,
 	.host_seen = sq_host_seen,
+	.host_register = sq_host_register,
+	.host_list = sq_host_list,
 	.meta_get = sq_meta_get,
 	.meta_init = sq_meta_init,
 };

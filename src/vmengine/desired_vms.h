@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "vm_spec.h"
 #include "vm_state.h"
@@ -34,8 +35,11 @@ struct desired_vms {
 struct desired_vms *desired_vms_dir_open(const char *dir);
 
 /* The store (store.h): this host's live VMs; a VM is launched once its volume is EXPORTED.
- * report() records vm.state's view in the store, and escalation steps as events. */
-struct desired_vms *desired_vms_store_open(const char *url, const char *host, char *err,
-					  size_t errlen);
+ * report() records vm.state's view in the store, and escalation steps as events. The host
+ * registers itself with its capacity (vcpus, memory_mb), then sends its heartbeat every
+ * HOST_HEARTBEAT_MS, from the reporter thread (never the main loop). */
+#define HOST_HEARTBEAT_MS 5000
+struct desired_vms *desired_vms_store_open(const char *url, const char *host, unsigned vcpus,
+					  uint64_t memory_mb, char *err, size_t errlen);
 
 #endif

@@ -61,7 +61,8 @@ static struct desired_vms *open_desired(struct vmengine_config *cfg, const char 
 		return NULL;
 	}
 	struct desired_vms *d = cfg->desired_from_dir
-		? desired_vms_dir_open(path) : desired_vms_store_open(bc.store, bc.host, err, sizeof(err));
+		? desired_vms_dir_open(path) : desired_vms_store_open(bc.store, bc.host, bc.host_vcpus,
+								 bc.host_memory_mb, err, sizeof(err));
 	if (!d)
 		log_error("vmengine", "msg=\"cannot open the desired state\" error=\"%s\"", err);
 	*status = 1;

@@ -495,7 +495,7 @@ Test(desired_store, reports_never_wait_for_a_locked_store)
 	snprintf(vm.on_crash, sizeof(vm.on_crash), "stop");
 	snprintf(vol.layout, sizeof(vol.layout), "single");
 	cr_assert_eq(store_vm_create(s, &vm, &vol), 0, "%s", store_error(s));
-	struct desired_vms *src = desired_vms_store_open(db, "h1", err, sizeof(err));
+	struct desired_vms *src = desired_vms_store_open(db, "h1", 2, 1024, err, sizeof(err));
 	cr_assert_not_null(src, "%s", err);
 
 	sqlite3 *lock;                  /* another writer holds the database */
