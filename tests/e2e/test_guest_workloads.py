@@ -74,7 +74,7 @@ def test_memcheck_ok_and_detects_corruption(boot, tmp_path):
     ram = tmp_path / "ram"
     g = boot(tmp_path, "berth.workload=memcheck berth.size=16 berth.count=64",
              drive=f"file={disk},format=raw,if=virtio,cache=none",
-             extra=["-object", f"memory-backend-file,id=mem,size={MEMORY_MB}M,"
+             extra=["-object", f"memory-backend-file,id=mem,size={MEMORY_MB * 1024 + 8}K,"
                     f"mem-path={ram},share=on", "-numa", "node,memdev=mem"])
     g.wait_for(r"MC ready 16 64")
     wait_for(lambda: len(ok_rounds(g.lines())) >= 3, 120, what="3 MC ok lines")
