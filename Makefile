@@ -5,8 +5,10 @@
 #   make scenarios  the whole-system bug-class scenarios and berth doctor's, SCENARIO_ROUNDS
 #                 times (default 1), then a table of rounds, passes and timings
 #   make bench    guest IOPS through blockd vs qemu-storage-daemon (prints figures)
+#   make bench-store  1000 VM rows created/listed/updated through the store API, SQLite vs
+#                 PostgreSQL (a private server; prints figures)
 #   make fuzz     every libFuzzer target for FUZZ_S seconds (default 60) each (docs/fuzzing.md)
-#   make install  binaries and systemd units under /usr/local (DESTDIR=DIR stages)
+#   make install  binaries, systemd units, man pages and bash completion under /usr/local (DESTDIR=DIR stages)
 # CC=clang make builds with clang (in build-clang/).
 
 ifeq ($(origin CC),default)
@@ -20,7 +22,7 @@ ASAN_BUILD := build-asan
 PYTEST := /usr/bin/python3 -m pytest
 
 .PHONY: all setup build guest test unit e2e scenarios check-asan check-clang check-layering \
-	check-fuzz fuzz fuzz-build bench demo install clean
+	check-fuzz fuzz fuzz-build bench bench-store demo install clean
 
 all: build guest
 
@@ -105,11 +107,15 @@ scenarios: build guest
 bench: build guest
 	bench/vhost_guest_iops.py
 
+bench-store: build
+	$(BUILD)/bench/store_bench --temp
+
 demo: setup
 	@$(MAKE) --no-print-directory build guest
 	@scripts/demo
 
-# meson installs the binaries under its prefix, /usr/local by default; the units name
+# meson installs the binaries, the man pages (docs/man, built with scdoc) and the bash completion
+# (share/bash-completion/completions/berth) under its prefix, /usr/local by default; the units name
 # /usr/local/bin, so keep that prefix. Units go to /usr/local/lib/systemd/system, systemd's unit
 # directory for locally installed software (/etc/systemd/system stays the administrator's, for
 # overrides); blockd's unit runs `berth target-stopped` after every stop. Then, on the host:
@@ -124,6 +130,8 @@ install: build
 	@test -x "$(DEST)/usr/local/bin/blockd" || \
 		{ echo "install: $(BUILD) is not configured with prefix /usr/local, which the units use" >&2; exit 1; }
 	install -D -m 0644 -t "$(DEST)$(UNITDIR)" $(UNITS)
+	@test -f "$(DEST)/usr/local/share/man/man1/berth.1" || \
+		echo "install: no man pages: scdoc was not found when $(BUILD) was configured (scripts/setup installs it)" >&2
 
 clean:
 	rm -rf build build-* run

@@ -7,7 +7,8 @@
 #                      virtio-blk over PCI and pvpanic (decompressed, load order in
 #                      /lib/modules/load.order), those of the ACPI power button and evdev
 #                      (/lib/modules/acpi.order, loaded by the acpi workload only),
-#                      guest/init as /init and guest/workload.c built as /bin/berth-workload
+#                      guest/init as /init and guest/workload.c + memload.c built as
+#                      /bin/berth-workload
 # Packages are fetched with `apt-get download` into OUTDIR/debs (kept: delete it to pick up
 # a newer kernel) and unpacked with `dpkg-deb -x` under OUTDIR/work; nothing is installed on
 # the host. When the outputs are newer than every file in guest/ and OUTDIR/debs, nothing
@@ -188,7 +189,7 @@ done
 cp "$GUEST_DIR/init" "$rootfs/init"
 chmod 0755 "$rootfs/init"
 run cc -static -O2 -std=gnu11 -Wall -Wextra -Werror \
-    -o "$rootfs/bin/berth-workload" "$GUEST_DIR/workload.c"
+    -o "$rootfs/bin/berth-workload" "$GUEST_DIR/workload.c" "$GUEST_DIR/memload.c"
 
 # --- 5. initramfs ------------------------------------------------------------------------
 # One newc cpio entry with no data (a directory, device node or the trailer). Written by

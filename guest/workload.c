@@ -5,7 +5,10 @@
  * /bin/berth-workload and started by guest/init:
  *
  *     berth-workload writer|verify|bench DEVICE [-c COUNT] [-s START] [-q DEPTH]
+ *     berth-workload dirty [DEVICE] [-m MIB] [-r RATE] [-w]
+ *     berth-workload memcheck DEVICE [-m MIB] [-c COUNT] [-s START]
  *     berth-workload acpi
+ * dirty and memcheck live in memload.c (built into the same binary).
  *
  * Every line printed here goes to the serial console and is parsed by the
  * scenario tests, so the formats below are an interface: keep them exact.
@@ -33,6 +36,36 @@
  *     "ACPI ready", waits for a KEY_POWER press (QMP system_powerdown), prints
  *     "ACPI powerdown" and powers the machine off with reboot(2). Prints
  *     "ACPI error <reason>" and returns 1 when no such device shows up.
+ * dirty: allocates MIB MiB (default 64, or less when that does not fit in the guest's free
+ *     memory less 24 MiB: about 40 MiB in a 128 MiB guest) and writes it forever, one
+ *     64-bit store per 4 KiB page in turn (which dirties the whole page for live
+ *     migration), at RATE MiB/s of pages dirtied (default 0 = as fast as the vCPU goes; a deficit over 1 s, e.g. while
+ *     the VM was paused, is forgotten rather than caught up in a burst). Prints
+ *     "DIRTY ready <MiB> <rate>" once, then at most once a second
+ *     "DIRTY <MiB dirtied in total> <MiB/s over the last interval>" (integers). With -w it
+ *     also forks the writer on DEVICE (from block 0, forever: its "W ..." lines as above);
+ *     without -w there is no disk IO. A size -m that does not fit in the guest's free
+ *     memory less 24 MiB prints "DIRTY error <reason>" and returns 1.
+ * memcheck: a detector of pages a live migration failed to copy. Fills MIB MiB (default 32,
+ *     shrunk like dirty's)
+ *     with a known pattern (each 4 KiB page: "BERTHMC\0", its page index, its generation,
+ *     then a xorshift stream from both; all 64-bit little-endian), writes COUNT blocks
+ *     (default 256, rounded up to a multiple of 16) from block START in the writer's block
+ *     format to DEVICE, fsyncs, prints "MC ready <MiB> <blocks>" and loops forever over
+ *     rounds 1, 2, ...: re-verify every page of the area; give 1/16 of the area (a moving
+ *     window) the next generation of the pattern; 4 times read the next 16 known blocks
+ *     with one 64 KiB O_DIRECT read into a freshly mapped buffer filled with 0xA5 first
+ *     (the device writes it by DMA), kept in a ring of the last 32 such buffers; re-verify
+ *     every buffer of the ring. Prints, at most once a second and only for a round without
+ *     a mismatch, "MC ok <round>". For each mismatch (at most 32 lines a round):
+ *       "MC mismatch mem <byte offset in the area> words=<bad words of its page>
+ *        want=<hex> got=<hex>"   (first bad word of the page; the page is then rewritten)
+ *       "MC mismatch disk <byte offset on DEVICE> magic|seq|checksum|poison read=<round of
+ *        the read> round=<round>"   (poison: the buffer still holds 0xA5 only; the buffer
+ *        is then dropped from the ring)
+ *     then "MC mismatch more <n> round=<round>" for the ones not listed. A failed read
+ *     prints "MC error read <byte offset> <reason>" (not a mismatch); setup failures print
+ *     "MC error <what> ..." and return 1.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -53,7 +86,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define BLOCK_SIZE 4096
+#include "workload.h"
+
 #define MAGIC "BERTHBLK"
 #define MAGIC_LEN 8
 #define OFF_SEQ 8
@@ -68,7 +102,7 @@
 
 static uint32_t crc_table[256];
 
-static void crc32_init(void)
+void crc32_init(void)
 {
     for (uint32_t i = 0; i < 256; i++) {
         uint32_t c = i;
@@ -79,7 +113,7 @@ static void crc32_init(void)
 }
 
 /* CRC-32 of buf with the checksum field treated as zero. */
-static uint32_t block_crc(const unsigned char *buf)
+uint32_t block_crc(const unsigned char *buf)
 {
     uint32_t c = 0xFFFFFFFFu;
     for (size_t i = 0; i < BLOCK_SIZE; i++) {
@@ -103,7 +137,7 @@ static uint64_t get_le(const unsigned char *p, int n)
     return v;
 }
 
-static void fill_block(unsigned char *buf, uint64_t seq)
+void fill_block(unsigned char *buf, uint64_t seq)
 {
     uint64_t x = seq * 0x9E3779B97F4A7C15ull + 0x42455254ull; /* never zero for small seq */
     memset(buf, 0, BLOCK_SIZE);
@@ -118,7 +152,7 @@ static void fill_block(unsigned char *buf, uint64_t seq)
     put_le(buf + OFF_CRC, block_crc(buf), 4);
 }
 
-static void sleep_ms(long ms)
+void sleep_ms(long ms)
 {
     struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
@@ -126,7 +160,7 @@ static void sleep_ms(long ms)
 }
 
 /* Open DEVICE with O_DIRECT when it allows it (a block device does; tmpfs does not). */
-static int open_dev(const char *dev, int flags)
+int open_dev(const char *dev, int flags)
 {
     int fd = open(dev, flags | O_DIRECT | O_CLOEXEC);
     if (fd < 0 && errno == EINVAL)
@@ -134,13 +168,13 @@ static int open_dev(const char *dev, int flags)
     return fd;
 }
 
-static uint64_t dev_blocks(int fd)
+uint64_t dev_blocks(int fd)
 {
     off_t end = lseek(fd, 0, SEEK_END);
     return end > 0 ? (uint64_t)end / BLOCK_SIZE : 0;
 }
 
-static int run_writer(const char *dev, unsigned char *buf, int64_t count, uint64_t start)
+int run_writer(const char *dev, unsigned char *buf, int64_t count, uint64_t start)
 {
     int fd = open_dev(dev, O_RDWR);
     if (fd < 0) {
@@ -184,7 +218,7 @@ static int is_zero(const unsigned char *buf)
 }
 
 /* NULL when block <seq> is good, else why it is not. */
-static const char *check_block(const unsigned char *buf, uint64_t seq)
+const char *check_block(const unsigned char *buf, uint64_t seq)
 {
     if (memcmp(buf, MAGIC, MAGIC_LEN) != 0)
         return "magic";
@@ -238,7 +272,7 @@ static int run_verify(const char *dev, unsigned char *buf, int64_t count)
     return 0;
 }
 
-static double now_seconds(void)
+double now_seconds(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -388,17 +422,28 @@ static int parse_num(const char *s, int64_t *out)
 static _Noreturn void usage(void)
 {
     fprintf(stderr, "usage: berth-workload writer|verify|bench DEVICE [-c COUNT] [-s START] "
-            "[-q DEPTH]\n       berth-workload acpi\n");
+            "[-q DEPTH]\n       berth-workload dirty [DEVICE] [-m MIB] [-r RATE] [-w]\n"
+            "       berth-workload memcheck DEVICE [-m MIB] [-c COUNT] [-s START]\n"
+            "       berth-workload acpi\n");
     exit(2);
 }
 
 int main(int argc, char **argv)
 {
-    int64_t count = -1, start = 0, depth = 1;
-    int opt;
+    int64_t count = -1, start = 0, depth = 1, size_mib = -1, rate = 0;
+    int opt, with_writer = 0;
 
     setvbuf(stdout, NULL, _IOLBF, 0);
-    while ((opt = getopt(argc, argv, "c:s:q:")) != -1) {
+    while ((opt = getopt(argc, argv, "c:s:q:m:r:w")) != -1) {
+        if (opt == 'm' && parse_num(optarg, &size_mib) == 0 && size_mib >= 1 &&
+            size_mib <= 65536)
+            continue;
+        if (opt == 'r' && parse_num(optarg, &rate) == 0)
+            continue;
+        if (opt == 'w') {
+            with_writer = 1;
+            continue;
+        }
         if (opt == 'c' && parse_num(optarg, &count) == 0)
             continue;
         if (opt == 's' && parse_num(optarg, &start) == 0)
@@ -409,6 +454,10 @@ int main(int argc, char **argv)
     }
     if (argc - optind == 1 && strcmp(argv[optind], "acpi") == 0)
         return run_acpi();
+    crc32_init();
+    if ((argc - optind == 1 || argc - optind == 2) && strcmp(argv[optind], "dirty") == 0)
+        return run_dirty(argc - optind == 2 ? argv[optind + 1] : NULL, size_mib, rate,
+                         with_writer);
     if (argc - optind != 2)
         usage();
     const char *name = argv[optind], *dev = argv[optind + 1];
@@ -416,7 +465,8 @@ int main(int argc, char **argv)
     unsigned char *buf;
     if (posix_memalign((void **)&buf, BLOCK_SIZE, BLOCK_SIZE) != 0)
         return 1;
-    crc32_init();
+    if (strcmp(name, "memcheck") == 0)
+        return run_memcheck(dev, size_mib, count, (uint64_t)start);
     if (strcmp(name, "writer") == 0)
         return run_writer(dev, buf, count, (uint64_t)start);
     if (strcmp(name, "verify") == 0)

@@ -29,6 +29,7 @@
 #include "persist.h"
 #include "rpc_app.h"
 #include "rpc_inflight.h"
+#include "rpc_stats.h"
 #include "vhost_blk.h"
 #include "vhost_blk_rpc.h"
 
@@ -44,6 +45,7 @@ int blockd_register(struct blockd *bd)
 	/* Order matters: rpc_get_methods lists methods in it, and save_config lists the bdevs
 	 * before the vhost controllers that use them. */
 	if ((rc = rpc_app_register(bd)) < 0 || (rc = rpc_inflight_register()) < 0 ||
+	    (rc = rpc_stats_register()) < 0 ||
 	    (rc = bdev_rpc_register()) < 0)
 		return rc;
 	for (size_t i = 0; i < sizeof(bdev_modules) / sizeof(bdev_modules[0]); i++)

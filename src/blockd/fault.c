@@ -1,6 +1,7 @@
 /* fault.c — the table of injected RPC faults, its two RPCs (blockd_fault_inject and
  * blockd_fault_clear, available only with --fault-injection), and the RPC hooks that apply
- * an armed fault to a client's request before its method runs. */
+ * an armed fault to a client's request before its method runs. blockd_fault_clear without a
+ * method also clears the fault kinds of the other fault_*.c files (fault_on_clear). */
 #include "fault.h"
 
 #include <errno.h>
@@ -24,6 +25,8 @@ struct fault {
 static struct fault faults[FAULT_MAX];
 static unsigned num_faults;
 static bool enabled;
+static void (*clear_hooks[FAULT_CLEAR_MAX])(void);
+static unsigned num_clear_hooks;
 
 void fault_set_enabled(bool on)
 {
@@ -64,6 +67,19 @@ bool fault_check(const char *method, struct fault_hit *hit)
 void fault_clear_all(void)
 {
 	num_faults = 0;
+	for (unsigned i = 0; i < num_clear_hooks; i++)
+		clear_hooks[i]();
+}
+
+int fault_on_clear(void (*clear)(void))
+{
+	for (unsigned i = 0; i < num_clear_hooks; i++)
+		if (clear_hooks[i] == clear)
+			return 0;
+	if (num_clear_hooks == FAULT_CLEAR_MAX)
+		return -ENOSPC;
+	clear_hooks[num_clear_hooks++] = clear;
+	return 0;
 }
 
 static int parse_action(const char *s, enum fault_action *out)
@@ -145,9 +161,11 @@ static void rpc_blockd_fault_clear(struct rpc_request *req, const json_t *params
 }
 
 static const struct rpc_method fault_methods[] = {
-	{ "blockd_fault_inject", rpc_blockd_fault_inject, RPC_FAULT_INJECTION | RPC_NO_FAULT, NULL },
-	{ "blockd_fault_clear", rpc_blockd_fault_clear, RPC_FAULT_INJECTION | RPC_NO_FAULT, NULL },
-	{ NULL, NULL, 0, NULL },
+	{ "blockd_fault_inject", rpc_blockd_fault_inject,
+	  RPC_FAULT_INJECTION | RPC_NO_FAULT, NULL, NULL },
+	{ "blockd_fault_clear", rpc_blockd_fault_clear,
+	  RPC_FAULT_INJECTION | RPC_NO_FAULT, NULL, NULL },
+	{ NULL, NULL, 0, NULL, NULL },
 };
 
 /* ---- RPC hooks */

@@ -21,6 +21,12 @@ void fault_set_enabled(bool enabled);
 bool fault_enabled(void);
 /* Is a fault armed for method? Consumes one of its count. */
 bool fault_check(const char *method, struct fault_hit *hit);
+/* Every fault of every kind: the RPC faults here, then each kind registered with
+ * fault_on_clear (reactor spins, bdev delays, held vhost-user messages). */
 void fault_clear_all(void);
+/* A fault kind of its own file (fault_reactor.c, ...) asks to be cleared with the rest by
+ * blockd_fault_clear without a method. Control thread; at most FAULT_CLEAR_MAX kinds. */
+#define FAULT_CLEAR_MAX 8
+int fault_on_clear(void (*clear)(void));
 
 #endif

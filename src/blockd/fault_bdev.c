@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "bdev.h"
+#include "fault.h"
 #include "json_util.h"
 #include "log.h"
 #include "rpc.h"
@@ -72,11 +73,22 @@ static void rpc_blockd_fault_bdev(struct rpc_request *req, const json_t *params)
 }
 
 static const struct rpc_method fault_bdev_methods[] = {
-	{ "blockd_fault_bdev", rpc_blockd_fault_bdev, RPC_FAULT_INJECTION | RPC_NO_FAULT, NULL },
-	{ NULL, NULL, 0, NULL },
+	{ "blockd_fault_bdev", rpc_blockd_fault_bdev,
+	  RPC_FAULT_INJECTION | RPC_NO_FAULT, NULL, NULL },
+	{ NULL, NULL, 0, NULL, NULL },
 };
+
+/* blockd_fault_clear: no bdev is delayed any more. */
+static void clear_delays(void)
+{
+	for (int i = 0; i < FAULT_BDEV_MAX; i++) {
+		atomic_store(&g_delays[i].delay_ns, 0);
+		atomic_store(&g_delays[i].bdev, NULL);
+	}
+}
 
 int fault_bdev_register(void)
 {
-	return rpc_register_methods(fault_bdev_methods);
+	int rc = fault_on_clear(clear_delays);
+	return rc < 0 ? rc : rpc_register_methods(fault_bdev_methods);
 }

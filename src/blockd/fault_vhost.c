@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "fault.h"
 #include "json_util.h"
 #include "log.h"
 #include "reactor.h"
@@ -110,13 +111,24 @@ static void rpc_blockd_fault_vhost(struct rpc_request *req, const json_t *params
 }
 
 static const struct rpc_method fault_vhost_methods[] = {
-	{ "blockd_fault_vhost", rpc_blockd_fault_vhost, RPC_FAULT_INJECTION | RPC_NO_FAULT, NULL },
-	{ NULL, NULL, 0, NULL },
+	{ "blockd_fault_vhost", rpc_blockd_fault_vhost, RPC_FAULT_INJECTION | RPC_NO_FAULT, NULL,
+	  NULL },
+	{ NULL, NULL, 0, NULL, NULL },
 };
+
+/* blockd_fault_clear: nothing is held any more; what was held is handled now. */
+static void clear_holds(void)
+{
+	if (g_num_faults == 0)
+		return;
+	g_num_faults = 0;
+	vhost_blk_recheck_holds();
+}
 
 int fault_vhost_register(void)
 {
 	g_num_faults = 0;
 	vhost_session_set_hold_hook(hold_until);
-	return rpc_register_methods(fault_vhost_methods);
+	int rc = fault_on_clear(clear_holds);
+	return rc < 0 ? rc : rpc_register_methods(fault_vhost_methods);
 }

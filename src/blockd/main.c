@@ -1,6 +1,6 @@
 /* main.c — blockd, the storage target: start-up order (stale vhost sockets removed, every
- * area registered, persisted configuration replayed, then the RPC socket opened), the control
- * loop, and a clean exit on SIGTERM/SIGINT. */
+ * area registered, persisted configuration replayed, then the RPC socket opened, then
+ * systemd told READY=1), the control loop, and a clean exit on SIGTERM/SIGINT (STOPPING=1). */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -13,9 +13,11 @@
 #include "berth_version.h"
 #include "blockd.h"
 #include "fault.h"
+#include "liveness.h"
 #include "log.h"
 #include "persist.h"
 #include "rpc_server.h"
+#include "sd_notify_watchdog.h"
 #include "vhost_blk.h"
 
 static int block_signals(void)
@@ -54,6 +56,7 @@ int main(int argc, char **argv)
 	if (blockd_parse_options(argc, argv, &bd.opts) < 0)
 		return 2;
 	bd.start_ns = monotonic_ns();
+	sdw_init("blockd");
 	fault_set_enabled(bd.opts.fault_injection);
 
 	/* Signals are blocked before any thread starts, so only the signalfd sees them. */
@@ -64,7 +67,8 @@ int main(int argc, char **argv)
 	}
 	bd.app = reactor_create("app_thread", 0, 0);
 	if (!bd.app || blockd_prepare_vhost_dir(bd.opts.vhost_dir) < 0 ||
-	    blockd_start_reactors(&bd) < 0 || blockd_register(&bd) < 0)
+	    blockd_start_reactors(&bd) < 0 || blockd_register(&bd) < 0 ||
+	    liveness_register(&bd) < 0)
 		return 1;
 	reactor_fd_add(bd.app, stop_fd, EPOLLIN, on_signal, &stop_fd);
 	reactor_poller_register(bd.app, "bdev_reap", reap_deleted_bdevs, NULL,
@@ -89,11 +93,18 @@ int main(int argc, char **argv)
 		 bd.opts.vhost_dir, bd.num_reactors,
 		 bd.opts.persist_path ? bd.opts.persist_path : "-",
 		 bd.opts.fault_injection);
+	/* Serving: the configuration is replayed and the RPC socket listens. */
+	sdw_watchdog_start();
+	sdw_ready("serving: rpc=%s reactors=%u persist=%s%s", bd.opts.rpc_socket,
+		  bd.num_reactors, bd.opts.persist_path ? bd.opts.persist_path : "-",
+		  bd.opts.fault_injection ? " fault_injection=on" : "");
 
 	while (!stop_requested)
 		reactor_poll(bd.app, -1);
 
 	log_info("blockd", "msg=\"stopping\"");
+	sdw_stopping("stopping: closing clients and front-ends, deleting bdevs");
+	sdw_watchdog_stop();
 	rpc_server_close(server);
 	vhost_blk_shutdown();
 	bdev_delete_all();

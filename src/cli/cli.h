@@ -77,5 +77,9 @@ int cmd_status(struct cli *c, int argc, char **argv);
 int cmd_supervise(struct cli *c, int argc, char **argv);
 int cmd_target_stopped(struct cli *c, int argc, char **argv);
 int cmd_doctor(struct cli *c, int argc, char **argv);      /* doctor.c */
+int cmd_completion(struct cli *c, int argc, char **argv);  /* cmd_completion.c */
+int cmd_metrics(struct cli *c, int argc, char **argv);     /* cmd_metrics.c */
+int cmd_serve_metrics(struct cli *c, int argc, char **argv);
+int cmd_host(struct cli *c, int argc, char **argv);        /* cmd_host.c */
 
 #endif

@@ -82,8 +82,8 @@ static bool valid_vm_name(const char *s)
 
 static bool valid_workload(const char *s)
 {
-	static const char *const known[] = { "writer", "verify", "bench", "idle", "acpi",
-					     "panic", NULL };
+	static const char *const known[] = { "writer", "verify", "bench", "dirty", "memcheck",
+					     "idle", "acpi", "panic", NULL };
 	for (const char *const *p = known; *p; p++)
 		if (!strcmp(*p, s))
 			return true;
@@ -200,8 +200,8 @@ static int vm_create(struct cli *c, int argc, char **argv)
 		return cli_usage_error("bad VM name '%s': 1-63 of a-z A-Z 0-9 . _ -, not starting with "
 				"a digit or '-'", name);
 	if (!valid_workload(workload))
-		return cli_usage_error("bad --workload '%s' (writer, verify, bench, idle, acpi, panic)",
-				workload);
+		return cli_usage_error("bad --workload '%s' (writer, verify, bench, dirty, memcheck, "
+				"idle, acpi, panic)", workload);
 	if (strcmp(on_crash, "stop") && strcmp(on_crash, "restart"))
 		return cli_usage_error("bad --on-crash '%s' (stop, restart)", on_crash);
 	unsigned bases = !strcmp(layout, "single") ? 1 : 2;

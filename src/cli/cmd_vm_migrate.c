@@ -20,8 +20,6 @@
 #include "deadline_io.h"
 #include "qemu_monitor.h"
 
-/* A host whose vmengine has not reported for this long is down. */
-#define HOST_DOWN_AFTER_MS 15000
 /* The deadline of the blocker check's QMP calls. */
 #define PREFLIGHT_QMP_MS 5000
 
@@ -77,7 +75,7 @@ static int preflight(struct cli *c, const struct store_vm *vm, const char *to)
 	if (rc < 0)
 		return cli_fail("%s", store_error(c->store));
 	int64_t age = wall_ms() - dest.seen_ms;
-	if (age > HOST_DOWN_AFTER_MS)
+	if (age > (int64_t)c->conf.host_down_after_ms)     /* `berth host list`'s DOWN */
 		return cli_fail("host %s is down: its vmengine was last seen %.0f s ago", to,
 				(double)age / 1000.0);
 	if (dest.max_memory_mb && vm->memory_mb > dest.max_memory_mb)
@@ -175,7 +173,7 @@ int vm_migrate(struct cli *c, int argc, char **argv)
 
 void vm_show_migration(const struct store_vm *vm)
 {
-	const struct store_migration *m = &vm->mig;
+	const struct store_vm_migration *m = &vm->mig;
 	if (!m->phase[0])
 		return;
 	char since[16];
@@ -188,7 +186,7 @@ void vm_show_migration(const struct store_vm *vm)
 
 json_t *vm_migration_json(const struct store_vm *vm)
 {
-	const struct store_migration *m = &vm->mig;
+	const struct store_vm_migration *m = &vm->mig;
 	if (!m->phase[0])
 		return json_null();
 	return json_pack("{s:s, s:s, s:I, s:I, s:s, s:s, s:s}", "phase", m->phase, "to", m->to,

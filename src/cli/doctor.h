@@ -105,6 +105,8 @@ void doctor_classify_iostat(struct doctor_report *r, const json_t *ia, const jso
 			    const json_t *ra, const json_t *rb);
 /* busy share (0..100) of thread i between two framework_get_reactors samples, -1 if absent. */
 int doctor_busy_pct(const json_t *a, const json_t *b, size_t i);
+/* The last line of text containing needle, into out (truncated to len): 0 or -ENOENT. */
+int doctor_last_line_with(const char *text, const char *needle, char *out, size_t len);
 
 /* ---- doctor_probe.c */
 /* A call to the target with its own deadline. 0 with *res, or -errno (err describes it). */
@@ -132,6 +134,10 @@ void doctor_pid_comm(int pid, char *out, size_t len);
 json_t *doctor_read_json(const char *path);
 /* mtime in wall ms, or 0 when missing. */
 int64_t doctor_mtime_ms(const char *path);
+/* The last line of path's last DOCTOR_LOG_TAIL bytes that contains needle (truncated to
+ * len): 0, -ENOENT when none does, or -errno. */
+#define DOCTOR_LOG_TAIL (256 * 1024)
+int doctor_log_last_line(const char *path, const char *needle, char *out, size_t len);
 
 /* ---- the checks (append to r) */
 void doctor_check_daemons(struct doctor_ctx *x, struct doctor_report *r);

@@ -168,6 +168,14 @@ static size_t check_loop(struct doctor_ctx *x, struct doctor_report *r, const ch
 				json_str_at(c, "ctrlr"), "sessions",
 				(int)json_array_size(json_object_get(c, "sessions"))) :
 				json_string("no controller"));
+		if (!strcmp(json_str_at(it, "rpc"), "gate")) {
+			/* The line operators grep diskengine's log for: shown as it stands. */
+			char needle[64], line[512], log[BERTH_PATH_LEN];
+			snprintf(needle, sizeof(needle), "vol %u gate failed", vol);
+			paths_daemon_log(log, sizeof(log), x->cli->root, "diskengine");
+			if (doctor_log_last_line(log, needle, line, sizeof(line)) == 0)
+				json_object_set_new(ev, "log_line", json_string(line));
+		}
 		bool removing = !strcmp(loop, "detach");
 		if (!strcmp(json_str_at(it, "item"), "target")) {
 			/* The loop's listing of the target itself fails: every item waits. */

@@ -7,6 +7,8 @@
 #include "doctor.h"
 #include "json_util.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #define RESTART_TARGET "berth doctor --fix (restarts the target through the supervisor; " \
@@ -285,4 +287,20 @@ void doctor_classify_iostat(struct doctor_report *r, const json_t *ia, const jso
 			   "see reactor-busy: the target itself is loaded",
 			   "%s: %lld IO queued, %s; its reactor is busy too (%d%%)", first,
 			   (long long)first_q, lat, io_pct);
+}
+
+int doctor_last_line_with(const char *text, const char *needle, char *out, size_t len)
+{
+	const char *hit = NULL;
+	for (const char *p = strstr(text, needle); p; p = strstr(p + 1, needle))
+		hit = p;
+	if (!hit)
+		return -ENOENT;
+	const char *start = hit;
+	while (start > text && start[-1] != '\n')
+		start--;
+	const char *end = strchr(hit, '\n');
+	size_t n = end ? (size_t)(end - start) : strlen(start);
+	snprintf(out, len, "%.*s", (int)n, start);
+	return 0;
 }

@@ -25,9 +25,15 @@
 
 #include "clock.h"
 #include "deadline_io.h"
+#include "systemctl.h"
 #include "target_restart.h"
 
 #define TARGET_BACK_TIMEOUT_MS 30000
+#define SYSTEMCTL_QUICK_MS 5000
+#define BLOCKD_UNIT "berth-blockd.service"
+
+static const char *const is_active[] = { "is-active", "--quiet", BLOCKD_UNIT, NULL };
+static const char *const restart[] = { "restart", BLOCKD_UNIT, NULL };
 
 struct event {
 	const char *host;
@@ -81,16 +87,32 @@ static void restart_target(struct doctor_ctx *x, json_t *done, const char *check
 		       (int)x->supervisor_pid);
 		return;
 	}
-	if (x->supervisor_pid <= 0) {
-		record(x, done, "restart-target", check, 0, false, "not done: berth up's "
-		       "supervisor is not running here (under systemd: systemctl restart "
-		       "berth-blockd)");
-		return;
-	}
 	json_int_t old = target_pid(x);
-	if (kill(x->supervisor_pid, SIGUSR1) < 0) {
-		record(x, done, "restart-target", check, 0, false, "SIGUSR1 to the supervisor "
-		       "(pid %d) failed: %s", (int)x->supervisor_pid, strerror(errno));
+	char how[128];
+	if (x->supervisor_pid > 0) {
+		if (kill(x->supervisor_pid, SIGUSR1) < 0) {
+			record(x, done, "restart-target", check, 0, false, "SIGUSR1 to the "
+			       "supervisor (pid %d) failed: %s", (int)x->supervisor_pid,
+			       strerror(errno));
+			return;
+		}
+		snprintf(how, sizeof(how), "the supervisor (SIGUSR1 to pid %d)",
+			 (int)x->supervisor_pid);
+	} else if (systemd_running() && systemctl(is_active, SYSTEMCTL_QUICK_MS, NULL, 0) == 0) {
+		/* systemd's restart runs ExecStopPost= (berth target-stopped): the engines
+		 * follow, as under the supervisor. */
+		int rc = systemctl(restart, TARGET_BACK_TIMEOUT_MS, NULL, 0);
+		if (rc != 0) {
+			record(x, done, "restart-target", check, 0, false, "systemctl restart %s "
+			       "failed (%s %d)", BLOCKD_UNIT, rc < 0 ? "no answer or" : "exit status",
+			       rc);
+			return;
+		}
+		snprintf(how, sizeof(how), "systemd (systemctl restart %s)", BLOCKD_UNIT);
+	} else {
+		record(x, done, "restart-target", check, 0, false, "not done: neither berth up's "
+		       "supervisor nor systemd's %s runs the target here; restart blockd the way "
+		       "it was started", BLOCKD_UNIT);
 		return;
 	}
 	/* Back when a blockd other than the old one answers (the engines follow it). */
@@ -104,9 +126,9 @@ static void restart_target(struct doctor_ctx *x, json_t *done, const char *check
 		nanosleep(&ts, NULL);
 	}
 	bool back = now_pid && now_pid != old;
-	record(x, done, "restart-target", check, 0, back, "restarted the target through the "
-	       "supervisor (SIGUSR1 to pid %d): blockd pid %lld -> %s%lld", (int)x->supervisor_pid,
-	       (long long)old, back ? "" : "not back yet: ", (long long)now_pid);
+	record(x, done, "restart-target", check, 0, back, "restarted the target through %s: "
+	       "blockd pid %lld -> %s%lld", how, (long long)old, back ? "" : "not back yet: ",
+	       (long long)now_pid);
 }
 
 static bool still_stopping(struct doctor_ctx *x, unsigned vm, int pid)

@@ -309,3 +309,27 @@ int64_t doctor_mtime_ms(const char *path)
 		return 0;
 	return (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
 }
+
+int doctor_log_last_line(const char *path, const char *needle, char *out, size_t len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return -errno;
+	struct stat st;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return -EINVAL;
+	}
+	off_t from = st.st_size > DOCTOR_LOG_TAIL ? st.st_size - DOCTOR_LOG_TAIL : 0;
+	char *buf = malloc(DOCTOR_LOG_TAIL + 1);
+	ssize_t n = buf ? pread(fd, buf, DOCTOR_LOG_TAIL, from) : -1;
+	close(fd);
+	if (n < 0) {
+		free(buf);
+		return -EIO;
+	}
+	buf[n] = '\0';
+	int rc = doctor_last_line_with(buf, needle, out, len);
+	free(buf);
+	return rc;
+}

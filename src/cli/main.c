@@ -20,11 +20,15 @@ static const char g_usage[] =
 	"  vm create NAME [...]       create a VM (and its volume); see berth vm --help\n"
 	"  vm list|show|start|stop|restart|terminate|console|wait ...\n"
 	"  volume list [--all]        volumes and their exports\n"
+	"  host list                  the fleet's hosts: capacity, use, UP or DOWN\n"
 	"  events [--vm VM] [--limit N]\n"
 	"  rpc METHOD [JSON] [--timeout S]   call the storage target (SPDK's dialect)\n"
 	"  qmp VM COMMAND [JSON]      call a VM's QEMU monitor\n"
 	"  doctor [--fix] [--vm VM] [--bundle FILE]   check the host: what is wrong, the\n"
 	"                             evidence, the recovery (docs/doctor.md)\n"
+	"  completion bash            print a bash completion script\n"
+	"  metrics                    the Prometheus exposition once ([metrics] listen\n"
+	"                             serves it under berth up; docs/metrics.md)\n"
 	"\n"
 	"--root defaults to $BERTH_ROOT, else /var/lib/berth; configuration is\n"
 	"<root>/berth.conf (docs/configuration.md).\n";
@@ -35,10 +39,12 @@ struct command {
 };
 
 static const struct command g_commands[] = {
-	{ "init", cmd_init }, { "up", cmd_up }, { "down", cmd_down }, { "status", cmd_status }, { "vm", cmd_vm },
+	{ "init", cmd_init }, { "up", cmd_up }, { "down", cmd_down }, { "status", cmd_status }, { "vm", cmd_vm }, { "host", cmd_host },
 	{ "volume", cmd_volume }, { "events", cmd_events }, { "rpc", cmd_rpc },
 	{ "qmp", cmd_qmp }, { "supervise", cmd_supervise },
-	{ "target-stopped", cmd_target_stopped }, { "doctor", cmd_doctor }, { NULL, NULL },
+	{ "target-stopped", cmd_target_stopped }, { "doctor", cmd_doctor },
+	{ "completion", cmd_completion }, { "metrics", cmd_metrics },
+	{ "serve-metrics", cmd_serve_metrics }, { NULL, NULL },
 };
 
 int main(int argc, char **argv)
@@ -74,10 +80,12 @@ int main(int argc, char **argv)
 	if (!c.root || !c.root[0])
 		c.root = "/var/lib/berth";
 	char err[512];
-	/* target-stopped writes markers after a crash whatever berth.conf says. */
+	/* target-stopped writes markers after a crash whatever berth.conf says; completion
+	 * (run at build time too) reads no root. */
 	if (berth_conf_load(&c.conf, c.root, err, sizeof(err)) < 0 &&
-	    strcmp(argv[i], "target-stopped") != 0)
+	    strcmp(argv[i], "target-stopped") != 0 && strcmp(argv[i], "completion") != 0)
 		return cli_fail("bad configuration: %s", err);
+	store_set_timeout_ms((int)c.conf.store_timeout_ms);
 	/* "berth vm list --json" works as well as "berth --json vm list". */
 	for (int j = i; j < argc; j++) {
 		if (!strcmp(argv[j], "--json")) {

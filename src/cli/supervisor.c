@@ -31,14 +31,21 @@
 #include "deadline_io.h"
 #include "jsonrpc_client.h"
 #include "log.h"
+#include "metrics_conf.h"
 #include "status_file.h"
+#include "supervisor_watchdog.h"
 #include "target_restart.h"
 
 #define READY_TIMEOUT_MS 30000
 #define STOP_TIMEOUT_MS 30000
 #define RESTART_SEC_MS 1000
+#define WATCHDOG_SEC_MS 15000        /* as WatchdogSec= of berth-blockd.service */
+#define WATCHDOG_KILL_MS 5000        /* SIGABRT, then SIGKILL after this */
 
-enum { BLOCKD, DISKENGINE, VMENGINE, NDAEMONS };
+/* METRICS, the endpoint of [metrics] listen (`berth serve-metrics`), only when configured:
+ * a process of its own, so that neither a scrape nor a bug in its HTTP code can stall or
+ * kill the supervisor (whose death takes every daemon with it). */
+enum { BLOCKD, DISKENGINE, VMENGINE, METRICS, NDAEMONS };
 
 struct daemon {
 	const char *name;
@@ -58,10 +65,19 @@ struct supervisor {
 	struct target_endpoints target;   /* [diskengine] rpc_socket, vhost_dir */
 	bool target_restart_asked;         /* SIGUSR1: the next exit of blockd was requested */
 	bool fault_injection;              /* [blockd] fault_injection = on: test hosts only */
+	bool metrics;                      /* [metrics] listen is set */
 	bool stopping;
+	uint64_t watchdog_ms;              /* [supervisor] blockd_watchdog; 0: off */
+	struct sup_watchdog wd;
 };
 
-static const char *g_names[NDAEMONS] = { "blockd", "diskengine", "vmengine" };
+static const char *g_names[NDAEMONS] = { "blockd", "diskengine", "vmengine", "metrics" };
+
+/* The daemons this supervisor runs: the metrics endpoint only when configured. */
+static bool supervised(const struct supervisor *s, int which)
+{
+	return which != METRICS || s->metrics;
+}
 
 /* ---------------------------------------------------------------- state */
 
@@ -92,6 +108,8 @@ static void write_state(struct supervisor *s)
 {
 	json_t *arr = json_array();
 	for (int i = 0; i < NDAEMONS; i++) {
+		if (!supervised(s, i))
+			continue;
 		json_t *d = json_pack("{s:s, s:i, s:I, s:i}", "name", s->d[i].name,
 			"pid", (int)s->d[i].pid, "since_ms", (json_int_t)s->d[i].since_ms,
 			"restarts", (int)s->d[i].restarts);
@@ -148,7 +166,13 @@ static pid_t spawn(struct supervisor *s, int which)
 	sigset_t none;
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
+	/* The daemons are the supervisor's, not systemd's: were `berth up` run by a unit, its
+	 * notify socket and watchdog are not theirs to answer. */
+	unsetenv("NOTIFY_SOCKET");
+	unsetenv("WATCHDOG_USEC");
+	unsetenv("WATCHDOG_PID");
 	if (which == BLOCKD) {
+		sup_watchdog_child_env(&s->wd);      /* the supervisor watches it (when on) */
 		paths_blockd_dir(dir, sizeof(dir), c->root);
 		mkdir(dir, 0700);
 		paths_blockd_config(persist, sizeof(persist), c->root);
@@ -158,6 +182,8 @@ static pid_t spawn(struct supervisor *s, int which)
 		else
 			execl(bin, "blockd", "-r", s->target.rpc_socket, "-S", s->target.vhost_dir,
 			      "--persist", persist, (char *)NULL);
+	} else if (which == METRICS) {
+		execl("/proc/self/exe", "berth", "--root", c->root, "serve-metrics", (char *)NULL);
 	} else {
 		execl(bin, g_names[which], "--root", c->root, (char *)NULL);
 	}
@@ -176,12 +202,15 @@ static bool blockd_answers(const struct supervisor *s)
 	return rc == 0;
 }
 
-/* The engines write a status file once their loops run. */
+/* The engines write a status file once their loops run, the metrics endpoint once it
+ * serves. */
 static bool engine_ready(const struct cli *c, int which, int64_t since_wall_ms)
 {
 	char path[BERTH_PATH_LEN];
 	if (which == VMENGINE)
 		paths_vmengine_status(path, sizeof(path), c->root);
+	else if (which == METRICS)
+		paths_metrics_status(path, sizeof(path), c->root);
 	else
 		paths_diskengine_status(path, sizeof(path), c->root, "attach");
 	struct stat st;
@@ -210,6 +239,8 @@ static int start_daemon(struct supervisor *s, int which)
 	d->restart_at = 0;
 	if (d->pid < 0)
 		return -errno;
+	if (which == BLOCKD)
+		sup_watchdog_watch(&s->wd, d->pid);
 	int64_t deadline = deadline_after_ms(READY_TIMEOUT_MS);
 	while (deadline_remaining_ms(deadline) > 0) {
 		int status;
@@ -268,6 +299,8 @@ static void on_child_exit(struct supervisor *s, pid_t pid, int status)
 		d->last_status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 		d->last_signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
 		d->last_exit_ms = wall_ms();
+		if (i == BLOCKD)
+			sup_watchdog_watch(&s->wd, 0);
 		if (s->stopping)
 			return;
 		d->restarts++;
@@ -294,9 +327,10 @@ static void restart_due(struct supervisor *s)
 {
 	for (int i = 0; i < NDAEMONS; i++) {
 		struct daemon *d = &s->d[i];
-		bool due = d->pid == 0 && !s->stopping &&
+		bool due = d->pid == 0 && !s->stopping && supervised(s, i) &&
 			   (d->restart_at == 0 || monotonic_ms() >= d->restart_at);
-		if (!due || (i > BLOCKD && s->d[BLOCKD].pid == 0))
+		/* The engines need the target; the metrics endpoint reports it missing. */
+		if (!due || (i > BLOCKD && i != METRICS && s->d[BLOCKD].pid == 0))
 			continue;
 		int rc = start_daemon(s, i);
 		if (rc < 0) {
@@ -317,10 +351,13 @@ static const char *dirname_of(char *path)
 	return path;
 }
 
-/* [supervisor] blockd_restart_sec, diskengine_restart_sec, vmengine_restart_sec */
+/* [supervisor] blockd_restart_sec, diskengine_restart_sec, vmengine_restart_sec,
+ * blockd_watchdog */
 static int supervisor_key(void *obj, const char *key, const char *value)
 {
 	struct supervisor *s = obj;
+	if (!strcmp(key, "blockd_watchdog"))
+		return conf_parse_seconds(value, 0, 3600, &s->watchdog_ms);
 	for (int i = 0; i < NDAEMONS; i++) {
 		char name[48];
 		snprintf(name, sizeof(name), "%s_restart_sec", g_names[i]);
@@ -365,6 +402,20 @@ static int take_lock(const struct cli *c, bool *unclean)
 	return fd;                     /* held (never closed) until the process exits */
 }
 
+/* The watchdog's verdict: an event, then SIGABRT (a core, where the system keeps them);
+ * the exit is a target crash like any other (markers, engines restarted). */
+static void blockd_wedged(struct supervisor *s, const char *why)
+{
+	char msg[400];
+	snprintf(msg, sizeof(msg), "blockd wedged: %s; restarting it (SIGABRT)", why);
+	log_warn("supervisor", "msg=\"%s\"", msg);
+	struct store *st = cli_store(s->cli);
+	if (!st || store_event_add(st, s->cli->conf.host, "supervisor", 0, "warn", msg) < 0)
+		log_warn("supervisor", "msg=\"cannot record the wedge as an event\"");
+	sup_watchdog_watch(&s->wd, 0);
+	kill(s->d[BLOCKD].pid, SIGABRT);
+}
+
 static void tell(int ready_fd, const char *msg)
 {
 	if (ready_fd >= 0 && write(ready_fd, msg, strlen(msg)) < 0)
@@ -389,17 +440,22 @@ static int supervise(struct cli *c, int ready_fd)
 		s.d[i].name = g_names[i];
 		s.d[i].restart_ms = RESTART_SEC_MS;
 	}
+	s.watchdog_ms = WATCHDOG_SEC_MS;
+	s.wd.fd = -1;
 	char exe[PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 	exe[n > 0 ? n : 0] = '\0';
 	snprintf(s.bindir, sizeof(s.bindir), "%s", dirname_of(exe));
 	char conf[BERTH_PATH_LEN], err[256];
+	struct metrics_conf metrics;
 	paths_conf(conf, sizeof(conf), c->root);
 	char path[BERTH_PATH_LEN];
 	paths_supervisor_pid(path, sizeof(path), c->root);
 	if (conf_load_section(conf, "supervisor", supervisor_key, &s, err, sizeof(err)) < 0 ||
 	    conf_load_section(conf, "blockd", blockd_key, &s, err, sizeof(err)) < 0 ||
-	    paths_target_load(&s.target, c->root, conf, err, sizeof(err)) < 0) {
+	    paths_target_load(&s.target, c->root, conf, err, sizeof(err)) < 0 ||
+	    sup_watchdog_open(&s.wd, c->root, s.watchdog_ms, err, sizeof(err)) < 0 ||
+	    metrics_conf_load(&metrics, c->root, err, sizeof(err)) < 0) {
 		char msg[300];
 		snprintf(msg, sizeof(msg), "bad configuration: %s\n", err);
 		tell(ready_fd, msg);
@@ -424,8 +480,9 @@ static int supervise(struct cli *c, int ready_fd)
 
 	const char *failed = NULL;
 	int rc = 0;
+	s.metrics = metrics.enabled;
 	for (int i = 0; i < NDAEMONS && !failed; i++)
-		if ((rc = start_daemon(&s, i)) < 0)
+		if (supervised(&s, i) && (rc = start_daemon(&s, i)) < 0)
 			failed = g_names[i];
 	char msg[256];
 	snprintf(msg, sizeof(msg), failed ? "%s did not start: %s (see %s/run/%s.log)\n" : "ok\n",
@@ -435,8 +492,9 @@ static int supervise(struct cli *c, int ready_fd)
 	s.stopping = failed != NULL;
 	int64_t target_kill_at = 0;      /* a requested target restart has a deadline */
 	while (!s.stopping) {
-		struct pollfd pfd = { .fd = sfd, .events = POLLIN };
-		if (poll(&pfd, 1, 200) > 0) {
+		struct pollfd pfd[2] = { { .fd = sfd, .events = POLLIN },
+					 { .fd = s.wd.fd, .events = POLLIN } };
+		if (poll(pfd, 2, 200) > 0 && (pfd[0].revents & POLLIN)) {
 			struct signalfd_siginfo si;
 			if (read(sfd, &si, sizeof(si)) == sizeof(si)) {
 				if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
@@ -448,6 +506,13 @@ static int supervise(struct cli *c, int ready_fd)
 					target_kill_at = monotonic_ms() + STOP_TIMEOUT_MS;
 				}
 			}
+		}
+		sup_watchdog_drain(&s.wd);
+		char why[320];
+		if (!target_kill_at && s.d[BLOCKD].pid > 0 && sup_watchdog_expired(&s.wd, why,
+										       sizeof(why))) {
+			blockd_wedged(&s, why);
+			target_kill_at = monotonic_ms() + WATCHDOG_KILL_MS;
 		}
 		if (target_kill_at && s.d[BLOCKD].pid > 0 && monotonic_ms() >= target_kill_at) {
 			log_info("supervisor", "msg=\"target did not stop; SIGKILL\" pid=%d", (int)s.d[BLOCKD].pid);
@@ -470,6 +535,7 @@ static int supervise(struct cli *c, int ready_fd)
 	if (target_was_up)      /* a requested stop: markers, the engines stay down */
 		target_restart_on_exit(c->root, TARGET_EXIT_STOP_REQUESTED);
 	write_state(&s);
+	sup_watchdog_close(&s.wd);
 	unlink(path);                    /* the pidfile; the lock goes with the process */
 	return failed ? 1 : 0;
 }

@@ -20,7 +20,7 @@ struct section_ctx {
 /* The sections of berth.conf: each is read by one part of Berth (docs/configuration.md). A
  * section none of them reads is refused by all, as an unknown key is by its reader. */
 static const char *const g_sections[] = { "berth", "vmengine", "diskengine", "supervisor",
-					  "blockd", NULL };
+					  "blockd", "metrics", NULL };
 
 static int on_entry(void *user, const char *section, const char *key, const char *value)
 {
@@ -31,7 +31,7 @@ static int on_entry(void *user, const char *section, const char *key, const char
 			snprintf(p->err, p->errlen, "%s = %s: outside any section", key, value);
 		else if (!p->failed)
 			snprintf(p->err, p->errlen, "[%s]: unknown section (known: [berth], "
-				 "[vmengine], [diskengine], [supervisor], [blockd])", section);
+				 "[vmengine], [diskengine], [supervisor], [blockd], [metrics])", section);
 		p->failed = 1;
 		return 1;
 	}

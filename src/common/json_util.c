@@ -70,6 +70,18 @@ static int decode_one(const json_t *v, const struct jparam *p)
 	return -EINVAL;
 }
 
+int json_decode_value(const json_t *v, const struct jparam *p, char *err, size_t errlen)
+{
+	if (decode_one(v, p) == 0)
+		return 0;
+	if (p->type == JP_STRING_ARRAY && json_is_array(v))
+		snprintf(err, errlen, "key '%s' must be %s of at most %zu items", p->key,
+			 type_name(p->type), ((struct jstring_array *)p->out)->max);
+	else
+		snprintf(err, errlen, "key '%s' must be %s", p->key, type_name(p->type));
+	return -EINVAL;
+}
+
 int json_decode_params(const json_t *params, const struct jparam *spec, size_t n,
 		       char *err, size_t errlen)
 {
@@ -101,16 +113,8 @@ int json_decode_params(const json_t *params, const struct jparam *spec, size_t n
 			}
 			continue;
 		}
-		if (decode_one(v, &spec[i]) < 0) {
-			if (spec[i].type == JP_STRING_ARRAY && json_is_array(v))
-				snprintf(err, errlen, "key '%s' must be %s of at most %zu items",
-					 spec[i].key, type_name(spec[i].type),
-					 ((struct jstring_array *)spec[i].out)->max);
-			else
-				snprintf(err, errlen, "key '%s' must be %s", spec[i].key,
-					 type_name(spec[i].type));
+		if (json_decode_value(v, &spec[i], err, errlen) < 0)
 			return -EINVAL;
-		}
 	}
 	return 0;
 }

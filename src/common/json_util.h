@@ -41,6 +41,10 @@ int json_decode_params(const json_t *params, const struct jparam *spec, size_t n
 
 #define JPARAMS(spec) (spec), (sizeof(spec) / sizeof((spec)[0]))
 
+/* Decodes one value v of params (present) against p, with the same checks and messages as
+ * json_decode_params ("key 'md_size' must be an unsigned 32-bit integer"). 0 or -EINVAL. */
+int json_decode_value(const json_t *v, const struct jparam *p, char *err, size_t errlen);
+
 /* o[key] as an integer (0 when missing or not one) / as a string ("" when missing or not one):
  * for reading answers and status files whose shape was already checked or does not matter. */
 json_int_t json_int_at(const json_t *o, const char *key);

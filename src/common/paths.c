@@ -35,10 +35,14 @@ int paths_supervisor_state(char *out, size_t len, const char *root)
 { return fmt(out, len, "%s/run/supervisor.json", root); }
 int paths_supervisor_log(char *out, size_t len, const char *root)
 { return fmt(out, len, "%s/run/supervisor.log", root); }
+int paths_supervisor_notify(char *out, size_t len, const char *root)
+{ return fmt(out, len, "%s/run/supervisor.notify", root); }
 int paths_daemon_lock(char *out, size_t len, const char *root, const char *daemon)
 { return fmt(out, len, "%s/run/%s.lock", root, daemon); }
 int paths_daemon_log(char *out, size_t len, const char *root, const char *daemon)
 { return fmt(out, len, "%s/run/%s.log", root, daemon); }
+int paths_metrics_status(char *out, size_t len, const char *root)
+{ return fmt(out, len, "%s/run/metrics.json", root); }
 
 int paths_blockd_dir(char *out, size_t len, const char *root)
 { return fmt(out, len, "%s/blockd", root); }

@@ -6,8 +6,9 @@
  *   <root>/store.db                                 paths_store
  *   <root>/store.id                                 paths_store_id (the root's store)
  *   <root>/run/                                     paths_run_dir
- *   <root>/run/supervisor.{lock,pid,json,log}       paths_supervisor_*
+ *   <root>/run/supervisor.{lock,pid,json,log,notify} paths_supervisor_*
  *   <root>/run/<daemon>.{log,lock}                  paths_daemon_log, paths_daemon_lock
+ *   <root>/run/metrics.json                         paths_metrics_status (the endpoint)
  *   <root>/blockd/{rpc.sock,vhost,config.json}      paths_blockd_*  (the defaults of the
  *                                                   configured [diskengine] rpc_socket and
  *                                                   vhost_dir: paths_target_load)
@@ -35,8 +36,11 @@ int paths_supervisor_lock(char *out, size_t len, const char *root);
 int paths_supervisor_pid(char *out, size_t len, const char *root);
 int paths_supervisor_state(char *out, size_t len, const char *root);
 int paths_supervisor_log(char *out, size_t len, const char *root);
+/* The supervisor's sd_notify socket for blockd's watchdog pings. */
+int paths_supervisor_notify(char *out, size_t len, const char *root);
 int paths_daemon_log(char *out, size_t len, const char *root, const char *daemon);
 int paths_daemon_lock(char *out, size_t len, const char *root, const char *daemon);
+int paths_metrics_status(char *out, size_t len, const char *root);
 
 int paths_blockd_dir(char *out, size_t len, const char *root);
 int paths_blockd_rpc_sock(char *out, size_t len, const char *root);

@@ -1,6 +1,10 @@
 /* desired_volumes_store.c — desired volumes from the store (see desired_volumes.h): every
- * volume of this host whose VM is not TERMINATED, exported while the VM should run or its
- * QEMU may still use it; what diskengine observed is reported back, events recorded. */
+ * host's volumes not recorded deleted (shared storage), each with whose it is (volume_where):
+ * this host's, exported while the VM should run or its QEMU may still use it (or migrates);
+ * one migrating here, exported here; another host's. A volume whose VM is TERMINATED is
+ * retired: this host's is deleted (or, never created, recorded deleted), another host's is
+ * that host's to delete. What diskengine observed of this host's volumes (and of an incoming
+ * export) is reported back, events recorded. */
 #include "desired_volumes.h"
 
 #include <errno.h>
@@ -81,17 +85,21 @@ static int store_snapshot(struct desired_volumes *src, struct volume_spec **spec
 		for (size_t j = 0; j < nvms && !vm; j++)
 			if (vms[j].id == vols[i].vm_id)
 				vm = &vms[j];
+		/* Its VM is gone: the volume goes too (listed as retired until recorded
+		 * deleted, so that one never created is recorded deleted as well) — when it
+		 * is this host's; another host's is that host's to delete and record. */
+		bool gone = !vm || !strcmp(vm->state, vm_state_name(VM_TERMINATED));
 		bool local = !strcmp(vols[i].host, d->host);
-		bool incoming = !local && vm && !strcmp(vm->mig.to, d->host);
-		if (local && (!vm || !strcmp(vm->state, vm_state_name(VM_TERMINATED))))
-			continue;                /* its VM is gone: the volume goes too */
+		bool incoming = !local && !gone && !strcmp(vm->mig.to, d->host);
 		enum volume_where where = local ? VOLUME_LOCAL
 					  : incoming ? VOLUME_INCOMING : VOLUME_FOREIGN;
 		(*specs)[(*n)++] = (struct volume_spec){
 			.id = (unsigned)vols[i].id,
 			.size_bytes = vols[i].size_mb * 1024 * 1024,
-			.vm = vm ? (unsigned)vm->id : 0,
-			.exported = local ? vm_may_use_export(vm) || vm->mig.to[0] : incoming,
+			.vm = (unsigned)vols[i].vm_id,
+			.exported = gone ? false
+				  : local ? vm_may_use_export(vm) || vm->mig.to[0] : incoming,
+			.retired = gone,
 			.layout = layout_of(vols[i].layout, d->layout),
 			.where = where,
 			.migrating = vm && vm->mig.to[0],

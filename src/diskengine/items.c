@@ -80,8 +80,44 @@ void items_sweep(struct item_set *s)
 		s->items[i].seen = false;
 }
 
+json_t *items_counters_json(const struct item_set *s)
+{
+	return json_pack("{s:I, s:O}", "wedges", (json_int_t)s->wedges, "rpc_failures",
+			 s->rpc_failures ? s->rpc_failures : json_object());
+}
+
+void items_counters_restore(struct item_set *s, const json_t *saved)
+{
+	const json_t *w = json_object_get(saved, "wedges");
+	const json_t *f = json_object_get(saved, "rpc_failures");
+	if (json_is_integer(w) && json_integer_value(w) > 0)
+		s->wedges = (uint64_t)json_integer_value(w);
+	if (!json_is_object(f))
+		return;
+	if (!s->rpc_failures)
+		s->rpc_failures = json_object();
+	const char *method;
+	json_t *n;
+	json_object_foreach((json_t *)f, method, n)
+		if (json_is_integer(n) && json_integer_value(n) > 0 && strlen(method) < 48)
+			json_object_set_new(s->rpc_failures, method,
+					    json_integer(json_integer_value(n)));
+}
+
+/* rpc is one of the target calls diskengine makes: a bounded set of names. */
+void items_rpc_failed(struct item_set *s, const char *rpc)
+{
+	if (!s->rpc_failures && !(s->rpc_failures = json_object()))
+		return;
+	const char *key = rpc && rpc[0] ? rpc : "unknown";
+	json_t *n = json_object_get(s->rpc_failures, key);
+	json_object_set_new(s->rpc_failures, key, json_integer(n ? json_integer_value(n) + 1 : 1));
+}
+
 void items_free(struct item_set *s)
 {
+	json_decref(s->rpc_failures);
+	s->rpc_failures = NULL;
 	free(s->items);
 	s->items = NULL;
 	s->n = s->cap = 0;
@@ -169,6 +205,7 @@ static void check_wedge(struct item_set *s, struct item *it, int64_t now)
 	if (it->wedged || !since || now - since < (int64_t)s->cfg->wedge_after_ms)
 		return;
 	it->wedged = true;
+	s->wedges++;
 	const char *error = it->error[0] ? it->error : "no answer yet";
 	if (it == &s->target)
 		items_emit(s, "error", "wedge", 0,

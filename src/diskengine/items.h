@@ -37,6 +37,11 @@ struct item_set {
 	struct item *items;
 	size_t n, cap;
 	struct item target;             /* the pseudo item "target" (vol 0) */
+	/* For the metrics endpoint (docs/metrics.md), in the loop's status file and carried
+	 * over diskengine's restarts (items_counters_restore): wedges raised, and failed
+	 * target calls by method ({"bdev_raid_create": 3, ...}). */
+	uint64_t wedges;
+	json_t *rpc_failures;
 };
 
 /* An event for operators: events.jsonl + log, and the store's events table. */
@@ -50,6 +55,13 @@ struct item *items_find(struct item_set *s, unsigned vol);
  * one is cleared); the others' seen flags are reset. */
 void items_sweep(struct item_set *s);
 void items_free(struct item_set *s);
+/* {"wedges": n, "rpc_failures": {method: n}} (a new reference). */
+json_t *items_counters_json(const struct item_set *s);
+/* A call to the target failed (counted by method; the loop's own verdicts, the gate, are
+ * not calls). */
+void items_rpc_failed(struct item_set *s, const char *rpc);
+/* Goes on from what items_counters_json gave before (NULL or malformed parts ignored). */
+void items_counters_restore(struct item_set *s, const json_t *saved);
 
 /* An attempt of action (for vm) starts now. */
 void item_started(struct item *it, enum action_kind action, unsigned vm);

@@ -33,6 +33,7 @@
 #include "paths.h"
 #include "status_file.h"
 #include "plan.h"
+#include "sd_notify_watchdog.h"
 #include "target.h"
 #include "workers.h"
 
@@ -45,6 +46,9 @@ struct loop {
 	const char *name;
 	pthread_t thread;
 	int stop_fd;
+	int passed_fd;                   /* written once, after the first pass */
+	int beat;                        /* sd_notify_watchdog's loop */
+	uint64_t passes;
 
 	struct target target;            /* the listing's connection */
 	struct workers *workers;         /* every other call */
@@ -138,6 +142,7 @@ static void job_finished(struct loop *l, const struct job *job)
 	it->vm = a->vm;
 	if (job->rc == -ENOSPC && a->kind == ACT_CREATE_VOLUME)
 		report(l, a->vol, VOLUME_ERROR, NULL, job->error);
+	items_rpc_failed(&l->items, job->rpc);
 	item_failed(&l->items, it, job->rc, job->rpc, job->error);
 }
 
@@ -319,13 +324,14 @@ static void write_status(struct loop *l)
 		json_array_append_new(items, item_status(&l->items.target, true));
 	char path[BERTH_PATH_LEN];
 	paths_diskengine_status(path, sizeof(path), l->cfg->root, l->name);
-	status_file_write(path, json_pack("{s:s, s:I, s:s, s:I, s:o, s:o}", "loop", l->name,
+	status_file_write(path, json_pack("{s:s, s:I, s:s, s:I, s:o, s:o, s:o}", "loop", l->name,
 			  "updated_ms", (json_int_t)wall_ms(),
 			  "target", l->unreachable ? "unreachable" : "up",
 			  "unreachable_since_ms", (json_int_t)(l->unreachable ? l->unreachable_since_ms
 									      : 0),
 			  "items", items,
-			  "errors", l->spec_errors ? json_incref(l->spec_errors) : json_array()));
+			  "errors", l->spec_errors ? json_incref(l->spec_errors) : json_array(),
+			  "counters", items_counters_json(&l->items)));
 }
 
 /* rc: the pass's. A target that is gone (refused, no socket) is waited for; one whose
@@ -342,10 +348,12 @@ static void reach_result(struct loop *l, int rc)
 		item_progressed(&l->items, stuck);
 		return;
 	}
-	if (rc == -ETIMEDOUT)
+	if (rc == -ETIMEDOUT) {
+		items_rpc_failed(&l->items, l->target.last_method);
 		item_failed(&l->items, stuck, rc, l->target.last_method, l->target.last_error);
-	else
+	} else {
 		item_ended(stuck);
+	}
 	if (!l->unreachable) {
 		l->unreachable_since_ms = wall_ms();
 		items_emit(&l->items, "warn", "target_unreachable", 0,
@@ -368,6 +376,9 @@ static void *loop_main(void *arg)
 		if (backoff_due(&l->reach, monotonic_ms()))
 			reach_result(l, run_pass(l));
 		write_status(l);
+		sdw_beat(l->beat);
+		if (l->passes++ == 0)
+			eventfd_write(l->passed_fd, 1);
 		int64_t wait = (int64_t)l->cfg->tick_ms;
 		int64_t until_reach = l->reach.next_ms - monotonic_ms();
 		if (l->unreachable && until_reach > wait)
@@ -394,14 +405,21 @@ struct loop *loop_start(const struct diskengine_config *cfg, enum loop_kind kind
 	char err[512] = "";
 	_cleanup_free_ struct loop *l = calloc(1, sizeof(*l));
 	_cleanup_close_ int stop_fd = eventfd(0, EFD_CLOEXEC);
-	if (!l || stop_fd < 0) {
+	_cleanup_close_ int passed_fd = eventfd(0, EFD_CLOEXEC);
+	if (!l || stop_fd < 0 || passed_fd < 0) {
 		log_error("diskengine", "loop=%s msg=\"cannot start\" error=\"%s\"", name,
 			  strerror(errno));
 		return NULL;
 	}
-	*l = (struct loop){ .cfg = cfg, .kind = kind, .name = name, .stop_fd = stop_fd };
+	*l = (struct loop){ .cfg = cfg, .kind = kind, .name = name, .stop_fd = stop_fd,
+			    .passed_fd = passed_fd, .beat = sdw_loop_add(name) };
 	l->desired = desired_volumes_open(cfg, err, sizeof(err));
 	l->items = (struct item_set){ .cfg = cfg, .loop = name, .desired = l->desired };
+	char status[BERTH_PATH_LEN];        /* the counters go on from the last status file */
+	paths_diskengine_status(status, sizeof(status), cfg->root, name);
+	json_t *last = json_load_file(status, 0, NULL);
+	items_counters_restore(&l->items, json_object_get(last, "counters"));
+	json_decref(last);
 	int rc = l->desired ? target_init(&l->target, cfg, &export_vhost_blk) : -EINVAL;
 	if (rc == 0 && !(l->workers = workers_start(cfg, name, cfg->max_calls_in_flight)))
 		rc = -ENOMEM;
@@ -416,7 +434,13 @@ struct loop *loop_start(const struct diskengine_config *cfg, enum loop_kind kind
 		return NULL;          /* l and stop_fd are released on the way out */
 	}
 	TAKE_FD(stop_fd);
+	TAKE_FD(passed_fd);
 	return TAKE_PTR(l);
+}
+
+int loop_passed_fd(const struct loop *l)
+{
+	return l->passed_fd;
 }
 
 void loop_stop(struct loop *l)
@@ -427,6 +451,7 @@ void loop_stop(struct loop *l)
 	target_fini(&l->target);
 	l->desired->destroy(l->desired);
 	close(l->stop_fd);
+	close(l->passed_fd);
 	free(l->want);
 	items_free(&l->items);
 	json_decref(l->spec_errors);

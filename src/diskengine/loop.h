@@ -14,7 +14,11 @@ enum loop_kind { LOOP_ATTACH, LOOP_DETACH };
 
 struct loop;
 
+/* Also registers the loop with sd_notify_watchdog (it beats once per iteration). */
 struct loop *loop_start(const struct diskengine_config *cfg, enum loop_kind kind);
+/* Readable (an eventfd) once the loop's first pass is done: its listing taken or failed,
+ * its status file written. */
+int loop_passed_fd(const struct loop *l);
 /* Stops the loop (after its listing if one is under way, bounded by rpc_timeout) and its
  * idle workers; a worker's call in flight is not waited for (workers_stop). */
 void loop_stop(struct loop *l);

@@ -1,7 +1,9 @@
 /* main.c — diskengine: creates each VM's volume (a raid over base bdevs on files) and its
  * export on the storage target, and deletes them when they are no longer wanted. Two loops
  * on two threads (loop.h), each with its own target connection and every RPC with a
- * deadline; introspection through bdev_raid_get_bdevs and vhost_get_controllers only. */
+ * deadline; introspection through bdev_raid_get_bdevs and vhost_get_controllers only.
+ * Under systemd: READY=1 once both loops did their first pass, STOPPING=1 at SIGTERM, and
+ * watchdog pings while both loops iterate (sd_notify_watchdog.h). */
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -23,6 +25,7 @@
 #include "log.h"
 #include "loop.h"
 #include "paths.h"
+#include "sd_notify_watchdog.h"
 #include "store_root.h"
 #include "target_restart.h"
 
@@ -36,6 +39,34 @@ static const char g_usage[] =
 	"Desired volumes: the store ([berth] store, default <root>/store.db), or\n"
 	"<root>/diskengine/desired/*.json with desired_source = dir; status: <root>/diskengine/\n"
 	"{attach,detach}.json; events: <root>/diskengine/events.jsonl.\n";
+
+/* Until SIGTERM/SIGINT; READY=1 once both loops did their first pass. */
+static void wait_for_stop(int sfd, struct loop *attach, struct loop *detach)
+{
+	struct pollfd pfd[3] = { { .fd = sfd, .events = POLLIN },
+				 { .fd = loop_passed_fd(attach), .events = POLLIN },
+				 { .fd = loop_passed_fd(detach), .events = POLLIN } };
+	bool ready = false;
+	for (;;) {
+		int n = poll(pfd, 3, -1);       /* no deadline: this thread waits for a signal */
+		if (n < 0 && errno != EINTR)
+			break;
+		if (n > 0 && (pfd[0].revents & POLLIN))
+			break;
+		for (int i = 1; i < 3; i++)
+			if (pfd[i].revents & POLLIN)
+				pfd[i].fd = -1;          /* seen once; poll ignores it from now on */
+		if (!ready && pfd[1].fd < 0 && pfd[2].fd < 0) {
+			ready = true;
+			sdw_ready("serving: attach and detach loops running");
+		}
+	}
+	struct signalfd_siginfo si = { 0 };
+	if (read(sfd, &si, sizeof(si)) < 0)
+		si.ssi_signo = 0;
+	log_info("diskengine", "msg=\"stopping; volumes and exports stay\" signal=%u",
+		 si.ssi_signo);
+}
 
 int main(int argc, char **argv)
 {
@@ -76,15 +107,15 @@ int main(int argc, char **argv)
 		 "wedge_after_ms=%llu layout=%s", BERTH_VERSION, root, cfg.target.rpc_socket,
 		 (unsigned long long)cfg.rpc_timeout_ms, (unsigned long long)cfg.wedge_after_ms,
 		 volume_layout_name(cfg.layout));
+	sdw_init("diskengine");
 	struct loop *attach = loop_start(&cfg, LOOP_ATTACH);
 	struct loop *detach = loop_start(&cfg, LOOP_DETACH);
 	if (!attach || !detach)
 		return 1;
-	struct signalfd_siginfo si;
-	while (read(sfd, &si, sizeof(si)) < 0 && errno == EINTR)
-		;
-	log_info("diskengine", "msg=\"stopping; volumes and exports stay\" signal=%u",
-		 si.ssi_signo);
+	sdw_watchdog_start();
+	wait_for_stop(sfd, attach, detach);
+	sdw_stopping("stopping: volumes and exports stay");
+	sdw_watchdog_stop();
 	loop_stop(attach);
 	loop_stop(detach);
 	close(sfd);

@@ -20,9 +20,17 @@ static const struct volume_spec *find_want(const struct volume_spec *want, size_
 					   unsigned vol)
 {
 	for (size_t i = 0; i < n; i++)
-		if (want[i].id == vol)
-			return &want[i];
+		if (want[i].id == vol && !(want[i].retired && want[i].where == VOLUME_LOCAL))
+			return &want[i];    /* a retired volume of another host stays that host's */
 	return NULL;
+}
+
+static bool has_vol_dir(const struct actual_state *have, unsigned vol)
+{
+	for (size_t i = 0; i < have->n_vol_dirs; i++)
+		if (have->vol_dirs[i] == vol)
+			return true;
+	return false;
 }
 
 static const struct actual_raid *find_raid(const struct actual_state *have, unsigned vol)
@@ -65,7 +73,7 @@ size_t plan_attach(const struct volume_spec *want, size_t n_want,
 	size_t n = 0;
 	for (size_t i = 0; i < n_want; i++) {
 		const struct volume_spec *w = &want[i];
-		if (w->where == VOLUME_FOREIGN)
+		if (w->where == VOLUME_FOREIGN || w->retired)
 			continue;
 		if (!find_raid(have, w->id))
 			emit(out, max, &n, ACT_CREATE_VOLUME, w->id, w->vm);
@@ -103,7 +111,7 @@ size_t plan_detach(const struct volume_spec *want, size_t n_want,
 	for (size_t i = 0; i < have->n_raids; i++) {
 		const struct actual_raid *r = &have->raids[i];
 		const struct volume_spec *w = find_want(want, n_want, r->vol);
-		if (w && w->where != VOLUME_FOREIGN)
+		if (w && w->where != VOLUME_FOREIGN && !w->retired)
 			continue;
 		const struct actual_export *user = find_export_on_vol(have, r->vol);
 		if (user)
@@ -115,6 +123,14 @@ size_t plan_detach(const struct volume_spec *want, size_t n_want,
 		unsigned vol = have->vol_dirs[i];
 		if (!find_want(want, n_want, vol) && !find_raid(have, vol))
 			emit(out, max, &n, ACT_DELETE_VOLUME, vol, 0);   /* left-over files */
+	}
+	/* A retired volume of this host of which nothing exists (its VM went before the attach loop created
+	 * it): deleting it changes nothing on the target and records it deleted. */
+	for (size_t i = 0; i < n_want; i++) {
+		const struct volume_spec *w = &want[i];
+		if (w->retired && w->where == VOLUME_LOCAL && !find_raid(have, w->id) &&
+		    !has_vol_dir(have, w->id) && !find_export_on_vol(have, w->id))
+			emit(out, max, &n, ACT_DELETE_VOLUME, w->id, w->vm);
 	}
 	return n < max ? n : max;
 }

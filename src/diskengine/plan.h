@@ -47,15 +47,18 @@ struct action {
 	unsigned vm;
 };
 
-/* The attach loop: volumes to create, exports to create. Returns how many actions were
+/* Both plans treat a retired spec as not wanted. The attach loop: volumes to create,
+ * exports to create. Returns how many actions were
  * written (at most max). */
 size_t plan_attach(const struct volume_spec *want, size_t n_want,
 		   const struct actual_state *have, struct action *out, size_t max);
 
 /* The detach loop: exports to delete (no longer wanted, or on another volume), then
- * volumes to delete — only when no export uses them (the gate); otherwise GATE_DEFER.
- * Another host's volume (VOLUME_FOREIGN) is released, never deleted; a migrating one is
- * left alone (the pause scope: diskengine.md). */
+ * volumes to delete — only when no export uses them (the gate); otherwise GATE_DEFER —
+ * and a delete for each retired volume of this host of which nothing exists, to record it
+ * deleted. Another host's volume (VOLUME_FOREIGN, or a retired one not VOLUME_LOCAL) is
+ * released, never deleted nor recorded here; a migrating one is left alone (the pause
+ * scope: diskengine.md). */
 size_t plan_detach(const struct volume_spec *want, size_t n_want,
 		   const struct actual_state *have, struct action *out, size_t max);
 

@@ -1,5 +1,5 @@
 /* volume_spec.h — a volume that should exist on this host, and whether it should be
- * exported to its VM. The desired-state source produces these (desired_volumes.h). */
+ * exported to its VM (or, retired, one that should not exist any more). The desired-state source produces these (desired_volumes.h). */
 #ifndef DISKENGINE_VOLUME_SPEC_H
 #define DISKENGINE_VOLUME_SPEC_H
 
@@ -25,6 +25,8 @@ struct volume_spec {
 	uint64_t size_bytes;
 	unsigned vm;                 /* 0: not attached to a VM */
 	bool exported;               /* export "vm<vm>" wanted */
+	bool retired;                /* its VM is gone: the volume must not exist. Listed until
+				      * recorded deleted, so one never created is recorded too */
 	enum volume_layout layout;
 	enum volume_where where;
 	bool migrating;              /* its VM migrates (the pause scope): only the exports the

@@ -30,10 +30,17 @@ static bool volume_state_known(const char *v)
 	return volume_state_parse(v, &s) == 0;
 }
 
-/* The back end for url and where it points: "<scheme>:<location>" for a registered scheme,
- * else a plain path for the first back end. NULL for "<scheme>://..." of no back end. */
+/* The back end for url and where it points: the whole url for a back end that claims it,
+ * "<scheme>:<location>" for a registered scheme, else a plain path for the first back end.
+ * NULL for "<scheme>://..." of no back end. */
 static const struct store_backend *backend_for(const char *url, const char **location)
 {
+	for (const struct store_backend *const *b = store_backends; *b; b++) {
+		if ((*b)->claims && (*b)->claims(url)) {
+			*location = url;
+			return *b;
+		}
+	}
 	size_t n = strspn(url, "abcdefghijklmnopqrstuvwxyz0123456789+-.");
 	*location = url;
 	if (n == 0 || url[n] != ':')
@@ -47,6 +54,16 @@ static const struct store_backend *backend_for(const char *url, const char **loc
 	return strncmp(url + n, "://", 3) == 0 ? NULL : store_backends[0];
 }
 
+static int g_timeout_ms = STORE_TIMEOUT_DEFAULT_MS;
+
+int store_set_timeout_ms(int ms)
+{
+	if (ms < 100 || ms > 3600 * 1000)
+		return -EINVAL;
+	g_timeout_ms = ms;
+	return 0;
+}
+
 const char *store_error(const struct store *s)
 {
 	return s->error;
@@ -57,8 +74,8 @@ static struct store *open_url(const char *url, bool create, char *err, size_t er
 	const char *location;
 	const struct store_backend *backend = backend_for(url, &location);
 	if (!backend) {
-		snprintf(err, errlen, "unsupported store URL '%s' (back ends: %s)", url,
-			 store_backends[0]->name);
+		snprintf(err, errlen, "unsupported store URL '%s' (sqlite:PATH, a plain path, "
+			 "postgresql://... or service=NAME)", url);
 		return NULL;
 	}
 	struct store *s = calloc(1, sizeof(*s));
@@ -67,6 +84,7 @@ static struct store *open_url(const char *url, bool create, char *err, size_t er
 		return NULL;
 	}
 	s->ops = backend;
+	s->timeout_ms = g_timeout_ms;
 	int rc = s->ops->open(s, location, create);
 	if (rc < 0) {
 		snprintf(err, errlen, "%s", s->error);
@@ -193,29 +211,51 @@ int store_event_list(struct store *s, int64_t after_id, int64_t vm_id, size_t li
 	return s->ops->event_list(s, after_id, vm_id, limit, out, n);
 }
 
+static bool host_name_ok(const char *host)
+{
+	return host && host[0] && strlen(host) < STORE_NAME_MAX;
+}
+
 int store_host_seen(struct store *s, const char *host)
 {
+	if (!host_name_ok(host))
+		return store_fail(s, -EINVAL, "a host needs a name (1..%d characters)",
+				  STORE_NAME_MAX - 1);
 	return s->ops->host_seen(s, host);
+}
+
+int store_host_register(struct store *s, const struct store_host *h)
+{
+	if (!host_name_ok(h->name))
+		return store_fail(s, -EINVAL, "a host needs a name (1..%d characters)",
+				  STORE_NAME_MAX - 1);
+	if (!h->vcpus || h->vcpus > 65536 || !h->memory_mb || h->memory_mb > (UINT64_C(1) << 40))
+		return store_fail(s, -EINVAL, "host %s: capacity must be 1..65536 vCPUs and "
+				  "1 MiB..1 EiB of memory", h->name);
+	if (!memchr(h->memory_backend, 0, sizeof(h->memory_backend)))
+		return store_fail(s, -EINVAL, "host %s: bad memory backend", h->name);
+	return s->ops->host_register(s, h);
 }
 
 /* ---------------------------------------------------------------- hosts, migrations */
 
 static bool name_ok(const char *v)
 {
-	return v && v[0] && strlen(v) < STORE_NAME_MAX;
+	return host_name_ok(v);
 }
+
+/* A back end without the live-migration calls (none today): one line, nothing changed. */
+#define NEEDS_MIGRATION_OP(s, op) \
+	do { \
+		if (!(s)->ops->op) \
+			return store_fail((s), -ENOTSUP, "live migration is not built on the %s " \
+					  "store yet", (s)->ops->name); \
+	} while (0)
 
 static bool phase_known(const char *v)
 {
 	enum vm_mig_phase p;
 	return vm_mig_phase_parse(v, &p) == 0 && p != MIG_NONE;
-}
-
-int store_host_report(struct store *s, const struct store_host *h)
-{
-	if (!name_ok(h->name) || strlen(h->memory_backend) >= sizeof(h->memory_backend))
-		return store_fail(s, -EINVAL, "bad host report");
-	return s->ops->host_report(s, h);
 }
 
 int store_host_get(struct store *s, const char *name, struct store_host *out)
@@ -240,6 +280,7 @@ int store_host_list(struct store *s, struct store_host **out, size_t *n)
 
 int store_vm_migrate_request(struct store *s, int64_t id, const char *to)
 {
+	NEEDS_MIGRATION_OP(s, migrate_request);
 	if (!name_ok(to))
 		return store_fail(s, -EINVAL, "bad destination host");
 	return s->ops->migrate_request(s, id, to);
@@ -249,6 +290,7 @@ int store_vm_migration_phase(struct store *s, int64_t id, const char *to, const 
 			     int64_t since_ms, const char *info, const char *error,
 			     bool clear_to)
 {
+	NEEDS_MIGRATION_OP(s, migration_phase);
 	if (!name_ok(to) || !phase_known(phase))
 		return store_fail(s, -EINVAL, "bad migration phase '%s'", phase ? phase : "");
 	return s->ops->migration_phase(s, id, to, phase, since_ms, info, error, clear_to);
@@ -256,7 +298,8 @@ int store_vm_migration_phase(struct store *s, int64_t id, const char *to, const 
 
 int store_vm_migration_uri(struct store *s, int64_t id, const char *host, const char *uri)
 {
-	if (!name_ok(host) || !uri || strlen(uri) >= sizeof(((struct store_migration *)0)->uri))
+	NEEDS_MIGRATION_OP(s, migration_uri);
+	if (!name_ok(host) || !uri || strlen(uri) >= sizeof(((struct store_vm_migration *)0)->uri))
 		return store_fail(s, -EINVAL, "bad migration uri");
 	return s->ops->migration_uri(s, id, host, uri);
 }
@@ -264,6 +307,7 @@ int store_vm_migration_uri(struct store *s, int64_t id, const char *host, const 
 int store_vm_migration_finish(struct store *s, int64_t id, const char *host,
 			      const char *final_phase)
 {
+	NEEDS_MIGRATION_OP(s, migration_finish);
 	if (!name_ok(host) || !phase_known(final_phase))
 		return store_fail(s, -EINVAL, "bad migration finish");
 	return s->ops->migration_finish(s, id, host, final_phase);
@@ -272,6 +316,7 @@ int store_vm_migration_finish(struct store *s, int64_t id, const char *host,
 int store_volume_report_incoming(struct store *s, int64_t id, const char *host,
 				 const char *state, const char *export_path)
 {
+	NEEDS_MIGRATION_OP(s, volume_report_incoming);
 	if (!name_ok(host) || !state || !export_path ||
 	    (state[0] && strcmp(state, "EXPORTED") && strcmp(state, "ERROR")) ||
 	    strlen(export_path) >= sizeof(((struct store_volume *)0)->mig_export_path))

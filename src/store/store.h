@@ -1,10 +1,12 @@
-/* store.h — Berth's store: the desired and actual state of the host's VMs and volumes, and
- * the events operators read. One interface, several back ends: SQLite (a file under the
- * root, WAL, busy timeout, numbered migrations applied on open) today; PostgreSQL (libpq,
- * claims with FOR UPDATE SKIP LOCKED, several hosts) plugs in behind the same calls.
+/* store.h — Berth's store: the desired and actual state of the fleet's hosts, VMs and
+ * volumes, and the events operators read. One interface, two back ends: SQLite (a file under
+ * the root, WAL, busy timeout; one host) and PostgreSQL (libpq; a fleet of hosts on one
+ * database), the same numbered migrations applied on open (store_migrations.h).
  * A connection belongs to one thread. Every call returns 0 or a negative errno (-ENOENT,
- * -EEXIST, -EINVAL, -EPERM, -EBUSY when the database stayed locked past the busy timeout,
- * -EIO) with a message in store_error(). */
+ * -EEXIST, -EINVAL, -EPERM, -EBUSY when the database stayed locked past the busy or lock
+ * timeout, -ETIMEDOUT when a networked store did not answer within the call's deadline,
+ * -ENOTCONN when it cannot be reached (the next call reconnects, with backoff), -EPROTO for
+ * a schema newer than this binary, -EIO) with a one-line message in store_error(). */
 #ifndef BERTH_STORE_H
 #define BERTH_STORE_H
 
@@ -16,7 +18,7 @@
 
 /* A VM's live migration (the last one): while `to` is set it is under way, and the VM's
  * QEMUs and exports are the migration's to change (docs/vmengine.md). */
-struct store_migration {
+struct store_vm_migration {
 	char to[STORE_NAME_MAX];        /* the destination host; "" when none is under way */
 	char phase[16];                 /* states.h's vm_mig_phase names ("" never migrated) */
 	int64_t started_ms, since_ms;   /* the migration's start, its phase's */
@@ -43,7 +45,7 @@ struct store_vm {
 	int64_t created_ms, updated_ms, state_since_ms;
 	char disk[8];                   /* its vhost-user disk's connection: up, down, "" unknown */
 	int64_t disk_since_ms;
-	struct store_migration mig;
+	struct store_vm_migration mig;
 };
 
 struct store_volume {
@@ -63,15 +65,6 @@ struct store_volume {
 	char mig_export_path[256];
 };
 
-/* A host, as its vmengine last reported it: alive (seen_ms, every tick) and what VMs it
- * takes (the preflight of a migration checks them). */
-struct store_host {
-	char name[STORE_NAME_MAX];
-	int64_t registered_ms, seen_ms;
-	unsigned max_memory_mb, max_vcpus;      /* 0: not reported */
-	char memory_backend[32];                /* the QEMU memory backend its VMs get */
-};
-
 struct store_event {
 	int64_t id, time_ms, vm_id;
 	char host[STORE_NAME_MAX], component[32], level[8];
@@ -82,11 +75,22 @@ struct store;
 
 #define STORE_ID_LEN 37                 /* a UUID's text and its NUL */
 
+/* The deadline of one call of a networked store (PostgreSQL): connecting or reconnecting,
+ * then its statements; the server's statement_timeout and lock_timeout are set from it.
+ * Process-wide, for the stores opened after the call ([berth] store_timeout); 100 ms..1 h,
+ * else -EINVAL. SQLite's busy timeout is its own (5 s). */
+#define STORE_TIMEOUT_DEFAULT_MS 10000
+int store_set_timeout_ms(int ms);
+
 /* url: a path to an SQLite file ("sqlite:" prefix optional). store_open opens an existing
  * store only (NULL with errno ENOENT when there is none): a store is never re-created behind
  * an operator's back. store_create also makes a new, empty one; store_root.h decides when
  * that is allowed. */
 struct store *store_open(const char *url, char *err, size_t errlen);
+/* PostgreSQL: url is a libpq connection URI ("postgresql://user@host/db?...") or a
+ * conninfo string ("service=berth", "host=/run/pg dbname=berth"); store_open fails with
+ * ENOENT on a database without Berth's schema, store_create applies the migrations to it
+ * (the database itself must exist). */
 struct store *store_create(const char *url, char *err, size_t errlen);
 /* The store's identity (a UUID, set once, store_root.h): -ENOENT while it has none.
  * store_identity_init sets it to candidate unless it has one; out gets the one kept. */
@@ -129,9 +133,25 @@ int store_event_add(struct store *s, const char *host, const char *component, in
 int store_event_list(struct store *s, int64_t after_id, int64_t vm_id, size_t limit,
 		     struct store_event **out, size_t *n);
 
+/* Hosts as rows: each host's vmengine registers it at start (its capacity, and the limits of
+ * the VMs it takes: what a migration's preflight checks) and says it is alive (its heartbeat,
+ * seen_ms) while it runs, both from its reporter thread; store_host_seen keeps the rest. A
+ * host whose heartbeat is older than [berth] host_down_after is DOWN. */
+struct store_host {
+	char name[STORE_NAME_MAX];
+	unsigned vcpus;                 /* capacity; 0 while the host has not registered */
+	uint64_t memory_mb;
+	unsigned max_memory_mb, max_vcpus;      /* the biggest VM it takes; 0: not reported */
+	char memory_backend[32];                /* the QEMU memory backend its VMs get */
+	int64_t registered_ms, seen_ms;
+	/* what its live (not TERMINATED) VMs take */
+	unsigned vms, used_vcpus;
+	uint64_t used_memory_mb;
+};
+
+/* h->name, capacity (vcpus, memory_mb: both > 0) and limits; its times and usage ignored. */
+int store_host_register(struct store *s, const struct store_host *h);
 int store_host_seen(struct store *s, const char *host);
-/* A host's vmengine: seen now, with what it takes (h->registered_ms and seen_ms ignored). */
-int store_host_report(struct store *s, const struct store_host *h);
 int store_host_get(struct store *s, const char *name, struct store_host *out);
 /* Every host, by name. *out malloc'd. */
 int store_host_list(struct store *s, struct store_host **out, size_t *n);

@@ -1,7 +1,7 @@
-/* store_backend.h — what a store back end implements (store_sqlite.c today; a PostgreSQL one
- * later). store.c dispatches the public calls of store.h here. Layering, bottom up:
- * store_error.c (store_fail) < the back ends < store_backends.c (the table of back ends, by
- * URL scheme) < store.c; no file calls up. */
+/* store_backend.h — what a store back end implements (store_sqlite.c, store_pg.c). store.c
+ * dispatches the public calls of store.h here. Layering, bottom up: store_error.c
+ * (store_fail) and store_migrations.c (the schema, one text per back end) < the back ends <
+ * store_backends.c (the table of back ends, by URL) < store.c; no file calls up. */
 #ifndef BERTH_STORE_BACKEND_H
 #define BERTH_STORE_BACKEND_H
 
@@ -9,6 +9,9 @@
 
 struct store_backend {
 	const char *name;       /* its URL scheme: "<name>:<location>" */
+	/* Optional: true when the back end takes url whole (its location is then url itself),
+	 * e.g. PostgreSQL's "postgresql://..." and "service=..."; asked before the scheme. */
+	bool (*claims)(const char *url);
 	/* create: make a new, empty store when there is none; else -ENOENT for a missing one */
 	int (*open)(struct store *s, const char *location, bool create);
 	void (*close)(struct store *s);
@@ -31,7 +34,8 @@ struct store_backend {
 	int (*event_list)(struct store *s, int64_t after_id, int64_t vm_id, size_t limit,
 			  struct store_event **out, size_t *n);
 	int (*host_seen)(struct store *s, const char *host);
-	int (*host_report)(struct store *s, const struct store_host *h);
+	int (*host_register)(struct store *s, const struct store_host *h);
+	/* name NULL: every host */
 	int (*host_list)(struct store *s, const char *name, struct store_host **out, size_t *n);
 	int (*migrate_request)(struct store *s, int64_t id, const char *to);
 	int (*migration_phase)(struct store *s, int64_t id, const char *to, const char *phase,
@@ -48,9 +52,20 @@ struct store_backend {
 			 size_t len);
 };
 
+/* Every host (or the one named by parameter P, "?1" or "$1::text"; NULL: all) with what its
+ * live VMs take: the same statement in both dialects. */
+#define HOST_LIST_SQL(P) \
+	"SELECT h.name, h.vcpus, h.memory_mb, h.registered_ms, h.seen_ms, count(v.id), " \
+	"coalesce(sum(v.vcpus), 0), coalesce(sum(v.memory_mb), 0), h.max_memory_mb, " \
+	"h.max_vcpus, h.memory_backend FROM hosts h LEFT JOIN vms v " \
+	"ON v.host = h.name AND v.state != 'TERMINATED' WHERE (" P " IS NULL OR h.name = " P ") " \
+	"GROUP BY h.name, h.vcpus, h.memory_mb, h.registered_ms, h.seen_ms, h.max_memory_mb, " \
+	"h.max_vcpus, h.memory_backend ORDER BY h.name"
+
 struct store {
 	const struct store_backend *ops;
 	void *impl;
+	int timeout_ms;         /* a networked back end's deadline of one call (store.h) */
 	char error[512];
 };
 
@@ -62,5 +77,6 @@ int store_fail(struct store *s, int rc, const char *fmt, ...) __attribute__((for
 extern const struct store_backend *const store_backends[];
 
 extern const struct store_backend store_sqlite_backend;
+extern const struct store_backend store_pg_backend;
 
 #endif

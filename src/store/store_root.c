@@ -168,6 +168,7 @@ int store_check_root(const char *root, char *err, size_t errlen)
 	int rc = berth_conf_load(&bc, root, err, errlen);
 	if (rc < 0)
 		return rc;
+	store_set_timeout_ms((int)bc.store_timeout_ms);        /* the daemon's every store */
 	struct store *s = store_open_for_root(bc.store, root, STORE_ROOT_OPEN, err, errlen);
 	if (!s)
 		return -errno;

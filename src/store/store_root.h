@@ -33,7 +33,8 @@ struct store *store_open_for_root(const char *url, const char *root,
 				  enum store_root_mode mode, char *err, size_t errlen);
 
 /* The store of root's berth.conf opened (STORE_ROOT_OPEN), checked and closed: what a daemon
- * does before it trusts the store. 0 or -errno with err set. */
+ * does before it trusts the store. It also sets the process's store deadline from
+ * [berth] store_timeout (store_set_timeout_ms). 0 or -errno with err set. */
 int store_check_root(const char *root, char *err, size_t errlen);
 
 #endif

@@ -1,7 +1,7 @@
 /* store_sqlite.c — the SQLite back end of the store (store_backend.h): one database file,
  * WAL journal, a busy timeout so that a writer in another process never blocks a caller
- * for longer than that, and numbered schema migrations applied in one transaction each on
- * open. */
+ * for longer than that, and the numbered schema migrations (store_migrations.c) applied in
+ * one transaction each on open. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,75 +15,36 @@
 #include "clock.h"
 #include "store_backend.h"
 #include "store_sqlite_util.h"
+#include "store_migrations.h"
 
 #define BUSY_TIMEOUT_MS 5000
 
-/* Migration N is applied when schema_migrations has no row N; never edit one that shipped,
- * add the next. */
-static const char *const g_migrations[] = {
-	/* 1: the first schema */
-	"CREATE TABLE hosts (name TEXT PRIMARY KEY, registered_ms INTEGER NOT NULL,"
-	"  seen_ms INTEGER NOT NULL);"
-	"CREATE TABLE vms (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL,"
-	"  uuid TEXT NOT NULL UNIQUE, host TEXT NOT NULL, desired TEXT NOT NULL,"
-	"  state TEXT NOT NULL, vcpus INTEGER NOT NULL, memory_mb INTEGER NOT NULL,"
-	"  image TEXT NOT NULL, kernel TEXT NOT NULL, initrd TEXT NOT NULL,"
-	"  append TEXT NOT NULL, on_crash TEXT NOT NULL, volume_id INTEGER,"
-	"  generation INTEGER NOT NULL DEFAULT 0, reason TEXT NOT NULL DEFAULT '',"
-	"  pid INTEGER NOT NULL DEFAULT 0, created_ms INTEGER NOT NULL,"
-	"  updated_ms INTEGER NOT NULL, state_since_ms INTEGER NOT NULL);"
-	"CREATE UNIQUE INDEX vms_live_name ON vms(name) WHERE state != 'TERMINATED';"
-	"CREATE INDEX vms_host ON vms(host, state);"
-	"CREATE TABLE volumes (id INTEGER PRIMARY KEY AUTOINCREMENT, vm_id INTEGER,"
-	"  host TEXT NOT NULL, size_mb INTEGER NOT NULL, layout TEXT NOT NULL,"
-	"  state TEXT NOT NULL, export_path TEXT NOT NULL DEFAULT '',"
-	"  error TEXT NOT NULL DEFAULT '', created_ms INTEGER NOT NULL,"
-	"  updated_ms INTEGER NOT NULL);"
-	"CREATE INDEX volumes_host ON volumes(host, state);"
-	"CREATE TABLE events (id INTEGER PRIMARY KEY AUTOINCREMENT, time_ms INTEGER NOT NULL,"
-	"  host TEXT NOT NULL, component TEXT NOT NULL, vm_id INTEGER NOT NULL DEFAULT 0,"
-	"  level TEXT NOT NULL, message TEXT NOT NULL);"
-	"CREATE INDEX events_vm ON events(vm_id, id);",
-	/* 2: what the store says about itself (its identity: store_root.h) */
-	"CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
-	/* 3: a VM's disk connection as vmengine last saw it ('' unknown, 'up', 'down') */
-	("ALTER TABLE vms ADD COLUMN disk TEXT NOT NULL DEFAULT '';"
-	 "ALTER TABLE vms ADD COLUMN disk_since_ms INTEGER NOT NULL DEFAULT 0;"),
-	/* 4: live migration: the VM's destination and phase (store.h's store_migration), the
-	 * destination's export of its volume, and what each host's vmengine takes */
-	("ALTER TABLE vms ADD COLUMN migrate_to TEXT NOT NULL DEFAULT '';"
-	 "ALTER TABLE vms ADD COLUMN mig_phase TEXT NOT NULL DEFAULT '';"
-	 "ALTER TABLE vms ADD COLUMN mig_started_ms INTEGER NOT NULL DEFAULT 0;"
-	 "ALTER TABLE vms ADD COLUMN mig_since_ms INTEGER NOT NULL DEFAULT 0;"
-	 "ALTER TABLE vms ADD COLUMN mig_uri TEXT NOT NULL DEFAULT '';"
-	 "ALTER TABLE vms ADD COLUMN mig_info TEXT NOT NULL DEFAULT '';"
-	 "ALTER TABLE vms ADD COLUMN mig_error TEXT NOT NULL DEFAULT '';"
-	 "ALTER TABLE volumes ADD COLUMN mig_host TEXT NOT NULL DEFAULT '';"
-	 "ALTER TABLE volumes ADD COLUMN mig_state TEXT NOT NULL DEFAULT '';"
-	 "ALTER TABLE volumes ADD COLUMN mig_export_path TEXT NOT NULL DEFAULT '';"
-	 "ALTER TABLE hosts ADD COLUMN max_memory_mb INTEGER NOT NULL DEFAULT 0;"
-	 "ALTER TABLE hosts ADD COLUMN max_vcpus INTEGER NOT NULL DEFAULT 0;"
-	 "ALTER TABLE hosts ADD COLUMN memory_backend TEXT NOT NULL DEFAULT '';"),
-};
-
 /* ---------------------------------------------------------------- open */
 
-#define N_MIGRATIONS (sizeof(g_migrations) / sizeof(g_migrations[0]))
+#define N_MIGRATIONS store_n_migrations
 
-/* How many migrations schema_migrations records (0 when it does not exist yet). */
+/* How many migrations schema_migrations records (0 when it does not exist yet); a store
+ * whose schema is newer than this binary's migrations is refused. */
 static int count_applied(struct store *s, int64_t *applied)
 {
 	sqlite3_stmt *st;
 	*applied = 0;
-	if (sqlite3_prepare_v2(sq_db(s), "SELECT count(*) FROM schema_migrations WHERE "
-				       "version BETWEEN 1 AND ?", -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(sq_db(s), "SELECT count(*) FILTER (WHERE version BETWEEN 1 AND ?),"
+				       " coalesce(max(version), 0) FROM schema_migrations", -1, &st,
+			       NULL) != SQLITE_OK)
 		return 0;                       /* no table: nothing applied */
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)N_MIGRATIONS);
 	int step = sqlite3_step(st);
-	if (step == SQLITE_ROW)
+	int64_t newest = 0;
+	if (step == SQLITE_ROW) {
 		*applied = sqlite3_column_int64(st, 0);
+		newest = sqlite3_column_int64(st, 1);
+	}
 	int rc = step == SQLITE_ROW ? 0 : sq_sql_fail(s, "read schema_migrations");
 	sqlite3_finalize(st);
+	if (rc == 0 && newest > (int64_t)N_MIGRATIONS)
+		rc = store_fail(s, -EPROTO, "the store's schema is version %lld, newer than this "
+				"berth's (%zu): upgrade berth", (long long)newest, N_MIGRATIONS);
 	return rc;
 }
 
@@ -102,7 +63,7 @@ static int apply_migration(struct store *s, size_t n)
 		return 0;
 	if (step != SQLITE_DONE)
 		return sq_sql_fail(s, "read schema_migrations");
-	if ((rc = sq_exec(s, g_migrations[n - 1])))
+	if ((rc = sq_exec(s, store_migrations[n - 1].sqlite)))
 		return rc;
 	char sql[128];
 	snprintf(sql, sizeof(sql), "INSERT INTO schema_migrations VALUES (%zu, %lld)", n,
@@ -219,7 +180,7 @@ static void read_vm(sqlite3_stmt *st, struct store_vm *v)
 	v->state_since_ms = sqlite3_column_int64(st, 19);
 	sq_copy_text(v->disk, sizeof(v->disk), st, 20);
 	v->disk_since_ms = sqlite3_column_int64(st, 21);
-	struct store_migration *m = &v->mig;
+	struct store_vm_migration *m = &v->mig;
 	sq_copy_text(m->to, sizeof(m->to), st, 22);
 	sq_copy_text(m->phase, sizeof(m->phase), st, 23);
 	m->started_ms = sqlite3_column_int64(st, 24);
@@ -637,7 +598,7 @@ const struct store_backend store_sqlite_backend = {
 	.event_add = sq_event_add,
 	.event_list = sq_event_list,
 	.host_seen = sq_host_seen,
-	.host_report = sq_host_report,
+	.host_register = sq_host_register,
 	.host_list = sq_host_list,
 	.migrate_request = sq_migrate_request,
 	.migration_phase = sq_migration_phase,

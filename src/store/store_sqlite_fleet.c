@@ -12,29 +12,30 @@
 
 /* ---------------------------------------------------------------- hosts */
 
-int sq_host_report(struct store *s, const struct store_host *h)
+int sq_host_register(struct store *s, const struct store_host *h)
 {
 	sqlite3_stmt *st;
-	int rc = sq_prepare(s, "INSERT INTO hosts (name, registered_ms, seen_ms, max_memory_mb, "
-			       "max_vcpus, memory_backend) VALUES (?1, ?2, ?2, ?3, ?4, ?5) "
-			       "ON CONFLICT(name) DO UPDATE SET seen_ms = ?2, max_memory_mb = ?3, "
-			       "max_vcpus = ?4, memory_backend = ?5", &st);
+	int rc = sq_prepare(s, "INSERT INTO hosts (name, registered_ms, seen_ms, vcpus, memory_mb, "
+			       "max_memory_mb, max_vcpus, memory_backend) "
+			       "VALUES (?1, ?2, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(name) DO UPDATE SET "
+			       "registered_ms = ?2, seen_ms = ?2, vcpus = ?3, memory_mb = ?4, "
+			       "max_memory_mb = ?5, max_vcpus = ?6, memory_backend = ?7", &st);
 	if (rc)
 		return rc;
 	sqlite3_bind_text(st, 1, h->name, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, wall_ms());
-	sqlite3_bind_int64(st, 3, h->max_memory_mb);
-	sqlite3_bind_int64(st, 4, h->max_vcpus);
-	sqlite3_bind_text(st, 5, h->memory_backend, -1, SQLITE_STATIC);
-	return sq_step_done(s, st, "host report");
+	sqlite3_bind_int(st, 3, (int)h->vcpus);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)h->memory_mb);
+	sqlite3_bind_int64(st, 5, h->max_memory_mb);
+	sqlite3_bind_int64(st, 6, h->max_vcpus);
+	sqlite3_bind_text(st, 7, h->memory_backend, -1, SQLITE_STATIC);
+	return sq_step_done(s, st, "register host");
 }
 
 int sq_host_list(struct store *s, const char *name, struct store_host **out, size_t *n)
 {
 	sqlite3_stmt *st;
-	int rc = sq_prepare(s, "SELECT name, registered_ms, seen_ms, max_memory_mb, max_vcpus, "
-			       "memory_backend FROM hosts WHERE ?1 IS NULL OR name = ?1 "
-			       "ORDER BY name", &st);
+	int rc = sq_prepare(s, HOST_LIST_SQL("?1"), &st);
 	if (rc)
 		return rc;
 	if (name)
@@ -51,11 +52,16 @@ int sq_host_list(struct store *s, const char *name, struct store_host **out, siz
 		struct store_host *h = &(*out)[(*n)++];
 		memset(h, 0, sizeof(*h));
 		sq_copy_text(h->name, sizeof(h->name), st, 0);
-		h->registered_ms = sqlite3_column_int64(st, 1);
-		h->seen_ms = sqlite3_column_int64(st, 2);
-		h->max_memory_mb = (unsigned)sqlite3_column_int64(st, 3);
-		h->max_vcpus = (unsigned)sqlite3_column_int64(st, 4);
-		sq_copy_text(h->memory_backend, sizeof(h->memory_backend), st, 5);
+		h->vcpus = (unsigned)sqlite3_column_int(st, 1);
+		h->memory_mb = (uint64_t)sqlite3_column_int64(st, 2);
+		h->registered_ms = sqlite3_column_int64(st, 3);
+		h->seen_ms = sqlite3_column_int64(st, 4);
+		h->vms = (unsigned)sqlite3_column_int(st, 5);
+		h->used_vcpus = (unsigned)sqlite3_column_int(st, 6);
+		h->used_memory_mb = (uint64_t)sqlite3_column_int64(st, 7);
+		h->max_memory_mb = (unsigned)sqlite3_column_int64(st, 8);
+		h->max_vcpus = (unsigned)sqlite3_column_int64(st, 9);
+		sq_copy_text(h->memory_backend, sizeof(h->memory_backend), st, 10);
 	}
 	if (rc == 0 && step != SQLITE_DONE)
 		rc = sq_sql_fail(s, "list hosts");

@@ -19,7 +19,7 @@ int sq_step_done(struct store *s, sqlite3_stmt *st, const char *what);
 void sq_copy_text(char *dst, size_t size, sqlite3_stmt *st, int col);
 
 /* SQLite: hosts and migrations (store_sqlite_fleet.c), in store_sqlite_backend's table. */
-int sq_host_report(struct store *s, const struct store_host *h);
+int sq_host_register(struct store *s, const struct store_host *h);
 int sq_host_list(struct store *s, const char *name, struct store_host **out, size_t *n);
 int sq_migrate_request(struct store *s, int64_t id, const char *to);
 int sq_migration_phase(struct store *s, int64_t id, const char *to, const char *phase,

@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "config.h"
 #include "vm_spec.h"
@@ -36,10 +37,13 @@ struct desired_vms *desired_vms_dir_open(const char *dir);
 
 /* The store (store.h): this host's live VMs, and those migrating to it (spec.mig.incoming);
  * a VM is launched once its volume is EXPORTED (here). report() records vm.state's view in
- * the store, escalation steps and migration phases as events. Every snapshot is also the
- * host's heartbeat, with what cfg says it takes (cfg NULL: only the heartbeat). */
-struct desired_vms *desired_vms_store_open(const char *url, const char *host,
-					  const struct vmengine_config *cfg, char *err,
-					  size_t errlen);
+ * the store, escalation steps and migration phases as events. The host registers itself
+ * with its capacity (vcpus, memory_mb) and the VMs it takes (cfg's limits and memory
+ * backend; cfg NULL: none reported), then sends its heartbeat every HOST_HEARTBEAT_MS, both
+ * from the reporter thread (never the main loop). */
+#define HOST_HEARTBEAT_MS 5000
+struct desired_vms *desired_vms_store_open(const char *url, const char *host, unsigned vcpus,
+					  uint64_t memory_mb, const struct vmengine_config *cfg,
+					  char *err, size_t errlen);
 
 #endif

@@ -2,14 +2,16 @@
  * desired_vms.h). Two connections, one per thread that uses it (store.h): the main
  * thread's for snapshots, and the reporter thread's for reports. A VM's worker only puts its
  * report in a bounded queue, so a slow or locked store never holds up a worker (no lock is
- * held across I/O); when the queue is full the oldest report that is not notable is
- * dropped (it only refreshed the VM's row, which the VM's next report sets whole).
+ * held across I/O); the reporter also registers the host and sends its heartbeat. When the
+ * queue is full the oldest report that is not notable is dropped (it only refreshed the VM's
+ * row, which the VM's next report sets whole).
  * destroy() lets the reporter drain the queue, for at most DRAIN_MAX_MS, then stops it. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "deadline_io.h"
 #include "desired_vms.h"
@@ -18,7 +20,6 @@
 #include "store.h"
 
 #define REPORT_QUEUE_MAX 1024
-#define HEARTBEAT_MS 1000
 #define DRAIN_MAX_MS 10000
 
 struct report {
@@ -32,8 +33,9 @@ struct desired_store {
 	struct desired_vms ops;
 	struct store *store;             /* the main thread's */
 	char host[STORE_NAME_MAX];
-	struct store_host self;          /* the heartbeat: what this host takes */
-	int64_t heartbeat_ms;            /* the last one written (monotonic) */
+	struct store_host self;          /* what the host registers: capacity and limits */
+	bool registered;
+	int64_t heartbeat_ms;            /* monotonic: the last heartbeat sent */
 
 	struct store *rstore;            /* the reporter thread's */
 	pthread_t reporter;
@@ -101,13 +103,6 @@ static int store_snapshot(struct desired_vms *src, struct vm_spec **specs, size_
 	int rc = store_vm_list(d->store, NULL, false, &vms, &nvms);
 	if (rc == 0)
 		rc = store_volume_list(d->store, NULL, false, &vols, &nvols);
-	/* At most one heartbeat a second, whatever the tick. */
-	bool beat = rc == 0 && monotonic_ms() - d->heartbeat_ms >= HEARTBEAT_MS;
-	if (beat)
-		d->heartbeat_ms = monotonic_ms();
-	if (beat && store_host_report(d->store, &d->self) < 0)
-		log_warn("vmengine", "msg=\"cannot report this host to the store\" error=\"%s\"",
-			 store_error(d->store));
 	if (rc < 0) {
 		log_warn("vmengine", "msg=\"store unavailable; keeping the last desired state\" "
 			 "error=\"%s\"", store_error(d->store));
@@ -230,14 +225,52 @@ static void send_report(struct desired_store *d, const struct report *r)
 	add_event(d, st->id, bad ? "warn" : "info", msg);
 }
 
+/* The host's row, on the reporter's connection (a slow or locked store never holds up the
+ * main loop): registered with its capacity until that succeeds once, then its heartbeat;
+ * failures only logged (the store may be down; `berth host list` then shows the host DOWN,
+ * which is what it looks like from there). */
+static void heartbeat(struct desired_store *d)
+{
+	d->heartbeat_ms = monotonic_ms();
+	int rc = d->registered ? store_host_seen(d->rstore, d->host)
+			       : store_host_register(d->rstore, &d->self);
+	if (rc < 0)
+		log_warn("vmengine", "msg=\"cannot %s the host in the store\" error=\"%s\"",
+			 d->registered ? "send the heartbeat of" : "register", store_error(d->rstore));
+	else
+		d->registered = true;
+}
+
+/* Sends the heartbeat when it is due, also between reports, then waits for a report or
+ * for the next heartbeat, whichever comes first (the lock held, released around I/O). */
+static void wait_work(struct desired_store *d)
+{
+	for (;;) {
+		int64_t due = d->heartbeat_ms + HOST_HEARTBEAT_MS, now = monotonic_ms();
+		if (now >= due && !d->stopping) {
+			pthread_mutex_unlock(&d->lock);
+			heartbeat(d);
+			pthread_mutex_lock(&d->lock);
+			continue;
+		}
+		if (d->n > 0 || d->stopping)
+			return;
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		int64_t ns = ts.tv_nsec + (due - now) * 1000000;
+		ts.tv_sec += ns / 1000000000;
+		ts.tv_nsec = ns % 1000000000;
+		pthread_cond_timedwait(&d->wake, &d->lock, &ts);
+	}
+}
+
 static void *reporter_main(void *arg)
 {
 	struct desired_store *d = arg;
 	int64_t drain_deadline = 0;
 	pthread_mutex_lock(&d->lock);
 	for (;;) {
-		while (d->n == 0 && !d->stopping)
-			pthread_cond_wait(&d->wake, &d->lock);
+		wait_work(d);
 		if (d->stopping && !drain_deadline)
 			drain_deadline = deadline_after_ms(DRAIN_MAX_MS);
 		if (d->n == 0)
@@ -315,9 +348,9 @@ static void store_destroy(struct desired_vms *src)
 	free(d);
 }
 
-struct desired_vms *desired_vms_store_open(const char *url, const char *host,
-					  const struct vmengine_config *cfg, char *err,
-					  size_t errlen)
+struct desired_vms *desired_vms_store_open(const char *url, const char *host, unsigned vcpus,
+					  uint64_t memory_mb, const struct vmengine_config *cfg,
+					  char *err, size_t errlen)
 {
 	struct desired_store *d = calloc(1, sizeof(*d));
 	if (!d) {
@@ -339,6 +372,8 @@ struct desired_vms *desired_vms_store_open(const char *url, const char *host,
 					  store_report, store_destroy };
 	snprintf(d->host, sizeof(d->host), "%s", host);
 	snprintf(d->self.name, sizeof(d->self.name), "%s", host);
+	d->self.vcpus = vcpus;
+	d->self.memory_mb = memory_mb;
 	if (cfg) {
 		d->self.max_memory_mb = cfg->max_memory_mb;
 		d->self.max_vcpus = cfg->max_vcpus;
@@ -346,7 +381,11 @@ struct desired_vms *desired_vms_store_open(const char *url, const char *host,
 			 cfg->memory_backend);
 	}
 	pthread_mutex_init(&d->lock, NULL);
-	pthread_cond_init(&d->wake, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);    /* the heartbeat's timed waits */
+	pthread_cond_init(&d->wake, &ca);
+	pthread_condattr_destroy(&ca);
 	int rc = pthread_create(&d->reporter, NULL, reporter_main, d);
 	if (rc != 0) {
 		snprintf(err, errlen, "cannot start the reporter thread: %s", strerror(rc));
@@ -357,7 +396,5 @@ struct desired_vms *desired_vms_store_open(const char *url, const char *host,
 		free(d);
 		return NULL;
 	}
-	if (store_host_report(d->store, &d->self) < 0)
-		store_host_seen(d->store, host);
-	return &d->ops;
+	return &d->ops;                  /* the reporter registers the host first thing */
 }

@@ -13,6 +13,7 @@
 #include "paths.h"
 #include "status_file.h"
 #include "target_restart.h"
+#include "vm_counters.h"
 #include "vm_worker.h"
 
 #define MAX_VMS 4096
@@ -33,6 +34,10 @@ struct engine *engine_new(const struct vmengine_config *cfg, struct desired_vms 
 	e->cfg = cfg;
 	e->desired = desired;
 	paths_vmengine_status(e->status_path, sizeof(e->status_path), cfg->root);
+	/* The counters go on from the last status.json (vm_counters.h). */
+	json_t *last = json_load_file(e->status_path, 0, NULL);
+	vm_counters_restore(json_object_get(last, "counters"));
+	json_decref(last);
 	return e;
 }
 
@@ -200,7 +205,8 @@ void engine_write_status(struct engine *e)
 				    "phase", vm_mig_phase_name(s.mig_phase),
 				    "since", (json_int_t)s.mig_since_ms));
 	}
-	status_file_write(e->status_path, json_pack("{s:I, s:i, s:o}", "updated_ms",
-			  (json_int_t)wall_ms(), "pid", (int)getpid(), "vms", vms));
+	status_file_write(e->status_path, json_pack("{s:I, s:i, s:o, s:o}", "updated_ms",
+			  (json_int_t)wall_ms(), "pid", (int)getpid(), "vms", vms,
+			  "counters", vm_counters_json()));
 }
 

@@ -2,7 +2,8 @@
  * (desired_vms.h), runs one worker per VM (engine.h, vm_worker.h), re-adopts every VM it
  * finds under <root>/vmengine/vms at start after applying the target-restart policy
  * (target_restart.h), and writes <root>/vmengine/status.json each tick. Stopping vmengine
- * never stops a VM. */
+ * never stops a VM. Under systemd: READY=1 after the first reconcile pass, STOPPING=1 at
+ * SIGTERM, watchdog pings while the main loop iterates (sd_notify_watchdog.h). */
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
@@ -20,6 +21,7 @@
 #include "engine.h"
 #include "log.h"
 #include "paths.h"
+#include "sd_notify_watchdog.h"
 #include "store_root.h"
 
 static const char g_usage[] =
@@ -59,8 +61,9 @@ static struct desired_vms *open_desired(struct vmengine_config *cfg, const char 
 		return NULL;
 	}
 	struct desired_vms *d = cfg->desired_from_dir
-		? desired_vms_dir_open(path) : desired_vms_store_open(bc.store, bc.host, cfg, err,
-							 sizeof(err));
+		? desired_vms_dir_open(path)
+		: desired_vms_store_open(bc.store, bc.host, bc.host_vcpus, bc.host_memory_mb, cfg,
+					 err, sizeof(err));
 	if (!d)
 		log_error("vmengine", "msg=\"cannot open the desired state\" error=\"%s\"", err);
 	*status = 1;
@@ -78,6 +81,7 @@ int main(int argc, char **argv)
 		log_error("vmengine", "msg=\"refusing to start\" error=\"%s\"", lerr);
 		return 1;
 	}
+	sdw_init("vmengine");
 	int sfd = daemon_stop_signalfd(true);     /* before any thread exists (the store's) */
 	if (sfd < 0) {
 		log_error("vmengine", "msg=\"cannot set up signals\" error=\"%s\"", strerror(errno));
@@ -100,10 +104,18 @@ int main(int argc, char **argv)
 		 (unsigned long long)cfg.quit_grace_ms, (unsigned long long)cfg.term_grace_ms,
 		 target_restart_policy_name(cfg.target_restart_policy));
 	engine_adopt(e);
-	bool stop = false;
+	int beat = sdw_loop_add("main");
+	sdw_watchdog_start();
+	bool stop = false, ready = false;
 	while (!stop) {
 		engine_sync(e);
 		engine_write_status(e);
+		sdw_beat(beat);
+		if (!ready) {
+			ready = true;        /* the first reconcile pass is done */
+			sdw_ready("serving: VMs adopted, reconciling every %.1f s",
+				  (double)cfg.tick_ms / 1000.0);
+		}
 		struct pollfd pfd[2] = { { .fd = sfd, .events = POLLIN },
 					 { .fd = desired->change_fd(desired), .events = POLLIN } };
 		int n = poll(pfd, pfd[1].fd >= 0 ? 2 : 1, (int)cfg.tick_ms);
@@ -113,10 +125,12 @@ int main(int argc, char **argv)
 				log_info("vmengine", "msg=\"stopping; VMs keep running\" signal=%u",
 					 si.ssi_signo);
 			stop = true;
+			sdw_stopping("stopping: VMs keep running");
 		}
 		if (n > 0 && pfd[1].fd >= 0 && (pfd[1].revents & POLLIN))
 			desired->changed(desired);
 	}
+	sdw_watchdog_stop();
 	engine_write_status(e);
 	engine_free(e);
 	desired->destroy(desired);

@@ -26,6 +26,7 @@
 #include "migration.h"
 #include "qemu_monitor.h"
 #include "qemu_proc.h"
+#include "vm_counters.h"
 #include "vm_disk.h"
 #include "vm_reason.h"
 
@@ -42,11 +43,16 @@ unsigned vm_worker_id(const struct vm_worker *w)
 static void observe_disk(struct vm_worker *w)
 {
 	enum vm_disk was = w->st.disk;
+	int64_t was_since = w->st.disk_since_ms;
 	if (!w->vhost_disk || !w->mon ||
 	    mon_done(w, vm_disk_observe(w->mon, mon_deadline(mon_budget_ms(w)), &w->st,
 					wall_ms())) <= 0)
 		return;
 	bool event = was != VM_DISK_UNKNOWN || w->st.disk == VM_DISK_DOWN;
+	if (event && w->st.disk == VM_DISK_DOWN)
+		vm_counters_disk_disconnected();
+	else if (was == VM_DISK_DOWN && w->st.disk == VM_DISK_UP)
+		vm_counters_disk_reconnected(w->st.disk_since_ms - was_since);
 	if (event)
 		log_warn("vmengine", "vm=%u msg=\"%s\" pid=%d", w->id,
 			 vm_disk_event_name(w->st.disk), w->st.pid);
@@ -170,6 +176,7 @@ static void perform_step(struct vm_worker *w, enum vm_escalation step)
 		 w->st.pid);
 	w->st.escalation = step;
 	save_state_kind(w, VM_REPORT_STATE);   /* persisted before acting: a restarted vmengine goes on */
+	vm_counters_escalation(step);
 	switch (step) {
 	case ESC_POWERDOWN:
 		mon_command(w, qemu_monitor_system_powerdown, time_to_next_step_ms(w));

@@ -10,6 +10,7 @@
 #include "deadline_io.h"
 #include "escalation.h"
 #include "log.h"
+#include "vm_counters.h"
 #include "vm_reason.h"
 
 /* ---------------------------------------------------------------- state */
@@ -58,6 +59,8 @@ void enter_state(struct vm_worker *w, enum vm_state_kind k, const char *reason)
 	enum vm_state_kind old = w->st.state;
 	w->st.state = k;
 	w->st.since_ms = wall_ms();
+	if (k == VM_TERMINATED && old != VM_TERMINATED && w->st.terminating_since_ms > 0)
+		vm_counters_terminated(w->st.since_ms - w->st.terminating_since_ms);
 	if (reason && reason != w->st.reason)   /* keeping the reason: no overlapping copy */
 		snprintf(w->st.reason, sizeof(w->st.reason), "%s", reason);
 	save_state_kind(w, VM_REPORT_STATE);

@@ -120,6 +120,8 @@ def test_units_verify(staged):
     ("berth-vmengine.service", "KillMode=process", "KillMode=proces"),
     ("berth-blockd.service", "RestartSec=1", "RestartSec=1x"),
     ("berth-diskengine.service", "Restart=always", "Restrat=always"),
+    ("berth-blockd.service", "WatchdogSec=15", "WatchdogSec=15x"),
+    ("berth-vmengine.service", "Type=notify", "Type=notifyy"),
     ("berth-blockd.service", "/usr/local/bin/blockd", "/usr/local/bin/blockd-missing"),
     ("berth-blockd.service", BERTH, BERTH + "-missing"),
 ])
@@ -141,8 +143,15 @@ def test_behaviour_lines():
         assert float(one(e, "Service", "RestartSec")) > 0, u
         assert one(e, "Service", "Environment") == "BERTH_ROOT=/var/lib/berth", u
         assert one(e, "Install", "WantedBy") == "multi-user.target", u
+        # sd_notify: READY=1 when serving, watchdog pings while the loops make progress
+        # (tests/e2e/test_sd_notify.py); NotifyAccess stays main (QEMU is not heard).
+        assert one(e, "Service", "Type") == "notify", u
+        assert float(one(e, "Service", "WatchdogSec")) > 0, u
+        assert values(e, "Service", "NotifyAccess") == [], u
     blockd = units["berth-blockd.service"]
     assert one(blockd, "Service", "RestartSec") == "1"
+    # A listing of diskengine's may hold its loop for rpc_timeout (30 s by default).
+    assert float(one(units["berth-diskengine.service"], "Service", "WatchdogSec")) > 30
     assert exec_argv(one(blockd, "Service", "ExecStart")) == [
         "/usr/local/bin/blockd", "-r", "/var/lib/berth/blockd/rpc.sock",
         "-S", "/var/lib/berth/blockd/vhost", "--persist", "/var/lib/berth/blockd/config.json"]

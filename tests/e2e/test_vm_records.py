@@ -215,3 +215,29 @@ def test_disk_state_shown_and_evented_under_up(host):
     assert msgs.index("disk_disconnected") < msgs.index("disk_reconnected"), msgs
     h.run("vm", "terminate", "d1", "--wait", "--timeout", 60)
     h.run("down")
+
+
+def test_volume_of_a_vm_terminated_before_it_was_created_is_deleted(host):
+    """A VM terminated before diskengine created its volume (diskengine paused, as a busy
+    host's slow tick would) still has its volume recorded deleted: `vm terminate --wait`
+    returns instead of waiting for a volume that never existed (seen in CI), and so does
+    `vm wait --state TERMINATED`."""
+    h = host()
+    h.run("up")
+    diskengine = h.daemons()["diskengine"]["pid"]
+    os.kill(diskengine, signal.SIGSTOP)
+    try:
+        h.run("vm", "create", "early", "--disk-size", 8, "--memory", 128)
+        h.run("vm", "terminate", "early")
+        wait_for(lambda: h.vms(all_=True)["early"]["state"] == "TERMINATED", 60,
+                 what="early to be TERMINATED")
+    finally:
+        os.kill(diskengine, signal.SIGCONT)
+    start = time.monotonic()
+    h.run("vm", "wait", "early", "--state", "TERMINATED", "--timeout", 30)
+    assert time.monotonic() - start < 30
+    vol = h.vms(all_=True)["early"]["volume_id"]
+    vols = {v["id"]: v for v in h.json("volume", "list", "--all")}
+    assert vols[vol]["state"] == "DELETED", vols[vol]
+    assert not (h.root / "volumes" / f"vol{vol}").exists()
+    h.run("down")

@@ -593,3 +593,58 @@ Test(plan, detach_then_attach_converges)
 	cr_assert_eq(s.ne, 5, "vm5, vm8, vm9, vm2 and the foreign vm20");
 	cr_assert_geq(sim_export_of_vm(&s, 20), 0, "the foreign export was removed");
 }
+
+/* ---------------------------------------------------------------- retired volumes */
+
+static struct volume_spec retired(unsigned id, unsigned vm)
+{
+	struct volume_spec s = spec(id, vm, false);
+	s.retired = true;
+	return s;
+}
+
+Test(plan_detach, retired_volume_never_created_is_deleted)
+{
+	/* Its VM was terminated before the attach loop created anything: the delete (a no-op
+	 * on the target) is what records the volume deleted. */
+	struct action out[MAXA];
+	struct volume_spec w[] = { retired(3, 7) };
+	struct actual_state have = HAVE();
+	size_t n = plan_detach(w, 1, &have, out, MAXA);
+	cr_assert_eq(n, 1);
+	cr_assert_geq(find_action(out, n, ACT_DELETE_VOLUME, 3, 7), 0);
+}
+
+Test(plan_detach, retired_volume_that_exists_is_deleted_once)
+{
+	struct action out[MAXA];
+	struct volume_spec w[] = { retired(3, 7) };
+	struct actual_raid r[] = { raid(3) };
+	unsigned dirs[] = { 3 };
+	struct actual_state have = HAVE(.raids = r, .n_raids = 1, .vol_dirs = dirs,
+					.n_vol_dirs = 1);
+	size_t n = plan_detach(w, 1, &have, out, MAXA);
+	cr_assert_eq(count_kind(out, n, ACT_DELETE_VOLUME, 3), 1);
+	cr_assert_eq(n, 1);
+}
+
+Test(plan_detach, retired_volume_still_exported_is_gated)
+{
+	struct action out[MAXA];
+	struct volume_spec w[] = { retired(3, 7) };
+	struct actual_raid r[] = { raid(3) };
+	struct actual_export e[] = { export_(7, 3) };
+	struct actual_state have = HAVE(.raids = r, .n_raids = 1, .exports = e, .n_exports = 1);
+	size_t n = plan_detach(w, 1, &have, out, MAXA);
+	cr_assert_geq(find_action(out, n, ACT_DELETE_EXPORT, 3, 7), 0);
+	cr_assert_geq(find_action(out, n, ACT_GATE_DEFER, 3, 7), 0);
+	cr_assert_eq(count_kind(out, n, ACT_DELETE_VOLUME, 3), 0);
+}
+
+Test(plan_attach, retired_volume_is_not_created)
+{
+	struct action out[MAXA];
+	struct volume_spec w[] = { retired(3, 7) };
+	struct actual_state have = HAVE();
+	cr_assert_eq(plan_attach(w, 1, &have, out, MAXA), 0);
+}

@@ -86,3 +86,34 @@ Test(plan_migration, the_source_keeps_its_export_while_migrating)
 	cr_assert(has(out, n, ACT_DELETE_EXPORT, 1));
 	cr_assert_not(has(out, n, ACT_DELETE_VOLUME, 1));
 }
+
+/* A retired volume (its VM TERMINATED) of another host is that host's to delete and record
+ * DELETED: here nothing is created, deleted or recorded, whether something of it exists
+ * (its files in the shared directory, bdevs left from before: released) or nothing does. */
+Test(plan_migration, another_hosts_retired_volume_is_never_deleted_here)
+{
+	enum volume_where wheres[] = { VOLUME_FOREIGN, VOLUME_INCOMING };
+	for (size_t k = 0; k < 2; k++) {
+		struct volume_spec w[] = { spec(1, 1, false, wheres[k], false) };
+		w[0].retired = true;
+		struct action out[MAXA];
+		struct actual_state none = HAVE(.n_raids = 0);
+		cr_assert_eq(plan_attach(w, 1, &none, out, MAXA), 0);
+		cr_assert_eq(plan_detach(w, 1, &none, out, MAXA), 0, "nothing recorded deleted");
+		struct actual_state files = HAVE(.vol_dirs = DIR1, .n_vol_dirs = 1);
+		cr_assert_eq(plan_detach(w, 1, &files, out, MAXA), 0, "its files are never touched");
+		struct actual_state bdevs = HAVE(.raids = &RAID1, .n_raids = 1, .vol_dirs = DIR1,
+						 .n_vol_dirs = 1);
+		size_t n = plan_detach(w, 1, &bdevs, out, MAXA);
+		cr_assert_eq(n, 1);
+		cr_assert_eq(out[0].kind, ACT_RELEASE_VOLUME);
+	}
+	/* This host's retired volume of which nothing exists is deleted, to record it. */
+	struct volume_spec mine[] = { spec(1, 1, false, VOLUME_LOCAL, false) };
+	mine[0].retired = true;
+	struct action out[MAXA];
+	struct actual_state none = HAVE(.n_raids = 0);
+	size_t n = plan_detach(mine, 1, &none, out, MAXA);
+	cr_assert_eq(n, 1);
+	cr_assert_eq(out[0].kind, ACT_DELETE_VOLUME);
+}

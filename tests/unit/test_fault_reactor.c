@@ -2,8 +2,10 @@
  * method-not-found without fault injection; "spin" puts a "fault_spin" poller on the chosen thread that keeps it busy (its busy
  * count grows with its run count, the reactor's busy time with the wall clock), "stop"
  * takes it away; bad lcores and actions are -32602. blockd_fault_bdev: refused without fault
- * injection, for an unknown bdev and out-of-range delays. */
+ * injection, for an unknown bdev and out-of-range delays. blockd_fault_clear without a method
+ * clears every kind (spins, bdev delays, held vhost-user messages, RPC faults). */
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -85,4 +87,37 @@ Test(fault_reactor, bdev_delay_refusals)
 	rpc_fail(JRPC_INVALID_PARAMS, "blockd_fault_bdev", "{\"bdev\":\"M\"}");
 	json_decref(rpc_ok("blockd_fault_bdev", "{\"bdev\":\"M\",\"delay_ms\":50}"));
 	json_decref(rpc_ok("blockd_fault_bdev", "{\"bdev\":\"M\",\"delay_ms\":0}"));
+}
+
+Test(fault_reactor, fault_clear_clears_every_kind)
+{
+	/* blockd_fault_clear without a method: spins, bdev delays and held vhost-user
+	 * messages go too, not only the RPC faults. */
+	fault_set_enabled(true);
+	json_decref(rpc_ok("blockd_fault_reactor", "{\"lcore\":1,\"action\":\"spin\"}"));
+	for (int i = 0; i < 16; i++) {
+		char name[16];
+		snprintf(name, sizeof(name), "M%d", i);
+		rpc_make_malloc(name, 64, 512);
+		json_decref(rpc_ok("blockd_fault_bdev", "{\"bdev\":\"%s\",\"delay_ms\":50}", name));
+	}
+	rpc_make_malloc("M16", 64, 512);
+	rpc_fail(-28, "blockd_fault_bdev", "{\"bdev\":\"M16\",\"delay_ms\":50}");
+	json_decref(rpc_ok("blockd_fault_vhost", "{\"ctrlr\":\"c1\",\"action\":\"hold\","
+			   "\"message\":\"GET_VRING_BASE\"}"));
+	json_decref(rpc_ok("blockd_fault_inject", "{\"method\":\"bdev_get_bdevs\","
+			   "\"action\":\"error\"}"));
+
+	json_decref(rpc_ok("blockd_fault_clear", "{}"));
+
+	json_decref(rpc_ok("bdev_get_bdevs", NULL));
+	rpc_fail(-2, "blockd_fault_vhost", "{\"ctrlr\":\"c1\",\"action\":\"clear\"}");
+	json_decref(rpc_ok("blockd_fault_bdev", "{\"bdev\":\"M16\",\"delay_ms\":50}"));
+	json_t *p;
+	for (int i = 0; i < 100 && (p = spin_poller()); i++) {
+		json_decref(p);
+		struct timespec t = { 0, 20 * 1000000L };
+		nanosleep(&t, NULL);
+	}
+	cr_expect_null(spin_poller(), "the spin poller must be gone");
 }

@@ -208,7 +208,7 @@ Test(rpc, raid_errors)
 	rpc_fail(-EINVAL, "bdev_raid_create", "{\"name\":\"a/b\",\"raid_level\":\"raid1\","
 		 "\"base_bdevs\":[\"A\",\"B\"]}");
 	/* superblocks are not supported: refused, not ignored */
-	rpc_fail(-EOPNOTSUPP, "bdev_raid_create", "{\"name\":\"R\",\"raid_level\":\"raid1\","
+	rpc_fail(JRPC_INVALID_PARAMS, "bdev_raid_create", "{\"name\":\"R\",\"raid_level\":\"raid1\","
 		 "\"base_bdevs\":[\"A\",\"B\"],\"superblock\":true}");
 
 	/* base claimed by another raid */

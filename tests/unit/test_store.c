@@ -1,5 +1,7 @@
-/* test_store.c — the store (store.h) over its SQLite back end: several processes and several
- * threads opening the same fresh database at once all succeed and apply each migration once;
+/* test_store.c — the store (store.h), one suite for every back end (store_test_env.h: SQLite,
+ * or PostgreSQL with BERTH_TEST_STORE=postgresql): several processes and several threads
+ * opening the same fresh store at once all succeed and apply each migration once; a schema
+ * newer than the binary is refused;
  * VMs created, read back by id and by name, listed; names unique among live VMs only; the
  * desired state (a terminated VM stays terminated) and the observed one (state_since moves
  * only on a change); a volume report that leaves the export path alone; events by after_id,
@@ -18,16 +20,17 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-#include <sqlite3.h>
 
 #include "store.h"
+#include "store_migrations.h"
 #include "store_root.h"
+#include "store_test_env.h"
 
 #define RACERS 8
-#define ROUNDS 20
+#define ROUNDS (test_store_is_pg() ? 6 : 20)   /* a PostgreSQL round is a database */
 
 static char g_dir[64];
-static char g_db[128];
+static struct test_db g_db;
 static struct store *g_s;
 
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
@@ -39,7 +42,7 @@ static void setup(void)
 {
 	snprintf(g_dir, sizeof(g_dir), "/tmp/berth-store-XXXXXX");
 	cr_assert_not_null(mkdtemp(g_dir));
-	snprintf(g_db, sizeof(g_db), "%s/berth.db", g_dir);
+	test_db_new(&g_db, g_dir, "berth");
 	g_s = NULL;
 }
 
@@ -53,7 +56,7 @@ static void teardown(void)
 static void open_store(void)
 {
 	char err[512] = "";
-	g_s = store_create(g_db, err, sizeof(err));
+	g_s = store_create(g_db.url, err, sizeof(err));
 	cr_assert_not_null(g_s, "store_open: %s", err);
 }
 
@@ -112,31 +115,28 @@ static size_t count_volumes(void)
 
 /* ---------------------------------------------------------------- concurrent opens */
 
-/* Each migration is recorded once and the schema is usable. */
-static void check_migrated(const char *path)
+/* Each migration is recorded once and the schema is usable; SQLite runs in WAL mode. */
+static void check_migrated(const struct test_db *db)
 {
-	sqlite3 *db;
-	cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
-	sqlite3_stmt *st;
-	cr_assert_eq(sqlite3_prepare_v2(db, "SELECT count(*), count(DISTINCT version) FROM "
-					    "schema_migrations", -1, &st, NULL), SQLITE_OK,
-		     "%s", sqlite3_errmsg(db));
-	cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
-	cr_assert_gt(sqlite3_column_int(st, 0), 0);
-	cr_assert_eq(sqlite3_column_int(st, 0), sqlite3_column_int(st, 1));
-	sqlite3_finalize(st);
-	cr_assert_eq(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, NULL), SQLITE_OK);
-	cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
-	cr_assert_str_eq((const char *)sqlite3_column_text(st, 0), "wal");
-	sqlite3_finalize(st);
-	sqlite3_close(db);
+	char got[512], want[64];
+	cr_assert_eq(test_db_sql(db, "SELECT count(*) || ',' || count(DISTINCT version) FROM "
+				     "schema_migrations", got, sizeof(got)), 0, "%s", got);
+	snprintf(want, sizeof(want), "%zu,%zu", store_n_migrations, store_n_migrations);
+	cr_assert_str_eq(got, want);
+	if (!test_store_is_pg()) {
+		cr_assert_eq(test_db_sql(db, "PRAGMA journal_mode", got, sizeof(got)), 0, "%s", got);
+		cr_assert_str_eq(got, "wal");
+	}
 }
 
 Test(store, concurrent_open_processes, .init = setup, .fini = teardown, .timeout = 120)
 {
 	for (int round = 0; round < ROUNDS; round++) {
-		char path[160];
-		snprintf(path, sizeof(path), "%s/p%d.db", g_dir, round);
+		char name[32];
+		struct test_db db;
+		snprintf(name, sizeof(name), "p%d", round);
+		test_db_new(&db, g_dir, name);
+		const char *path = db.url;
 		int go[2];
 		cr_assert_eq(pipe(go), 0);
 		pid_t pids[RACERS];
@@ -170,7 +170,7 @@ Test(store, concurrent_open_processes, .init = setup, .fini = teardown, .timeout
 			failed += !WIFEXITED(status) || WEXITSTATUS(status) != 0;
 		}
 		cr_assert_eq(failed, 0, "round %d: %d of %d opens failed", round, failed, RACERS);
-		check_migrated(path);
+		check_migrated(&db);
 	}
 }
 
@@ -196,8 +196,11 @@ static void *open_racer(void *arg)
 Test(store, concurrent_open_threads, .init = setup, .fini = teardown, .timeout = 120)
 {
 	for (int round = 0; round < ROUNDS; round++) {
-		char path[160];
-		snprintf(path, sizeof(path), "%s/t%d.db", g_dir, round);
+		char name[32];
+		struct test_db db;
+		snprintf(name, sizeof(name), "t%d", round);
+		test_db_new(&db, g_dir, name);
+		const char *path = db.url;
 		pthread_barrier_t start;
 		pthread_barrier_init(&start, NULL, RACERS);
 		struct racer r[RACERS];
@@ -211,7 +214,7 @@ Test(store, concurrent_open_threads, .init = setup, .fini = teardown, .timeout =
 		pthread_barrier_destroy(&start);
 		for (int i = 0; i < RACERS; i++)
 			cr_assert_eq(r[i].rc, 0, "round %d racer %d: %s", round, i, r[i].err);
-		check_migrated(path);
+		check_migrated(&db);
 	}
 }
 
@@ -248,7 +251,7 @@ Test(store, reopen_keeps_data, .init = setup, .fini = teardown)
 Test(store, unsupported_url, .init = setup, .fini = teardown)
 {
 	char err[256] = "";
-	cr_assert_null(store_open("postgres://x/y", err, sizeof(err)));
+	cr_assert_null(store_open("mysql://x/y", err, sizeof(err)));
 	cr_assert(strstr(err, "unsupported"), "%s", err);
 }
 
@@ -256,9 +259,38 @@ Test(store, open_never_creates, .init = setup, .fini = teardown)
 {
 	char err[256] = "";
 	errno = 0;
-	cr_assert_null(store_open(g_db, err, sizeof(err)));
+	cr_assert_null(store_open(g_db.url, err, sizeof(err)));
+	cr_assert_eq(errno, ENOENT, "%s", err);
+	if (test_store_is_pg()) {
+		char got[256];
+		cr_assert_eq(test_db_sql(&g_db, "SELECT to_regclass('schema_migrations') IS NULL",
+					 got, sizeof(got)), 0, "%s", got);
+		cr_assert_str_eq(got, "t", "store_open created the schema");
+	} else {
+		cr_assert(access(g_db.name, F_OK) < 0 && errno == ENOENT, "store_open created %s",
+			  g_db.name);
+	}
+	errno = 0;
+	cr_assert_null(store_open(g_db.url, err, sizeof(err)));
 	cr_assert_eq(errno, ENOENT);
-	cr_assert(access(g_db, F_OK) < 0 && errno == ENOENT, "store_open created %s", g_db);
+}
+
+/* A store whose schema_migrations names a migration this binary does not know: refused
+ * with one line, never written to. */
+Test(store, schema_newer_than_binary_refused, .init = setup, .fini = teardown)
+{
+	open_store();
+	store_close(g_s);
+	g_s = NULL;
+	char sql[128], err[512] = "";
+	snprintf(sql, sizeof(sql), "INSERT INTO schema_migrations VALUES (%zu, 0)",
+		 store_n_migrations + 1);
+	cr_assert_eq(test_db_sql(&g_db, sql, err, sizeof(err)), 0, "%s", err);
+	errno = 0;
+	cr_assert_null(store_open(g_db.url, err, sizeof(err)));
+	cr_assert_eq(errno, EPROTO, "%s", err);
+	cr_assert(strstr(err, "newer than this berth") && !strchr(err, '\n'), "%s", err);
+	cr_assert_null(store_create(g_db.url, err, sizeof(err)));
 }
 
 Test(store, identity_is_set_once, .init = setup, .fini = teardown)
@@ -285,50 +317,62 @@ Test(store, root_and_store_belong_together, .init = setup, .fini = teardown)
 {
 	char err[512] = "", path[256], id[STORE_ID_LEN];
 	/* Empty root: plain open refused, init creates and records the identity. */
-	cr_assert_null(store_open_for_root(g_db, g_dir, STORE_ROOT_OPEN, err, sizeof(err)));
+	cr_assert_null(store_open_for_root(g_db.url, g_dir, STORE_ROOT_OPEN, err, sizeof(err)));
 	cr_assert(strstr(err, "berth init"), "%s", err);
-	struct store *s = store_open_for_root(g_db, g_dir, STORE_ROOT_INIT, err, sizeof(err));
+	struct store *s = store_open_for_root(g_db.url, g_dir, STORE_ROOT_INIT, err, sizeof(err));
 	cr_assert_not_null(s, "%s", err);
 	cr_assert_eq(store_identity(s, id), 0);
 	store_close(s);
-	cr_assert_null(store_open_for_root(g_db, g_dir, STORE_ROOT_INIT, err, sizeof(err)));
-	s = store_open_for_root(g_db, g_dir, STORE_ROOT_OPEN, err, sizeof(err));
+	cr_assert_null(store_open_for_root(g_db.url, g_dir, STORE_ROOT_INIT, err, sizeof(err)));
+	s = store_open_for_root(g_db.url, g_dir, STORE_ROOT_OPEN, err, sizeof(err));
 	cr_assert_not_null(s, "%s", err);
 	store_close(s);
 	/* The store deleted: never re-created, whatever the mode. */
 	snprintf(path, sizeof(path), "%s/vmengine/vms/1", g_dir);
 	char cmd[1024];
-	snprintf(cmd, sizeof(cmd), "mkdir -p %s && rm -f %s %s-wal %s-shm", path, g_db, g_db,
-		 g_db);
+	snprintf(cmd, sizeof(cmd), "mkdir -p %s", path);
 	cr_assert_eq(system(cmd), 0);
-	cr_assert_null(store_open_for_root(g_db, g_dir, STORE_ROOT_CREATE_IF_EMPTY, err,
+	test_db_destroy(&g_db);
+	cr_assert_null(store_open_for_root(g_db.url, g_dir, STORE_ROOT_CREATE_IF_EMPTY, err,
 					   sizeof(err)));
 	cr_assert(strstr(err, "missing") && strstr(err, id), "%s", err);
-	cr_assert(access(g_db, F_OK) < 0);
+	errno = 0;
+	cr_assert_null(store_open(g_db.url, err, sizeof(err)));      /* still nothing there */
+	cr_assert_eq(errno, ENOENT);
 	/* Without store.id either, the VM directory alone is enough to refuse. */
 	snprintf(path, sizeof(path), "%s/store.id", g_dir);
 	unlink(path);
-	cr_assert_null(store_open_for_root(g_db, g_dir, STORE_ROOT_CREATE_IF_EMPTY, err,
+	cr_assert_null(store_open_for_root(g_db.url, g_dir, STORE_ROOT_CREATE_IF_EMPTY, err,
 					   sizeof(err)));
 	cr_assert(strstr(err, "vmengine/vms/1"), "%s", err);
 	/* Another store in its place: refused. */
 	write_text(path, "33333333-3333-4333-8333-333333333333\n");
-	s = store_create(g_db, err, sizeof(err));
+	s = store_create(g_db.url, err, sizeof(err));
 	cr_assert_not_null(s, "%s", err);
 	cr_assert_eq(store_identity_init(s, "44444444-4444-4444-8444-444444444444", id), 0);
 	store_close(s);
-	cr_assert_null(store_open_for_root(g_db, g_dir, STORE_ROOT_OPEN, err, sizeof(err)));
+	cr_assert_null(store_open_for_root(g_db.url, g_dir, STORE_ROOT_OPEN, err, sizeof(err)));
 	cr_assert(strstr(err, "not this root's store"), "%s", err);
 }
 
 Test(store, url_scheme_picks_the_back_end, .init = setup, .fini = teardown)
 {
-	char err[256] = "", url[160];
-	snprintf(url, sizeof(url), "sqlite:%s", g_db);       /* the scheme names the back end */
+	char err[256] = "", url[600];
+	if (test_store_is_pg()) {
+		/* libpq's short scheme names the same back end and the same database */
+		snprintf(url, sizeof(url), "postgres:%s", strchr(g_db.url, ':') + 1);
+		struct store *s = store_create(url, err, sizeof(err));
+		cr_assert_not_null(s, "%s", err);
+		store_close(s);
+		cr_assert_eq(test_db_sql(&g_db, "SELECT count(*) FROM schema_migrations", err,
+					 sizeof(err)), 0, "%s", err);
+		return;
+	}
+	snprintf(url, sizeof(url), "sqlite:%s", g_db.name);  /* the scheme names the back end */
 	struct store *s = store_create(url, err, sizeof(err));
 	cr_assert_not_null(s, "%s", err);
 	store_close(s);
-	cr_assert(access(g_db, F_OK) == 0);                 /* the same file as the plain path */
+	cr_assert(access(g_db.name, F_OK) == 0);            /* the same file as the plain path */
 }
 
 /* ---------------------------------------------------------------- VMs */
@@ -630,4 +674,55 @@ Test(store, host_seen, .init = setup, .fini = teardown)
 	cr_assert_eq(store_host_seen(g_s, "h1"), 0);
 	cr_assert_eq(store_host_seen(g_s, "h1"), 0);
 	cr_assert_eq(store_host_seen(g_s, "h2"), 0);
+}
+
+static int register_host(const char *name, unsigned vcpus, uint64_t memory_mb)
+{
+	struct store_host h = { .vcpus = vcpus, .memory_mb = memory_mb };
+	snprintf(h.name, sizeof(h.name), "%s", name);
+	return store_host_register(g_s, &h);
+}
+
+/* Hosts as rows: registered with their capacity, a heartbeat that keeps it, what their live
+ * VMs take; a host only seen (diskengine) has no capacity yet. */
+Test(store, hosts_register_heartbeat_and_use, .init = setup, .fini = teardown)
+{
+	open_store();
+	cr_assert_eq(register_host("h1", 4, 8192), 0, "%s", store_error(g_s));
+	cr_assert_eq(store_host_seen(g_s, "h2"), 0);
+	int64_t a = create("a");
+	create("b");                                    /* make_vm: h1, 2 vCPUs, 256 MiB */
+	cr_assert_eq(store_vm_report(g_s, a, "TERMINATED", "", 0), 0);
+	struct store_host *h;
+	size_t n;
+	cr_assert_eq(store_host_list(g_s, &h, &n), 0, "%s", store_error(g_s));
+	cr_assert_eq(n, 2);
+	cr_assert_str_eq(h[0].name, "h1");
+	cr_assert_eq(h[0].vcpus, 4);
+	cr_assert_eq(h[0].memory_mb, 8192);
+	cr_assert_eq(h[0].vms, 1);
+	cr_assert_eq(h[0].used_vcpus, 2);
+	cr_assert_eq(h[0].used_memory_mb, 256);
+	cr_assert(h[0].registered_ms > 0 && h[0].seen_ms == h[0].registered_ms);
+	cr_assert_str_eq(h[1].name, "h2");
+	cr_assert_eq(h[1].vcpus, 0);
+	cr_assert_eq(h[1].vms, 0);
+	int64_t seen = h[0].seen_ms;
+	free(h);
+
+	sleep_ms(20);
+	cr_assert_eq(store_host_seen(g_s, "h1"), 0);          /* the heartbeat */
+	cr_assert_eq(register_host("h2", 2, 1024), 0);
+	cr_assert_eq(store_host_list(g_s, &h, &n), 0);
+	cr_assert_gt(h[0].seen_ms, seen);
+	cr_assert_eq(h[0].vcpus, 4, "a heartbeat keeps the capacity");
+	cr_assert_eq(h[1].vcpus, 2);
+	cr_assert_eq(h[1].memory_mb, 1024);
+	free(h);
+
+	cr_assert_eq(register_host("h3", 0, 1024), -EINVAL);
+	cr_assert_eq(register_host("h3", 2, 0), -EINVAL);
+	cr_assert_eq(register_host("", 2, 1024), -EINVAL);
+	cr_assert_eq(store_host_seen(g_s, ""), -EINVAL);
+	cr_assert(strstr(store_error(g_s), "name"), "%s", store_error(g_s));
 }

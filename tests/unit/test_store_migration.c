@@ -1,6 +1,7 @@
-/* test_store_migration.c — the store's hosts and live migrations (store.h): migration 4 on a
- * store made by the schema before it (a version-3 database keeps its rows and gains the
- * columns); hosts report what they take and are listed; a migration is requested only for
+/* test_store_migration.c — the store's hosts and live migrations (store.h), on each back end
+ * (store_test_env.h: SQLite, and PostgreSQL in the store_pg run): migration 5 on a store
+ * made by the schema before it (a version-4 database keeps its rows and gains the columns);
+ * hosts register what they take and are listed; a migration is requested only for
  * a running VM with none under way and another host; every later step is guarded by the
  * destination (a late or repeated call from another process changes nothing: -ESTALE); the
  * destination's export is recorded apart from the source's; finishing moves the VM and its
@@ -12,12 +13,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sqlite3.h>
 
 #include "store.h"
+#include "store_test_env.h"
 
 static char g_dir[64];
-static char g_db[128];
+static struct test_db g_db;
 static struct store *g_s;
 
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
@@ -30,9 +31,9 @@ static void setup(void)
 {
 	snprintf(g_dir, sizeof(g_dir), "/tmp/berth-storemig-XXXXXX");
 	cr_assert_not_null(mkdtemp(g_dir));
-	snprintf(g_db, sizeof(g_db), "%s/berth.db", g_dir);
+	test_db_new(&g_db, g_dir, "storemig");
 	char err[512] = "";
-	g_s = store_create(g_db, err, sizeof(err));
+	g_s = store_create(g_db.url, err, sizeof(err));
 	cr_assert_not_null(g_s, "store_create: %s", err);
 }
 
@@ -40,6 +41,7 @@ static void teardown(void)
 {
 	store_close(g_s);
 	g_s = NULL;
+	test_db_destroy(&g_db);
 	nftw(g_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
@@ -79,14 +81,12 @@ static int64_t running(const char *name)
 	return id;
 }
 
-Test(store_migration, version_3_store_gains_the_columns, .init = setup, .fini = teardown)
+Test(store_migration, version_4_store_gains_the_columns, .init = setup, .fini = teardown)
 {
 	int64_t id = create("old", "a");
 	store_close(g_s);
 	g_s = NULL;
-	/* Back to the schema before migration 4 (SQLite >= 3.35 drops columns). */
-	sqlite3 *db;
-	cr_assert_eq(sqlite3_open(g_db, &db), SQLITE_OK);
+	/* Back to the schema before migration 5 (SQLite >= 3.35 drops columns). */
 	static const char *const cols[][2] = {
 		{ "vms", "migrate_to" }, { "vms", "mig_phase" }, { "vms", "mig_started_ms" },
 		{ "vms", "mig_since_ms" }, { "vms", "mig_uri" }, { "vms", "mig_info" },
@@ -97,14 +97,14 @@ Test(store_migration, version_3_store_gains_the_columns, .init = setup, .fini = 
 	for (size_t i = 0; i < sizeof(cols) / sizeof(cols[0]); i++) {
 		char sql[128];
 		snprintf(sql, sizeof(sql), "ALTER TABLE %s DROP COLUMN %s", cols[i][0], cols[i][1]);
-		cr_assert_eq(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK, "%s: %s", sql,
-			     sqlite3_errmsg(db));
+		char msg[256];
+		cr_assert_eq(test_db_sql(&g_db, sql, msg, sizeof(msg)), 0, "%s: %s", sql, msg);
 	}
-	cr_assert_eq(sqlite3_exec(db, "DELETE FROM schema_migrations WHERE version = 4", NULL,
-				  NULL, NULL), SQLITE_OK);
-	sqlite3_close(db);
+	char msg[256];
+	cr_assert_eq(test_db_sql(&g_db, "DELETE FROM schema_migrations WHERE version = 5", msg,
+				 sizeof(msg)), 0, "%s", msg);
 	char err[512] = "";
-	g_s = store_open(g_db, err, sizeof(err));
+	g_s = store_open(g_db.url, err, sizeof(err));
 	cr_assert_not_null(g_s, "%s", err);
 	struct store_vm vm = get(id);
 	cr_assert_str_eq(vm.name, "old");
@@ -113,17 +113,20 @@ Test(store_migration, version_3_store_gains_the_columns, .init = setup, .fini = 
 	cr_assert_eq(store_vm_migrate_request(g_s, id, "b"), -EPERM);   /* the columns work */
 }
 
-Test(store_migration, hosts_report_and_list, .init = setup, .fini = teardown)
+Test(store_migration, hosts_register_limits_and_list, .init = setup, .fini = teardown)
 {
-	struct store_host h = { .max_memory_mb = 1024, .max_vcpus = 2 };
+	struct store_host h = { .vcpus = 4, .memory_mb = 4096, .max_memory_mb = 1024,
+				.max_vcpus = 2 };
 	snprintf(h.name, sizeof(h.name), "b");
 	snprintf(h.memory_backend, sizeof(h.memory_backend), "memfd");
-	cr_assert_eq(store_host_report(g_s, &h), 0, "%s", store_error(g_s));
+	cr_assert_eq(store_host_register(g_s, &h), 0, "%s", store_error(g_s));
 	cr_assert_eq(store_host_seen(g_s, "a"), 0);
 	struct store_host got;
 	cr_assert_eq(store_host_get(g_s, "b", &got), 0);
 	cr_assert_eq(got.max_memory_mb, 1024);
 	cr_assert_eq(got.max_vcpus, 2);
+	cr_assert_eq(got.vcpus, 4);
+	cr_assert_eq(got.memory_mb, 4096);
 	cr_assert_str_eq(got.memory_backend, "memfd");
 	cr_assert_gt(got.seen_ms, 0);
 	cr_assert_eq(store_host_get(g_s, "a", &got), 0);
@@ -136,7 +139,7 @@ Test(store_migration, hosts_report_and_list, .init = setup, .fini = teardown)
 	cr_assert_str_eq(all[0].name, "a");
 	free(all);
 	struct store_host bad = { 0 };
-	cr_assert_eq(store_host_report(g_s, &bad), -EINVAL);
+	cr_assert_eq(store_host_register(g_s, &bad), -EINVAL);
 }
 
 Test(store_migration, request_only_a_running_vm_once, .init = setup, .fini = teardown)

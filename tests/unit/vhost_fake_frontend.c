@@ -428,7 +428,7 @@ struct bdev *vh_delay(const char *name, const char *base, uint64_t us)
 
 void vh_ctrlr(const char *name, const char *bdev, bool readonly)
 {
-	cr_assert_eq(vhost_blk_create(name, bdev, readonly, NULL, false), 0, "ctrlr %s", name);
+	cr_assert_eq(vhost_blk_create(name, bdev, readonly, NULL), 0, "ctrlr %s", name);
 }
 
 struct sync_io {

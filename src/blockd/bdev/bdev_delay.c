@@ -202,11 +202,12 @@ static void undo_update_latency(const json_t *params, const json_t *result, cons
 }
 
 static const struct rpc_method delay_rpc_methods[] = {
-	{ "bdev_delay_create", rpc_bdev_delay_create, RPC_MUTATES, bdev_rpc_undo_create },
-	{ "bdev_delay_delete", rpc_bdev_delay_delete, RPC_MUTATES | RPC_DELETES, NULL },
+	{ "bdev_delay_create", rpc_bdev_delay_create, RPC_MUTATES, bdev_rpc_undo_create,
+	  NULL },
+	{ "bdev_delay_delete", rpc_bdev_delay_delete, RPC_MUTATES | RPC_DELETES, NULL, NULL },
 	{ "bdev_delay_update_latency", rpc_bdev_delay_update_latency, RPC_MUTATES,
-	  undo_update_latency },
-	{ NULL, NULL, 0, NULL },
+	  undo_update_latency, NULL },
+	{ NULL, NULL, 0, NULL, NULL },
 };
 
 const struct bdev_module bdev_delay_module = {

@@ -95,10 +95,26 @@ static void rpc_bdev_malloc_delete(struct rpc_request *req, const json_t *params
 	bdev_rpc_delete(req, params, "malloc");
 }
 
+/* SPDK's create parameters a RAM disk without metadata, protection information or IO
+ * splitting honours only at their default (a physical block is the logical block; any NUMA
+ * node). */
+static const struct rpc_spdk_param malloc_create_spdk_params[] = {
+	{ "optimal_io_boundary", JP_UINT32, "0", NULL },
+	{ "md_size", JP_UINT32, "0", NULL },
+	{ "md_interleave", JP_BOOL, "false", NULL },
+	{ "dif_type", JP_INT32, "0", NULL },
+	{ "dif_is_head_of_md", JP_BOOL, "false", NULL },
+	{ "physical_block_size", JP_UINT32, "0", "block_size" },
+	{ "dif_pi_format", JP_UINT32, "0", NULL },
+	{ "numa_id", JP_INT32, "-1", NULL },
+	{ NULL, 0, NULL, NULL },
+};
+
 static const struct rpc_method malloc_rpc_methods[] = {
-	{ "bdev_malloc_create", rpc_bdev_malloc_create, RPC_MUTATES, bdev_rpc_undo_create },
-	{ "bdev_malloc_delete", rpc_bdev_malloc_delete, RPC_MUTATES | RPC_DELETES, NULL },
-	{ NULL, NULL, 0, NULL },
+	{ "bdev_malloc_create", rpc_bdev_malloc_create, RPC_MUTATES, bdev_rpc_undo_create,
+	  malloc_create_spdk_params },
+	{ "bdev_malloc_delete", rpc_bdev_malloc_delete, RPC_MUTATES | RPC_DELETES, NULL, NULL },
+	{ NULL, NULL, 0, NULL, NULL },
 };
 
 const struct bdev_module bdev_malloc_module = {

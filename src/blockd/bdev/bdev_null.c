@@ -44,10 +44,27 @@ static void rpc_bdev_null_delete(struct rpc_request *req, const json_t *params)
 	bdev_rpc_delete(req, params, "null");
 }
 
+/* SPDK's create parameters a null bdev without metadata or protection information, which
+ * advertises no preferred or optimal IO sizes, honours only at their default. */
+static const struct rpc_spdk_param null_create_spdk_params[] = {
+	{ "physical_block_size", JP_UINT32, "0", "block_size" },
+	{ "md_size", JP_UINT32, "0", NULL },
+	{ "dif_type", JP_INT32, "0", NULL },
+	{ "dif_pi_format", JP_UINT32, "0", NULL },
+	{ "dif_is_head_of_md", JP_BOOL, "false", NULL },
+	{ "preferred_write_granularity", JP_UINT32, "0", NULL },
+	{ "preferred_write_alignment", JP_UINT32, "0", NULL },
+	{ "optimal_write_size", JP_UINT32, "0", NULL },
+	{ "preferred_unmap_granularity", JP_UINT32, "0", NULL },
+	{ "preferred_unmap_alignment", JP_UINT32, "0", NULL },
+	{ NULL, 0, NULL, NULL },
+};
+
 static const struct rpc_method null_rpc_methods[] = {
-	{ "bdev_null_create", rpc_bdev_null_create, RPC_MUTATES, bdev_rpc_undo_create },
-	{ "bdev_null_delete", rpc_bdev_null_delete, RPC_MUTATES | RPC_DELETES, NULL },
-	{ NULL, NULL, 0, NULL },
+	{ "bdev_null_create", rpc_bdev_null_create, RPC_MUTATES, bdev_rpc_undo_create,
+	  null_create_spdk_params },
+	{ "bdev_null_delete", rpc_bdev_null_delete, RPC_MUTATES | RPC_DELETES, NULL, NULL },
+	{ NULL, NULL, 0, NULL, NULL },
 };
 
 const struct bdev_module bdev_null_module = {

@@ -439,21 +439,17 @@ static void rpc_bdev_raid_create(struct rpc_request *req, const json_t *params)
 	const char *bases[BDEV_RAID_MAX_BASES];
 	struct jstring_array base_list = { bases, BDEV_RAID_MAX_BASES, 0 };
 	uint32_t strip_size_kb = 0;
-	bool superblock = false;
 	struct jparam spec[] = {
 		{ "name", JP_STRING, true, &name, NULL },
 		{ "raid_level", JP_STRING, true, &level, NULL },
 		{ "base_bdevs", JP_STRING_ARRAY, true, &base_list, NULL },
 		{ "strip_size_kb", JP_UINT32, false, &strip_size_kb, NULL },
 		{ "uuid", JP_STRING, false, &uuid, NULL },
-		{ "superblock", JP_BOOL, false, &superblock, NULL },
 	};
 	DECODE_OR_REPLY(req, params, spec);
 	enum raid_level lvl;
 	if (parse_raid_level(level, &lvl) < 0)
 		return rpc_reply_invalid_params(req, "raid_level must be raid0, raid1 or concat");
-	if (superblock)
-		return rpc_reply_errno(req, -EOPNOTSUPP);
 	struct bdev *b = NULL;
 	int rc = bdev_raid_create(name, lvl, strip_size_kb, bases, (unsigned)base_list.count,
 				  uuid, &b);
@@ -501,11 +497,24 @@ static void rpc_bdev_raid_get_bdevs(struct rpc_request *req, const json_t *param
 	rpc_reply(req, f.out);
 }
 
+/* A raid keeps no superblock on its bases: none is written, and clearing one is a no-op. */
+static const struct rpc_spdk_param raid_create_spdk_params[] = {
+	{ "superblock", JP_BOOL, "false", NULL },
+	{ NULL, 0, NULL, NULL },
+};
+
+static const struct rpc_spdk_param raid_delete_spdk_params[] = {
+	{ "clear_sb", JP_BOOL, NULL, NULL },
+	{ NULL, 0, NULL, NULL },
+};
+
 static const struct rpc_method raid_rpc_methods[] = {
-	{ "bdev_raid_create", rpc_bdev_raid_create, RPC_MUTATES, bdev_rpc_undo_create },
-	{ "bdev_raid_delete", rpc_bdev_raid_delete, RPC_MUTATES | RPC_DELETES, NULL },
-	{ "bdev_raid_get_bdevs", rpc_bdev_raid_get_bdevs, 0, NULL },
-	{ NULL, NULL, 0, NULL },
+	{ "bdev_raid_create", rpc_bdev_raid_create, RPC_MUTATES, bdev_rpc_undo_create,
+	  raid_create_spdk_params },
+	{ "bdev_raid_delete", rpc_bdev_raid_delete, RPC_MUTATES | RPC_DELETES, NULL,
+	  raid_delete_spdk_params },
+	{ "bdev_raid_get_bdevs", rpc_bdev_raid_get_bdevs, 0, NULL, NULL },
+	{ NULL, NULL, 0, NULL, NULL },
 };
 
 const struct bdev_module bdev_raid_module = {

@@ -15,6 +15,7 @@
 #include "rpc.h"
 
 #define TICK_RATE 1000000000ULL
+#define BDEV_IOSTAT_MAX_NAMES 1024      /* SPDK's limit on bdev_get_iostat's names */
 
 /* ---------------------------------------------------------------- helpers for modules */
 
@@ -128,10 +129,10 @@ static int add_bdev_info(struct bdev *b, void *arg)
 static void rpc_bdev_get_bdevs(struct rpc_request *req, const json_t *params)
 {
 	const char *name = NULL;
-	uint32_t timeout = 0;
+	uint64_t timeout = 0;
 	struct jparam spec[] = {
 		{ "name", JP_STRING, false, &name, NULL },
-		{ "timeout", JP_UINT32, false, &timeout, NULL },
+		{ "timeout", JP_UINT64, false, &timeout, NULL },
 	};
 	DECODE_OR_REPLY(req, params, spec);
 	json_t *list = json_array();
@@ -185,36 +186,55 @@ static int add_iostat(struct bdev *b, void *arg)
 	return 0;
 }
 
+/* Appends the statistics of the bdev called name; -ENODEV when there is none. */
+static int add_iostat_of(const char *name, json_t *list)
+{
+	struct bdev *b = bdev_find(name);
+	if (!b)
+		return -ENODEV;
+	add_iostat(b, list);
+	return 0;
+}
+
+/* All bdevs, or those "names" lists (SPDK's current clients) and "name" gives (older ones),
+ * in that order. */
 static void rpc_bdev_get_iostat(struct rpc_request *req, const json_t *params)
 {
 	const char *name = NULL;
-	bool per_channel = false;
+	const char *items[BDEV_IOSTAT_MAX_NAMES];
+	struct jstring_array names = { items, BDEV_IOSTAT_MAX_NAMES, 0 };
 	struct jparam spec[] = {
 		{ "name", JP_STRING, false, &name, NULL },
-		{ "per_channel", JP_BOOL, false, &per_channel, NULL },
+		{ "names", JP_STRING_ARRAY, false, &names, NULL },
 	};
 	DECODE_OR_REPLY(req, params, spec);
-	if (per_channel)
-		return rpc_reply_errno(req, -EOPNOTSUPP);
 	json_t *list = json_array();
-	if (name) {
-		struct bdev *b = bdev_find(name);
-		if (!b) {
-			json_decref(list);
-			return rpc_reply_errno(req, -ENODEV);
-		}
-		add_iostat(b, list);
-	} else {
-		bdev_foreach(add_iostat, list);
+	int rc = 0;
+	for (size_t i = 0; i < names.count && rc == 0; i++)
+		rc = add_iostat_of(items[i], list);
+	if (rc == 0 && name)
+		rc = add_iostat_of(name, list);
+	if (rc < 0) {
+		json_decref(list);
+		return rpc_reply_errno(req, rc);
 	}
+	if (!name && names.count == 0)
+		bdev_foreach(add_iostat, list);
 	rpc_reply(req, json_pack("{s:I, s:I, s:o}", "tick_rate", (json_int_t)TICK_RATE,
 				 "ticks", (json_int_t)monotonic_ns(), "bdevs", list));
 }
 
+/* Statistics are kept for the bdev as a whole and never reset by a read of them. */
+static const struct rpc_spdk_param iostat_spdk_params[] = {
+	{ "per_channel", JP_BOOL, "false", NULL },
+	{ "reset_mode", JP_STRING, "\"none\"", NULL },
+	{ NULL, 0, NULL, NULL },
+};
+
 static const struct rpc_method bdev_methods[] = {
-	{ "bdev_get_bdevs", rpc_bdev_get_bdevs, 0, NULL },
-	{ "bdev_get_iostat", rpc_bdev_get_iostat, 0, NULL },
-	{ NULL, NULL, 0, NULL },
+	{ "bdev_get_bdevs", rpc_bdev_get_bdevs, 0, NULL, NULL },
+	{ "bdev_get_iostat", rpc_bdev_get_iostat, 0, NULL, iostat_spdk_params },
+	{ NULL, NULL, 0, NULL, NULL },
 };
 
 int bdev_module_register(const struct bdev_module *m)

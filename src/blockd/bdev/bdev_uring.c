@@ -293,15 +293,22 @@ static void rpc_bdev_aio_delete(struct rpc_request *req, const json_t *params)
 }
 
 static const struct rpc_method uring_rpc_methods[] = {
-	{ "bdev_uring_create", rpc_bdev_uring_create, RPC_MUTATES, bdev_rpc_undo_create },
-	{ "bdev_uring_delete", rpc_bdev_uring_delete, RPC_MUTATES | RPC_DELETES, NULL },
-	{ NULL, NULL, 0, NULL },
+	{ "bdev_uring_create", rpc_bdev_uring_create, RPC_MUTATES, bdev_rpc_undo_create, NULL },
+	{ "bdev_uring_delete", rpc_bdev_uring_delete, RPC_MUTATES | RPC_DELETES, NULL, NULL },
+	{ NULL, NULL, 0, NULL, NULL },
+};
+
+/* RWF_NOWAIT on a block device: blockd's files never ask for it. */
+static const struct rpc_spdk_param aio_create_spdk_params[] = {
+	{ "nowait", JP_BOOL, "false", NULL },
+	{ NULL, 0, NULL, NULL },
 };
 
 static const struct rpc_method aio_rpc_methods[] = {
-	{ "bdev_aio_create", rpc_bdev_aio_create, RPC_MUTATES, bdev_rpc_undo_create },
-	{ "bdev_aio_delete", rpc_bdev_aio_delete, RPC_MUTATES | RPC_DELETES, NULL },
-	{ NULL, NULL, 0, NULL },
+	{ "bdev_aio_create", rpc_bdev_aio_create, RPC_MUTATES, bdev_rpc_undo_create,
+	  aio_create_spdk_params },
+	{ "bdev_aio_delete", rpc_bdev_aio_delete, RPC_MUTATES | RPC_DELETES, NULL, NULL },
+	{ NULL, NULL, 0, NULL, NULL },
 };
 
 /* One module under two names: each name's delete also deletes the other's bdevs. */

@@ -30,6 +30,23 @@ enum {
 	RPC_DELETES = 1 << 3,
 };
 
+/* A parameter SPDK documents for a method (its schema/schema.yaml) that the method's handler
+ * does not take: SPDK's rpc.py sends many of them at their default on every call. At a value
+ * blockd honours it is accepted and taken out of params before the handler sees them; at any
+ * other value, or of the wrong type, the request is refused with -32602 naming it
+ * (rpc_params.c, called by the dispatcher for every method). A key in neither this list nor
+ * the handler's stays an unknown key. */
+struct rpc_spdk_param {
+	const char *key;
+	enum jparam_type type;  /* JP_BOOL, JP_UINT32, JP_UINT64, JP_INT32 or JP_STRING */
+	/* The value blockd honours (SPDK's default) as compact JSON text: "0", "false", "-1",
+	 * "\"none\"". NULL: every value of the type is honoured (a no-op for blockd). */
+	const char *honoured;
+	/* Optional: the value of this other param of the same request is honoured too
+	 * (physical_block_size equal to block_size). */
+	const char *or_same_as;
+};
+
 /* A configuration change (RPC_MUTATES) is answered only once the after-change hooks
  * accepted it (persistence saved it). When a hook fails, the method's undo takes the change
  * back and the request fails with the hook's error; an RPC_DELETES method is not run at all
@@ -39,6 +56,8 @@ struct rpc_method {
 	rpc_handler handler;
 	unsigned flags;
 	rpc_undo undo;                 /* RPC_MUTATES without RPC_DELETES: required */
+	/* Optional: SPDK's parameters the handler does not take, terminated by { NULL }. */
+	const struct rpc_spdk_param *spdk_params;
 };
 
 /* ---- registration (control thread, at start-up) */
@@ -103,6 +122,12 @@ const char *rpc_config_object_name(const json_t *params);
 const struct rpc_method *rpc_find_method(const char *name);
 /* Calls fn for each method available in this process. */
 void rpc_foreach_method(void (*fn)(const struct rpc_method *m, void *arg), void *arg);
+
+/* Checks params against m's SPDK parameters (see struct rpc_spdk_param): 0 with *filtered
+ * the params without them (a new reference; NULL when there was nothing to take out), or
+ * -EINVAL with a one-line message naming the refused key in err. */
+int rpc_params_filter(const struct rpc_method *m, const json_t *params, json_t **filtered,
+		      char *err, size_t errlen);
 
 /* ---- answers: result is stolen. */
 void rpc_reply(struct rpc_request *req, json_t *result);

@@ -1,5 +1,6 @@
 /* rpc_app.c — the application (framework) RPCs: spdk_get_version, rpc_get_methods,
- * framework_get_reactors, thread_get_stats, thread_get_pollers, save_config. Shapes follow
+ * framework_get_reactors, thread_get_stats, thread_get_pollers, save_config, and
+ * framework_get_subsystems / framework_get_config (what SPDK's rpc.py save_config calls). Shapes follow
  * SPDK's; ticks are nanoseconds (tick_rate 1e9). The process's threads come from the
  * struct blockd given at registration. */
 #include <string.h>
@@ -10,6 +11,7 @@
 #include "blockd.h"
 #include "rpc_app.h"
 #include "json_util.h"
+#include "jsonrpc.h"
 #include "rpc.h"
 
 #define TICK_RATE 1000000000ULL
@@ -182,14 +184,68 @@ static void rpc_save_config(struct rpc_request *req, const json_t *params)
 	rpc_reply(req, rpc_config_snapshot());
 }
 
+/* The subsystems of save_config in its order, each depending on those before it (their
+ * objects are created first on replay: bdevs before the controllers that serve them).
+ * SPDK's rpc.py save_config asks for this, then framework_get_config for each. */
+static void rpc_framework_get_subsystems(struct rpc_request *req, const json_t *params)
+{
+	if (!no_params(req, params))
+		return;
+	json_t *snapshot = rpc_config_snapshot();
+	json_t *out = json_array(), *deps = json_array();
+	size_t i;
+	json_t *s;
+	json_array_foreach(json_object_get(snapshot, "subsystems"), i, s) {
+		json_t *name = json_object_get(s, "subsystem");
+		json_array_append_new(out, json_pack("{s:O, s:O}", "subsystem", name,
+						     "depends_on", deps));
+		json_t *next = json_copy(deps);
+		json_array_append(next, name);
+		json_decref(deps);
+		deps = next;
+	}
+	json_decref(deps);
+	json_decref(snapshot);
+	rpc_reply(req, out);
+}
+
+static void rpc_framework_get_config(struct rpc_request *req, const json_t *params)
+{
+	const char *name = NULL;
+	struct jparam spec[] = {
+		{ "name", JP_STRING, true, &name, NULL },
+	};
+	DECODE_OR_REPLY(req, params, spec);
+	json_t *snapshot = rpc_config_snapshot();
+	json_t *config = NULL;
+	size_t i;
+	json_t *s;
+	json_array_foreach(json_object_get(snapshot, "subsystems"), i, s)
+		if (strcmp(json_str_at(s, "subsystem"), name) == 0)
+			config = json_incref(json_object_get(s, "config"));
+	json_decref(snapshot);
+	if (!config)
+		return rpc_reply_error(req, JRPC_INVALID_PARAMS, "Subsystem '%.64s' not found",
+				       name);
+	rpc_reply(req, config);
+}
+
+/* blockd writes no batches: keeping or flattening them is the same. */
+static const struct rpc_spdk_param get_config_spdk_params[] = {
+	{ "with_batches", JP_BOOL, NULL, NULL },
+	{ NULL, 0, NULL, NULL },
+};
+
 static const struct rpc_method app_methods[] = {
-	{ "spdk_get_version", rpc_spdk_get_version, 0, NULL },
-	{ "rpc_get_methods", rpc_rpc_get_methods, 0, NULL },
-	{ "framework_get_reactors", rpc_framework_get_reactors, 0, NULL },
-	{ "thread_get_stats", rpc_thread_get_stats, 0, NULL },
-	{ "thread_get_pollers", rpc_thread_get_pollers, 0, NULL },
-	{ "save_config", rpc_save_config, 0, NULL },
-	{ NULL, NULL, 0, NULL },
+	{ "spdk_get_version", rpc_spdk_get_version, 0, NULL, NULL },
+	{ "rpc_get_methods", rpc_rpc_get_methods, 0, NULL, NULL },
+	{ "framework_get_reactors", rpc_framework_get_reactors, 0, NULL, NULL },
+	{ "thread_get_stats", rpc_thread_get_stats, 0, NULL, NULL },
+	{ "thread_get_pollers", rpc_thread_get_pollers, 0, NULL, NULL },
+	{ "save_config", rpc_save_config, 0, NULL, NULL },
+	{ "framework_get_subsystems", rpc_framework_get_subsystems, 0, NULL, NULL },
+	{ "framework_get_config", rpc_framework_get_config, 0, NULL, get_config_spdk_params },
+	{ NULL, NULL, 0, NULL, NULL },
 };
 
 int rpc_app_register(const struct blockd *app)

@@ -1,5 +1,6 @@
 /* rpc_dispatch.c — the method registry and the dispatcher: finds a method in the registered
- * tables, runs the registered hooks around it (intercept before a client's request;
+ * tables, checks and takes out the SPDK parameters its entry lists (rpc_params.c), runs the
+ * registered hooks around it (intercept before a client's request;
  * before_change / after_change around a configuration change, whose answer is held until
  * they accepted it, and which is taken back when they refuse), makes sure every request is
  * answered exactly once, and runs methods in-process for a replayed configuration. It names no area
@@ -273,10 +274,21 @@ void rpc_dispatch(struct rpc_request *req, const char *method, const json_t *par
 		rpc_reply_error(req, JRPC_METHOD_NOT_FOUND, "Method not found");
 		return;
 	}
+	/* SPDK's documented parameters the handler does not take: checked, and taken out. */
+	json_t *filtered = NULL;
+	char err[160];
+	int rc = rpc_params_filter(m, params, &filtered, err, sizeof(err));
+	if (rc == -ENOMEM)
+		return rpc_reply_error(req, JRPC_INTERNAL_ERROR, "Internal error: out of memory");
+	if (rc < 0)
+		return rpc_reply_invalid_params(req, err);
+	if (filtered)
+		params = filtered;
 	if (m->flags & RPC_MUTATES)
 		dispatch_change(req, m, params);
 	else
 		run_handler(req, m, params);
+	json_decref(filtered);
 }
 
 uint32_t rpc_dispatch_client(struct rpc_request *req, const char *method, const json_t *params,

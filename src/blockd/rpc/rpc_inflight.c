@@ -8,9 +8,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "clock.h"
 #include "rpc.h"
+#include "rpc_stats.h"
 
 struct inflight {
 	uint64_t token;
@@ -19,6 +21,7 @@ struct inflight {
 	unsigned conn;
 	int client_pid;
 	int64_t received_ms;
+	struct timespec start;       /* CLOCK_MONOTONIC at arrival: its latency (rpc_stats.h) */
 };
 
 static struct inflight g_table[RPC_INFLIGHT_MAX];
@@ -37,6 +40,7 @@ uint64_t rpc_inflight_begin(const char *method, const json_t *id, unsigned conn,
 	e->conn = conn;
 	e->client_pid = client_pid;
 	e->received_ms = received_ms;
+	clock_gettime(CLOCK_MONOTONIC, &e->start);
 	return e->token;
 }
 
@@ -47,22 +51,45 @@ static void remove_at(unsigned i)
 	g_count--;
 }
 
-void rpc_inflight_end(uint64_t token)
+static int find(uint64_t token)
 {
 	if (!token)
-		return;
+		return -1;
 	for (unsigned i = g_count; i-- > 0;)       /* the newest are the likeliest */
-		if (g_table[i].token == token) {
-			remove_at(i);
-			return;
-		}
+		if (g_table[i].token == token)
+			return (int)i;
+	return -1;
+}
+
+void rpc_inflight_end(uint64_t token)
+{
+	int i = find(token);
+	if (i < 0)
+		return;
+	rpc_stats_unanswered(g_table[i].method);
+	remove_at((unsigned)i);
+}
+
+void rpc_inflight_answered(uint64_t token, bool failed)
+{
+	int i = find(token);
+	if (i < 0)
+		return;
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	int64_t ns = (int64_t)(now.tv_sec - g_table[i].start.tv_sec) * 1000000000 +
+		     (now.tv_nsec - g_table[i].start.tv_nsec);
+	rpc_stats_answered(g_table[i].method, ns > 0 ? (uint64_t)ns : 0, failed);
+	remove_at((unsigned)i);
 }
 
 void rpc_inflight_drop_conn(unsigned conn)
 {
 	for (unsigned i = 0; i < g_count;) {
-		if (g_table[i].conn == conn)
+		if (g_table[i].conn == conn) {
+			rpc_stats_unanswered(g_table[i].method);
 			remove_at(i);
+		}
 		else
 			i++;
 	}
@@ -98,8 +125,8 @@ static void rpc_blockd_get_requests(struct rpc_request *req, const json_t *param
 }
 
 static const struct rpc_method inflight_methods[] = {
-	{ "blockd_get_requests", rpc_blockd_get_requests, RPC_NO_FAULT, NULL },
-	{ NULL, NULL, 0, NULL },
+	{ "blockd_get_requests", rpc_blockd_get_requests, RPC_NO_FAULT, NULL, NULL },
+	{ NULL, NULL, 0, NULL, NULL },
 };
 
 int rpc_inflight_register(void)

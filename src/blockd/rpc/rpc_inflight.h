@@ -6,6 +6,7 @@
 #ifndef BLOCKD_RPC_INFLIGHT_H
 #define BLOCKD_RPC_INFLIGHT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <jansson.h>
 
@@ -14,7 +15,10 @@
 /* Records a request; id is borrowed (copied). Returns a token (never 0 for a recorded one). */
 uint64_t rpc_inflight_begin(const char *method, const json_t *id, unsigned conn, int client_pid,
 			    int64_t received_ms);
-/* The request was answered (or dropped). Unknown or 0 tokens are ignored. */
+/* The request was answered (failed: with an error); its latency goes to rpc_stats.h.
+ * Unknown or 0 tokens are ignored. */
+void rpc_inflight_answered(uint64_t token, bool failed);
+/* The request was dropped without an answer (counted as unanswered). */
 void rpc_inflight_end(uint64_t token);
 /* Its connection closed: whatever it had in flight will never be answered. */
 void rpc_inflight_drop_conn(unsigned conn);

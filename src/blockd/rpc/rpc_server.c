@@ -198,7 +198,7 @@ static void handle_value(struct rpc_server *s, struct rpc_conn *c, json_t *value
 	if (delay_ms)
 		delay_request(s, c, value, delay_ms, inflight);
 	else if (req.answered)
-		rpc_inflight_end(inflight);
+		rpc_inflight_answered(inflight, req.failed);
 }
 
 /* ---------------------------------------------------------------- connections */

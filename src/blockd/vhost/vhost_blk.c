@@ -174,10 +174,8 @@ static int open_socket(struct vhost_blk_ctrlr *c)
 }
 
 int vhost_blk_create(const char *name, const char *bdev_name, bool readonly,
-		     const char *cpumask, bool packed_ring)
+		     const char *cpumask)
 {
-	if (packed_ring)
-		return -EOPNOTSUPP;
 	if (!valid_name(name))
 		return -EINVAL;
 	if (vhost_blk_find(name))

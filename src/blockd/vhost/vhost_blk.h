@@ -18,10 +18,10 @@ void vhost_blk_init(const struct blockd *app);
 
 /* Creates the controller and its socket <vhost dir>/<name>, claiming the bdev. cpumask
  * (NULL: every IO reactor) is a hex mask of reactors, "0x3". -EEXIST name taken, -ENODEV no
- * such bdev, -EBUSY bdev claimed, -EINVAL bad name or mask, -EOPNOTSUPP packed ring, or the
- * errno of socket/bind/listen. */
+ * such bdev, -EBUSY bdev claimed, -EINVAL bad name or mask, or the errno of
+ * socket/bind/listen. Split rings only (no packed ring). */
 int vhost_blk_create(const char *name, const char *bdev_name, bool readonly,
-		     const char *cpumask, bool packed_ring);
+		     const char *cpumask);
 /* -ENODEV when there is none; -EBUSY when a front-end is connected and !force. With force the
  * front-end's outstanding requests fail (IOERR) and it is disconnected first. Never waits. */
 int vhost_blk_delete(const char *name, bool force);

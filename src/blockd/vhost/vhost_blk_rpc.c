@@ -1,5 +1,6 @@
-/* vhost_blk_rpc.c — the vhost RPCs with SPDK's names and shapes: vhost_create_blk_controller,
- * vhost_delete_controller (plus blockd's force) and vhost_get_controllers, and the vhost_blk
+/* vhost_blk_rpc.c — the vhost RPCs with SPDK's names and shapes: vhost_create_blk_controller
+ * (SPDK's packed_ring and transport at their default only), vhost_delete_controller (plus
+ * blockd's force) and vhost_get_controllers, and the vhost_blk
  * subsystem of save_config. Decoding and answers only: the policy is in vhost_blk.c. */
 #include <errno.h>
 
@@ -10,16 +11,15 @@
 static void rpc_vhost_create_blk_controller(struct rpc_request *req, const json_t *params)
 {
 	const char *ctrlr = NULL, *dev_name = NULL, *cpumask = NULL;
-	bool readonly = false, packed_ring = false;
+	bool readonly = false;
 	struct jparam spec[] = {
 		{ "ctrlr", JP_STRING, true, &ctrlr, NULL },
 		{ "dev_name", JP_STRING, true, &dev_name, NULL },
 		{ "readonly", JP_BOOL, false, &readonly, NULL },
 		{ "cpumask", JP_STRING, false, &cpumask, NULL },
-		{ "packed_ring", JP_BOOL, false, &packed_ring, NULL },
 	};
 	DECODE_OR_REPLY(req, params, spec);
-	int rc = vhost_blk_create(ctrlr, dev_name, readonly, cpumask, packed_ring);
+	int rc = vhost_blk_create(ctrlr, dev_name, readonly, cpumask);
 	if (rc < 0)
 		return rpc_reply_errno(req, rc);
 	rpc_reply(req, json_true());
@@ -76,12 +76,20 @@ static void undo_create(const json_t *params, const json_t *result, const json_t
 		vhost_blk_delete(ctrlr, true);
 }
 
+/* A controller is a vhost-user-blk socket with split rings. */
+static const struct rpc_spdk_param create_spdk_params[] = {
+	{ "packed_ring", JP_BOOL, "false", NULL },
+	{ "transport", JP_STRING, "\"vhost_user_blk\"", NULL },
+	{ NULL, 0, NULL, NULL },
+};
+
 static const struct rpc_method vhost_methods[] = {
 	{ "vhost_create_blk_controller", rpc_vhost_create_blk_controller, RPC_MUTATES,
-	  undo_create },
-	{ "vhost_delete_controller", rpc_vhost_delete_controller, RPC_MUTATES | RPC_DELETES, NULL },
-	{ "vhost_get_controllers", rpc_vhost_get_controllers, 0, NULL },
-	{ NULL, NULL, 0, NULL },
+	  undo_create, create_spdk_params },
+	{ "vhost_delete_controller", rpc_vhost_delete_controller, RPC_MUTATES | RPC_DELETES, NULL,
+	  NULL },
+	{ "vhost_get_controllers", rpc_vhost_get_controllers, 0, NULL, NULL },
+	{ NULL, NULL, 0, NULL, NULL },
 };
 
 static void add_config(struct vhost_blk_ctrlr *c, void *arg)
