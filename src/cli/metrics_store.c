@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "array.h"
+#include "clock.h"
 #include "store.h"
 #include "store_root.h"
 
@@ -138,14 +139,7 @@ void metrics_store_free(struct metrics_store *m)
 int metrics_store_vm_counts(struct metrics_store *m, int timeout_ms, struct vm_count **out,
 			    size_t *n, char *err, size_t errlen)
 {
-	struct timespec until;
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_sec += timeout_ms / 1000;
-	until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
+	struct timespec until = monotonic_after_ms(timeout_ms);
 	pthread_mutex_lock(&m->lock);
 	if (!m->started) {
 		int rc = -pthread_create(&m->thread, NULL, probe_main, m);

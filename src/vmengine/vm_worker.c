@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "backoff.h"
+#include "clock.h"
 #include "deadline_io.h"
 #include "escalation.h"
 #include "log.h"
@@ -539,15 +540,7 @@ static void *worker_main(void *arg)
 
 		reconcile(w, has_spec ? &spec : NULL);
 
-		struct timespec until;
-		clock_gettime(CLOCK_MONOTONIC, &until);
-		int ms = wait_ms(w);
-		until.tv_sec += ms / 1000;
-		until.tv_nsec += (long)(ms % 1000) * 1000000L;
-		if (until.tv_nsec >= 1000000000L) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000L;
-		}
+		struct timespec until = monotonic_after_ms(wait_ms(w));
 		pthread_mutex_lock(&w->lock);
 		while (!w->woken && !w->stop &&
 		       pthread_cond_timedwait(&w->wake, &w->lock, &until) == 0)

@@ -22,6 +22,7 @@
 #include <unistd.h>
 #include <linux/sockios.h>
 
+#include "clock.h"
 #include "deadline_io.h"
 #include "sock_util.h"
 #include "jsonrpc.h"
@@ -60,14 +61,7 @@ static void srv_bump(int *counter)
 /* Waits until *counter >= want, at most timeout_ms. Returns the value seen. */
 static int srv_wait(int *counter, int want, int timeout_ms)
 {
-	struct timespec until;
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_sec += timeout_ms / 1000;
-	until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
+	struct timespec until = monotonic_after_ms(timeout_ms);
 	pthread_mutex_lock(&srv.lock);
 	while (*counter < want) {
 		if (pthread_cond_timedwait(&srv.cond, &srv.lock, &until) == ETIMEDOUT)
