@@ -131,6 +131,15 @@ static void kick_reactor(void)
 		nanosleep(&ts, NULL);
 	}
 	cr_assert(atomic_load(&msg_ran), "the reactor did not run a message");
+	/* The reactor adds the iteration's time to its busy count after the message returns:
+	 * wait for that too, or a reader may be quicker than the reactor. */
+	struct reactor_stats st = { 0 };
+	while (reactor_get_stats(g_blockd.reactors[0], &st), st.busy_ns == 0 &&
+	       monotonic_ms() < until) {
+		struct timespec ts = { 0, 1000000 };
+		nanosleep(&ts, NULL);
+	}
+	cr_assert_gt(st.busy_ns, 0, "the reactor did not count its message as busy");
 }
 
 /* Finds the lw_thread / thread entry of the reactor; returns its parent entry. */
