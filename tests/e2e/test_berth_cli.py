@@ -236,7 +236,16 @@ def test_blockd_sigkill_under_up_reconnect(host):
              30, what="the supervisor to restart blockd")
     for n, i in ids.items():
         seen = h.acked(i)[-1]
-        wait_for(lambda: h.acked(i)[-1] > seen, 60, what=f"{n}'s writer to go on")
+        try:
+            wait_for(lambda: h.acked(i)[-1] > seen, 60, what=f"{n}'s writer to go on")
+        except TimeoutError:
+            # What an operator would look at (a rare stall seen 2 in ~50 runs): the guest's
+            # last lines, its vm.state, the target's view of its controller.
+            print(f"--- {n} (vm{i}) console tail:\n" + "\n".join(h.console(i).splitlines()[-30:]))
+            print(f"--- vm.state: {h.vm_state(i)}")
+            print(f"--- controllers: {h.json('rpc', 'vhost_get_controllers')}")
+            print(f"--- root kept: {h.root}")
+            raise
         assert h.vm_state(i)["pid"] == pids[n] and h.vm_state(i)["launches"] == 1
         assert h.console(i).count("BERTH-GUEST boot") == 1
     # Every target exit restarts both engines, whatever the policy (docs/berth.md).
