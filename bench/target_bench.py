@@ -188,6 +188,15 @@ def run_client(sock, pattern, qd, queues, prepare):
     return json.loads(p.stdout.strip().splitlines()[-1])
 
 
+def copy_limit():
+    """One thread's 4 KiB copies per second between random offsets of a buffer the size of the
+    bdevs, on the target's CPU: the ceiling of a RAM-backed target."""
+    p = subprocess.run(["taskset", "-c", TCPU, str(CLIENT), "--copy-limit", str(SIZE_MB << 20),
+                        "--bs", str(BS), "--seconds", str(min(SECONDS, 2)), "--json"],
+                       capture_output=True, text=True, timeout=60)
+    return json.loads(p.stdout)["copies_s"] if p.returncode == 0 else None
+
+
 def rows():
     for queues in QUEUES:
         for backend in BACKENDS:
@@ -285,11 +294,16 @@ def main():
         print(f"target CPU {TCPU}, client CPU {CCPU}, {SECONDS:g} s per run, best of {REPEAT}, "
               f"{SIZE_MB} MiB, 4 KiB; IOPS (p50/p99/p99.9 µs); * client-bound "
               f"(client busy >= 90 %)", file=sys.stderr)
+        limit = copy_limit() if any(b == "malloc" for _, b, _ in rows()) else None
         results = measure(root, log, files)
         OUT.parent.mkdir(parents=True, exist_ok=True)
-        OUT.write_text(json.dumps({"seconds": SECONDS, "repeat": REPEAT, "size_mb": SIZE_MB, "targets": names,
+        OUT.write_text(json.dumps({"seconds": SECONDS, "repeat": REPEAT, "size_mb": SIZE_MB,
+                                   "copy_limit_per_s": limit, "targets": names,
                                    "results": results}, indent=1))
         print(table(results, names))
+        if limit:
+            print(f"\ncopy limit (one thread on CPU {TCPU}, 4 KiB between random offsets of "
+                  f"{SIZE_MB} MiB): {fmt_iops(limit)}/s")
         bad = [(r, t, v["error"]) for r, by in results.items() for t, v in by.items()
                if "error" in v]
         for r, t, e in bad:

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "blk_bench_queue.h"
+#include "copy_limit.h"
 #include "latency_hist.h"
 #include "vhost_client.h"
 #include "virtio_spec.h"
@@ -35,6 +36,7 @@ struct opts {
 	double seconds;
 	uint64_t size;                   /* 0: the device's capacity (GET_CONFIG) */
 	bool event, prepare, json;
+	uint64_t copy_limit;             /* --copy-limit BYTES: the copy loop, no target */
 	int timeout_ms;
 };
 
@@ -50,10 +52,13 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"usage: vhost_blk_bench --socket PATH [--pattern randread|randwrite|read|write]\n"
+		"       | --copy-limit BYTES [--bs BYTES] [--seconds S] [--json]\n"
 		"       [--bs BYTES] [--qd N] [--queues N] [--seconds S] [--size BYTES]\n"
 		"       [--completion poll|event] [--prepare] [--label TEXT] [--json]\n"
 		"       [--timeout-ms MS]\n"
 		"  --prepare     write the whole range first (128 KiB writes), then measure\n"
+		"  --copy-limit  no target: one thread copying --bs blocks between random offsets of\n"
+		"                a buffer of BYTES (a RAM-backed target's ceiling on this CPU)\n"
 		"  --size        the range IO goes to (default: the device's capacity)\n"
 		"  --timeout-ms  a message unanswered, or no completion, this long fails the run\n"
 		"                (default 5000)\n");
@@ -68,7 +73,7 @@ static int parse(int argc, char **argv, struct opts *o)
 		{ "qd", 1, 0, 'q' }, { "queues", 1, 0, 'n' }, { "seconds", 1, 0, 't' },
 		{ "size", 1, 0, 'z' }, { "completion", 1, 0, 'c' }, { "prepare", 0, 0, 'P' },
 		{ "label", 1, 0, 'l' }, { "json", 0, 0, 'j' }, { "timeout-ms", 1, 0, 'T' },
-		{ "help", 0, 0, 'h' }, { 0, 0, 0, 0 } };
+		{ "copy-limit", 1, 0, 'C' }, { "help", 0, 0, 'h' }, { 0, 0, 0, 0 } };
 	int c;
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (c) {
@@ -88,11 +93,12 @@ static int parse(int argc, char **argv, struct opts *o)
 		case 'l': o->label = optarg; break;
 		case 'j': o->json = true; break;
 		case 'T': o->timeout_ms = atoi(optarg); break;
+		case 'C': o->copy_limit = strtoull(optarg, NULL, 0); break;
 		case 'h': usage(stdout); exit(0);
 		default: return -1;
 		}
 	}
-	if (!o->socket || !o->bs || o->bs % 512 || o->qd == 0 || o->qd > 256 || o->queues == 0 ||
+	if ((!o->socket && !o->copy_limit) || !o->bs || o->bs % 512 || o->qd == 0 || o->qd > 256 || o->queues == 0 ||
 	    o->queues > MAX_QUEUES || o->seconds <= 0 || o->timeout_ms <= 0)
 		return -1;
 	if (strcmp(o->pattern, "randread") && strcmp(o->pattern, "randwrite") &&
@@ -181,6 +187,21 @@ int main(int argc, char **argv)
 	if (parse(argc, argv, &o) != 0) {
 		usage(stderr);
 		return 64;
+	}
+	if (o.copy_limit) {
+		double rate = copy_limit_rate(o.copy_limit, o.bs, o.seconds);
+		if (rate < 0) {
+			fprintf(stderr, "vhost_blk_bench: no buffer of %llu bytes\n",
+				(unsigned long long)o.copy_limit);
+			return 2;
+		}
+		if (o.json)
+			printf("{\"copy_limit\": %llu, \"bs\": %u, \"copies_s\": %.0f}\n",
+			       (unsigned long long)o.copy_limit, o.bs, rate);
+		else
+			printf("copy limit: %.0f copies/s of %u bytes in %llu bytes\n", rate, o.bs,
+			       (unsigned long long)o.copy_limit);
+		return 0;
 	}
 	struct vuc v = { .sock = -1, .timeout_ms = o.timeout_ms };
 	int rc = vuc_connect(&v, o.socket);
