@@ -262,7 +262,8 @@ Test(bdev_files, wide_scatter_list)
 	char *w = malloc(len), *back = calloc(1, len);
 	harness_pattern(w, len, 17);
 	struct iovec iov[SEGS];
-	/* uneven segments: 100, 924, 100, 924 ... */
+	/* uneven segments: 100, 924, 100, 924 ... (O_DIRECT refuses them: the buffered
+	 * descriptor takes the request again) */
 	size_t off = 0;
 	for (int i = 0; i < SEGS; i++) {
 		iov[i].iov_base = w + off;

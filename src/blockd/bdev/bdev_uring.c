@@ -2,7 +2,12 @@
  * submitting reactor's io_uring. Reads and writes are readv/writev on the caller's iovecs
  * (short transfers resubmit the rest, EAGAIN/EINTR retry), flush is fdatasync, unmap punches
  * a hole and write-zeroes zeroes the range with fallocate, falling back to punching or to
- * writing zeros when the filesystem cannot. A file in memory (tmpfs, ramfs) whose filesystem
+ * writing zeros when the filesystem cannot. Reads and writes go through a second descriptor
+ * opened with O_DIRECT, as SPDK's aio and uring bdevs open their files, when the filesystem
+ * takes it: no copy through the page cache, no writeback, and io_uring completes them
+ * without a worker thread; a request the kernel refuses for its alignment (EINVAL: a guest's
+ * buffer off the device's DMA alignment) is done again through the buffered descriptor,
+ * which the kernel keeps coherent with direct IO. A file in memory (tmpfs, ramfs) whose filesystem
  * has no non-blocking reads and writes is read and written with preadv/pwritev on the reactor
  * instead: io_uring would hand each such request to a kernel worker thread (a wake-up and a
  * context switch per request, on the reactor's own CPU when blockd is pinned), while the
@@ -36,7 +41,8 @@ enum uring_op { UOP_RW, UOP_FSYNC, UOP_PUNCH, UOP_ZERO_RANGE, UOP_ZERO_WRITE };
 
 struct uring_bdev {
 	struct bdev bdev;
-	int fd;
+	int fd;                         /* buffered: flush, fallocate, the fallbacks */
+	int dfd;                        /* O_DIRECT, or -1 */
 	bool readonly, block_size_given;
 	bool inline_rw;                 /* reads and writes by preadv/pwritev on the reactor */
 	_Atomic bool no_zero_range, no_punch_hole, error_logged;
@@ -48,6 +54,7 @@ struct uring_io {
 	struct reactor_uring_req req;
 	uint64_t done;                  /* bytes transferred so far (UOP_RW, UOP_ZERO_WRITE) */
 	enum uring_op op;
+	bool buffered;                  /* UOP_RW on u->fd: O_DIRECT refused this one */
 };
 
 static const unsigned char g_zeros[ZERO_CHUNK];
@@ -88,12 +95,14 @@ static void uring_issue(struct bdev_io *io)
 	uint64_t off = io->offset_blocks * u->bdev.block_size;
 	uint64_t len = io->num_blocks * u->bdev.block_size;
 	switch (uio->op) {
-	case UOP_RW:
+	case UOP_RW: {
+		int fd = u->dfd >= 0 && !uio->buffered ? u->dfd : u->fd;
 		if (io->type == BDEV_IO_READ)
-			io_uring_prep_readv(sqe, u->fd, io->iov, (unsigned)io->iovcnt, off + uio->done);
+			io_uring_prep_readv(sqe, fd, io->iov, (unsigned)io->iovcnt, off + uio->done);
 		else
-			io_uring_prep_writev(sqe, u->fd, io->iov, (unsigned)io->iovcnt, off + uio->done);
+			io_uring_prep_writev(sqe, fd, io->iov, (unsigned)io->iovcnt, off + uio->done);
 		break;
+	}
 	case UOP_FSYNC:
 		io_uring_prep_fsync(sqe, u->fd, IORING_FSYNC_DATASYNC);
 		break;
@@ -200,6 +209,12 @@ static void uring_complete(struct reactor_uring_req *req, int res)
 	}
 	if ((res == -EOPNOTSUPP || res == -ENOTSUP) && uring_fallback(io))
 		return;
+	if (res == -EINVAL && uio->op == UOP_RW && to_uring(io->bdev)->dfd >= 0 &&
+	    !uio->buffered) {
+		uio->buffered = true;      /* not aligned for O_DIRECT: the page cache takes it */
+		uring_issue(io);
+		return;
+	}
 	if (res < 0) {
 		uring_finish(io, res);
 		return;
@@ -221,6 +236,7 @@ static void uring_submit(struct bdev_io *io)
 	struct uring_io *uio = BDEV_IO_CTX(io, struct uring_io);
 	uio->req.complete = uring_complete;
 	uio->done = 0;
+	uio->buffered = false;
 	switch (io->type) {
 	case BDEV_IO_READ:
 	case BDEV_IO_WRITE:
@@ -281,6 +297,8 @@ static void uring_destruct(struct bdev *b)
 	struct uring_bdev *u = to_uring(b);
 	if (u->fd >= 0)
 		close(u->fd);
+	if (u->dfd >= 0)
+		close(u->dfd);
 	free(u);
 }
 
@@ -416,6 +434,8 @@ static int uring_open(struct uring_bdev *u, const char *filename, uint32_t block
 		return -EINVAL;
 	*num_blocks = size / block_size;
 	u->inline_rw = uring_wants_inline(u->fd);
+	if (!u->inline_rw)      /* a filesystem without O_DIRECT refuses the open: buffered */
+		u->dfd = open(filename, (u->readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_DIRECT);
 	return 0;
 }
 
@@ -474,7 +494,7 @@ int bdev_uring_create(const char *name, const char *filename, uint32_t block_siz
 		return -ENOMEM;
 	u->readonly = readonly;
 	u->block_size_given = block_size != 0;
-	u->fd = -1;
+	u->fd = u->dfd = -1;
 	rc = absolute_filename(filename, u->filename, sizeof(u->filename));
 	uint64_t num_blocks = 0;
 	if (rc == 0)
