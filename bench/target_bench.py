@@ -20,7 +20,9 @@ time (client-bound: the target's figure is a lower bound). Raw results go to BEN
 Environment: BENCH_S seconds per run (default 3), BENCH_REPEAT rounds (default 1: each round
 starts every target afresh, in turn, and the table keeps each cell's best round), BENCH_FILTER a regular expression over row
 names like `malloc randread qd32 q1`, BENCH_TARGETS a comma list among blockd-event,
-blockd-poll, qsd, spdk (default: all present), SPDK_TGT the spdk_tgt binary (skipped when
+blockd-poll, qsd, spdk, base-event, base-poll (default: all present), BENCH_BASE_BLOCKD another
+blockd binary (an older build: its two modes are measured too, to show what a change did),
+SPDK_TGT the spdk_tgt binary (skipped when
 unset or missing; SPDK_ARGS extra arguments, e.g. `--no-huge -s 1024`), BENCH_SIZE_MB
 (default 256)."""
 import json
@@ -156,6 +158,13 @@ def targets(root, log):
                                                    "--busy-poll"]),
         "qsd": lambda: Qsd("qsd", root / "qsd", log),
     }
+    base = os.environ.get("BENCH_BASE_BLOCKD")
+    if base and os.access(base, os.X_OK):
+        have["base-event"] = lambda: SpdkLike("base-event", root / "xe", log,
+                                              lambda q: [base, "--reactors", str(q)])
+        have["base-poll"] = lambda: SpdkLike("base-poll", root / "xp", log,
+                                             lambda q: [base, "--reactors", str(q),
+                                                        "--busy-poll"])
     spdk = os.environ.get("SPDK_TGT")
     if spdk and os.access(spdk, os.X_OK):
         extra = os.environ.get("SPDK_ARGS", "").split()
@@ -261,8 +270,10 @@ def cell(r):
 
 
 def table(results, names):
-    peers = [n for n in names if not n.startswith("blockd")]
+    peers = [n for n in names if not n.startswith(("blockd", "base"))]
     ratio_cols = [(b, p) for b in ("blockd-event", "blockd-poll") if b in names for p in peers]
+    ratio_cols += [(f"blockd-{m}", f"base-{m}") for m in ("event", "poll")
+                   if f"blockd-{m}" in names and f"base-{m}" in names]
     head = ["row"] + names + [f"{b.split('-')[1]}/{p}" for b, p in ratio_cols]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row, by in results.items():
