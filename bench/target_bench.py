@@ -41,7 +41,7 @@ sys.path.insert(0, str(REPO / "tests" / "e2e"))
 from berth_rpc import RpcClient  # noqa: E402
 
 BUILD = REPO / os.environ.get("BERTH_BUILD", "build")
-CLIENT = BUILD / "bench" / "vhost_blk_bench"
+CLIENT = Path(os.environ.get("BENCH_CLIENT", BUILD / "bench" / "vhost_blk_bench"))
 BLOCKD = BUILD / "src" / "blockd" / "blockd"
 SECONDS = float(os.environ.get("BENCH_S", "3"))
 FILTER = re.compile(os.environ.get("BENCH_FILTER", ""))
