@@ -210,7 +210,11 @@ int main(int argc, char **argv)
 	uint64_t features = (1ull << VIRTIO_F_VERSION_1) | (1ull << VHOST_USER_F_PROTOCOL_FEATURES);
 	uint64_t protocol = (1ull << VHOST_USER_PROTOCOL_F_REPLY_ACK) |
 			    (1ull << VHOST_USER_PROTOCOL_F_MQ) | (1ull << VHOST_USER_PROTOCOL_F_CONFIG);
-	if ((rc = vuc_negotiate(&v, features, protocol, true, NULL)))
+	/* The device features QEMU's vhost-user-blk device takes when offered. */
+	uint64_t optional = (1ull << VIRTIO_BLK_F_SIZE_MAX) | (1ull << VIRTIO_BLK_F_SEG_MAX) |
+			    (1ull << VIRTIO_BLK_F_BLK_SIZE) | (1ull << VIRTIO_BLK_F_FLUSH) |
+			    (1ull << VIRTIO_BLK_F_MQ);
+	if ((rc = vuc_negotiate(&v, features, optional, protocol, true, NULL)))
 		return fail("feature negotiation", rc);
 	uint64_t size = o.size;
 	if (!size) {

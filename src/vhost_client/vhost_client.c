@@ -197,8 +197,8 @@ static int ok_or(int64_t rc)
 	return rc == 0 ? 0 : rc > 0 ? -EREMOTEIO : (int)rc;
 }
 
-int vuc_negotiate(struct vuc *v, uint64_t features, uint64_t protocol, bool protocol_optional,
-		  uint64_t *offered)
+int vuc_negotiate(struct vuc *v, uint64_t features, uint64_t optional, uint64_t protocol,
+		  bool protocol_optional, uint64_t *offered)
 {
 	uint64_t have = 0, phave = 0;
 	int rc = ok_or(vuc_call(v, VHOST_USER_SET_OWNER, NULL, 0, NULL, 0));
@@ -210,6 +210,7 @@ int vuc_negotiate(struct vuc *v, uint64_t features, uint64_t protocol, bool prot
 		*offered = have;
 	if ((have & features) != features)
 		return -ENOTSUP;
+	features |= optional & have;
 	if ((rc = ok_or(vuc_call(v, VHOST_USER_SET_FEATURES, &features, 8, NULL, 0))) != 0)
 		return rc;
 	if (!(features & (1ull << VHOST_USER_F_PROTOCOL_FEATURES)))

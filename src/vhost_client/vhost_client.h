@@ -56,12 +56,13 @@ int64_t vuc_call(struct vuc *v, uint32_t request, const void *payload, uint32_t 
 /* A request answered with a u64 (GET_FEATURES ...): 0 and *out, or as vuc_call. */
 int vuc_get_u64(struct vuc *v, uint32_t request, uint64_t *out);
 
-/* SET_OWNER, features (all of `features` must be offered: -ENOTSUP otherwise), and with
+/* SET_OWNER, features (all of `features` must be offered: -ENOTSUP otherwise; of
+ * `optional`, those offered), and with
  * VHOST_USER_F_PROTOCOL_FEATURES the protocol features (`protocol` & what is offered when
  * `protocol_optional`, else all of it must be offered). *offered (may be NULL) the device's
  * features. 0 or the first failure. */
-int vuc_negotiate(struct vuc *v, uint64_t features, uint64_t protocol, bool protocol_optional,
-		  uint64_t *offered);
+int vuc_negotiate(struct vuc *v, uint64_t features, uint64_t optional, uint64_t protocol,
+		  bool protocol_optional, uint64_t *offered);
 /* One region: guest-physical 0..size at uva, fd offset 0. */
 int vuc_set_mem_table(struct vuc *v, int memfd, uint64_t size, uint64_t uva);
 

@@ -139,7 +139,7 @@ uint64_t fe_get_u64(struct fe *f, uint32_t request)
 void fe_negotiate(struct fe *f, uint64_t features, uint64_t protocol)
 {
 	uint64_t offered = 0;
-	int rc = vuc_negotiate(&f->vu, features, protocol, false, &offered);
+	int rc = vuc_negotiate(&f->vu, features, 0, protocol, false, &offered);
 	cr_assert_eq(rc, 0, "negotiating features 0x%llx (offered 0x%llx), protocol 0x%llx: %d",
 		     (unsigned long long)features, (unsigned long long)offered,
 		     (unsigned long long)protocol, rc);
