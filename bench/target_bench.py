@@ -296,6 +296,7 @@ def main():
     disk_dir = Path(tempfile.mkdtemp(prefix="berth-tbench-", dir=DISK_DIR))
     files = {"shm": f"/dev/shm/berth-tbench-{os.getpid()}.img", "disk": str(disk_dir / "disk.img")}
     log = open(root / "targets.log", "w")
+    keep_log = True
     try:
         need = {b for _, b, _ in rows()}
         for b in ("shm", "disk"):
@@ -319,6 +320,7 @@ def main():
                if "error" in v]
         for r, t, e in bad:
             print(f"error: {r} {t}: {e}", file=sys.stderr)
+        keep_log = bool(bad)
         return 1 if bad else 0
     finally:
         log.close()
@@ -326,7 +328,10 @@ def main():
             if os.path.exists(files[b]):
                 os.unlink(files[b])
         shutil.rmtree(disk_dir, ignore_errors=True)
-        print(f"targets' log: {root}/targets.log", file=sys.stderr)
+        if keep_log:
+            print(f"targets' log: {root}/targets.log", file=sys.stderr)
+        else:
+            shutil.rmtree(root, ignore_errors=True)
 
 
 if __name__ == "__main__":
