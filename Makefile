@@ -4,7 +4,12 @@
 #   make demo     install what is missing, build, run the demo host under ./run
 #   make scenarios  the whole-system bug-class scenarios and berth doctor's, SCENARIO_ROUNDS
 #                 times (default 1), then a table of rounds, passes and timings
-#   make bench    guest IOPS through blockd vs qemu-storage-daemon (prints figures)
+#   make bench    the targets at their vhost-user-blk sockets: blockd (event mode, --busy-poll),
+#                 qemu-storage-daemon and SPDK_TGT when set, pinned, same backends; a table of IOPS,
+#                 latency percentiles and ratios (BENCH_S seconds per run, BENCH_FILTER rows;
+#                 docs/performance.md)
+#   make bench-guest  guest IOPS through blockd vs qemu-storage-daemon under TCG (the guest is the
+#                 bottleneck: a regression baseline, not the target's ceiling)
 #   make bench-store  1000 VM rows created/listed/updated through the store API, SQLite vs
 #                 PostgreSQL (a private server; prints figures)
 #   make fuzz     every libFuzzer target for FUZZ_S seconds (default 60) each (docs/fuzzing.md)
@@ -22,7 +27,7 @@ ASAN_BUILD := build-asan
 PYTEST := /usr/bin/python3 -m pytest
 
 .PHONY: all setup build guest test unit e2e scenarios check-asan check-clang check-layering \
-	check-fuzz fuzz fuzz-build bench bench-store demo install clean
+	check-fuzz fuzz fuzz-build bench bench-guest bench-store demo install clean
 
 all: build guest
 
@@ -103,8 +108,13 @@ SCENARIO_ROUNDS ?= 1
 scenarios: build guest
 	SCENARIO_ROUNDS=$(SCENARIO_ROUNDS) SCENARIO_PYTEST="$(PYTEST)" scripts/scenarios
 
-# Figures, not pass/fail: the guest's IOPS through blockd and qemu-storage-daemon.
-bench: build guest
+# Figures, not pass/fail. make bench: the targets measured at their sockets (bench/target_bench.py,
+# docs/performance.md); make bench-guest: the TCG guest's IOPS through blockd and
+# qemu-storage-daemon (the guest's CPU is the limit there).
+bench: build
+	bench/target_bench.py
+
+bench-guest: build guest
 	bench/vhost_guest_iops.py
 
 bench-store: build

@@ -5,7 +5,8 @@ vhost-user-blk disk, blockd against qemu-storage-daemon measured in the same run
 Both back-ends serve a null device (no data touched: the data path alone) to the same guest
 (QEMU 7.2 under TCG, one vCPU) running `berth-workload bench` at queue depth 1 and 8. Under
 TCG the guest's own CPU dominates, so this is a baseline for regressions, not the target's
-ceiling. Usage: bench/vhost_guest_iops.py [--ops N] (also `make bench`)."""
+ceiling. Usage: bench/vhost_guest_iops.py [--ops N] (also `make bench-guest`; `make bench` measures
+the targets themselves, bench/target_bench.py)."""
 import argparse
 import os
 import re

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <liburing.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -226,8 +227,13 @@ static void *reactor_thread_main(void *arg)
 {
 	struct reactor *r = arg;
 	tls_current = r;
-	while (!atomic_load(&r->stop))
-		reactor_poll(r, r->busy_poll ? 0 : REACTOR_THREAD_WAIT_MS);
+	while (!atomic_load(&r->stop)) {
+		int work = reactor_poll(r, r->busy_poll ? 0 : REACTOR_THREAD_WAIT_MS);
+		/* Busy-poll, nothing to do: let whatever shares the CPU run (another reactor,
+		 * io_uring's worker threads); returns at once when nothing else is runnable. */
+		if (r->busy_poll && work == 0)
+			sched_yield();
+	}
 	reactor_poll(r, 0);     /* messages sent before the stop still run */
 	tls_current = NULL;
 	return NULL;

@@ -13,8 +13,6 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "bdev_delay.h"
@@ -24,6 +22,7 @@
 #include "rpc_harness.h"
 #include "vhost_blk.h"
 #include "vhost_blk_queue.h"
+#include "vring_client.h"
 
 int64_t fe_now_ms(void)
 {
@@ -32,17 +31,21 @@ int64_t fe_now_ms(void)
 
 int fe_sealed_memfd(const char *name, size_t size)
 {
-	int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
-	cr_assert_geq(fd, 0, "memfd_create: %s", strerror(errno));
-	cr_assert_eq(ftruncate(fd, (off_t)size), 0);
-	cr_assert_eq(fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW), 0);
+	int fd = vuc_sealed_memfd(name, size);
+	cr_assert_geq(fd, 0, "sealed memfd: %s", strerror(-fd));
 	return fd;
+}
+
+/* While the front-end waits for blockd, blockd's control thread must run. */
+static void poll_app(void *arg, int fd, short events, int timeout_ms)
+{
+	reactor_poll(g_blockd.app, 1);
 }
 
 void fe_init(struct fe *f)
 {
 	memset(f, 0, sizeof(*f));
-	f->sock = -1;
+	f->vu = (struct vuc){ .sock = -1, .timeout_ms = FE_TIMEOUT_MS, .wait = poll_app };
 	f->mem_size = FE_MEM_SIZE;
 	f->memfd = fe_sealed_memfd("fe-guest", f->mem_size);
 	f->mem = mmap(NULL, f->mem_size, PROT_READ | PROT_WRITE, MAP_SHARED, f->memfd, 0);
@@ -73,113 +76,34 @@ void fe_destroy(struct fe *f)
 
 void fe_connect(struct fe *f, const char *ctrlr)
 {
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
-	int n = snprintf(addr.sun_path, sizeof(addr.sun_path), "%s/%s", g_blockd.opts.vhost_dir,
-			 ctrlr);
-	cr_assert(n > 0 && (size_t)n < sizeof(addr.sun_path));
-	f->sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	cr_assert_geq(f->sock, 0);
+	char path[PATH_MAX];
+	int n = snprintf(path, sizeof(path), "%s/%s", g_blockd.opts.vhost_dir, ctrlr);
+	cr_assert(n > 0 && (size_t)n < sizeof(path));
 	/* The listen backlog takes the connection; blockd accepts it when the app reactor runs. */
-	cr_assert_eq(connect(f->sock, (struct sockaddr *)&addr, sizeof(addr)), 0,
-		     "connect %s: %s", addr.sun_path, strerror(errno));
-	f->acks = false;
+	int rc = vuc_connect(&f->vu, path);
+	cr_assert_eq(rc, 0, "connect %s: %s", path, strerror(-rc));
 }
 
 void fe_disconnect(struct fe *f)
 {
-	if (f->sock >= 0)
-		close(f->sock);
-	f->sock = -1;
-	f->acks = false;
-}
-
-static bool closed_errno(int e)
-{
-	return e == EPIPE || e == ECONNRESET || e == ENOTCONN;
+	vuc_close(&f->vu);
 }
 
 int fe_send_raw(struct fe *f, uint32_t request, uint32_t flags, uint32_t size,
 		const void *payload, size_t payload_len, const int *fds, unsigned nfds)
 {
-	struct vhost_user_header hdr = { request, VHOST_USER_VERSION | flags, size };
-	struct iovec iov[2] = { { &hdr, sizeof(hdr) }, { (void *)payload, payload_len } };
-	union {
-		char buf[CMSG_SPACE(sizeof(int) * 16)];
-		struct cmsghdr align;
-	} control;
-	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = payload_len ? 2 : 1 };
 	cr_assert_leq(nfds, 16u);
-	if (nfds) {
-		memset(&control, 0, sizeof(control));
-		mh.msg_control = control.buf;
-		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-		struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-		memcpy(CMSG_DATA(cm), fds, sizeof(int) * nfds);
-	}
-	int64_t deadline = fe_now_ms() + FE_TIMEOUT_MS;
-	for (;;) {
-		ssize_t n = sendmsg(f->sock, &mh, MSG_NOSIGNAL);
-		if (n == (ssize_t)(sizeof(hdr) + payload_len))
-			return 0;
-		cr_assert_lt(n, 0, "short sendmsg (%zd)", n);   /* small messages go whole */
-		if (errno != EAGAIN && errno != EINTR)
-			return -errno;
-		if (fe_now_ms() > deadline)
-			return -ETIMEDOUT;
-		reactor_poll(g_blockd.app, 1);
-	}
+	int rc = vuc_send(&f->vu, request, flags, size, payload, payload_len, fds, nfds);
+	cr_assert_neq(rc, -EMSGSIZE, "short sendmsg");   /* small messages go whole */
+	return rc;
 }
 
 int fe_recv(struct fe *f, struct vhost_user_msg *m, int *fd, int timeout_ms)
 {
-	size_t have = 0, want = sizeof(m->hdr);
-	int64_t deadline = fe_now_ms() + timeout_ms;
-	if (fd)
-		*fd = -1;
-	while (have < want) {
-		union {
-			char buf[CMSG_SPACE(sizeof(int) * 4)];
-			struct cmsghdr align;
-		} control;
-		struct iovec iov = { (char *)m + have, want - have };
-		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
-				     .msg_controllen = sizeof(control.buf) };
-		ssize_t n = recvmsg(f->sock, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-		if (n == 0 || (n < 0 && closed_errno(errno)))
-			return 0;
-		if (n < 0) {
-			cr_assert(errno == EAGAIN || errno == EINTR, "recvmsg: %s", strerror(errno));
-			if (fe_now_ms() > deadline)
-				return -ETIMEDOUT;
-			reactor_poll(g_blockd.app, 1);
-			continue;
-		}
-		for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
-			if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
-				continue;
-			unsigned cnt = (unsigned)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-			int got[4];
-			memcpy(got, CMSG_DATA(cm), cnt * sizeof(int));
-			for (unsigned i = 0; i < cnt; i++) {
-				if (fd && *fd < 0)
-					*fd = got[i];
-				else
-					close(got[i]);
-			}
-		}
-		have += (size_t)n;
-		if (have == sizeof(m->hdr)) {
-			cr_assert_leq(m->hdr.size, sizeof(m->payload), "reply of %u bytes",
-				      m->hdr.size);
-			cr_assert_eq(m->hdr.flags & VHOST_USER_VERSION_MASK, VHOST_USER_VERSION);
-			cr_assert(m->hdr.flags & VHOST_USER_REPLY_MASK, "reply flag not set");
-			want += m->hdr.size;
-		}
-	}
-	return 1;
+	int rc = vuc_recv(&f->vu, m, fd, timeout_ms);
+	cr_assert(rc != -EPROTO, "not a reply of this version, or of %u bytes", m->hdr.size);
+	cr_assert(rc >= 0 || rc == -ETIMEDOUT, "recvmsg: %s", strerror(-rc));
+	return rc;
 }
 
 bool fe_wait_closed(struct fe *f, int timeout_ms)
@@ -199,70 +123,46 @@ bool fe_wait_closed(struct fe *f, int timeout_ms)
 int64_t fe_call(struct fe *f, uint32_t request, const void *payload, uint32_t size,
 		const int *fds, unsigned nfds)
 {
-	int rc = fe_send_raw(f, request, f->acks ? VHOST_USER_NEED_REPLY : 0, size, payload,
-			     size, fds, nfds);
-	if (rc < 0)
-		return closed_errno(-rc) ? FE_CLOSED : rc;
-	if (!f->acks)
-		return 0;
-	struct vhost_user_msg m;
-	rc = fe_recv(f, &m, NULL, FE_TIMEOUT_MS);
-	if (rc <= 0)
-		return rc == 0 ? FE_CLOSED : rc;
-	cr_assert_eq(m.hdr.request, request, "ack for request %u, sent %u", m.hdr.request,
-		     request);
-	cr_assert_eq(m.hdr.size, 8u, "ack of %u bytes", m.hdr.size);
-	return (int64_t)m.payload.u64;
+	int64_t rc = vuc_call(&f->vu, request, payload, size, fds, nfds);
+	cr_assert_neq(rc, -EPROTO, "ack for request %u of the wrong shape", request);
+	return rc;
 }
 
 uint64_t fe_get_u64(struct fe *f, uint32_t request)
 {
-	cr_assert_eq(fe_send_raw(f, request, 0, 0, NULL, 0, NULL, 0), 0);
-	struct vhost_user_msg m;
-	cr_assert_eq(fe_recv(f, &m, NULL, FE_TIMEOUT_MS), 1, "no reply to request %u", request);
-	cr_assert_eq(m.hdr.request, request);
-	cr_assert_eq(m.hdr.size, 8u);
-	return m.payload.u64;
+	uint64_t v = 0;
+	int rc = vuc_get_u64(&f->vu, request, &v);
+	cr_assert_eq(rc, 0, "no reply to request %u (%d)", request, rc);
+	return v;
 }
 
 void fe_negotiate(struct fe *f, uint64_t features, uint64_t protocol)
 {
-	cr_assert_eq(fe_call(f, VHOST_USER_SET_OWNER, NULL, 0, NULL, 0), 0);
-	uint64_t offered = fe_get_u64(f, VHOST_USER_GET_FEATURES);
-	cr_assert_eq(offered & features, features, "features 0x%llx not offered (0x%llx)",
-		     (unsigned long long)features, (unsigned long long)offered);
-	cr_assert_eq(fe_call(f, VHOST_USER_SET_FEATURES, &features, 8, NULL, 0), 0);
-	if (!(features & (1ull << VHOST_USER_F_PROTOCOL_FEATURES)))
-		return;
-	uint64_t pofferred = fe_get_u64(f, VHOST_USER_GET_PROTOCOL_FEATURES);
-	cr_assert_eq(pofferred & protocol, protocol);
-	f->acks = protocol & (1ull << VHOST_USER_PROTOCOL_F_REPLY_ACK);
-	cr_assert_eq(fe_call(f, VHOST_USER_SET_PROTOCOL_FEATURES, &protocol, 8, NULL, 0), 0);
+	uint64_t offered = 0;
+	int rc = vuc_negotiate(&f->vu, features, 0, protocol, false, &offered);
+	cr_assert_eq(rc, 0, "negotiating features 0x%llx (offered 0x%llx), protocol 0x%llx: %d",
+		     (unsigned long long)features, (unsigned long long)offered,
+		     (unsigned long long)protocol, rc);
 }
 
 void fe_set_mem_table(struct fe *f)
 {
-	struct vhost_user_memory mt = { .nregions = 1 };
-	mt.regions[0] = (struct vhost_user_mem_region){ 0, f->mem_size, fe_uva(f, 0), 0 };
-	cr_assert_eq(fe_call(f, VHOST_USER_SET_MEM_TABLE, &mt, 8 + sizeof(mt.regions[0]),
-			     &f->memfd, 1), 0, "SET_MEM_TABLE refused");
+	cr_assert_eq(vuc_set_mem_table(&f->vu, f->memfd, f->mem_size, fe_uva(f, 0)), 0,
+		     "SET_MEM_TABLE refused");
 }
 
 void fe_setup_vring(struct fe *f, uint16_t qsize, uint16_t base)
 {
 	f->qsize = qsize;
-	struct vhost_user_vring_state st = { 0, qsize };
-	cr_assert_eq(fe_call(f, VHOST_USER_SET_VRING_NUM, &st, sizeof(st), NULL, 0), 0);
-	st.num = base;
-	cr_assert_eq(fe_call(f, VHOST_USER_SET_VRING_BASE, &st, sizeof(st), NULL, 0), 0);
-	struct vhost_user_vring_addr a = { .index = 0, .desc_user_addr = fe_uva(f, FE_DESC_GPA),
-					   .used_user_addr = fe_uva(f, FE_USED_GPA),
-					   .avail_user_addr = fe_uva(f, FE_AVAIL_GPA) };
-	cr_assert_eq(fe_call(f, VHOST_USER_SET_VRING_ADDR, &a, sizeof(a), NULL, 0), 0);
-	uint64_t idx = 0;
-	cr_assert_eq(fe_call(f, VHOST_USER_SET_VRING_CALL, &idx, 8, &f->call_fd, 1), 0);
-	cr_assert_eq(fe_call(f, VHOST_USER_SET_VRING_KICK, &idx, 8, &f->kick_fd, 1), 0,
-		     "the queue did not start");
+	struct vuc_vring_setup st = { .index = 0, .num = qsize, .base = base,
+				      .desc_uva = fe_uva(f, FE_DESC_GPA),
+				      .avail_uva = fe_uva(f, FE_AVAIL_GPA),
+				      .used_uva = fe_uva(f, FE_USED_GPA),
+				      .call_fd = f->call_fd, .kick_fd = f->kick_fd };
+	uint32_t failed = 0;
+	int rc = vuc_setup_vring(&f->vu, &st, &failed);
+	cr_assert_eq(rc, 0, "vring setup: request %u refused (%d); the queue did not start",
+		     failed, rc);
 }
 
 void fe_start(struct fe *f, const char *ctrlr, uint64_t features, uint64_t protocol)
@@ -312,15 +212,15 @@ void fe_set_desc(struct fe *f, uint16_t idx, uint64_t addr, uint32_t len, uint16
 void fe_post(struct fe *f, uint16_t head)
 {
 	uint16_t idx = f->avail->idx;
-	f->avail->ring[idx % f->qsize] = head;
-	__atomic_store_n(&f->avail->idx, (uint16_t)(idx + 1), __ATOMIC_RELEASE);
+	vuc_avail_put(f->avail, f->qsize, idx, head);
+	vuc_avail_publish(f->avail, (uint16_t)(idx + 1));
 	cr_assert_eq(eventfd_write(f->kick_fd, 1), 0);
 }
 
 int fe_wait_used(struct fe *f, struct vring_used_elem *e, int timeout_ms)
 {
 	int64_t deadline = fe_now_ms() + timeout_ms;
-	while (__atomic_load_n(&f->used->idx, __ATOMIC_ACQUIRE) == f->last_used) {
+	while (vuc_used_idx(f->used) == f->last_used) {
 		if (fe_now_ms() > deadline)
 			return -ETIMEDOUT;
 		reactor_poll(g_blockd.app, 1);

@@ -1,8 +1,9 @@
 /* vhost_fake_frontend.h — blockd's vhost unit-test harness. An in-process fake vhost-user
- * front-end (what QEMU does for a vhost-user-blk device): connects to a controller socket,
- * sends vhost-user messages (with descriptors) and reads the replies while driving the
- * control reactor g_blockd.app, owns a memfd of guest memory with one split virtqueue in it,
- * and builds virtio-blk requests in the rings. And the blockd side: g_blockd with a vhost
+ * front-end (what QEMU does for a vhost-user-blk device), on the shared front-end library
+ * (src/vhost_client): connects to a controller socket, sends vhost-user messages (with
+ * descriptors) and reads the replies while driving the control reactor g_blockd.app, owns a
+ * memfd of guest memory with one split virtqueue in it, and builds virtio-blk requests in
+ * the rings; every protocol failure is an assertion here. And the blockd side: g_blockd with a vhost
  * dir, bdevs and controllers, direct bdev IO, session introspection. Every wait has a
  * deadline. */
 #ifndef TESTS_VHOST_FAKE_FRONTEND_H
@@ -17,6 +18,7 @@
 #include "blockd.h"
 #include "reactor.h"
 #include "rpc_harness.h"
+#include "vhost_client.h"
 #include "vhost_user_proto.h"
 #include "virtio_spec.h"
 
@@ -30,7 +32,7 @@
 #define FE_QSIZE 128
 
 /* fe_call's answers besides the REPLY_ACK value (0 ok, non-zero refused). */
-#define FE_CLOSED (-1)
+#define FE_CLOSED VUC_CLOSED
 
 #define FE_FEATURES ((1ull << VIRTIO_F_VERSION_1) | (1ull << VHOST_USER_F_PROTOCOL_FEATURES))
 #define FE_PROTOCOL (1ull << VHOST_USER_PROTOCOL_F_REPLY_ACK)
@@ -47,8 +49,7 @@ int64_t fe_now_ms(void);
 	})
 
 struct fe {
-	int sock;
-	bool acks;                   /* REPLY_ACK negotiated: fe_call waits for the ack */
+	struct vuc vu;               /* the connection (socket, REPLY_ACK negotiated) */
 	int memfd;                   /* guest memory, outlives a connection */
 	uint8_t *mem;
 	size_t mem_size;

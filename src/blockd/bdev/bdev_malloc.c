@@ -1,7 +1,10 @@
 /* bdev_malloc.c — the RAM disk: blocks live in an anonymous private mapping (reserved
- * lazily, so a large disk costs only what is written). IO is a memcpy on the submitting
- * reactor; completion is deferred by the bdev layer like any other. */
+ * lazily, so a large disk costs only what is written), 2 MiB aligned and advised for
+ * transparent huge pages: a first write faults once per 2 MiB instead of once per 4 KiB, and
+ * random IO over the disk misses the TLB far less (make bench, docs/performance.md). IO is a
+ * memcpy on the submitting reactor; completion is deferred by the bdev layer like any other. */
 #include <errno.h>
+#include <stdint.h>
 #include <string.h>
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -14,6 +17,7 @@
 
 #define MALLOC_MAX_BYTES (64ull << 30)
 #define MALLOC_MADVISE_MIN (1u << 20)   /* zero ranges this large by dropping pages */
+#define MALLOC_HUGE (2ull << 20)        /* the transparent huge page size of x86-64 */
 
 struct malloc_bdev {
 	struct bdev bdev;
@@ -43,6 +47,27 @@ static void malloc_zero(struct malloc_bdev *m, size_t off, size_t len)
 		}
 	}
 	memset(m->data + off, 0, len);
+}
+
+/* len bytes, lazily reserved, at a 2 MiB boundary and advised for huge pages (where the
+ * kernel has none, the advice fails and the mapping stays one of small pages). */
+static unsigned char *map_huge_aligned(size_t len)
+{
+	size_t extra = len >= MALLOC_HUGE ? MALLOC_HUGE : 0;
+	unsigned char *area = mmap(NULL, len + extra, PROT_READ | PROT_WRITE,
+				   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (area == MAP_FAILED)
+		return NULL;
+	if (!extra)
+		return area;
+	unsigned char *at = (unsigned char *)(((uintptr_t)area + MALLOC_HUGE - 1) &
+					      ~(uintptr_t)(MALLOC_HUGE - 1));
+	if (at > area)
+		munmap(area, (size_t)(at - area));
+	if (area + extra > at)
+		munmap(at + len, (size_t)(area + extra - at));
+	(void)madvise(at, len, MADV_HUGEPAGE);
+	return at;
 }
 
 static void malloc_submit(struct bdev_io *io)
@@ -146,10 +171,8 @@ int bdev_malloc_create(const char *name, uint64_t num_blocks, uint32_t block_siz
 		return rc;
 	}
 	m->len = (size_t)num_blocks * block_size;
-	m->data = mmap(NULL, m->len, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (m->data == MAP_FAILED) {
-		m->data = NULL;
+	m->data = map_huge_aligned(m->len);
+	if (!m->data) {
 		free(m);
 		return -ENOMEM;
 	}

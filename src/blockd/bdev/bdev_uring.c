@@ -2,7 +2,17 @@
  * submitting reactor's io_uring. Reads and writes are readv/writev on the caller's iovecs
  * (short transfers resubmit the rest, EAGAIN/EINTR retry), flush is fdatasync, unmap punches
  * a hole and write-zeroes zeroes the range with fallocate, falling back to punching or to
- * writing zeros when the filesystem cannot. "aio" is the same module under SPDK's other name. */
+ * writing zeros when the filesystem cannot. Reads and writes go through a second descriptor
+ * opened with O_DIRECT, as SPDK's aio and uring bdevs open their files, when the filesystem
+ * takes it: no copy through the page cache, no writeback, and io_uring completes them
+ * without a worker thread; a request the kernel refuses for its alignment (EINVAL: a guest's
+ * buffer off the device's DMA alignment) is done again through the buffered descriptor,
+ * which the kernel keeps coherent with direct IO. A file in memory (tmpfs, ramfs) whose filesystem
+ * has no non-blocking reads and writes is read and written with preadv/pwritev on the reactor
+ * instead: io_uring would hand each such request to a kernel worker thread (a wake-up and a
+ * context switch per request, on the reactor's own CPU when blockd is pinned), while the
+ * copy is all the work there is and cannot wait on a device (measured with make bench,
+ * docs/performance.md). "aio" is the same module under SPDK's other name. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -14,6 +24,8 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "bdev_module.h"
@@ -29,8 +41,10 @@ enum uring_op { UOP_RW, UOP_FSYNC, UOP_PUNCH, UOP_ZERO_RANGE, UOP_ZERO_WRITE };
 
 struct uring_bdev {
 	struct bdev bdev;
-	int fd;
+	int fd;                         /* buffered: flush, fallocate, the fallbacks */
+	int dfd;                        /* O_DIRECT, or -1 */
 	bool readonly, block_size_given;
+	bool inline_rw;                 /* reads and writes by preadv/pwritev on the reactor */
 	_Atomic bool no_zero_range, no_punch_hole, error_logged;
 	char filename[PATH_MAX];
 };
@@ -40,6 +54,7 @@ struct uring_io {
 	struct reactor_uring_req req;
 	uint64_t done;                  /* bytes transferred so far (UOP_RW, UOP_ZERO_WRITE) */
 	enum uring_op op;
+	bool buffered;                  /* UOP_RW on u->fd: O_DIRECT refused this one */
 };
 
 static const unsigned char g_zeros[ZERO_CHUNK];
@@ -80,12 +95,14 @@ static void uring_issue(struct bdev_io *io)
 	uint64_t off = io->offset_blocks * u->bdev.block_size;
 	uint64_t len = io->num_blocks * u->bdev.block_size;
 	switch (uio->op) {
-	case UOP_RW:
+	case UOP_RW: {
+		int fd = u->dfd >= 0 && !uio->buffered ? u->dfd : u->fd;
 		if (io->type == BDEV_IO_READ)
-			io_uring_prep_readv(sqe, u->fd, io->iov, (unsigned)io->iovcnt, off + uio->done);
+			io_uring_prep_readv(sqe, fd, io->iov, (unsigned)io->iovcnt, off + uio->done);
 		else
-			io_uring_prep_writev(sqe, u->fd, io->iov, (unsigned)io->iovcnt, off + uio->done);
+			io_uring_prep_writev(sqe, fd, io->iov, (unsigned)io->iovcnt, off + uio->done);
 		break;
+	}
 	case UOP_FSYNC:
 		io_uring_prep_fsync(sqe, u->fd, IORING_FSYNC_DATASYNC);
 		break;
@@ -113,28 +130,54 @@ static void uring_issue(struct bdev_io *io)
 	io_uring_sqe_set_data(sqe, &uio->req);
 }
 
-/* A short read or write: keep the rest of the iovecs and go on. */
-static void uring_rw_progress(struct bdev_io *io, uint64_t res)
+/* res bytes of the io's current step are done: 1 all of it, 0 the rest is set up in io->iov
+ * (a short read or write keeps the rest of the iovecs), or -EIO. */
+static int uring_rw_advance(struct bdev_io *io, uint64_t res)
 {
 	struct uring_io *uio = BDEV_IO_CTX(io, struct uring_io);
 	uint64_t total = io->num_blocks * io->bdev->block_size;
 	uio->done += res;
-	if (uio->done >= total) {
-		uring_finish(io, 0);
-		return;
-	}
+	if (uio->done >= total)
+		return 1;
 	if (uio->op == UOP_RW) {
 		/* in place is safe: each source entry makes at most one entry, at or before it */
 		int n = iov_slice(io->iov, io->iovcnt, (size_t)res, (size_t)(total - uio->done),
 				  io->iov_buf, BDEV_IO_MAX_IOV);
-		if (n <= 0) {
-			uring_finish(io, -EIO);
-			return;
-		}
+		if (n <= 0)
+			return -EIO;
 		io->iov = io->iov_buf;
 		io->iovcnt = n;
 	}
-	uring_issue(io);
+	return 0;
+}
+
+static void uring_rw_progress(struct bdev_io *io, uint64_t res)
+{
+	int rc = uring_rw_advance(io, res);
+	if (rc != 0)
+		uring_finish(io, rc > 0 ? 0 : rc);
+	else
+		uring_issue(io);
+}
+
+/* A read or write of a file in memory, done here and now (see the header). */
+static void uring_rw_inline(struct bdev_io *io)
+{
+	struct uring_bdev *u = to_uring(io->bdev);
+	struct uring_io *uio = BDEV_IO_CTX(io, struct uring_io);
+	off_t off = (off_t)(io->offset_blocks * u->bdev.block_size);
+	for (;;) {
+		ssize_t n = io->type == BDEV_IO_READ
+			? preadv(u->fd, io->iov, io->iovcnt, off + (off_t)uio->done)
+			: pwritev(u->fd, io->iov, io->iovcnt, off + (off_t)uio->done);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		int rc = n < 0 ? -errno : n == 0 ? -EIO : uring_rw_advance(io, (uint64_t)n);
+		if (rc != 0) {
+			uring_finish(io, rc > 0 ? 0 : rc);
+			return;
+		}
+	}
 }
 
 /* The filesystem cannot do this fallocate mode: remember it and take the next way. */
@@ -166,6 +209,12 @@ static void uring_complete(struct reactor_uring_req *req, int res)
 	}
 	if ((res == -EOPNOTSUPP || res == -ENOTSUP) && uring_fallback(io))
 		return;
+	if (res == -EINVAL && uio->op == UOP_RW && to_uring(io->bdev)->dfd >= 0 &&
+	    !uio->buffered) {
+		uio->buffered = true;      /* not aligned for O_DIRECT: the page cache takes it */
+		uring_issue(io);
+		return;
+	}
 	if (res < 0) {
 		uring_finish(io, res);
 		return;
@@ -187,10 +236,15 @@ static void uring_submit(struct bdev_io *io)
 	struct uring_io *uio = BDEV_IO_CTX(io, struct uring_io);
 	uio->req.complete = uring_complete;
 	uio->done = 0;
+	uio->buffered = false;
 	switch (io->type) {
 	case BDEV_IO_READ:
 	case BDEV_IO_WRITE:
 		uio->op = UOP_RW;
+		if (u->inline_rw) {
+			uring_rw_inline(io);
+			return;
+		}
 		break;
 	case BDEV_IO_FLUSH:
 		uio->op = UOP_FSYNC;
@@ -243,6 +297,8 @@ static void uring_destruct(struct bdev *b)
 	struct uring_bdev *u = to_uring(b);
 	if (u->fd >= 0)
 		close(u->fd);
+	if (u->dfd >= 0)
+		close(u->dfd);
 	free(u);
 }
 
@@ -348,6 +404,22 @@ static int uring_file_size(int fd, uint64_t *size)
 	return -EINVAL;
 }
 
+/* A regular file in memory whose filesystem refuses RWF_NOWAIT: io_uring would punt every
+ * read and write of it to a worker thread. */
+static bool uring_wants_inline(int fd)
+{
+	struct statfs sf;
+	struct stat st;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || fstatfs(fd, &sf) < 0)
+		return false;
+	if ((unsigned long)sf.f_type != 0x01021994ul &&      /* TMPFS_MAGIC */
+	    (unsigned long)sf.f_type != 0x858458f6ul)        /* RAMFS_MAGIC */
+		return false;
+	char byte;
+	struct iovec iov = { &byte, 1 };
+	return preadv2(fd, &iov, 1, 0, RWF_NOWAIT) < 0 && (errno == EOPNOTSUPP || errno == ENOTSUP);
+}
+
 static int uring_open(struct uring_bdev *u, const char *filename, uint32_t block_size,
 		      uint64_t *num_blocks)
 {
@@ -361,6 +433,9 @@ static int uring_open(struct uring_bdev *u, const char *filename, uint32_t block
 	if (size < block_size)
 		return -EINVAL;
 	*num_blocks = size / block_size;
+	u->inline_rw = uring_wants_inline(u->fd);
+	if (!u->inline_rw)      /* a filesystem without O_DIRECT refuses the open: buffered */
+		u->dfd = open(filename, (u->readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_DIRECT);
 	return 0;
 }
 
@@ -419,7 +494,7 @@ int bdev_uring_create(const char *name, const char *filename, uint32_t block_siz
 		return -ENOMEM;
 	u->readonly = readonly;
 	u->block_size_given = block_size != 0;
-	u->fd = -1;
+	u->fd = u->dfd = -1;
 	rc = absolute_filename(filename, u->filename, sizeof(u->filename));
 	uint64_t num_blocks = 0;
 	if (rc == 0)
@@ -437,6 +512,9 @@ int bdev_uring_create(const char *name, const char *filename, uint32_t block_siz
 		uring_destruct(&u->bdev);
 		return rc;
 	}
+	if (u->inline_rw)
+		log_info("blockd", "msg=\"file in memory without non-blocking IO: reads and writes "
+			 "on the reactor\" bdev=%s file=%s", bname, u->filename);
 	if (out)
 		*out = &u->bdev;
 	return 0;
