@@ -211,10 +211,11 @@ def test_terminated_stays_terminated_and_console_tail(host):
     assert shown["desired"] == "TERMINATED" and shown["generation"] == 0, shown
 
 
-def writers(h, n):
+def writers(h, n, disk_mb=32):
+    """n writer guests, each writing until its disk is full (disk_mb / 4 KiB blocks)."""
     names = [f"w{i}" for i in range(n)]
     for name in names:
-        h.run("vm", "create", name, "--workload", "writer", "--disk-size", 32,
+        h.run("vm", "create", name, "--workload", "writer", "--disk-size", disk_mb,
               "--memory", 128)
     ids = {}
     for name in names:

@@ -23,7 +23,8 @@ def test_supervisor_restarts_a_wedged_blockd(tmp_path, guest):
                     "[blockd]\nfault_injection = on\n")
     h.run("up")
     try:
-        ids = writers(h, 1)
+        # A disk the writer cannot fill during the test (32 MiB took it ~30 s).
+        ids = writers(h, 1, disk_mb=512)
         vm = ids["w0"]
         qemu = h.vm_state(vm)["pid"]
         # Healthy: two whole intervals go by without a restart.
