@@ -228,6 +228,30 @@ static void read_vm(const PGresult *r, int row, struct store_vm *v)
 	col_text(m->error, sizeof(m->error), r, row, 28);
 }
 
+/* A list query's rows into *out (calloc'd, elem bytes each) by read(row); r is cleared. */
+static int rows_of(struct store *s, PGresult *r, size_t elem,
+		   void (*read)(const PGresult *r, int row, void *item), void **out, size_t *n)
+{
+	size_t rows = (size_t)PQntuples(r);
+	char *items = rows ? calloc(rows, elem) : NULL;
+	if (rows && !items) {
+		PQclear(r);
+		return store_fail(s, -ENOMEM, "out of memory");
+	}
+	for (size_t i = 0; i < rows; i++)
+		read(r, (int)i, items + i * elem);
+	PQclear(r);
+	*out = items;
+	*n = rows;
+	return 0;
+}
+
+static void read_vm_item(const PGresult *r, int row, void *item)
+{
+	read_vm(r, row, item);
+}
+
+
 static int insert_id(struct store *s, const char *sql, struct params *p, int64_t *id)
 {
 	PGresult *r;
@@ -344,16 +368,7 @@ static int pg_vm_list(struct store *s, const char *host, bool include_terminated
 		      "($2::boolean OR state != 'TERMINATED') ORDER BY id", &p, &r);
 	if (rc)
 		return rc;
-	size_t rows = (size_t)PQntuples(r);
-	if (rows && !(*out = calloc(rows, sizeof(**out)))) {
-		PQclear(r);
-		return store_fail(s, -ENOMEM, "out of memory");
-	}
-	for (size_t i = 0; i < rows; i++)
-		read_vm(r, (int)i, &(*out)[i]);
-	*n = rows;
-	PQclear(r);
-	return 0;
+	return rows_of(s, r, sizeof(**out), read_vm_item, (void **)out, n);
 }
 
 /* A terminated VM (desired or reached) stays terminated: the guard is in the UPDATE. */
@@ -432,6 +447,11 @@ static void read_volume(const PGresult *r, int row, struct store_volume *v)
 	col_text(v->mig_export_path, sizeof(v->mig_export_path), r, row, 12);
 }
 
+static void read_volume_item(const PGresult *r, int row, void *item)
+{
+	read_volume(r, row, item);
+}
+
 static int pg_volume_get(struct store *s, int64_t id, struct store_volume *out)
 {
 	struct params p = { .n = 0 };
@@ -461,16 +481,7 @@ static int pg_volume_list(struct store *s, const char *host, bool include_delete
 		      "host = $1) AND ($2::boolean OR state != 'DELETED') ORDER BY id", &p, &r);
 	if (rc)
 		return rc;
-	size_t rows = (size_t)PQntuples(r);
-	if (rows && !(*out = calloc(rows, sizeof(**out)))) {
-		PQclear(r);
-		return store_fail(s, -ENOMEM, "out of memory");
-	}
-	for (size_t i = 0; i < rows; i++)
-		read_volume(r, (int)i, &(*out)[i]);
-	*n = rows;
-	PQclear(r);
-	return 0;
+	return rows_of(s, r, sizeof(**out), read_volume_item, (void **)out, n);
 }
 
 static int pg_volume_report(struct store *s, int64_t id, const char *state,
@@ -564,6 +575,22 @@ static int pg_host_register(struct store *s, const struct store_host *h)
 		    "memory_backend = EXCLUDED.memory_backend", &p, NULL);
 }
 
+static void read_host(const PGresult *r, int row, void *item)
+{
+	struct store_host *h = item;
+	col_text(h->name, sizeof(h->name), r, row, 0);
+	h->vcpus = (unsigned)col_int(r, row, 1);
+	h->memory_mb = (uint64_t)col_int(r, row, 2);
+	h->registered_ms = col_int(r, row, 3);
+	h->seen_ms = col_int(r, row, 4);
+	h->vms = (unsigned)col_int(r, row, 5);
+	h->used_vcpus = (unsigned)col_int(r, row, 6);
+	h->used_memory_mb = (uint64_t)col_int(r, row, 7);
+	h->max_memory_mb = (unsigned)col_int(r, row, 8);
+	h->max_vcpus = (unsigned)col_int(r, row, 9);
+	col_text(h->memory_backend, sizeof(h->memory_backend), r, row, 10);
+}
+
 static int pg_host_list(struct store *s, const char *name, struct store_host **out, size_t *n)
 {
 	struct params p = { .n = 0 };
@@ -574,29 +601,7 @@ static int pg_host_list(struct store *s, const char *name, struct store_host **o
 	int rc = q(s, HOST_LIST_SQL("$1::text"), &p, &r);
 	if (rc)
 		return rc;
-	size_t rows = (size_t)PQntuples(r);
-	if (rows && !(*out = calloc(rows, sizeof(**out)))) {
-		PQclear(r);
-		return store_fail(s, -ENOMEM, "out of memory");
-	}
-	for (size_t i = 0; i < rows; i++) {
-		struct store_host *h = &(*out)[i];
-		int row = (int)i;
-		col_text(h->name, sizeof(h->name), r, row, 0);
-		h->vcpus = (unsigned)col_int(r, row, 1);
-		h->memory_mb = (uint64_t)col_int(r, row, 2);
-		h->registered_ms = col_int(r, row, 3);
-		h->seen_ms = col_int(r, row, 4);
-		h->vms = (unsigned)col_int(r, row, 5);
-		h->used_vcpus = (unsigned)col_int(r, row, 6);
-		h->used_memory_mb = (uint64_t)col_int(r, row, 7);
-		h->max_memory_mb = (unsigned)col_int(r, row, 8);
-		h->max_vcpus = (unsigned)col_int(r, row, 9);
-		col_text(h->memory_backend, sizeof(h->memory_backend), r, row, 10);
-	}
-	*n = rows;
-	PQclear(r);
-	return 0;
+	return rows_of(s, r, sizeof(**out), read_host, (void **)out, n);
 }
 
 /* ---------------------------------------------------------------- live migrations */
