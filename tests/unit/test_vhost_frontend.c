@@ -4,7 +4,7 @@
  * DISCARD, EVENT_IDX notification), QEMU's stop/resume and memory remap, call eventfd
  * replacement while running, disconnect = quiesce with IO held by a delay bdev, forced
  * delete, and the inflight region (resubmission after a reconnect, repair of a half-published
- * completion). Hostile front-ends: test_vhost_hostile.c. */
+ * completion, the signal for a completion the crash left unsignalled). Hostile front-ends: test_vhost_hostile.c. */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <limits.h>
@@ -513,5 +513,44 @@ Test(vhost, inflight_half_published)
 	vh_write_pattern(&f, 64 * 512, 22, "next request");
 	vh_expect_read(&f, 64 * 512, 22, "next request");
 	cr_assert_eq(f.used->idx, 3);
+	inflight_done(&f, &in);
+}
+
+/* The back-end died after publishing a completion (used entry out, inflight mark cleared) but
+ * before signalling the call eventfd: a guest with nothing else in flight (a writer doing
+ * write+fsync, one request at a time) waits for that interrupt forever, so the restarted
+ * back-end must signal once when the queue starts. QEMU's order on a reconnect: the queue is
+ * started (kick) with its masked notifier as the call fd, and the guest's notifier comes in a
+ * SET_VRING_CALL after that; it is the one the guest hears. */
+Test(vhost, reconnect_signals_a_completion_the_crash_left_unsignalled)
+{
+	struct fe f;
+	struct inflight in;
+	uint16_t head = inflight_orphaned_write(&f, &in);
+	/* What the dead back-end got done: status, used entry, region updated; no signal. */
+	*(uint8_t *)fe_ptr(&f, f.status_gpa) = VIRTIO_BLK_S_OK;
+	f.used->ring[0] = (struct vring_used_elem){ head, 1 };
+	__atomic_store_n(&f.used->idx, 1, __ATOMIC_RELEASE);
+	in.q->last_batch_head = head;
+	in.q->desc[head].inflight = 0;
+	in.q->used_idx = 1;
+	int guest_notifier = f.call_fd;
+	eventfd_t v;
+	(void)eventfd_read(guest_notifier, &v);          /* nothing pending from before */
+	f.call_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);   /* the masked notifier */
+	cr_assert_geq(f.call_fd, 0);
+	inflight_connect(&f, &in);
+	/* A front-end that gave its call fd before the kick is signalled at the start... */
+	cr_assert(FE_WAIT_UNTIL(eventfd_read(f.call_fd, &v) == 0, 1000),
+		  "the queue did not signal when it started");
+	/* ...and QEMU's guest notifier, which comes after the start, once more. */
+	uint64_t idx = 0;
+	cr_assert_eq(fe_call(&f, VHOST_USER_SET_VRING_CALL, &idx, 8, &guest_notifier, 1), 0);
+	cr_assert(FE_WAIT_UNTIL(eventfd_read(guest_notifier, &v) == 0, 1000),
+		  "the guest was never told of the completion published before the crash");
+	cr_assert_eq(vh_session_int("ctl", "resubmitted_task_cnt"), 0);
+	cr_assert_eq(f.used->idx, 1, "the completed request was served again");
+	close(f.call_fd);
+	f.call_fd = guest_notifier;
 	inflight_done(&f, &in);
 }

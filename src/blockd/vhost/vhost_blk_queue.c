@@ -422,9 +422,21 @@ static void on_kick(void *arg, uint32_t events)
 
 /* ---------------------------------------------------------------- start and stop */
 
+/* A back-end that died between publishing a completion and signalling it leaves a guest
+ * waiting for an interrupt that never comes (nothing else in flight: no later completion
+ * signals it either). So a queue signals once when it starts, and once more on every new call
+ * eventfd: QEMU hands over the guest's notifier only after the start (until then the call fd is
+ * its masked notifier). A spurious interrupt costs the guest one look at the used ring. */
+static void queue_signal_once(struct blk_queue *q)
+{
+	vq_notify_next(&q->vq);
+	q->notify_pending = true;         /* flushed by the poller in this iteration */
+}
+
 static void queue_attach(void *arg)
 {
 	struct blk_queue *q = arg;
+	queue_signal_once(q);
 	if (q->kick_fd >= 0)
 		q->kick_watch = reactor_fd_add(q->reactor, q->kick_fd, EPOLLIN, on_kick, q);
 	q->poller = reactor_poller_register(q->reactor, q->name, queue_poll, q, 0);
@@ -705,6 +717,7 @@ static void set_call_fd_msg(void *arg)
 	if (m->q->call_fd >= 0)
 		close(m->q->call_fd);
 	m->q->call_fd = m->fd;
+	queue_signal_once(m->q);
 	free(m);
 }
 

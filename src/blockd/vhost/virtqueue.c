@@ -278,6 +278,11 @@ void vq_push(struct virtqueue *vq, uint16_t head, uint32_t len)
 		vq->inuse--;
 }
 
+void vq_notify_next(struct virtqueue *vq)
+{
+	vq->signalled_used_valid = false;
+}
+
 bool vq_should_notify(struct virtqueue *vq)
 {
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);

@@ -82,6 +82,9 @@ void vq_push(struct virtqueue *vq, uint16_t head, uint32_t len);
 
 /* Should the guest be interrupted for the completions published since the last call? */
 bool vq_should_notify(struct virtqueue *vq);
+/* The next vq_should_notify says yes (unless the driver turned interrupts off without
+ * EVENT_IDX): for a guest that may have missed a signal. vq_start implies it. */
+void vq_notify_next(struct virtqueue *vq);
 
 /* True when the avail ring holds entries not taken yet (or resubmissions are pending). */
 bool vq_has_work(const struct virtqueue *vq);
