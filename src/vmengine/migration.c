@@ -528,24 +528,28 @@ static void dest_listen(const struct mig_host *h)
 	}
 }
 
-/* The source's QEMU is gone and ours holds the whole VM: it runs. */
+/* The source's QEMU is gone and ours holds the whole VM: it runs. The guest is paused on
+ * both sides until then, so this is the end of the switchover: a QEMU that is still loading,
+ * does not answer (its `cont` starts the device: a back-end that does not answer holds its
+ * lock) or fails `cont` gets migrate_switchover_timeout from the source's `completed`; one
+ * that died or failed to load is replaced at once. */
 static enum mig_outcome dest_resume(const struct mig_host *h)
 {
 	if (h->st->mig.phase != MIG_COMPLETING) {
-		/* From now on migrate_cancel_timeout for QEMU to finish loading the last of it. */
 		h->st->mig.phase = MIG_COMPLETING;
 		h->st->mig.since_ms = wall_ms();
 		h->save(h->ctx, VM_REPORT_REFRESH);
 	}
-	int64_t deadline = deadline_after_ms((int)h->cfg->qmp_timeout_ms);
+	int64_t left = h->st->mig.since_ms + (int64_t)h->cfg->migrate_switchover_timeout_ms -
+		       wall_ms();
+	bool in_time = left > 0;
+	int64_t budget = min64((int64_t)h->cfg->qmp_timeout_ms, left);
+	int64_t deadline = deadline_after_ms(budget < QEMU_MONITOR_MIN_TIMEOUT_MS ?
+					     QEMU_MONITOR_MIN_TIMEOUT_MS : (int)budget);
 	struct qemu_monitor *mon = qemu_alive(h) ? h->monitor(h->ctx, deadline) : NULL;
 	struct qemu_migrate_info info = { .status = QEMU_MIGRATION_UNKNOWN };
 	int rc = mon ? qemu_monitor_query_migrate_info(mon, deadline, &info) : -ENOTCONN;
 	h->after_call(h->ctx);
-	if (rc == 0 && info.status != QEMU_MIGRATION_COMPLETED &&
-	    info.status != QEMU_MIGRATION_FAILED && wall_ms() - h->st->mig.since_ms <
-	    (int64_t)h->cfg->migrate_cancel_timeout_ms)
-		return MIG_OUT_BUSY;                 /* still loading the last of it */
 	if (rc == 0 && info.status == QEMU_MIGRATION_COMPLETED) {
 		mon = h->monitor(h->ctx, deadline);
 		rc = mon ? qemu_monitor_cont(mon, deadline) : -ENOTCONN;
@@ -556,16 +560,17 @@ static enum mig_outcome dest_resume(const struct mig_host *h)
 			enter(h, MIG_COMPLETED, NULL);     /* reported: the VM moves here */
 			return MIG_OUT_BUSY;
 		}
-		if (qemu_alive(h) && wall_ms() - h->st->mig.since_ms <
-		    (int64_t)h->cfg->migrate_cancel_timeout_ms)
-			return MIG_OUT_BUSY;
 	}
-	/* Our QEMU lost the VM (died, failed to load, or never answers): the source's is gone
-	 * too, so the VM starts fresh here. */
+	bool lost = !qemu_alive(h) || (rc == 0 && info.status == QEMU_MIGRATION_FAILED);
+	if (!lost && in_time)
+		return MIG_OUT_BUSY;                 /* loading the last of it, or silent */
+	/* Our QEMU lost the VM (died, failed to load, or never resumed in time): the source's
+	 * is gone too, so the VM starts fresh here. */
 	if (!kill_qemu(h))
 		return MIG_OUT_BUSY;
-	enter(h, MIG_RESTART_DEST, "the destination QEMU lost the migrated VM; starting it "
-	      "fresh");
+	enter(h, MIG_RESTART_DEST, in_time ? "the destination QEMU lost the migrated VM; "
+	      "starting it fresh" : "the destination QEMU did not resume within "
+	      "migrate_switchover_timeout; starting it fresh");
 	return MIG_OUT_LAUNCH;
 }
 
