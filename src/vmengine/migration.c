@@ -51,32 +51,51 @@ static bool paused_status(enum qemu_migration_status s)
 }
 
 /* Precopy that does not converge keeps moving (so it is progress) but would only fail at
- * migrate_timeout: over each window of migrate_progress_timeout, ram.remaining must fall fast
- * enough to reach 0 before migrate_timeout runs out; else it fails now. */
+ * migrate_timeout. ram.remaining saws (each pass sends pages, then the dirty bitmap's sync
+ * puts back what the guest dirtied meanwhile), so a pass is judged by its peak: time is cut
+ * into steps of migrate_progress_timeout / MIG_CONV_STEPS, each with the highest remaining
+ * seen in it; at each step's end, the latest step's peak is compared with the peak of the
+ * newest step that began at least migrate_progress_timeout before it: it must have fallen fast
+ * enough to reach 0 before migrate_timeout runs out; else it fails now. A precopy that
+ * stopped converging fails within migrate_progress_timeout and two steps. */
 static enum mig_verdict converging(struct vm_migration *m, const struct mig_bounds *b,
 				   const struct qemu_migrate_info *info, int64_t now, char *why,
 				   size_t len)
 {
 	if (!info || !info->has_ram || m->phase != MIG_TRANSFERRING)
 		return MIG_GO_ON;
-	if (!m->window_ms) {
+	if (!m->window_ms || m->n_steps > MIG_CONV_STEPS + 1) {
 		m->window_ms = now;
 		m->window_remaining = info->ram_remaining;
+		m->n_steps = 0;
 		return MIG_GO_ON;
 	}
-	int64_t span = now - m->window_ms;
-	if (span <= b->progress_ms)
+	if (info->ram_remaining > m->window_remaining)
+		m->window_remaining = info->ram_remaining;
+	int64_t step = b->progress_ms / MIG_CONV_STEPS > 0 ? b->progress_ms / MIG_CONV_STEPS : 1;
+	if (now - m->window_ms < step)
 		return MIG_GO_ON;
-	double fell = (double)m->window_remaining - (double)info->ram_remaining;
-	double left_ms = (double)(m->started_ms + b->total_ms - now);
+	memmove(&m->steps[1], &m->steps[0], MIG_CONV_STEPS * sizeof(m->steps[0]));
+	m->steps[0].at_ms = m->window_ms;
+	m->steps[0].peak = m->window_remaining;
+	if (m->n_steps < MIG_CONV_STEPS + 1)
+		m->n_steps++;
 	m->window_ms = now;
 	m->window_remaining = info->ram_remaining;
-	if (info->ram_remaining == 0 || (fell > 0 &&
-	    (double)info->ram_remaining / (fell / (double)span) <= left_ms))
+	unsigned k = 1;
+	while (k < m->n_steps && m->steps[0].at_ms - m->steps[k].at_ms < b->progress_ms)
+		k++;
+	if (k >= m->n_steps)
+		return MIG_GO_ON;                    /* not a whole window yet */
+	uint64_t peak = m->steps[0].peak, then = m->steps[k].peak;
+	int64_t span = m->steps[0].at_ms - m->steps[k].at_ms;
+	double fell = (double)then - (double)peak;
+	double left_ms = (double)(m->started_ms + b->total_ms - now);
+	if (peak == 0 || (fell > 0 && (double)peak / (fell / (double)span) <= left_ms))
 		return MIG_GO_ON;
-	snprintf(why, len, "not converging: %llu MiB remaining, %s %.1f MiB in the last %lld ms; "
-		 "it cannot finish within migrate_timeout", (unsigned long long)(
-		 info->ram_remaining >> 20), fell >= 0 ? "down" : "up",
+	snprintf(why, len, "not converging: %llu MiB remaining at the last pass's peak, %s %.1f "
+		 "MiB in the last %lld ms; it cannot finish within migrate_timeout",
+		 (unsigned long long)(peak >> 20), fell >= 0 ? "down" : "up",
 		 (fell > 0 ? fell : fell < 0 ? -fell : 0.0) / 1048576.0, (long long)span);
 	return MIG_FAIL_NO_CONVERGENCE;
 }
