@@ -6,6 +6,7 @@
 #define BERTH_CLI_GRAMMAR_H
 
 /* A value kind: "DIR", "FILE", "VM" (an id or a name, completed from `berth vm list`),
+ * "HOST" (a host's name, completed from `berth host list`),
  * "STATE" (a VM state), lower-case words "a|b|c" (one of them); anything else in capitals
  * (a number "N", a name, JSON) is free text. No spaces or glob characters. */
 struct cli_option {

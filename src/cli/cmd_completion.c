@@ -57,6 +57,12 @@ static const char g_body[] =
 	"\ttimeout 2 \"$1\" --root \"$2\" vm list 2>/dev/null </dev/null | awk 'NR > 1 { print $2 }'\n"
 	"}\n"
 	"\n"
+	"# The hosts' names in the store of root $2, from `$1 host list` (the same guard).\n"
+	"_berth_host_names() {\n"
+	"\t[[ -e $2/store.id ]] || return 0\n"
+	"\ttimeout 2 \"$1\" --root \"$2\" host list 2>/dev/null </dev/null | awk 'NR > 1 { print $1 }'\n"
+	"}\n"
+	"\n"
 	"# COMPREPLY for a value of kind $1 (cur, berth and root are the caller's).\n"
 	"_berth_value() {\n"
 	"\tlocal words\n"
@@ -64,6 +70,7 @@ static const char g_body[] =
 	"\tDIR) compopt -o filenames 2>/dev/null; mapfile -t COMPREPLY < <(compgen -d -- \"$cur\"); return ;;\n"
 	"\tFILE) compopt -o filenames 2>/dev/null; mapfile -t COMPREPLY < <(compgen -f -- \"$cur\"); return ;;\n"
 	"\tVM) words=$(_berth_vm_names \"$berth\" \"$root\") ;;\n"
+	"\tHOST) words=$(_berth_host_names \"$berth\" \"$root\") ;;\n"
 	"\tSTATE) words='";
 
 static const char g_tail[] =

@@ -115,8 +115,8 @@ static int wait_migration(struct cli *c, int64_t id, const char *to, double time
 		if (ended && !strcmp(vm.mig.phase, "failed") &&
 		    (strcmp(vm.host, to) || !strcmp(vm.state, "RUNNING")))
 			return cli_fail("migration of vm %lld to %s failed: %s; it runs on %s",
-					(long long)id, to, vm.mig.error[0] ? vm.mig.error : "?",
-					vm.host);
+					(long long)id, to, vm.mig.error[0] ? vm.mig.error :
+					"see berth events --vm", vm.host);
 		if (deadline_remaining_ms(deadline) == 0)
 			return cli_fail("migration of vm %lld to %s is still %s after %.0f s",
 					(long long)id, to, vm.mig.phase, timeout_s);

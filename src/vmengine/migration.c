@@ -51,32 +51,51 @@ static bool paused_status(enum qemu_migration_status s)
 }
 
 /* Precopy that does not converge keeps moving (so it is progress) but would only fail at
- * migrate_timeout: over each window of migrate_progress_timeout, ram.remaining must fall fast
- * enough to reach 0 before migrate_timeout runs out; else it fails now. */
+ * migrate_timeout. ram.remaining saws (each pass sends pages, then the dirty bitmap's sync
+ * puts back what the guest dirtied meanwhile), so a pass is judged by its peak: time is cut
+ * into steps of migrate_progress_timeout / MIG_CONV_STEPS, each with the highest remaining
+ * seen in it; at each step's end, the latest step's peak is compared with the peak of the
+ * newest step that began at least migrate_progress_timeout before it: it must have fallen fast
+ * enough to reach 0 before migrate_timeout runs out; else it fails now. A precopy that
+ * stopped converging fails within migrate_progress_timeout and two steps. */
 static enum mig_verdict converging(struct vm_migration *m, const struct mig_bounds *b,
 				   const struct qemu_migrate_info *info, int64_t now, char *why,
 				   size_t len)
 {
 	if (!info || !info->has_ram || m->phase != MIG_TRANSFERRING)
 		return MIG_GO_ON;
-	if (!m->window_ms) {
+	if (!m->window_ms || m->n_steps > MIG_CONV_STEPS + 1) {
 		m->window_ms = now;
 		m->window_remaining = info->ram_remaining;
+		m->n_steps = 0;
 		return MIG_GO_ON;
 	}
-	int64_t span = now - m->window_ms;
-	if (span <= b->progress_ms)
+	if (info->ram_remaining > m->window_remaining)
+		m->window_remaining = info->ram_remaining;
+	int64_t step = b->progress_ms / MIG_CONV_STEPS > 0 ? b->progress_ms / MIG_CONV_STEPS : 1;
+	if (now - m->window_ms < step)
 		return MIG_GO_ON;
-	double fell = (double)m->window_remaining - (double)info->ram_remaining;
-	double left_ms = (double)(m->started_ms + b->total_ms - now);
+	memmove(&m->steps[1], &m->steps[0], MIG_CONV_STEPS * sizeof(m->steps[0]));
+	m->steps[0].at_ms = m->window_ms;
+	m->steps[0].peak = m->window_remaining;
+	if (m->n_steps < MIG_CONV_STEPS + 1)
+		m->n_steps++;
 	m->window_ms = now;
 	m->window_remaining = info->ram_remaining;
-	if (info->ram_remaining == 0 || (fell > 0 &&
-	    (double)info->ram_remaining / (fell / (double)span) <= left_ms))
+	unsigned k = 1;
+	while (k < m->n_steps && m->steps[0].at_ms - m->steps[k].at_ms < b->progress_ms)
+		k++;
+	if (k >= m->n_steps)
+		return MIG_GO_ON;                    /* not a whole window yet */
+	uint64_t peak = m->steps[0].peak, then = m->steps[k].peak;
+	int64_t span = m->steps[0].at_ms - m->steps[k].at_ms;
+	double fell = (double)then - (double)peak;
+	double left_ms = (double)(m->started_ms + b->total_ms - now);
+	if (peak == 0 || (fell > 0 && (double)peak / (fell / (double)span) <= left_ms))
 		return MIG_GO_ON;
-	snprintf(why, len, "not converging: %llu MiB remaining, %s %.1f MiB in the last %lld ms; "
-		 "it cannot finish within migrate_timeout", (unsigned long long)(
-		 info->ram_remaining >> 20), fell >= 0 ? "down" : "up",
+	snprintf(why, len, "not converging: %llu MiB remaining at the last pass's peak, %s %.1f "
+		 "MiB in the last %lld ms; it cannot finish within migrate_timeout",
+		 (unsigned long long)(peak >> 20), fell >= 0 ? "down" : "up",
 		 (fell > 0 ? fell : fell < 0 ? -fell : 0.0) / 1048576.0, (long long)span);
 	return MIG_FAIL_NO_CONVERGENCE;
 }
@@ -528,24 +547,28 @@ static void dest_listen(const struct mig_host *h)
 	}
 }
 
-/* The source's QEMU is gone and ours holds the whole VM: it runs. */
+/* The source's QEMU is gone and ours holds the whole VM: it runs. The guest is paused on
+ * both sides until then, so this is the end of the switchover: a QEMU that is still loading,
+ * does not answer (its `cont` starts the device: a back-end that does not answer holds its
+ * lock) or fails `cont` gets migrate_switchover_timeout from the source's `completed`; one
+ * that died or failed to load is replaced at once. */
 static enum mig_outcome dest_resume(const struct mig_host *h)
 {
 	if (h->st->mig.phase != MIG_COMPLETING) {
-		/* From now on migrate_cancel_timeout for QEMU to finish loading the last of it. */
 		h->st->mig.phase = MIG_COMPLETING;
 		h->st->mig.since_ms = wall_ms();
 		h->save(h->ctx, VM_REPORT_REFRESH);
 	}
-	int64_t deadline = deadline_after_ms((int)h->cfg->qmp_timeout_ms);
+	int64_t left = h->st->mig.since_ms + (int64_t)h->cfg->migrate_switchover_timeout_ms -
+		       wall_ms();
+	bool in_time = left > 0;
+	int64_t budget = min64((int64_t)h->cfg->qmp_timeout_ms, left);
+	int64_t deadline = deadline_after_ms(budget < QEMU_MONITOR_MIN_TIMEOUT_MS ?
+					     QEMU_MONITOR_MIN_TIMEOUT_MS : (int)budget);
 	struct qemu_monitor *mon = qemu_alive(h) ? h->monitor(h->ctx, deadline) : NULL;
 	struct qemu_migrate_info info = { .status = QEMU_MIGRATION_UNKNOWN };
 	int rc = mon ? qemu_monitor_query_migrate_info(mon, deadline, &info) : -ENOTCONN;
 	h->after_call(h->ctx);
-	if (rc == 0 && info.status != QEMU_MIGRATION_COMPLETED &&
-	    info.status != QEMU_MIGRATION_FAILED && wall_ms() - h->st->mig.since_ms <
-	    (int64_t)h->cfg->migrate_cancel_timeout_ms)
-		return MIG_OUT_BUSY;                 /* still loading the last of it */
 	if (rc == 0 && info.status == QEMU_MIGRATION_COMPLETED) {
 		mon = h->monitor(h->ctx, deadline);
 		rc = mon ? qemu_monitor_cont(mon, deadline) : -ENOTCONN;
@@ -556,16 +579,17 @@ static enum mig_outcome dest_resume(const struct mig_host *h)
 			enter(h, MIG_COMPLETED, NULL);     /* reported: the VM moves here */
 			return MIG_OUT_BUSY;
 		}
-		if (qemu_alive(h) && wall_ms() - h->st->mig.since_ms <
-		    (int64_t)h->cfg->migrate_cancel_timeout_ms)
-			return MIG_OUT_BUSY;
 	}
-	/* Our QEMU lost the VM (died, failed to load, or never answers): the source's is gone
-	 * too, so the VM starts fresh here. */
+	bool lost = !qemu_alive(h) || (rc == 0 && info.status == QEMU_MIGRATION_FAILED);
+	if (!lost && in_time)
+		return MIG_OUT_BUSY;                 /* loading the last of it, or silent */
+	/* Our QEMU lost the VM (died, failed to load, or never resumed in time): the source's
+	 * is gone too, so the VM starts fresh here. */
 	if (!kill_qemu(h))
 		return MIG_OUT_BUSY;
-	enter(h, MIG_RESTART_DEST, "the destination QEMU lost the migrated VM; starting it "
-	      "fresh");
+	enter(h, MIG_RESTART_DEST, in_time ? "the destination QEMU lost the migrated VM; "
+	      "starting it fresh" : "the destination QEMU did not resume within "
+	      "migrate_switchover_timeout; starting it fresh");
 	return MIG_OUT_LAUNCH;
 }
 

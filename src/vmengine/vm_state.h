@@ -29,6 +29,10 @@ enum vm_mig_role { MIG_ROLE_NONE, MIG_ROLE_SOURCE, MIG_ROLE_DEST, MIG_ROLE_COUNT
 
 /* vm.state's "migration" object (absent: none). Persisted at every phase change, so a
  * restarted vmengine goes on, or fails the migration, within the same bounds. */
+/* The convergence window (migrate_progress_timeout) slides by a step of 1/MIG_CONV_STEPS
+ * of it (migration.c). */
+#define MIG_CONV_STEPS 8
+
 struct vm_migration {
 	enum vm_mig_role role;
 	enum vm_mig_phase phase;
@@ -37,8 +41,13 @@ struct vm_migration {
 	int64_t since_ms;               /* the phase's */
 	int64_t progress_ms;            /* the last time ram.transferred or ram.remaining moved */
 	int64_t silent_since_ms;        /* the source's QEMU has not answered since (0: it does) */
-	int64_t window_ms;              /* the convergence window's start, and ram.remaining then */
+	int64_t window_ms;              /* the convergence step's start, and the highest
+					 * ram.remaining seen in it */
 	uint64_t window_remaining;
+	/* The last steps' starts and peaks, newest first (not persisted: after a restart the
+	 * convergence window starts again; migrate_timeout still bounds it). */
+	struct { int64_t at_ms; uint64_t peak; } steps[MIG_CONV_STEPS + 1];
+	unsigned n_steps;
 	uint64_t transferred, remaining;   /* their last values */
 	int64_t downtime_ms, total_ms;  /* QEMU's, once completed (-1: not known) */
 	char uri[160];                  /* the destination: where its QEMU listens */

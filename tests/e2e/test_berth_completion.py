@@ -1,8 +1,9 @@
 """test_berth_completion.py — `berth completion bash`: the script is true to the CLI (every
 command, subcommand and option the usage texts name is completed) and works: bash sources it
-and completes commands, subcommands, options, option values and VM names (read from
+and completes commands, subcommands, options, option values, VM names (read from
 `berth vm list` on the --root given on the line; never on a root without a store, which
-`vm list` would create)."""
+`vm list` would create) and host names after `vm migrate VM --to` (from `berth host
+list`, the same way)."""
 import re
 import subprocess
 
@@ -145,8 +146,19 @@ def test_completes_vm_names_from_the_root_on_the_line(script, tmp_path):
     assert complete(script, ["vm", "show", ""], env={"BERTH_ROOT": str(root),
                                                      "PATH": "/usr/bin:/bin"}) == [
         "db", "web", "worker"]
+    # Host names after `vm migrate VM --to`, from the store's hosts (as vmengines register).
+    import sqlite3
+    with sqlite3.connect(str(root / "store.db")) as c:
+        for name in ("alpha", "beta", "bravo"):
+            c.execute("INSERT INTO hosts (name, registered_ms, seen_ms) VALUES (?, 0, 0)",
+                      (name,))
+    assert complete(script, ["--root", root, "vm", "migrate", "web", "--to", ""]) == [
+        "alpha", "beta", "bravo"]
+    assert complete(script, ["--root", root, "vm", "migrate", "web", "--to", "b"]) == [
+        "beta", "bravo"]
     # An empty root: nothing offered, and no store created by completing.
     empty = tmp_path / "empty"
     empty.mkdir()
     assert complete(script, ["--root", empty, "vm", "show", ""]) == []
+    assert complete(script, ["--root", empty, "vm", "migrate", "x", "--to", ""]) == []
     assert list(empty.iterdir()) == []

@@ -15,7 +15,12 @@ Checked here:
   SIGSTOPped destination QEMU fail within migrate_progress_timeout + 5 s with the VM running
   on a and nothing of it on b; a switchover hung in the source's blockd fails within
   migrate_switchover_timeout + a QMP deadline and, with restart-on-destination, the VM
-  starts fresh on b; either vmengine SIGKILLed mid-transfer: the migration completes.
+  starts fresh on b; one hung in the destination's blockd (the device start of b's `cont`)
+  gives up within migrate_switchover_timeout + 5 s and starts the VM fresh on b, and a slow
+  one within the bound completes; either vmengine SIGKILLed in each phase (parked there by
+  a stopped diskengine, a bandwidth cap, QEMU's pause-before-switchover, a held vhost-user
+  message): the migration completes or fails within its bounds, never two QEMUs running
+  the guest, never left MIGRATING.
 Before vmengine padded TCG guests' RAM off the 256 KiB grain (docs/vmengine.md: QEMU 7.2's
 TCG loses dirty pages otherwise), about 1 migration in 10 left the guest crashed on b right
 after it resumed; 35 migrations since, none. The test stays strict: a crash fails it, with
@@ -86,9 +91,9 @@ def fleet(tmp_path, guest):
     store = tmp_path / "store.db"
     volumes = tmp_path / "volumes"
 
-    def make(extra_a="", extra_b="", tail_a=""):
+    def make(extra_a="", extra_b="", tail_a="", tail_b=""):
         a = Host(tmp_path, "a", guest, store, volumes, extra_a, tail_a)
-        b = Host(tmp_path, "b", guest, store, volumes, extra_b)
+        b = Host(tmp_path, "b", guest, store, volumes, extra_b, tail_b)
         made.extend([a, b])
         return a, b
 
@@ -229,8 +234,8 @@ def writes_on_b_go_on(a, b, before, timeout=60):
                     f"b's console tail:\n{tail}")
 
 
-def two_up(fleet, extra_a="", extra_b="", memory=256, tail_a=""):
-    a, b = fleet(extra_a, extra_b, tail_a)
+def two_up(fleet, extra_a="", extra_b="", memory=256, tail_a="", tail_b=""):
+    a, b = fleet(extra_a, extra_b, tail_a, tail_b)
     a.start()
     b.start()
     a.run("vm", "create", "web", "--memory", str(memory), "--workload", "writer", "--wait",
@@ -304,21 +309,75 @@ def assert_back_on_a(a, b, writes_before):
     assert console(a).count("BERTH-GUEST boot") == 1
 
 
+def query_migrate(h, timeout=2.0):
+    """query-migrate on h's operator monitor (None when it does not answer)."""
+    import socket
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(timeout)
+    try:
+        sock.connect(str(h.root / "vmengine" / "vms" / "1" / "qmp-operator.sock"))
+        f = sock.makefile("rwb")
+        f.readline()
+        for cmd in ("qmp_capabilities", "query-migrate"):
+            f.write(json.dumps({"execute": cmd}).encode() + b"\n")
+            f.flush()
+            while True:
+                msg = json.loads(f.readline())
+                if "return" in msg or "error" in msg:
+                    break
+        return msg.get("return")
+    except (OSError, ValueError):
+        return None
+    finally:
+        sock.close()
+
+
+def dirty_totals(text):
+    import re
+    return [int(x) for x in re.findall(r"^DIRTY (\d+) \d+", text, re.M)]
+
+
 def test_precopy_that_does_not_converge_fails_on_time(fleet):
-    """A bandwidth cap the transfer cannot finish under (it keeps sending, so it is not
-    stuck): ram.remaining falls too slowly over migrate_progress_timeout (8 s) to finish
-    within migrate_timeout (60 s); the watchdog fails it within 8 s + 5 s; the VM runs on,
-    on a; nothing is left on b."""
-    a, b = two_up(fleet)
-    slow_down(a, 10)
+    """The guest's `dirty` workload (as fast as it can, over its 64 MiB area, the writer
+    beside it) against a bandwidth cap of 48 MiB/s (migrate-set-parameters): the first pass
+    over the 256 MiB is done in a few seconds, then every pass finds about as much dirtied
+    again as it sent, so ram.remaining stops falling. From the end of the first pass
+    (dirty-sync-count 2), the watchdog fails it within migrate_progress_timeout (8 s) + 5 s
+    as not converging; the VM runs on, on a; nothing is left on b; the guest never stopped
+    dirtying memory nor writing."""
+    a, b = fleet()
+    a.run("vm", "create", "web", "--memory", "256", "--workload", "dirty")  # nobody up yet
+    with db(a) as c:
+        c.execute("UPDATE vms SET append = append || ' berth.writer=1' WHERE name = 'web'")
+    a.start()
+    b.start()
+    a.run("vm", "wait", "web", "--state", "RUNNING", "--timeout", "120")
+    wait_for(lambda: len(dirty_totals(console(a))) >= 3 and len(acked(console(a))) >= 20,
+             120, what="the guest dirtying memory and writing")
+    slow_down(a, 48 << 20)
     before = max(acked(console(a)))
+    a.run("vm", "migrate", "web", "--to", "b")
     t0 = time.monotonic()
-    res = a.run("vm", "migrate", "web", "--to", "b", "--wait", "--timeout", "60", check=False)
-    took = time.monotonic() - t0
-    print(f"\nfailed after {took:.1f} s: {res.stderr.strip()}")
-    assert res.returncode == 1 and "not converging" in res.stderr, res.stderr
+    settled_pass = None
+    while time.monotonic() - t0 < 60:
+        info = query_migrate(a) or {}
+        if settled_pass is None and info.get("ram", {}).get("dirty-sync-count", 0) >= 2:
+            settled_pass = time.monotonic()
+        phase = (vm_row(a).get("migration") or {}).get("phase")
+        if phase in ("failed", "completed"):
+            break
+        time.sleep(0.2)
+    vm = vm_row(a)
+    assert vm["migration"]["phase"] == "failed", vm
+    assert settled_pass, "the first pass never ended"
+    took = time.monotonic() - settled_pass
+    print(f"\nfailed {took:.1f} s after the first pass ({time.monotonic() - t0:.1f} s after "
+          f"the request): {vm['migration']['error']}")
+    assert "not converging" in vm["migration"]["error"], vm
     assert took < 8 + 5, took
+    dirtied = max(dirty_totals(console(a)))
     assert_back_on_a(a, b, before)
+    wait_for(lambda: max(dirty_totals(console(a))) > dirtied, 30, what="still dirtying")
 
 
 def test_stopped_destination_qemu_fails_on_time(fleet):
@@ -354,35 +413,169 @@ def test_stopped_destination_qemu_fails_on_time(fleet):
     assert_back_on_a(a, b, before)
 
 
-@pytest.mark.parametrize("side", ["source", "destination"])
-def test_vmengine_killed_mid_migration_completes(fleet, side):
-    """The source's or the destination's vmengine SIGKILLed while the transfer is under way
-    (and restarted by berth up): the migration goes on from vm.state and completes; never
-    two running QEMUs after the switchover, never left MIGRATING."""
-    a, b = two_up(fleet)
-    slow_down(a, 10)
-    before = max(acked(console(a)))
-    a.run("vm", "migrate", "web", "--to", "b")
-    wait_phase(a, ("transferring",))
-    killed = a if side == "source" else b
-    st = json.loads((killed.root / "run" / "supervisor.json").read_text())
-    pid = [d["pid"] for d in st["daemons"] if d["name"] == "vmengine"][0]
+def daemon_pid(h, name):
+    st = json.loads((h.root / "run" / "supervisor.json").read_text())
+    return [d["pid"] for d in st["daemons"] if d["name"] == name][0]
+
+
+def kill_vmengine(h):
+    """SIGKILL h's vmengine; its supervisor starts another (waited for)."""
+    pid = daemon_pid(h, "vmengine")
     os.kill(pid, signal.SIGKILL)
-    slow_down(a, 0)                       # unlimited again: it can finish now
-    deadline = time.monotonic() + 60
+    wait_for(lambda: daemon_pid(h, "vmengine") not in (pid, 0, -1), 30,
+             what=f"{h.name}'s vmengine restarted")
+
+
+def qemu_status(h, timeout=1.0):
+    """The run state of h's QEMU of the VM, from its operator monitor; None when there is
+    none or it does not answer within timeout (a QEMU stuck holding its lock runs no guest
+    code either)."""
+    import socket
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(timeout)
+    try:
+        sock.connect(str(h.root / "vmengine" / "vms" / "1" / "qmp-operator.sock"))
+        f = sock.makefile("rwb")
+        f.readline()
+        for cmd in ("qmp_capabilities", "query-status"):
+            f.write(json.dumps({"execute": cmd}).encode() + b"\n")
+            f.flush()
+            while True:
+                msg = json.loads(f.readline())
+                if "return" in msg or "error" in msg:
+                    break
+        return msg.get("return", {}).get("status")
+    except (OSError, ValueError):
+        return None
+    finally:
+        sock.close()
+
+
+def vm_phase(h):
+    """h's vmengine's own view of the VM's migration phase (its vm.state), or None."""
+    try:
+        st = json.loads((h.root / "vmengine" / "vms" / "1" / "vm.state").read_text())
+    except (OSError, ValueError):
+        return None
+    return (st.get("migration") or {}).get("phase")
+
+
+def watch_one_runs(a, b, done, timeout):
+    """Polls until done() (returns its value) while asserting that never more than one QEMU
+    of the VM runs guest code (the other is absent, incoming, paused or stuck)."""
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        running = len(qemu_pids(1, a.root)) + len(qemu_pids(1, b.root))
-        assert running <= 2
-        vm = vm_row(a)
-        if vm["host"] == "b" and vm["state"] == "RUNNING" and not vm["migration"]["to"]:
-            break
-        time.sleep(0.2)
+        running = [h.name for h in (a, b) if qemu_status(h, 0.5) == "running"]
+        assert len(running) <= 1, f"two QEMUs of the VM run: {running}"
+        value = done()
+        if value:
+            return value
+        time.sleep(0.1)
+    pytest.fail(f"not settled within {timeout} s: {vm_row(a)}")
+
+
+def settled(a, host):
     vm = vm_row(a)
-    assert vm["host"] == "b" and vm["state"] == "RUNNING", vm
-    assert vm["migration"]["phase"] == "completed", vm
-    wait_for(lambda: qemu_pids(1, a.root) == [], 15, what="a's QEMU gone")
-    assert len(qemu_pids(1, b.root)) == 1
-    writes_on_b_go_on(a, b, before)
+    return vm["host"] == host and vm["state"] == "RUNNING" and \
+        vm["migration"]["phase"] in ("completed", "failed") and \
+        not vm["migration"]["to"] and vm
+
+
+def pause_before_switchover(a):
+    a.json("qmp", "web", "migrate-set-capabilities", json.dumps(
+        {"capabilities": [{"capability": "pause-before-switchover", "state": True}]}))
+
+
+# (phase, whose vmengine is killed): each phase reached deterministically, then the kill.
+KILL_CASES = [("preparing", "ab"), ("transferring", "a"), ("transferring", "b"),
+              ("switchover", "a"), ("switchover", "b"), ("completing", "b"),
+              ("failing", "a"), ("failing", "b")]
+
+
+@pytest.mark.parametrize("phase,killed", KILL_CASES,
+                         ids=[f"{p}-{k}" for p, k in KILL_CASES])
+def test_vmengine_killed_in_each_phase(fleet, phase, killed):
+    """A vmengine SIGKILLed (and restarted by berth up) while the migration is parked in
+    each phase of the state machine (migration.c):
+    - preparing: b's diskengine SIGSTOPped, so b's export is not ready and both sides wait;
+      then it goes on: completes;
+    - transferring: a bandwidth cap of 10 B/s, lifted after the kill: completes;
+    - switchover: the source paused before the switchover (QEMU's pause-before-switchover),
+      continued (migrate-continue) while the vmengine is down: completes;
+    - completing (the destination's `cont` after the source's QEMU went): b's blockd holds
+      the SET_MEM_TABLE of the device's start (QEMU waits for its REPLY_ACK, holding its
+      lock) until the kill, then lets it go: completes;
+    - failing: a's blockd holds GET_VRING_BASE, so the source hangs stopping the VM, the
+      watchdog fails it and the source never answers migrate_cancel: killed and restarted
+      on a within migrate_cancel_timeout (+ a vmengine restart), nothing left on b.
+    Throughout, never two QEMUs of the VM running guest code; at the end never MIGRATING."""
+    a, b = two_up(fleet, tail_a="[blockd]\nfault_injection = on\n",
+                  tail_b="[blockd]\nfault_injection = on\n")
+    hosts = {"a": a, "b": b}
+    before = max(acked(console(a)))
+    stopped = None
+    if phase == "preparing":
+        stopped = daemon_pid(b, "diskengine")
+        os.kill(stopped, signal.SIGSTOP)
+    elif phase == "transferring":
+        slow_down(a, 10)
+    elif phase == "switchover":
+        pause_before_switchover(a)
+    elif phase == "completing":
+        b.run("rpc", "blockd_fault_vhost", json.dumps(
+            {"ctrlr": "vm1", "action": "hold", "message": "SET_MEM_TABLE"}))
+    elif phase == "failing":
+        a.run("rpc", "blockd_fault_vhost", json.dumps(
+            {"ctrlr": "vm1", "action": "hold", "message": "GET_VRING_BASE"}))
+    try:
+        a.run("vm", "migrate", "web", "--to", "b")
+        if phase == "completing":
+            wait_for(lambda: vm_phase(b) == "completing", 60, interval=0.1,
+                     what="b's cont under way")
+            assert qemu_status(b) != "running"         # held: the park is real
+        else:
+            wait_phase(a, (phase,))
+        t_kill = time.monotonic()
+        for name in killed:
+            kill_vmengine(hosts[name])
+    finally:
+        if stopped:
+            os.kill(stopped, signal.SIGCONT)
+    if phase == "transferring":
+        slow_down(a, 0)
+    elif phase == "switchover":
+        a.json("qmp", "web", "migrate-continue", json.dumps({"state": "pre-switchover"}))
+    elif phase == "completing":
+        b.run("rpc", "blockd_fault_vhost", json.dumps({"ctrlr": "vm1", "action": "clear"}))
+    if phase != "failing":
+        vm = watch_one_runs(a, b, lambda: settled(a, "b"), 60)
+        took = time.monotonic() - t_kill
+        print(f"\ncompleted {took:.1f} s after the kill: {vm['migration']['info']}")
+        assert vm["migration"]["phase"] == "completed", vm
+        wait_for(lambda: qemu_pids(1, a.root) == [], 15, what="a's QEMU gone")
+        assert len(qemu_pids(1, b.root)) == 1
+        writes_on_b_go_on(a, b, before)
+        assert (console(a) + console(b)).count("BERTH-GUEST boot") == 1
+        return
+    vm = watch_one_runs(a, b, lambda: settled(a, "a"), 60)
+    took = time.monotonic() - t_kill
+    print(f"\nfailed {took:.1f} s after the kill: {vm['migration']['error']}")
+    a.run("rpc", "blockd_fault_vhost", json.dumps({"ctrlr": "vm1", "action": "clear"}))
+    assert vm["migration"]["phase"] == "failed" and "restarted on the source" in \
+        vm["migration"]["error"], vm
+    evs = a.json("events", "--vm", "web")
+    failing = [e["time_ms"] for e in evs if "migration failing" in e["message"]][0]
+    failed = [e["time_ms"] for e in evs if "migration failed" in e["message"]][0]
+    print(f"failing -> failed: {(failed - failing) / 1000:.1f} s")
+    # migrate_cancel_timeout (5 s), a QMP deadline (2 s) and the vmengine's restart
+    assert (failed - failing) / 1000 < 5 + 2 + 5, evs
+    wait_for(lambda: qemu_pids(1, b.root) == [], 15, what="b's QEMU gone")
+    wait_for(lambda: "vm1" not in {c["ctrlr"] for c in b.json("rpc",
+                                                               "vhost_get_controllers")},
+             30, what="b's export gone")
+    assert len(qemu_pids(1, a.root)) == 1
+    wait_for(lambda: console(a).count("BERTH-GUEST boot") == 2, 120,
+             what="the fresh boot on a")
 
 
 def test_switchover_hang_restarts_on_the_destination(fleet):
@@ -416,6 +609,60 @@ def test_switchover_hang_restarts_on_the_destination(fleet):
              what="a's vm.state gone")
     a.run("rpc", "blockd_fault_vhost", json.dumps({"ctrlr": "vm1", "action": "clear"}),
           check=False)
+    wait_for(lambda: "vm1" not in {c["ctrlr"] for c in a.json("rpc",
+                                                               "vhost_get_controllers")},
+             30, what="a's export gone")
+
+
+@pytest.mark.parametrize("policy,hold_ms", [("resume-source", 0),
+                                             ("restart-on-destination", 0),
+                                             ("resume-source", 6000)],
+                         ids=["hang-resume-source", "hang-restart-on-destination", "slow"])
+def test_destination_switchover_hang(fleet, policy, hold_ms):
+    """The destination's blockd holds SET_MEM_TABLE, the first message its QEMU waits on
+    (REPLY_ACK) when `cont` starts the device at the end of the switchover (GET_VRING_BASE is
+    the source's: a destination never stops the device). The source's QEMU is gone by then
+    (it sent everything and quit), the guest paused on both sides, and b's QEMU stops
+    answering, holding its lock. b waits migrate_switchover_timeout (10 s on b here; not
+    migrate_cancel_timeout, 30 s on b) from the source's `completed`:
+    - held for good: b gives up within migrate_switchover_timeout + 5 s and, under either
+      migrate_failure (no source is left to resume), starts the VM fresh on b; nothing of
+      it is left on a;
+    - held 6 s (a slow device start within the bound): the migration completes, one boot
+      (before, b killed its QEMU at the first query-migrate it did not answer, ~4 s)."""
+    a, b = two_up(fleet, f"migrate_failure = {policy}\n",
+                  f"migrate_failure = {policy}\nmigrate_cancel_timeout = 30\n"
+                  "migrate_switchover_timeout = 10\n",
+                  tail_b="[blockd]\nfault_injection = on\n")
+    hold = {"ctrlr": "vm1", "action": "hold", "message": "SET_MEM_TABLE"}
+    if hold_ms:
+        hold["hold_ms"] = hold_ms
+    b.run("rpc", "blockd_fault_vhost", json.dumps(hold))
+    before = max(acked(console(a)))
+    res = a.run("vm", "migrate", "web", "--to", "b", "--wait", "--timeout", "90", check=False)
+    print(f"\n{res.returncode}: {res.stdout.strip()} {res.stderr.strip()}")
+    if hold_ms:
+        assert res.returncode == 0, res.stderr
+        vm = watch_one_runs(a, b, lambda: settled(a, "b"), 30)
+        assert vm["migration"]["phase"] == "completed", vm
+        writes_on_b_go_on(a, b, before)
+        both = console(a) + console(b)
+        assert both.count("BERTH-GUEST boot") == 1, both[-3000:]
+        return
+    vm = watch_one_runs(a, b, lambda: settled(a, "b"), 60)
+    evs = a.json("events", "--vm", "web")
+    done = [e["time_ms"] for e in evs if "migration completed" in e["message"]][0]
+    fresh = [e for e in evs if "restart-dest" in e["message"]][0]
+    took = (fresh["time_ms"] - done) / 1000
+    print(f"b gave up {took:.1f} s after the source completed: {fresh['message']}")
+    assert res.returncode == 1 and "failed: " in res.stderr, res.stderr
+    assert vm["migration"]["phase"] == "failed", vm
+    assert "did not resume within migrate_switchover_timeout" in fresh["message"], evs
+    assert 10 <= took < 10 + 5, evs
+    b.run("rpc", "blockd_fault_vhost", json.dumps({"ctrlr": "vm1", "action": "clear"}))
+    assert qemu_pids(1, a.root) == []
+    assert len(qemu_pids(1, b.root)) == 1
+    wait_for(lambda: "BERTH-GUEST boot" in console(b), 120, what="the fresh boot on b")
     wait_for(lambda: "vm1" not in {c["ctrlr"] for c in a.json("rpc",
                                                                "vhost_get_controllers")},
              30, what="a's export gone")

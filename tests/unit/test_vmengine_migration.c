@@ -114,7 +114,8 @@ Test(migration_watch, total_time_bound)
 Test(migration_watch, precopy_that_does_not_converge)
 {
 	/* Sending all the time (transferred moves: progress), but ram.remaining does not fall:
-	 * it fails at the end of the first window, not at migrate_timeout. */
+	 * it fails once a whole window (migrate_progress_timeout) is seen, not at
+	 * migrate_timeout. */
 	struct vm_migration m = transferring(0);
 	char why[200] = "";
 	uint64_t x = 0;
@@ -122,15 +123,42 @@ Test(migration_watch, precopy_that_does_not_converge)
 		sample(QEMU_MIGRATION_ACTIVE, x += 4096, 256 << 20) }, 100, why, sizeof(why)),
 		MIG_GO_ON);
 	cr_assert_eq(m.window_ms, 100);
-	for (int64_t t = 200; t <= 1100; t += 100) {
+	for (int64_t t = 200; t <= 1200; t += 100) {
 		struct qemu_migrate_info i = sample(QEMU_MIGRATION_ACTIVE, x += 4096,
 						    (256u << 20) - (uint64_t)t);
 		cr_assert_eq(migration_watch(&m, &B, &i, t, why, sizeof(why)), MIG_GO_ON);
 	}
 	struct qemu_migrate_info i = sample(QEMU_MIGRATION_ACTIVE, x += 4096, 255u << 20);
-	cr_assert_eq(migration_watch(&m, &B, &i, 1101, why, sizeof(why)),
+	cr_assert_eq(migration_watch(&m, &B, &i, 1300, why, sizeof(why)),
 		     MIG_FAIL_NO_CONVERGENCE);
 	cr_assert(strstr(why, "not converging: 255 MiB remaining"), "%s", why);
+}
+
+Test(migration_watch, a_sawing_plateau_fails_within_a_window_and_two_steps)
+{
+	/* The first pass falls fast (256 -> 16 MiB in 2 s), then every sync puts back about
+	 * as much as a pass sends: remaining saws between 16 and 64 MiB, every 150 ms, with no
+	 * trend. Judged by each step's peak, it fails within migrate_progress_timeout and two
+	 * steps (125 ms each) of the plateau's start, whatever the saw's phase at the
+	 * window's ends (a snapshot at a window's ends saw "down" when the window began on a
+	 * peak and ended in a trough, and went on for another window). */
+	for (int64_t phase = 0; phase < 300; phase += 50) {
+		struct vm_migration m = transferring(0);
+		char why[200] = "";
+		uint64_t x = 0;
+		enum mig_verdict v = MIG_GO_ON;
+		int64_t t;
+		for (t = 50; t <= 6000 && v == MIG_GO_ON; t += 50) {
+			uint64_t rem = t <= 2000 ? (256u << 20) - (uint64_t)t * (120u << 10)
+			       : ((t + phase) / 150) % 2 ? 64u << 20 : 16u << 20;
+			struct qemu_migrate_info i = sample(QEMU_MIGRATION_ACTIVE, x += 1 << 20, rem);
+			v = migration_watch(&m, &B, &i, t, why, sizeof(why));
+		}
+		cr_assert_eq(v, MIG_FAIL_NO_CONVERGENCE, "phase %lld: %s", (long long)phase, why);
+		cr_assert_leq(t - 50, 2000 + 1000 + 2 * 125 + 50, "phase %lld: failed at %lld",
+			      (long long)phase, (long long)(t - 50));
+		cr_assert(strstr(why, "not converging: 64 MiB remaining"), "%s", why);
+	}
 }
 
 Test(migration_watch, converging_precopy_goes_on_across_passes)
