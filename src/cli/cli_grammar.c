@@ -17,7 +17,7 @@ static const struct cli_option g_vm_create[] = {
 	{ "--vcpus", "N" }, { "--memory", "MB" }, { "--disk-size", "MB" },
 	{ "--workload", "writer|verify|bench|idle|acpi|panic" },
 	{ "--on-crash", "stop|restart" }, { "--layout", "raid1|raid0|single" },
-	{ "--wait", NULL }, { "--timeout", "S" }, END,
+	{ "--host", "HOST" }, { "--wait", NULL }, { "--timeout", "S" }, END,
 };
 static const struct cli_option g_vm_console[] = { { "--lines", "N" }, END };
 static const struct cli_option g_vm_wait[] = { { "--state", "STATE" }, { "--timeout", "S" }, END };

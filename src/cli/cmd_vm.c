@@ -22,7 +22,7 @@
 #define VM_USAGE                                                                           \
 	"berth vm create NAME [--vcpus N] [--memory MB] [--disk-size MB] [--workload W]\n"  \
 	"                      [--on-crash stop|restart] [--layout raid1|raid0|single]\n"   \
-	"                      [--wait] [--timeout S]\n"                                    \
+	"                      [--host HOST] [--wait] [--timeout S]\n"                      \
 	"       berth vm list [--all]\n"                                                    \
 	"       berth vm show VM\n"                                                         \
 	"       berth vm start|stop|terminate VM [--wait] [--timeout S]\n"                  \
@@ -159,10 +159,11 @@ static int vm_create(struct cli *c, int argc, char **argv)
 		{ "layout", required_argument, NULL, 'l' },
 		{ "wait", no_argument, NULL, 'W' },
 		{ "timeout", required_argument, NULL, 't' },
+		{ "host", required_argument, NULL, 'H' },
 		{ NULL, 0, NULL, 0 },
 	};
 	uint64_t vcpus = 1, memory = 256, disk = 64;
-	const char *workload = "idle", *on_crash = "stop", *layout = "raid1";
+	const char *workload = "idle", *on_crash = "stop", *layout = "raid1", *host = NULL;
 	bool wait = false;
 	double timeout = 180;
 	int opt;
@@ -190,12 +191,16 @@ static int vm_create(struct cli *c, int argc, char **argv)
 			if (!cli_parse_seconds(optarg, &timeout))
 				return cli_usage_error("bad --timeout '%s'", optarg);
 			break;
+		case 'H': host = optarg; break;
 		default: return bad_option(opt, argv);
 		}
 	}
 	if (argc - optind != 1)
 		return vm_usage(argv[0]);
 	const char *name = argv[optind];
+	if (host && (!host[0] || strlen(host) >= STORE_NAME_MAX || strpbrk(host, " \t\n/")))
+		return cli_usage_error("bad --host '%s' (a host's name: 1-%d characters, no spaces "
+				"or '/')", host, STORE_NAME_MAX - 1);
 	if (!valid_vm_name(name))
 		return cli_usage_error("bad VM name '%s': 1-63 of a-z A-Z 0-9 . _ -, not starting with "
 				"a digit or '-'", name);
@@ -218,7 +223,7 @@ static int vm_create(struct cli *c, int argc, char **argv)
 	struct store_vm vm = { .vcpus = (unsigned)vcpus, .memory_mb = (unsigned)memory };
 	struct store_volume vol = { .size_mb = disk };
 	snprintf(vm.name, sizeof(vm.name), "%s", name);
-	snprintf(vm.host, sizeof(vm.host), "%s", c->conf.host);
+	snprintf(vm.host, sizeof(vm.host), "%s", host ? host : "");   /* "": placed */
 	snprintf(vm.desired, sizeof(vm.desired), "RUNNING");
 	snprintf(vm.image, sizeof(vm.image), "berth-test-guest");
 	if (strlen(c->conf.guest_kernel) >= sizeof(vm.kernel) ||
@@ -235,18 +240,20 @@ static int vm_create(struct cli *c, int argc, char **argv)
 	struct store *s = cli_store(c);
 	if (!s)
 		return 1;
-	int rc = store_vm_create(s, &vm, &vol);
+	const struct store_place how = { .down_after_ms = (int64_t)c->conf.host_down_after_ms,
+					 .fallback_host = c->conf.host };
+	int rc = store_vm_place(s, &vm, &vol, &how);
 	if (rc < 0)
 		return cli_fail("%s", store_error(s));
-	char msg[128];
-	snprintf(msg, sizeof(msg), "created (vcpus %u, memory %u MiB, disk %llu MiB %s)",
-		 vm.vcpus, vm.memory_mb, (unsigned long long)disk, layout);
+	char msg[160];
+	snprintf(msg, sizeof(msg), "created on %s (vcpus %u, memory %u MiB, disk %llu MiB %s)",
+		 vm.host, vm.vcpus, vm.memory_mb, (unsigned long long)disk, layout);
 	store_event_add(s, c->conf.host, "cli", vm.id, "info", msg);
 	if (c->json)
-		cli_print_json(json_pack("{s:I, s:s, s:I}", "id", (json_int_t)vm.id, "name", name,
-					 "volume_id", (json_int_t)vol.id));
+		cli_print_json(json_pack("{s:I, s:s, s:I, s:s}", "id", (json_int_t)vm.id, "name",
+					 name, "volume_id", (json_int_t)vol.id, "host", vm.host));
 	else
-		printf("vm %lld (%s) created\n", (long long)vm.id, name);
+		printf("vm %lld (%s) created on %s\n", (long long)vm.id, name, vm.host);
 	return wait ? wait_state(c, vm.id, "RUNNING", timeout) : 0;
 }
 

@@ -73,7 +73,9 @@ int berth_conf_load(struct berth_conf *c, const char *root, char *err, size_t er
 	c->store_timeout_ms = 10000;
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN), pages = sysconf(_SC_PHYS_PAGES),
 	     page = sysconf(_SC_PAGESIZE);
-	c->host_vcpus = cpus > 0 ? (unsigned)cpus : 1;
+	/* vCPUs are time-shared: by default a host offers 16 per online CPU (placement counts
+	 * against it; memory is not overcommitted) */
+	c->host_vcpus = cpus > 0 ? (unsigned)cpus * HOST_VCPUS_PER_CPU : HOST_VCPUS_PER_CPU;
 	c->host_memory_mb = pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page >> 20 : 1;
 	c->host_down_after_ms = 30000;
 	if (gethostname(c->host, sizeof(c->host)) < 0 || !valid_host(c->host))

@@ -8,13 +8,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define HOST_VCPUS_PER_CPU 16          /* host_vcpus's default, per online CPU */
+
 struct berth_conf {
 	char root[PATH_MAX];
 	char store[PATH_MAX + 16];      /* store = <root>/store.db (an SQLite file), or a
 					 * PostgreSQL URI / conninfo (docs/fleet.md) */
 	uint64_t store_timeout_ms;      /* store_timeout = 10: a networked store call's deadline */
 	char host[64];                  /* host = this machine's hostname */
-	unsigned host_vcpus;            /* host_vcpus = online CPUs: the capacity it registers */
+	unsigned host_vcpus;            /* host_vcpus = 16 x online CPUs: the capacity it registers */
 	uint64_t host_memory_mb;        /* host_memory_mb = physical memory, MiB */
 	uint64_t host_down_after_ms;    /* host_down_after = 30: no heartbeat for this long: DOWN */
 	char guest_kernel[PATH_MAX];    /* guest_kernel = (none): the image `berth vm create` */

@@ -24,6 +24,11 @@ static bool desired_known(const char *v)
 	return vm_desired_parse(v, &d) == 0;
 }
 
+static bool host_name_ok(const char *host)
+{
+	return host && host[0] && strlen(host) < STORE_NAME_MAX;
+}
+
 static bool volume_state_known(const char *v)
 {
 	enum volume_state s;
@@ -128,7 +133,20 @@ int store_vm_create(struct store *s, struct store_vm *vm, struct store_volume *v
 	if (!vm->name[0] || !desired_known(vm->desired) || !vm->vcpus || !vm->memory_mb ||
 	    !vol->size_mb)
 		return store_fail(s, -EINVAL, "incomplete VM");
-	return s->ops->vm_create(s, vm, vol);
+	return s->ops->vm_create(s, vm, vol, NULL);
+}
+
+int store_vm_place(struct store *s, struct store_vm *vm, struct store_volume *vol,
+		   const struct store_place *how)
+{
+	if (!vm->name[0] || !desired_known(vm->desired) || !vm->vcpus || !vm->memory_mb ||
+	    !vol->size_mb)
+		return store_fail(s, -EINVAL, "incomplete VM");
+	if (!memchr(vm->host, 0, sizeof(vm->host)) || !how || how->down_after_ms <= 0 ||
+	    !host_name_ok(how->fallback_host))
+		return store_fail(s, -EINVAL, "bad placement request");
+	const struct store_placer placer = { store_place_choose, how };
+	return s->ops->vm_create(s, vm, vol, &placer);
 }
 
 int store_vm_get(struct store *s, int64_t id, struct store_vm *out)
@@ -209,11 +227,6 @@ int store_event_list(struct store *s, int64_t after_id, int64_t vm_id, size_t li
 		     struct store_event **out, size_t *n)
 {
 	return s->ops->event_list(s, after_id, vm_id, limit, out, n);
-}
-
-static bool host_name_ok(const char *host)
-{
-	return host && host[0] && strlen(host) < STORE_NAME_MAX;
 }
 
 int store_host_seen(struct store *s, const char *host)

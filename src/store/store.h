@@ -102,6 +102,19 @@ const char *store_error(const struct store *s);
 /* A VM and its root volume, in one transaction. in->id and vol->id are filled in.
  * -EEXIST when a live VM has that name. */
 int store_vm_create(struct store *s, struct store_vm *vm, struct store_volume *vol);
+/* Placement (docs/fleet.md): store_vm_create in one transaction that first picks vm->host
+ * when it is "" — among the registered hosts that are UP and have room, the least loaded
+ * (share of vCPUs in use, then of memory, then fewer VMs, then name) — or checks that the
+ * named host has room. Every host row is locked for the transaction, so creates from several
+ * CLIs at once never overcommit a host. A store where no host has registered yet takes the
+ * VM on the host named, or on how->fallback_host. -ENOSPC (no host with room, or the named
+ * host full; nothing created), -ENOENT (the named host has not registered). */
+struct store_place {
+	int64_t down_after_ms;          /* a host not seen for longer is DOWN: never chosen */
+	const char *fallback_host;      /* when no host has registered yet */
+};
+int store_vm_place(struct store *s, struct store_vm *vm, struct store_volume *vol,
+		   const struct store_place *how);
 int store_vm_get(struct store *s, int64_t id, struct store_vm *out);
 int store_vm_find(struct store *s, const char *name, struct store_vm *out);   /* live only */
 /* The most recent VM named name (the highest id), terminated or not: what an operator who

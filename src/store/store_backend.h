@@ -7,6 +7,24 @@
 
 #include "store.h"
 
+/* Placement, called by a back end inside a create's transaction (store_placement.c's
+ * store_place_choose, through store.c): hosts with their usage as that transaction sees it. */
+struct store_placer {
+	int (*choose)(struct store *s, const struct store_host *hosts, size_t n,
+		      struct store_vm *vm, const struct store_place *how);
+	const struct store_place *how;
+};
+
+int store_place_choose(struct store *s, const struct store_host *hosts, size_t n,
+		       struct store_vm *vm, const struct store_place *how);
+
+/* The placer's turn in a back end's create: the hosts as listed in its transaction. */
+static inline int store_placer_run(struct store *s, const struct store_placer *p,
+				   const struct store_host *hosts, size_t n, struct store_vm *vm)
+{
+	return p->choose(s, hosts, n, vm, p->how);
+}
+
 struct store_backend {
 	const char *name;       /* its URL scheme: "<name>:<location>" */
 	/* Optional: true when the back end takes url whole (its location is then url itself),
@@ -15,7 +33,10 @@ struct store_backend {
 	/* create: make a new, empty store when there is none; else -ENOENT for a missing one */
 	int (*open)(struct store *s, const char *location, bool create);
 	void (*close)(struct store *s);
-	int (*vm_create)(struct store *s, struct store_vm *vm, struct store_volume *vol);
+	/* placer NULL: on vm->host as given. Else in the same transaction, with every host row
+	 * locked against other creates: placer->choose sets (or checks) vm->host first. */
+	int (*vm_create)(struct store *s, struct store_vm *vm, struct store_volume *vol,
+			 const struct store_placer *placer);
 	int (*vm_get)(struct store *s, int64_t id, const char *name, struct store_vm *out);
 	/* the highest id named name, terminated or not */
 	int (*vm_latest)(struct store *s, const char *name, struct store_vm *out);

@@ -263,12 +263,33 @@ static int insert_id(struct store *s, const char *sql, struct params *p, int64_t
 	return 0;
 }
 
-static int pg_vm_create(struct store *s, struct store_vm *vm, struct store_volume *vol)
+static int pg_host_list(struct store *s, const char *name, struct store_host **out, size_t *n);
+
+/* The placer's choice under row locks on every host (in name order, so two placements never
+ * deadlock): a second create waits here until the first commits, then reads the usage that
+ * includes its VM (READ COMMITTED: each statement sees what was committed before it). */
+static int pg_place(struct store *s, const struct store_placer *placer, struct store_vm *vm)
+{
+	int rc = q(s, "SELECT name FROM hosts ORDER BY name FOR UPDATE", NULL, NULL);
+	struct store_host *hosts = NULL;
+	size_t n = 0;
+	if (rc == 0 && (rc = pg_host_list(s, NULL, &hosts, &n)) == 0)
+		rc = store_placer_run(s, placer, hosts, n, vm);
+	free(hosts);
+	return rc;
+}
+
+static int pg_vm_create(struct store *s, struct store_vm *vm, struct store_volume *vol,
+			const struct store_placer *placer)
 {
 	int64_t now = wall_ms(), vol_id = 0, vm_id = 0;
 	int rc = pgc_begin(s, pg(s));
 	if (rc)
 		return rc;
+	if (placer && (rc = pg_place(s, placer, vm)) < 0) {
+		pgc_rollback(s, pg(s));
+		return rc;
+	}
 	struct params p = { .n = 0 };
 	p_text(&p, vm->host);
 	p_int(&p, (int64_t)vol->size_mb);

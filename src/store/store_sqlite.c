@@ -190,14 +190,32 @@ static void read_vm(sqlite3_stmt *st, struct store_vm *v)
 	sq_copy_text(m->error, sizeof(m->error), st, 28);
 }
 
-static int sq_vm_create(struct store *s, struct store_vm *vm, struct store_volume *vol)
+/* The placer's choice, from the hosts as this transaction sees them: BEGIN IMMEDIATE holds
+ * the database's one write lock from before the read to the commit, so no other create
+ * (from any process) places between the two. */
+static int sq_place(struct store *s, const struct store_placer *placer, struct store_vm *vm)
+{
+	struct store_host *hosts;
+	size_t n;
+	int rc = sq_host_list(s, NULL, &hosts, &n);
+	if (rc == 0)
+		rc = store_placer_run(s, placer, hosts, n, vm);
+	free(hosts);
+	return rc;
+}
+
+static int sq_vm_create(struct store *s, struct store_vm *vm, struct store_volume *vol,
+			const struct store_placer *placer)
 {
 	int64_t now = wall_ms();
 	int rc = sq_exec(s, "BEGIN IMMEDIATE");
 	if (rc)
 		return rc;
 	sqlite3_stmt *st;
-	rc = sq_prepare(s, "INSERT INTO volumes (vm_id, host, size_mb, layout, state, created_ms, "
+	if (placer)
+		rc = sq_place(s, placer, vm);
+	if (rc == 0)
+		rc = sq_prepare(s, "INSERT INTO volumes (vm_id, host, size_mb, layout, state, created_ms, "
 			"updated_ms) VALUES (NULL, ?, ?, ?, 'CREATING', ?, ?)", &st);
 	if (rc == 0) {
 		sqlite3_bind_text(st, 1, vm->host, -1, SQLITE_STATIC);

@@ -1,0 +1,248 @@
+/* test_store_placement.c — placement (store_vm_place, docs/fleet.md), in the one store suite
+ * (SQLite, and PostgreSQL with BERTH_TEST_STORE=postgresql): the least loaded UP host with
+ * room is chosen; DOWN, full and too-small hosts never are; a refusal is one line and creates
+ * nothing; a named host is checked for room; a store no host has registered on takes the VM
+ * on the fallback host; and threads racing creates against a host with room for exactly
+ * PLACE_ROOM VMs create exactly that many (without the row locks they overcommit it). */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <ftw.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "store.h"
+#include "store_test_env.h"
+
+#define PLACE_ROOM 12
+#define PLACE_RACERS 4
+#define DOWN_AFTER_MS 30000
+
+static char g_dir[64];
+static struct test_db g_db;
+static struct store *g_s;
+static const struct store_place g_how = { .down_after_ms = DOWN_AFTER_MS,
+					  .fallback_host = "here" };
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	return remove(path);
+}
+
+static void setup(void)
+{
+	snprintf(g_dir, sizeof(g_dir), "/tmp/berth-place-XXXXXX");
+	cr_assert_not_null(mkdtemp(g_dir));
+	test_db_new(&g_db, g_dir, "place");
+	char err[512] = "";
+	g_s = store_create(g_db.url, err, sizeof(err));
+	cr_assert_not_null(g_s, "store_create: %s", err);
+}
+
+static void teardown(void)
+{
+	store_close(g_s);
+	g_s = NULL;
+	test_db_destroy(&g_db);
+	nftw(g_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static void make_vm(struct store_vm *vm, struct store_volume *vol, const char *name,
+		    const char *host, unsigned vcpus, unsigned memory_mb)
+{
+	static unsigned serial;
+	*vm = (struct store_vm){ .vcpus = vcpus, .memory_mb = memory_mb };
+	*vol = (struct store_volume){ .size_mb = 8 };
+	snprintf(vm->name, sizeof(vm->name), "%s", name);
+	snprintf(vm->uuid, sizeof(vm->uuid), "00000000-0000-4000-9000-%012u",
+		 __atomic_add_fetch(&serial, 1, __ATOMIC_SEQ_CST));
+	snprintf(vm->host, sizeof(vm->host), "%s", host);
+	snprintf(vm->desired, sizeof(vm->desired), "RUNNING");
+	snprintf(vm->image, sizeof(vm->image), "img");
+	snprintf(vm->on_crash, sizeof(vm->on_crash), "stop");
+	snprintf(vol->layout, sizeof(vol->layout), "single");
+}
+
+/* 0 with the host chosen in *chosen, or the error. */
+static int place(struct store *s, const char *name, const char *host, unsigned vcpus,
+		 unsigned memory_mb, char chosen[STORE_NAME_MAX])
+{
+	struct store_vm vm;
+	struct store_volume vol;
+	make_vm(&vm, &vol, name, host, vcpus, memory_mb);
+	int rc = store_vm_place(s, &vm, &vol, &g_how);
+	if (rc == 0) {
+		cr_assert(vm.id > 0 && vol.id > 0);
+		struct store_volume got;
+		cr_assert_eq(store_volume_get(s, vol.id, &got), 0);
+		cr_assert_str_eq(got.host, vm.host, "the volume goes where its VM goes");
+		if (chosen)
+			snprintf(chosen, STORE_NAME_MAX, "%s", vm.host);
+	}
+	return rc;
+}
+
+static void reg(const char *name, unsigned vcpus, uint64_t memory_mb, unsigned max_vcpus)
+{
+	struct store_host h = { .vcpus = vcpus, .memory_mb = memory_mb, .max_vcpus = max_vcpus };
+	snprintf(h.name, sizeof(h.name), "%s", name);
+	cr_assert_eq(store_host_register(g_s, &h), 0, "%s", store_error(g_s));
+}
+
+static void count_rows(size_t *vms, size_t *vols)
+{
+	struct store_vm *v;
+	struct store_volume *o;
+	cr_assert_eq(store_vm_list(g_s, NULL, true, &v, vms), 0);
+	cr_assert_eq(store_volume_list(g_s, NULL, true, &o, vols), 0);
+	free(v);
+	free(o);
+}
+
+Test(store, placement_least_loaded_up_host_with_room, .init = setup, .fini = teardown)
+{
+	reg("a", 4, 4096, 0);
+	reg("b", 8, 4096, 0);
+	reg("c", 16, 65536, 0);
+	reg("d", 16, 65536, 1);                 /* takes VMs of 1 vCPU only */
+	char err[256];
+	cr_assert_eq(test_db_sql(&g_db, "UPDATE hosts SET seen_ms = 0 WHERE name = 'c'", err,
+				 sizeof(err)), 0, "%s", err);   /* DOWN */
+	/* by share of vCPUs in use, then of memory, then name: a b b a b b */
+	const char *want[] = { "a", "b", "b", "a", "b", "b" };
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		char name[16], got[STORE_NAME_MAX];
+		snprintf(name, sizeof(name), "v%zu", i);
+		cr_assert_eq(place(g_s, name, "", 2, 256, got), 0, "%s", store_error(g_s));
+		cr_assert_str_eq(got, want[i], "VM %zu went to %s, not %s", i, got, want[i]);
+	}
+	size_t vms, vols, vms2, vols2;
+	count_rows(&vms, &vols);
+	cr_assert_eq(place(g_s, "full", "", 2, 256, NULL), -ENOSPC);
+	cr_assert_str_eq(store_error(g_s), "no host has room for a VM of 2 vCPUs and 256 MiB "
+			 "(4 hosts: 2 full, 1 too small for it, 1 DOWN)");
+	count_rows(&vms2, &vols2);
+	cr_assert(vms2 == vms && vols2 == vols, "a refused create leaves nothing");
+	/* d takes a VM of 1 vCPU; a terminated VM's room is free again */
+	char got[STORE_NAME_MAX];
+	cr_assert_eq(place(g_s, "small", "", 1, 64, got), 0, "%s", store_error(g_s));
+	cr_assert_str_eq(got, "d");
+	struct store_vm v0;
+	cr_assert_eq(store_vm_find(g_s, "v0", &v0), 0);
+	cr_assert_eq(store_vm_report(g_s, v0.id, "TERMINATED", "", 0), 0);
+	cr_assert_eq(place(g_s, "again", "", 2, 256, got), 0, "%s", store_error(g_s));
+	cr_assert_str_eq(got, "a");
+	/* memory counts as well as vCPUs */
+	reg("e", 64, 1024, 0);
+	cr_assert_eq(place(g_s, "big", "", 2, 2048, NULL), -ENOSPC);
+	cr_assert_eq(place(g_s, "fits", "", 2, 1024, got), 0, "%s", store_error(g_s));
+	cr_assert_str_eq(got, "e");
+}
+
+Test(store, placement_on_a_named_host, .init = setup, .fini = teardown)
+{
+	char got[STORE_NAME_MAX];
+	/* no host has registered (a new single host): the named one, or the fallback */
+	cr_assert_eq(place(g_s, "n1", "", 1, 64, got), 0, "%s", store_error(g_s));
+	cr_assert_str_eq(got, "here");
+	cr_assert_eq(place(g_s, "n2", "elsewhere", 1, 64, got), 0, "%s", store_error(g_s));
+	cr_assert_str_eq(got, "elsewhere");
+	store_host_seen(g_s, "seen-only");     /* seen, never registered: no capacity */
+	cr_assert_eq(place(g_s, "n3", "", 1, 64, got), 0, "%s", store_error(g_s));
+	cr_assert_str_eq(got, "here");
+
+	reg("a", 2, 1024, 0);
+	reg("z", 2, 1024, 0);
+	char err[256];
+	cr_assert_eq(test_db_sql(&g_db, "UPDATE hosts SET seen_ms = 0 WHERE name = 'z'", err,
+				 sizeof(err)), 0, "%s", err);
+	cr_assert_eq(place(g_s, "x1", "z", 2, 512, got), 0, "a named DOWN host: %s",
+		     store_error(g_s));
+	cr_assert_str_eq(got, "z");
+	size_t vms, vols, vms2, vols2;
+	count_rows(&vms, &vols);
+	cr_assert_eq(place(g_s, "x2", "z", 1, 64, NULL), -ENOSPC);
+	cr_assert(strstr(store_error(g_s), "host z has no room for 1 vCPUs and 64 MiB (full"),
+		  "%s", store_error(g_s));
+	cr_assert_eq(place(g_s, "x3", "nowhere", 1, 64, NULL), -ENOENT);
+	cr_assert(strstr(store_error(g_s), "host nowhere has not registered"), "%s",
+		  store_error(g_s));
+	cr_assert_eq(place(g_s, "x4", "", 3, 64, NULL), -ENOSPC);
+	count_rows(&vms2, &vols2);
+	cr_assert(vms2 == vms && vols2 == vols, "refused creates leave nothing");
+	cr_assert_eq(place(g_s, "x5", "", 2, 512, got), 0, "%s", store_error(g_s));
+	cr_assert_str_eq(got, "a");
+	struct store_place bad = { .down_after_ms = 0, .fallback_host = "h" };
+	struct store_vm vm;
+	struct store_volume vol;
+	make_vm(&vm, &vol, "x6", "", 1, 64);
+	cr_assert_eq(store_vm_place(g_s, &vm, &vol, &bad), -EINVAL);
+}
+
+struct racer {
+	pthread_barrier_t *start;
+	const char *url;
+	int id, created, refused, other;
+	char err[512];
+};
+
+/* Creates VMs of 1 vCPU until the store refuses one for want of room. */
+static void *create_racer(void *arg)
+{
+	struct racer *r = arg;
+	struct store *s = store_open(r->url, r->err, sizeof(r->err));
+	pthread_barrier_wait(r->start);
+	for (int i = 0; s && i < PLACE_ROOM + 2; i++) {
+		char name[32];
+		snprintf(name, sizeof(name), "r%d-%d", r->id, i);
+		int rc = place(s, name, "", 1, 64, NULL);
+		if (rc == 0) {
+			r->created++;
+		} else if (rc == -ENOSPC) {
+			r->refused++;
+		} else {
+			r->other++;
+			snprintf(r->err, sizeof(r->err), "%d %s", rc, store_error(s));
+		}
+	}
+	store_close(s);
+	return NULL;
+}
+
+Test(store, placement_racing_creates_never_overcommit, .init = setup, .fini = teardown,
+     .timeout = 120)
+{
+	for (int round = 0; round < 3; round++) {
+		char host[16];
+		snprintf(host, sizeof(host), "solo%d", round);
+		reg(host, PLACE_ROOM, 1 << 20, 0);
+		pthread_barrier_t start;
+		pthread_barrier_init(&start, NULL, PLACE_RACERS);
+		struct racer r[PLACE_RACERS];
+		pthread_t th[PLACE_RACERS];
+		for (int i = 0; i < PLACE_RACERS; i++) {
+			r[i] = (struct racer){ .start = &start, .url = g_db.url,
+					       .id = round * PLACE_RACERS + i };
+			cr_assert_eq(pthread_create(&th[i], NULL, create_racer, &r[i]), 0);
+		}
+		int created = 0;
+		for (int i = 0; i < PLACE_RACERS; i++) {
+			pthread_join(th[i], NULL);
+			cr_assert_eq(r[i].other, 0, "racer %d: %s", i, r[i].err);
+			cr_assert_gt(r[i].refused, 0);
+			created += r[i].created;
+		}
+		pthread_barrier_destroy(&start);
+		struct store_host h;
+		cr_assert_eq(store_host_get(g_s, host, &h), 0);
+		cr_assert_eq(h.used_vcpus, PLACE_ROOM, "round %d: %u vCPUs placed on a host of %d",
+			     round, h.used_vcpus, PLACE_ROOM);
+		cr_assert_eq(created, PLACE_ROOM);
+		/* the next round's host is the only one with room */
+		char sql[128], err[256];
+		snprintf(sql, sizeof(sql), "UPDATE hosts SET seen_ms = 0 WHERE name = '%s'", host);
+		cr_assert_eq(test_db_sql(&g_db, sql, err, sizeof(err)), 0, "%s", err);
+	}
+}
