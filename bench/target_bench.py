@@ -27,7 +27,8 @@ starts every target afresh, in turn, and the table keeps each cell's best round)
 names like `malloc randread qd32 q1`, BENCH_TARGETS a comma list among blockd-event,
 blockd-poll, qsd, spdk, base-event, base-poll (default: all present), BENCH_BASE_BLOCKD another
 blockd binary (an older build: its two modes are measured too, to show what a change did),
-BENCH_WIDE_CPUS the CPUs of the wide rows, SPDK_TGT the spdk_tgt binary (skipped when
+BENCH_WIDE_CPUS the CPUs of the wide rows, BENCH_HUGE=1/0 guest memory on huge pages or not
+(default: when 64 MiB of them are free; spdk_tgt needs them), SPDK_TGT the spdk_tgt binary (skipped when
 unset or missing; SPDK_ARGS extra arguments, e.g. `--no-huge -s 1024`), BENCH_SIZE_MB
 (default 256)."""
 import json
@@ -43,7 +44,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "e2e"))
-from berth_rpc import RpcClient  # noqa: E402
+from berth_rpc import RpcClient, RpcError  # noqa: E402
 
 BUILD = REPO / os.environ.get("BERTH_BUILD", "build")
 CLIENT = Path(os.environ.get("BENCH_CLIENT", BUILD / "bench" / "vhost_blk_bench"))
@@ -52,6 +53,7 @@ SECONDS = float(os.environ.get("BENCH_S", "3"))
 FILTER = re.compile(os.environ.get("BENCH_FILTER", ""))
 SIZE_MB = int(os.environ.get("BENCH_SIZE_MB", "256"))
 WIDE_CPUS = os.environ.get("BENCH_WIDE_CPUS", "0,1")
+HUGE_MIN_FREE_MB = 64
 REPEAT = int(os.environ.get("BENCH_REPEAT", "1"))
 TCPU = os.environ.get("BENCH_TARGET_CPU", "0")
 CCPU = os.environ.get("BENCH_CLIENT_CPU", "1")
@@ -204,10 +206,30 @@ def fill(path, size):
         os.fsync(f.fileno())
 
 
+def huge_guest_memory():
+    """Guest memory on 2 MiB huge pages when BENCH_HUGE says so (1/0) or, by default, when
+    enough are free: spdk_tgt's vhost cannot take 4 KiB-page guest memory (DPDK maps it off
+    2 MiB alignment and SPDK faults registering it), so every target gets the same."""
+    want = os.environ.get("BENCH_HUGE", "auto")
+    if want in ("0", "1"):
+        return want == "1"
+    try:
+        info = dict(line.split(":", 1) for line in open("/proc/meminfo"))
+        free_mb = int(info["HugePages_Free"]) * int(info["Hugepagesize"].split()[0]) // 1024
+    except (OSError, KeyError, ValueError):
+        return False
+    return free_mb >= HUGE_MIN_FREE_MB
+
+
+HUGE = huge_guest_memory()
+
+
 def run_client(sock, pattern, qd, queues, prepare, wide):
     argv = ["taskset", "-c", WIDE_CPUS if wide else CCPU, str(CLIENT), "--socket", sock,
             "--pattern", pattern, "--bs", str(BS), "--qd", str(qd), "--queues", str(queues),
             "--seconds", str(SECONDS), "--json"] + (["--prepare"] if prepare else [])
+    if HUGE:
+        argv.append("--huge")
     if wide:        # the client shares the target's CPUs: it must not spin on them
         argv += ["--completion", "event"]
     p = subprocess.run(argv, capture_output=True, text=True, timeout=SECONDS + 120)
@@ -268,7 +290,7 @@ def measure(root, log, files):
                     by = results.setdefault(name, {})
                     by[tname] = better(by.get(tname), r)
                     print(f"  {name:28} {tname:13} {cell(r)}", file=sys.stderr, flush=True)
-            except (RuntimeError, TimeoutError, OSError) as e:
+            except (RuntimeError, TimeoutError, OSError, RpcError) as e:
                 for name in names:
                     by = results.setdefault(name, {})
                     by[tname] = better(by.get(tname), {"error": str(e)[-300:]})
@@ -333,6 +355,13 @@ def scaling(results, names):
             "eventfd):\n" + "\n".join(lines))
 
 
+def load_average():
+    try:
+        return open("/proc/loadavg").read().split()[:3]
+    except OSError:
+        return None
+
+
 def main():
     for path in (CLIENT, BLOCKD):
         if not path.exists():
@@ -351,16 +380,19 @@ def main():
                 fill(files[b], SIZE_MB << 20)
         names = [n for n, _ in targets(root, log)]
         print(f"target CPU {TCPU}, client CPU {CCPU}, {SECONDS:g} s per run, best of {REPEAT}, "
-              f"{SIZE_MB} MiB, 4 KiB; IOPS (p50/p99/p99.9 µs); * client-bound "
+              f"{SIZE_MB} MiB, 4 KiB, guest memory on {'2 MiB huge' if HUGE else '4 KiB'} "
+              f"pages; IOPS (p50/p99/p99.9 µs); * client-bound "
               f"(client busy >= 90 %)", file=sys.stderr)
         limit = copy_limit() if any(b == "malloc" for _, b, _, _ in rows()) else None
         results = measure(root, log, files)
         OUT.parent.mkdir(parents=True, exist_ok=True)
         OUT.write_text(json.dumps({"seconds": SECONDS, "repeat": REPEAT, "size_mb": SIZE_MB,
+                                   "huge_guest_memory": HUGE, "uptime_load": load_average(),
                                    "copy_limit_per_s": limit, "targets": names,
                                    "results": results}, indent=1))
         print(table(results, names))
         print(scaling(results, names))
+        print(f"\nload average (1/5/15 min) at the end: {' '.join(load_average() or ['?'])}")
         if limit:
             print(f"\ncopy limit (one thread on CPU {TCPU}, 4 KiB between random offsets of "
                   f"{SIZE_MB} MiB): {fmt_iops(limit)}/s")
