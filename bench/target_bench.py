@@ -12,6 +12,11 @@ Files are filled with data before the run. Rows: randread then randwrite (on mal
 "randwrite after randread"), 4 KiB, QD1 and QD32, 1 and 2 queues (blockd gets one reactor per
 queue). Each target is started afresh for each backend and queue count.
 
+Then the "wide" rows: QD32 on null, malloc and tmpfs with the target and the client both
+free to run on every CPU of BENCH_WIDE_CPUS (default 0,1), the client waiting on the call
+eventfd instead of spinning, so that a second queue has a CPU to go to; the 2-queue/1-queue
+ratio is printed for the pinned and the wide rows (pinned, both reactors share one CPU).
+
 Prints a table of IOPS and p50/p99/p99.9 latency (µs), and the ratio of each blockd mode to
 every peer measured in the same run; a `*` marks a run whose client was busy ≥ 90 % of its
 time (client-bound: the target's figure is a lower bound). Raw results go to BENCH_OUT
@@ -22,7 +27,8 @@ starts every target afresh, in turn, and the table keeps each cell's best round)
 names like `malloc randread qd32 q1`, BENCH_TARGETS a comma list among blockd-event,
 blockd-poll, qsd, spdk, base-event, base-poll (default: all present), BENCH_BASE_BLOCKD another
 blockd binary (an older build: its two modes are measured too, to show what a change did),
-SPDK_TGT the spdk_tgt binary (skipped when
+BENCH_WIDE_CPUS the CPUs of the wide rows, BENCH_HUGE=1/0 guest memory on huge pages or not
+(default: when 64 MiB of them are free; spdk_tgt needs them), SPDK_TGT the spdk_tgt binary (skipped when
 unset or missing; SPDK_ARGS extra arguments, e.g. `--no-huge -s 1024`), BENCH_SIZE_MB
 (default 256)."""
 import json
@@ -38,7 +44,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "e2e"))
-from berth_rpc import RpcClient  # noqa: E402
+from berth_rpc import RpcClient, RpcError  # noqa: E402
 
 BUILD = REPO / os.environ.get("BERTH_BUILD", "build")
 CLIENT = Path(os.environ.get("BENCH_CLIENT", BUILD / "bench" / "vhost_blk_bench"))
@@ -46,6 +52,8 @@ BLOCKD = BUILD / "src" / "blockd" / "blockd"
 SECONDS = float(os.environ.get("BENCH_S", "3"))
 FILTER = re.compile(os.environ.get("BENCH_FILTER", ""))
 SIZE_MB = int(os.environ.get("BENCH_SIZE_MB", "256"))
+WIDE_CPUS = os.environ.get("BENCH_WIDE_CPUS", "0,1")
+HUGE_MIN_FREE_MB = 64
 REPEAT = int(os.environ.get("BENCH_REPEAT", "1"))
 TCPU = os.environ.get("BENCH_TARGET_CPU", "0")
 CCPU = os.environ.get("BENCH_CLIENT_CPU", "1")
@@ -55,6 +63,7 @@ BS = 4096
 BACKENDS = ["null", "malloc", "shm", "disk"]
 PATTERNS = ["randread", "randwrite"]
 DEPTHS = [1, 32]
+WIDE_BACKENDS = ["null", "malloc", "shm"]
 QUEUES = [1, 2]
 START_TIMEOUT = 20
 
@@ -80,8 +89,8 @@ class Target:
         self.name, self.root, self.log, self.proc = name, Path(root), log, None
         self.root.mkdir(parents=True, exist_ok=True)
 
-    def launch(self, argv):
-        self.proc = subprocess.Popen(["taskset", "-c", TCPU] + argv, stdout=self.log,
+    def launch(self, argv, cpus):
+        self.proc = subprocess.Popen(["taskset", "-c", cpus] + argv, stdout=self.log,
                                      stderr=subprocess.STDOUT)
 
     def rpc_ready(self, sock):
@@ -111,10 +120,10 @@ class SpdkLike(Target):
         super().__init__(name, root, log)
         self.argv = argv
 
-    def start(self, backend, queues, files):
+    def start(self, backend, queues, files, cpus):
         sock, vdir = str(self.root / "rpc.sock"), self.root / "vhost"
         vdir.mkdir(parents=True, exist_ok=True)
-        self.launch(self.argv(queues) + ["-r", sock, "-S", str(vdir)])
+        self.launch(self.argv(queues, cpus) + ["-r", sock, "-S", str(vdir)], cpus)
         self.rpc_ready(sock)
         blocks = SIZE_MB * (1 << 20) // BS
         with RpcClient(sock, timeout=30) as c:
@@ -131,7 +140,7 @@ class SpdkLike(Target):
 
 
 class Qsd(Target):
-    def start(self, backend, queues, files):
+    def start(self, backend, queues, files, cpus):
         sock = str(self.root / "qsd.sock")
         size = SIZE_MB << 20
         if backend == "null":
@@ -143,7 +152,7 @@ class Qsd(Target):
             return None
         self.launch(["qemu-storage-daemon", "--blockdev", dev, "--export",
                      f"type=vhost-user-blk,id=e0,node-name=b0,addr.type=unix,addr.path={sock},"
-                     f"writable=on,num-queues={queues},logical-block-size={BS}"])
+                     f"writable=on,num-queues={queues},logical-block-size={BS}"], cpus)
         wait_until(lambda: os.path.exists(sock), START_TIMEOUT, "qemu-storage-daemon's socket",
                    self.proc)
         return sock
@@ -152,29 +161,39 @@ class Qsd(Target):
 def targets(root, log):
     have = {
         "blockd-event": lambda: SpdkLike("blockd-event", root / "be", log,
-                                         lambda q: [str(BLOCKD), "--reactors", str(q)]),
+                                         lambda q, c: [str(BLOCKD), "--reactors", str(q)]),
         "blockd-poll": lambda: SpdkLike("blockd-poll", root / "bp", log,
-                                        lambda q: [str(BLOCKD), "--reactors", str(q),
+                                        lambda q, c: [str(BLOCKD), "--reactors", str(q),
                                                    "--busy-poll"]),
         "qsd": lambda: Qsd("qsd", root / "qsd", log),
     }
     base = os.environ.get("BENCH_BASE_BLOCKD")
     if base and os.access(base, os.X_OK):
         have["base-event"] = lambda: SpdkLike("base-event", root / "xe", log,
-                                              lambda q: [base, "--reactors", str(q)])
+                                              lambda q, c: [base, "--reactors", str(q)])
         have["base-poll"] = lambda: SpdkLike("base-poll", root / "xp", log,
-                                             lambda q: [base, "--reactors", str(q),
+                                             lambda q, c: [base, "--reactors", str(q),
                                                         "--busy-poll"])
     spdk = os.environ.get("SPDK_TGT")
     if spdk and os.access(spdk, os.X_OK):
         extra = os.environ.get("SPDK_ARGS", "").split()
         have["spdk"] = lambda: SpdkLike("spdk", root / "spdk", log,
-                                        lambda q: [spdk, "-m", "0x%x" % (1 << int(TCPU))] + extra)
+                                        lambda q, c: [spdk, "-m", cpu_mask(c)] + extra)
     elif spdk:
         print(f"SPDK_TGT={spdk} is not an executable: SPDK skipped", file=sys.stderr)
     want = os.environ.get("BENCH_TARGETS")
     names = [n for n in have if not want or n in want.split(",")]
     return [(n, have[n]) for n in names]
+
+
+def cpu_mask(cpus):
+    """taskset's list ("0", "0,1", "0-3") as spdk_tgt's -m mask."""
+    mask = 0
+    for part in cpus.split(","):
+        lo, _, hi = part.partition("-")
+        for c in range(int(lo), int(hi or lo) + 1):
+            mask |= 1 << c
+    return "0x%x" % mask
 
 
 def fill(path, size):
@@ -187,10 +206,32 @@ def fill(path, size):
         os.fsync(f.fileno())
 
 
-def run_client(sock, pattern, qd, queues, prepare):
-    argv = ["taskset", "-c", CCPU, str(CLIENT), "--socket", sock, "--pattern", pattern,
-            "--bs", str(BS), "--qd", str(qd), "--queues", str(queues), "--seconds",
-            str(SECONDS), "--json"] + (["--prepare"] if prepare else [])
+def huge_guest_memory():
+    """Guest memory on 2 MiB huge pages when BENCH_HUGE says so (1/0) or, by default, when
+    enough are free: spdk_tgt's vhost cannot take 4 KiB-page guest memory (DPDK maps it off
+    2 MiB alignment and SPDK faults registering it), so every target gets the same."""
+    want = os.environ.get("BENCH_HUGE", "auto")
+    if want in ("0", "1"):
+        return want == "1"
+    try:
+        info = dict(line.split(":", 1) for line in open("/proc/meminfo"))
+        free_mb = int(info["HugePages_Free"]) * int(info["Hugepagesize"].split()[0]) // 1024
+    except (OSError, KeyError, ValueError):
+        return False
+    return free_mb >= HUGE_MIN_FREE_MB
+
+
+HUGE = huge_guest_memory()
+
+
+def run_client(sock, pattern, qd, queues, prepare, wide):
+    argv = ["taskset", "-c", WIDE_CPUS if wide else CCPU, str(CLIENT), "--socket", sock,
+            "--pattern", pattern, "--bs", str(BS), "--qd", str(qd), "--queues", str(queues),
+            "--seconds", str(SECONDS), "--json"] + (["--prepare"] if prepare else [])
+    if HUGE:
+        argv.append("--huge")
+    if wide:        # the client shares the target's CPUs: it must not spin on them
+        argv += ["--completion", "event"]
     p = subprocess.run(argv, capture_output=True, text=True, timeout=SECONDS + 120)
     if p.returncode != 0:
         raise RuntimeError(p.stderr.strip() or f"exit {p.returncode}")
@@ -207,12 +248,16 @@ def copy_limit():
 
 
 def rows():
-    for queues in QUEUES:
-        for backend in BACKENDS:
-            names = [f"{backend} {pat} qd{qd} q{queues}" for pat in PATTERNS for qd in DEPTHS]
-            picked = [n for n in names if FILTER.search(n)]
-            if picked:
-                yield queues, backend, picked
+    """(queues, backend, row names, wide): the pinned rows, then the wide ones (QD32 on the
+    RAM-backed backends: the disk is device-bound, QD1 has nothing to spread)."""
+    for wide in (False, True):
+        for queues in QUEUES:
+            for backend in BACKENDS if not wide else WIDE_BACKENDS:
+                names = [f"{backend} {pat} qd{qd} q{queues}" + (" wide" if wide else "")
+                         for pat in PATTERNS for qd in (DEPTHS if not wide else [32])]
+                picked = [n for n in names if FILTER.search(n)]
+                if picked:
+                    yield queues, backend, picked, wide
 
 
 def better(old, new):
@@ -227,25 +272,25 @@ def better(old, new):
 
 def measure(root, log, files):
     results = {}
-    for queues, backend, names in rows():
+    for queues, backend, names, wide in rows():
         for tname, make in [t for _ in range(REPEAT) for t in targets(root, log)]:
             t = make()
             try:
-                sock = t.start(backend, queues, files)
+                sock = t.start(backend, queues, files, WIDE_CPUS if wide else TCPU)
                 if sock is None:
                     continue
                 prepared = backend != "malloc"
                 for name in names:
-                    _, pat, qd, _ = name.split()
+                    _, pat, qd = name.split()[:3]
                     try:
-                        r = run_client(sock, pat, int(qd[2:]), queues, not prepared)
+                        r = run_client(sock, pat, int(qd[2:]), queues, not prepared, wide)
                         prepared = True
                     except (RuntimeError, subprocess.TimeoutExpired, ValueError) as e:
                         r = {"error": str(e)[-300:]}
                     by = results.setdefault(name, {})
                     by[tname] = better(by.get(tname), r)
                     print(f"  {name:28} {tname:13} {cell(r)}", file=sys.stderr, flush=True)
-            except (RuntimeError, TimeoutError, OSError) as e:
+            except (RuntimeError, TimeoutError, OSError, RpcError) as e:
                 for name in names:
                     by = results.setdefault(name, {})
                     by[tname] = better(by.get(tname), {"error": str(e)[-300:]})
@@ -286,6 +331,37 @@ def table(results, names):
     return "\n".join(lines)
 
 
+def scaling(results, names):
+    """2 queues against 1, per target: pinned (every target thread on one CPU: nothing to
+    scale onto) and wide (target and client share WIDE_CPUS)."""
+    lines = []
+    for row in results:
+        if " q1" not in row:
+            continue
+        by1, by2 = results[row], results.get(row.replace(" q1", " q2"))
+        if not by2:
+            continue
+        cells = []
+        for n in names:
+            a, b = by1.get(n), by2.get(n)
+            if a and b and "iops" in a and "iops" in b and a["iops"]:
+                cells.append(f"{n} {b['iops'] / a['iops']:.2f}x")
+        if cells:
+            lines.append(f"  {row.replace(' q1', ''):26} " + ", ".join(cells))
+    if not lines:
+        return ""
+    return ("\n2 queues / 1 queue (pinned: the target on CPU " + TCPU + ", the client on CPU " +
+            CCPU + "; wide: both on CPUs " + WIDE_CPUS + ", the client waiting on the call "
+            "eventfd):\n" + "\n".join(lines))
+
+
+def load_average():
+    try:
+        return open("/proc/loadavg").read().split()[:3]
+    except OSError:
+        return None
+
+
 def main():
     for path in (CLIENT, BLOCKD):
         if not path.exists():
@@ -298,21 +374,25 @@ def main():
     log = open(root / "targets.log", "w")
     keep_log = True
     try:
-        need = {b for _, b, _ in rows()}
+        need = {b for _, b, _, _ in rows()}
         for b in ("shm", "disk"):
             if b in need:
                 fill(files[b], SIZE_MB << 20)
         names = [n for n, _ in targets(root, log)]
         print(f"target CPU {TCPU}, client CPU {CCPU}, {SECONDS:g} s per run, best of {REPEAT}, "
-              f"{SIZE_MB} MiB, 4 KiB; IOPS (p50/p99/p99.9 µs); * client-bound "
+              f"{SIZE_MB} MiB, 4 KiB, guest memory on {'2 MiB huge' if HUGE else '4 KiB'} "
+              f"pages; IOPS (p50/p99/p99.9 µs); * client-bound "
               f"(client busy >= 90 %)", file=sys.stderr)
-        limit = copy_limit() if any(b == "malloc" for _, b, _ in rows()) else None
+        limit = copy_limit() if any(b == "malloc" for _, b, _, _ in rows()) else None
         results = measure(root, log, files)
         OUT.parent.mkdir(parents=True, exist_ok=True)
         OUT.write_text(json.dumps({"seconds": SECONDS, "repeat": REPEAT, "size_mb": SIZE_MB,
+                                   "huge_guest_memory": HUGE, "uptime_load": load_average(),
                                    "copy_limit_per_s": limit, "targets": names,
                                    "results": results}, indent=1))
         print(table(results, names))
+        print(scaling(results, names))
+        print(f"\nload average (1/5/15 min) at the end: {' '.join(load_average() or ['?'])}")
         if limit:
             print(f"\ncopy limit (one thread on CPU {TCPU}, 4 KiB between random offsets of "
                   f"{SIZE_MB} MiB): {fmt_iops(limit)}/s")

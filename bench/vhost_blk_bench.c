@@ -9,6 +9,7 @@
  * Every wait has a deadline: a target that stops answering ends the run with exit 2.
  * Usage: vhost_blk_bench --socket PATH [options] (--help). Used by bench/target_bench.py. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -35,7 +36,7 @@ struct opts {
 	unsigned qd, queues;
 	double seconds;
 	uint64_t size;                   /* 0: the device's capacity (GET_CONFIG) */
-	bool event, prepare, json;
+	bool event, prepare, json, huge;
 	uint64_t copy_limit;             /* --copy-limit BYTES: the copy loop, no target */
 	int timeout_ms;
 };
@@ -55,11 +56,13 @@ static void usage(FILE *out)
 		"       | --copy-limit BYTES [--bs BYTES] [--seconds S] [--json]\n"
 		"       [--bs BYTES] [--qd N] [--queues N] [--seconds S] [--size BYTES]\n"
 		"       [--completion poll|event] [--prepare] [--label TEXT] [--json]\n"
-		"       [--timeout-ms MS]\n"
+		"       [--timeout-ms MS] [--huge]\n"
 		"  --prepare     write the whole range first (128 KiB writes), then measure\n"
 		"  --copy-limit  no target: one thread copying --bs blocks between random offsets of\n"
 		"                a buffer of BYTES (a RAM-backed target's ceiling on this CPU)\n"
 		"  --size        the range IO goes to (default: the device's capacity)\n"
+		"  --huge        guest memory on 2 MiB huge pages (a hugetlb memfd), as SPDK's\n"
+		"                vhost needs: it maps a 4 KiB-page memfd off 2 MiB alignment\n"
 		"  --timeout-ms  a message unanswered, or no completion, this long fails the run\n"
 		"                (default 5000)\n");
 }
@@ -73,7 +76,8 @@ static int parse(int argc, char **argv, struct opts *o)
 		{ "qd", 1, 0, 'q' }, { "queues", 1, 0, 'n' }, { "seconds", 1, 0, 't' },
 		{ "size", 1, 0, 'z' }, { "completion", 1, 0, 'c' }, { "prepare", 0, 0, 'P' },
 		{ "label", 1, 0, 'l' }, { "json", 0, 0, 'j' }, { "timeout-ms", 1, 0, 'T' },
-		{ "copy-limit", 1, 0, 'C' }, { "help", 0, 0, 'h' }, { 0, 0, 0, 0 } };
+		{ "copy-limit", 1, 0, 'C' }, { "huge", 0, 0, 'H' }, { "help", 0, 0, 'h' },
+		{ 0, 0, 0, 0 } };
 	int c;
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (c) {
@@ -92,6 +96,7 @@ static int parse(int argc, char **argv, struct opts *o)
 		case 'P': o->prepare = true; break;
 		case 'l': o->label = optarg; break;
 		case 'j': o->json = true; break;
+		case 'H': o->huge = true; break;
 		case 'T': o->timeout_ms = atoi(optarg); break;
 		case 'C': o->copy_limit = strtoull(optarg, NULL, 0); break;
 		case 'h': usage(stdout); exit(0);
@@ -113,6 +118,21 @@ static uint16_t ring_size(unsigned qd)
 	while (n < 3 * qd)
 		n = (uint16_t)(n * 2);
 	return n;
+}
+
+/* A sealed memfd of size bytes (a multiple of 2 MiB) on huge pages. */
+static int huge_memfd(size_t size)
+{
+	int fd = memfd_create("vhost-blk-bench", MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_HUGETLB);
+	if (fd < 0)
+		return -errno;
+	if (ftruncate(fd, (off_t)size) != 0 ||
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW) != 0) {
+		int e = errno;
+		close(fd);
+		return -e;
+	}
+	return fd;
 }
 
 /* The memfd mapped at a 2 MiB-aligned address (SPDK registers guest memory in 2 MiB units). */
@@ -238,7 +258,7 @@ int main(int argc, char **argv)
 	size_t per_q = bq_bytes(num, slots_n, max_bs);
 	per_q = (per_q + 4095) & ~(size_t)4095;
 	size_t mem_size = ((per_q * o.queues) + ALIGN_2M - 1) & ~(size_t)(ALIGN_2M - 1);
-	int memfd = vuc_sealed_memfd("vhost-blk-bench", mem_size);
+	int memfd = o.huge ? huge_memfd(mem_size) : vuc_sealed_memfd("vhost-blk-bench", mem_size);
 	if (memfd < 0)
 		return fail("guest memory", memfd);
 	uint8_t *mem = map_aligned(memfd, mem_size);
