@@ -103,6 +103,8 @@ static int store_snapshot(struct desired_volumes *src, struct volume_spec **spec
 			.layout = layout_of(vols[i].layout, d->layout),
 			.where = where,
 			.migrating = vm && vm->mig.to[0],
+			.incoming_ready = incoming && !strcmp(vols[i].mig_host, d->host) &&
+					  !strcmp(vols[i].mig_state, "EXPORTED"),
 		};
 		d->where[d->n_where].id = (unsigned)vols[i].id;
 		d->where[d->n_where++].where = where;

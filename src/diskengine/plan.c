@@ -85,6 +85,12 @@ size_t plan_attach(const struct volume_spec *want, size_t n_want,
 			emit(out, max, &n, ACT_CREATE_EXPORT, w->id, w->vm);
 		else if (e && e->vol == 0)
 			emit(out, max, &n, ACT_EXPORT_CONFLICT, w->id, w->vm);
+		else if (e && e->vol == w->id && w->where == VOLUME_INCOMING && w->exported &&
+			 !w->incoming_ready)
+			/* There before the store heard of this migration's export: left from
+			 * when the VM ran here (asked back before it was removed), or its report
+			 * was lost. Made again (an existing controller is kept) and reported. */
+			emit(out, max, &n, ACT_CREATE_EXPORT, w->id, w->vm);
 	}
 	return n < max ? n : max;
 }

@@ -31,6 +31,8 @@ struct volume_spec {
 	enum volume_where where;
 	bool migrating;              /* its VM migrates (the pause scope): only the exports the
 				      * migration asks for change, nothing is removed */
+	bool incoming_ready;         /* VOLUME_INCOMING: the store has this host's export of
+				      * the migration (reported) */
 };
 
 /* {"id": 1.., "name": "...", "size_mb": 1.., "vm": 0.., "exported": bool,

@@ -248,11 +248,16 @@ static void migrate_tick(struct vm_worker *w, const struct vm_spec *spec)
 {
 	struct mig_host h = { w, w->cfg, w->id, &w->st, &w->paths, mig_monitor, mig_after_call,
 			      mig_save };
+	/* The VM arrives here: what an earlier QEMU of it here said before it went away (the
+	 * SHUTDOWN of the quit that ended its migration away) is not this one's. */
+	if (w->st.mig.role == MIG_ROLE_NONE && spec && spec->mig.incoming)
+		w->exit_reason[0] = '\0';
 	switch (migration_step(&h, spec)) {
 	case MIG_OUT_GONE:         /* nothing of the VM is left here */
 		mon_drop(w);
 		unlink(w->state_path);
 		w->st = (struct vm_state){ .id = w->id, .state = VM_STOPPED };
+		w->exit_reason[0] = '\0';
 		w->state_known = false;
 		break;
 	case MIG_OUT_LAUNCH:        /* with the launch backoff of a failed launch */

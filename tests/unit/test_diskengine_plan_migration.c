@@ -68,6 +68,7 @@ Test(plan_migration, incoming_volume_is_exported_here)
 	cr_assert(has(out, n, ACT_CREATE_EXPORT, 1));
 	have = HAVE(.raids = &RAID1, .n_raids = 1, .exports = &EXPORT1, .n_exports = 1,
 		    .vol_dirs = DIR1, .n_vol_dirs = 1);
+	w[0].incoming_ready = true;                     /* reported: the store has it */
 	cr_assert_eq(plan_detach(w, 1, &have, out, MAXA), 0);
 	cr_assert_eq(plan_attach(w, 1, &have, out, MAXA), 0);
 }
@@ -116,4 +117,24 @@ Test(plan_migration, another_hosts_retired_volume_is_never_deleted_here)
 	size_t n = plan_detach(mine, 1, &none, out, MAXA);
 	cr_assert_eq(n, 1);
 	cr_assert_eq(out[0].kind, ACT_DELETE_VOLUME);
+}
+
+Test(plan_migration, a_leftover_export_of_the_vm_coming_back_is_reported)
+{
+	/* The VM left this host a moment ago and is asked back before this host removed its
+	 * old export. The store has no export of this migration here yet: the export is
+	 * made again (kept as it is) and reported; before, it was kept silently and the
+	 * migration waited for the destination until migrate_timeout. Nothing is deleted. */
+	struct volume_spec w[] = { spec(1, 1, true, VOLUME_INCOMING, true) };
+	struct action out[MAXA];
+	struct actual_state have = HAVE(.raids = &RAID1, .n_raids = 1, .exports = &EXPORT1,
+					.n_exports = 1, .vol_dirs = DIR1, .n_vol_dirs = 1);
+	size_t n = plan_attach(w, 1, &have, out, MAXA);
+	cr_assert_eq(n, 1);
+	cr_assert_eq(out[0].kind, ACT_CREATE_EXPORT);
+	cr_assert_eq(plan_detach(w, 1, &have, out, MAXA), 0);
+	/* Once the store has it, nothing more. */
+	w[0].incoming_ready = true;
+	cr_assert_eq(plan_attach(w, 1, &have, out, MAXA), 0);
+	cr_assert_eq(plan_detach(w, 1, &have, out, MAXA), 0);
 }
