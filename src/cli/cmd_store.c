@@ -74,8 +74,19 @@ static int store_copy_cmd(struct cli *c, int argc, char **argv)
 	return 0;
 }
 
+static bool is_help(const char *arg)
+{
+	return !strcmp(arg, "--help") || !strcmp(arg, "-h");
+}
+
 int cmd_store(struct cli *c, int argc, char **argv)
 {
+	if (argc >= 2 && (is_help(argv[1]) || (argc == 3 && !strcmp(argv[1], "copy") &&
+					       is_help(argv[2])))) {
+		printf("usage: %s\nCopies every row of the store at --from into the empty store at "
+		       "--to (docs/fleet.md).\n", STORE_USAGE);
+		return 0;
+	}
 	if (argc < 2 || strcmp(argv[1], "copy"))
 		return cli_usage(STORE_USAGE);
 	return store_copy_cmd(c, argc - 1, argv + 1);
