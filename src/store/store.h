@@ -107,7 +107,8 @@ int store_vm_create(struct store *s, struct store_vm *vm, struct store_volume *v
  * (share of vCPUs in use, then of memory, then fewer VMs, then name) — or checks that the
  * named host has room. Every host row is locked for the transaction, so creates from several
  * CLIs at once never overcommit a host. A store where no host has registered yet takes the
- * VM on the host named, or on how->fallback_host. -ENOSPC (no host with room, or the named
+ * VM on the host named, or on how->fallback_host; one where how->fallback_host is the only
+ * registered host (a single host) takes it there when it has room, UP or DOWN. -ENOSPC (no host with room, or the named
  * host full; nothing created), -ENOENT (the named host has not registered). */
 struct store_place {
 	int64_t down_after_ms;          /* a host not seen for longer is DOWN: never chosen */

@@ -152,6 +152,19 @@ Test(store, placement_on_a_named_host, .init = setup, .fini = teardown)
 	store_host_seen(g_s, "seen-only");     /* seen, never registered: no capacity */
 	cr_assert_eq(place(g_s, "n3", "", 1, 64, got), 0, "%s", store_error(g_s));
 	cr_assert_str_eq(got, "here");
+	/* a single host (the fallback the only one registered): there, DOWN or not, if room */
+	reg("here", 2, 1024, 0);
+	char err0[256];
+	cr_assert_eq(test_db_sql(&g_db, "UPDATE hosts SET seen_ms = 0 WHERE name = 'here'", err0,
+				 sizeof(err0)), 0, "%s", err0);
+	cr_assert_eq(place(g_s, "n4", "", 1, 64, got), -ENOSPC, "n1 and n3 took its 2 vCPUs");
+	cr_assert(strstr(store_error(g_s), "host here has no room"), "%s", store_error(g_s));
+	struct store_vm n1;
+	cr_assert_eq(store_vm_find(g_s, "n1", &n1), 0);
+	cr_assert_eq(store_vm_report(g_s, n1.id, "TERMINATED", "", 0), 0);
+	cr_assert_eq(place(g_s, "n5", "", 1, 64, got), 0, "a DOWN single host: %s",
+		     store_error(g_s));
+	cr_assert_str_eq(got, "here");
 
 	reg("a", 2, 1024, 0);
 	reg("z", 2, 1024, 0);
