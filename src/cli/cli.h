@@ -81,5 +81,6 @@ int cmd_completion(struct cli *c, int argc, char **argv);  /* cmd_completion.c *
 int cmd_metrics(struct cli *c, int argc, char **argv);     /* cmd_metrics.c */
 int cmd_serve_metrics(struct cli *c, int argc, char **argv);
 int cmd_host(struct cli *c, int argc, char **argv);        /* cmd_host.c */
+int cmd_store(struct cli *c, int argc, char **argv);       /* cmd_store.c */
 
 #endif

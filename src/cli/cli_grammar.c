@@ -52,6 +52,14 @@ static const struct cli_command g_host_subs[] = {
 	{ NULL, NULL, NULL, NULL },
 };
 
+static const struct cli_option g_store_copy[] = {
+	{ "--from", "URL" }, { "--to", "URL" }, { "--timeout", "S" }, { "--help", NULL }, END,
+};
+static const struct cli_command g_store_subs[] = {
+	{ "copy", g_store_copy, NULL, NULL },
+	{ NULL, NULL, NULL, NULL },
+};
+
 static const struct cli_option g_down[] = { { "--vms", NULL }, END };
 static const struct cli_option g_events[] = { { "--vm", "VM" }, { "--limit", "N" }, END };
 static const struct cli_option g_doctor[] = {
@@ -69,6 +77,7 @@ static const struct cli_command g_commands[] = {
 	{ "vm", g_help, NULL, g_vm_subs },
 	{ "volume", g_none, NULL, g_volume_subs },
 	{ "host", g_none, NULL, g_host_subs },
+	{ "store", g_help, NULL, g_store_subs },
 	{ "events", g_events, NULL, NULL },
 	{ "rpc", g_timeout, g_rpc_args, NULL },
 	{ "qmp", g_none, g_qmp_args, NULL },

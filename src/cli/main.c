@@ -21,6 +21,7 @@ static const char g_usage[] =
 	"  vm list|show|start|stop|restart|terminate|console|wait ...\n"
 	"  volume list [--all]        volumes and their exports\n"
 	"  host list                  the fleet's hosts: capacity, use, UP or DOWN\n"
+	"  store copy --from URL --to URL [--timeout S]   copy every row into an empty store\n"
 	"  events [--vm VM] [--limit N]\n"
 	"  rpc METHOD [JSON] [--timeout S]   call the storage target (SPDK's dialect)\n"
 	"  qmp VM COMMAND [JSON]      call a VM's QEMU monitor\n"
@@ -40,6 +41,7 @@ struct command {
 
 static const struct command g_commands[] = {
 	{ "init", cmd_init }, { "up", cmd_up }, { "down", cmd_down }, { "status", cmd_status }, { "vm", cmd_vm }, { "host", cmd_host },
+	{ "store", cmd_store },
 	{ "volume", cmd_volume }, { "events", cmd_events }, { "rpc", cmd_rpc },
 	{ "qmp", cmd_qmp }, { "supervise", cmd_supervise },
 	{ "target-stopped", cmd_target_stopped }, { "doctor", cmd_doctor },

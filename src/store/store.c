@@ -167,7 +167,14 @@ int store_vm_find_latest(struct store *s, const char *name, struct store_vm *out
 int store_vm_list(struct store *s, const char *host, bool include_terminated,
 		  struct store_vm **out, size_t *n)
 {
-	return s->ops->vm_list(s, host, include_terminated, out, n);
+	return s->ops->vm_list(s, host, include_terminated, false, out, n);
+}
+
+int store_vm_list_work(struct store *s, const char *host, struct store_vm **out, size_t *n)
+{
+	if (!host_name_ok(host))
+		return store_fail(s, -EINVAL, "bad host name");
+	return s->ops->vm_list(s, host, false, true, out, n);
 }
 
 int store_vm_set_desired(struct store *s, int64_t id, const char *desired,
@@ -183,14 +190,36 @@ int store_vm_report(struct store *s, int64_t id, const char *state, const char *
 {
 	if (!vm_state_known(state))
 		return store_fail(s, -EINVAL, "unknown VM state '%s'", state ? state : "");
-	return s->ops->vm_report(s, id, state, reason ? reason : "", pid);
+	return s->ops->vm_report(s, id, NULL, state, reason ? reason : "", pid);
+}
+
+int store_vm_report_as(struct store *s, const char *host, int64_t id, const char *state,
+		       const char *reason, int pid)
+{
+	if (!vm_state_known(state) || !host_name_ok(host))
+		return store_fail(s, -EINVAL, "unknown VM state '%s' or bad host",
+				  state ? state : "");
+	return s->ops->vm_report(s, id, host, state, reason ? reason : "", pid);
+}
+
+static bool disk_known(const char *disk)
+{
+	return disk && (!disk[0] || !strcmp(disk, "up") || !strcmp(disk, "down"));
 }
 
 int store_vm_report_disk(struct store *s, int64_t id, const char *disk, int64_t since_ms)
 {
-	if (!disk || (disk[0] && strcmp(disk, "up") && strcmp(disk, "down")))
+	if (!disk_known(disk))
 		return store_fail(s, -EINVAL, "disk must be up, down or empty");
-	return s->ops->vm_report_disk(s, id, disk, since_ms);
+	return s->ops->vm_report_disk(s, id, NULL, disk, since_ms);
+}
+
+int store_vm_report_disk_as(struct store *s, const char *host, int64_t id, const char *disk,
+			    int64_t since_ms)
+{
+	if (!disk_known(disk) || !host_name_ok(host))
+		return store_fail(s, -EINVAL, "disk must be up, down or empty, and a host named");
+	return s->ops->vm_report_disk(s, id, host, disk, since_ms);
 }
 
 int store_volume_get(struct store *s, int64_t id, struct store_volume *out)
@@ -201,7 +230,15 @@ int store_volume_get(struct store *s, int64_t id, struct store_volume *out)
 int store_volume_list(struct store *s, const char *host, bool include_deleted,
 		      struct store_volume **out, size_t *n)
 {
-	return s->ops->volume_list(s, host, include_deleted, out, n);
+	return s->ops->volume_list(s, host, include_deleted, false, out, n);
+}
+
+int store_volume_list_work(struct store *s, const char *host, struct store_volume **out,
+			   size_t *n)
+{
+	if (!host_name_ok(host))
+		return store_fail(s, -EINVAL, "bad host name");
+	return s->ops->volume_list(s, host, false, true, out, n);
 }
 
 int store_volume_report(struct store *s, int64_t id, const char *state,

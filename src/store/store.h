@@ -107,7 +107,8 @@ int store_vm_create(struct store *s, struct store_vm *vm, struct store_volume *v
  * (share of vCPUs in use, then of memory, then fewer VMs, then name) — or checks that the
  * named host has room. Every host row is locked for the transaction, so creates from several
  * CLIs at once never overcommit a host. A store where no host has registered yet takes the
- * VM on the host named, or on how->fallback_host. -ENOSPC (no host with room, or the named
+ * VM on the host named, or on how->fallback_host; one where how->fallback_host is the only
+ * registered host (a single host) takes it there when it has room, UP or DOWN. -ENOSPC (no host with room, or the named
  * host full; nothing created), -ENOENT (the named host has not registered). */
 struct store_place {
 	int64_t down_after_ms;          /* a host not seen for longer is DOWN: never chosen */
@@ -123,6 +124,9 @@ int store_vm_find_latest(struct store *s, const char *name, struct store_vm *out
 /* host NULL: every host. include_terminated: also the finished ones. *out malloc'd. */
 int store_vm_list(struct store *s, const char *host, bool include_terminated,
 		  struct store_vm **out, size_t *n);
+/* A host's vmengine's work: the live VMs on host and those migrating to it (one query
+ * filtered by host, not the fleet's every row). */
+int store_vm_list_work(struct store *s, const char *host, struct store_vm **out, size_t *n);
 /* What the operator wants; bump_generation asks for a VM stopped by its guest to start.
  * A VM whose desired state or state is TERMINATED only takes TERMINATED again (-EPERM). */
 int store_vm_set_desired(struct store *s, int64_t id, const char *desired,
@@ -132,10 +136,21 @@ int store_vm_report(struct store *s, int64_t id, const char *state, const char *
 		    int pid);
 /* What vmengine saw of the VM's disk connection: disk "up", "down" or "" (unknown), since. */
 int store_vm_report_disk(struct store *s, int64_t id, const char *disk, int64_t since_ms);
+/* The same, from host's vmengine: it writes the row only while the VM is host's (vms.host,
+ * in the UPDATE's own WHERE), so a report still queued on a host the VM has left (a finished
+ * migration) changes nothing: -ESTALE (docs/fleet.md, *Claims*). */
+int store_vm_report_as(struct store *s, const char *host, int64_t id, const char *state,
+		       const char *reason, int pid);
+int store_vm_report_disk_as(struct store *s, const char *host, int64_t id, const char *disk,
+			    int64_t since_ms);
 
 int store_volume_get(struct store *s, int64_t id, struct store_volume *out);
 int store_volume_list(struct store *s, const char *host, bool include_deleted,
 		      struct store_volume **out, size_t *n);
+/* The volumes a host's vmengine needs: not deleted, on host or exported on it for an
+ * incoming migration (mig_host). */
+int store_volume_list_work(struct store *s, const char *host, struct store_volume **out,
+			   size_t *n);
 /* What diskengine observed. export_path and error may be NULL (left as they are). */
 int store_volume_report(struct store *s, int64_t id, const char *state,
 			const char *export_path, const char *error);
@@ -194,5 +209,14 @@ int store_vm_migration_finish(struct store *s, int64_t id, const char *host,
 int store_volume_report_incoming(struct store *s, int64_t id, const char *host,
 				 const char *state, const char *export_path);
 
+/* ---- copying a whole store (`berth store copy`, docs/fleet.md) */
 
+#define STORE_COPY_TABLES 5
+extern const char *const store_copy_tables[STORE_COPY_TABLES];  /* hosts, vms, volumes, ... */
+/* Every row of from's tables into to, which must be empty (-EEXIST) and of the same schema
+ * version (-EPROTO), in one transaction on to (nothing copied on any failure), ids kept;
+ * counts[i] the rows of store_copy_tables[i]. err gets one line. The source should have no
+ * writer (its host's daemons stopped): its tables are read one after the other. */
+int store_copy(struct store *from, struct store *to, size_t counts[STORE_COPY_TABLES],
+	       char *err, size_t errlen);
 #endif

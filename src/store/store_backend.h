@@ -25,6 +25,10 @@ static inline int store_placer_run(struct store *s, const struct store_placer *p
 	return p->choose(s, hosts, n, vm, p->how);
 }
 
+/* One row of a table as text (values[i] NULL for SQL NULL), in the table's column order. */
+typedef int (*store_row_fn)(void *ctx, int ncols, const char *const *names,
+			    const char *const *values);
+
 struct store_backend {
 	const char *name;       /* its URL scheme: "<name>:<location>" */
 	/* Optional: true when the back end takes url whole (its location is then url itself),
@@ -40,15 +44,19 @@ struct store_backend {
 	int (*vm_get)(struct store *s, int64_t id, const char *name, struct store_vm *out);
 	/* the highest id named name, terminated or not */
 	int (*vm_latest)(struct store *s, const char *name, struct store_vm *out);
-	int (*vm_list)(struct store *s, const char *host, bool include_terminated,
+	/* incoming: also the VMs migrating to host */
+	int (*vm_list)(struct store *s, const char *host, bool include_terminated, bool incoming,
 		       struct store_vm **out, size_t *n);
 	int (*vm_set_desired)(struct store *s, int64_t id, const char *desired, bool bump);
-	int (*vm_report)(struct store *s, int64_t id, const char *state, const char *reason,
-			 int pid);
-	int (*vm_report_disk)(struct store *s, int64_t id, const char *disk, int64_t since_ms);
+	/* host non-NULL: only while the VM is host's (else -ESTALE, nothing changed) */
+	int (*vm_report)(struct store *s, int64_t id, const char *host, const char *state,
+			 const char *reason, int pid);
+	int (*vm_report_disk)(struct store *s, int64_t id, const char *host, const char *disk,
+			      int64_t since_ms);
 	int (*volume_get)(struct store *s, int64_t id, struct store_volume *out);
+	/* incoming: also the volumes exported on host for a migration (mig_host) */
 	int (*volume_list)(struct store *s, const char *host, bool include_deleted,
-			   struct store_volume **out, size_t *n);
+			   bool incoming, struct store_volume **out, size_t *n);
 	int (*volume_report)(struct store *s, int64_t id, const char *state,
 			     const char *export_path, const char *error);
 	int (*event_add)(struct store *s, const struct store_event *ev);
@@ -71,7 +79,28 @@ struct store_backend {
 	int (*meta_get)(struct store *s, const char *key, char *out, size_t len);
 	int (*meta_init)(struct store *s, const char *key, const char *value, char *out,
 			 size_t len);
+	/* A whole store copied (store_copy.c): every row of table, in key order; and, on the
+	 * destination, one transaction (copy_begin locks the tables against writers) that
+	 * inserts rows as they are (ids kept) and, at copy_end with commit, makes the next
+	 * generated ids follow the copied ones. */
+	int (*rows)(struct store *s, const char *table, store_row_fn fn, void *ctx);
+	int (*copy_begin)(struct store *s);
+	int (*copy_row)(struct store *s, const char *table, int n, const char *const *names,
+			const char *const *values);
+	int (*copy_end)(struct store *s, bool commit);
 };
+
+/* The copy operations of each back end (store_sqlite_copy.c, store_pg_copy.c). */
+int sq_rows(struct store *s, const char *table, store_row_fn fn, void *ctx);
+int sq_copy_begin(struct store *s);
+int sq_copy_row(struct store *s, const char *table, int n, const char *const *names,
+		const char *const *values);
+int sq_copy_end(struct store *s, bool commit);
+int pg_rows(struct store *s, const char *table, store_row_fn fn, void *ctx);
+int pg_copy_begin(struct store *s);
+int pg_copy_row(struct store *s, const char *table, int n, const char *const *names,
+		const char *const *values);
+int pg_copy_end(struct store *s, bool commit);
 
 /* Every host (or the one named by parameter P, "?1" or "$1::text"; NULL: all) with what its
  * live VMs take: the same statement in both dialects. */

@@ -377,16 +377,18 @@ static int pg_vm_latest(struct store *s, const char *name, struct store_vm *out)
 }
 
 static int pg_vm_list(struct store *s, const char *host, bool include_terminated,
-		      struct store_vm **out, size_t *n)
+		      bool incoming, struct store_vm **out, size_t *n)
 {
 	struct params p = { .n = 0 };
 	p_text(&p, host);
 	p_text(&p, include_terminated ? "true" : "false");
+	p_text(&p, incoming ? "true" : "false");
 	PGresult *r;
 	*out = NULL;
 	*n = 0;
-	int rc = q(s, "SELECT " VM_COLUMNS " FROM vms WHERE ($1::text IS NULL OR host = $1) AND "
-		      "($2::boolean OR state != 'TERMINATED') ORDER BY id", &p, &r);
+	int rc = q(s, "SELECT " VM_COLUMNS " FROM vms WHERE ($1::text IS NULL OR host = $1 OR "
+		      "($3::boolean AND migrate_to = $1)) AND ($2::boolean OR state != 'TERMINATED') "
+		      "ORDER BY id", &p, &r);
 	if (rc)
 		return rc;
 	return rows_of(s, r, sizeof(**out), read_vm_item, (void **)out, n);
@@ -417,8 +419,20 @@ static int pg_vm_set_desired(struct store *s, int64_t id, const char *desired, b
 			  "be set to %s", (long long)id, vm.desired, vm.state, desired);
 }
 
-static int pg_vm_report(struct store *s, int64_t id, const char *state, const char *reason,
-			int pid)
+/* A report guarded by its host: none changed is -ESTALE when the VM is another host's. */
+static int reported(struct store *s, PGresult *r, int64_t id, const char *host)
+{
+	if (!host || strcmp(PQcmdTuples(r), "0"))
+		return changed_or_missing(s, r, id, "VM");
+	PQclear(r);
+	struct store_vm vm;
+	int rc = pg_vm_get(s, id, NULL, &vm);
+	return rc ? rc : store_fail(s, -ESTALE, "vm %lld is on host %s, not %s: report dropped",
+				    (long long)id, vm.host, host);
+}
+
+static int pg_vm_report(struct store *s, int64_t id, const char *host, const char *state,
+			const char *reason, int pid)
 {
 	struct params p = { .n = 0 };
 	p_text(&p, state);
@@ -426,23 +440,26 @@ static int pg_vm_report(struct store *s, int64_t id, const char *state, const ch
 	p_text(&p, reason);
 	p_int(&p, pid);
 	p_int(&p, id);
+	p_text(&p, host);
 	PGresult *r;
 	int rc = q(s, "UPDATE vms SET state_since_ms = CASE WHEN state = $1 THEN state_since_ms "
 		      "ELSE $2::bigint END, state = $1, reason = $3, pid = $4::int, updated_ms = "
-		      "$2::bigint WHERE id = $5::bigint", &p, &r);
-	return rc ? rc : changed_or_missing(s, r, id, "VM");
+		      "$2::bigint WHERE id = $5::bigint AND ($6::text IS NULL OR host = $6)", &p, &r);
+	return rc ? rc : reported(s, r, id, host);
 }
 
-static int pg_vm_report_disk(struct store *s, int64_t id, const char *disk, int64_t since_ms)
+static int pg_vm_report_disk(struct store *s, int64_t id, const char *host, const char *disk,
+			     int64_t since_ms)
 {
 	struct params p = { .n = 0 };
 	p_text(&p, disk);
 	p_int(&p, since_ms);
 	p_int(&p, id);
+	p_text(&p, host);
 	PGresult *r;
-	int rc = q(s, "UPDATE vms SET disk = $1, disk_since_ms = $2::bigint WHERE id = $3::bigint",
-		   &p, &r);
-	return rc ? rc : changed_or_missing(s, r, id, "VM");
+	int rc = q(s, "UPDATE vms SET disk = $1, disk_since_ms = $2::bigint WHERE id = $3::bigint "
+		      "AND ($4::text IS NULL OR host = $4)", &p, &r);
+	return rc ? rc : reported(s, r, id, host);
 }
 
 /* ---------------------------------------------------------------- volumes */
@@ -490,16 +507,18 @@ static int pg_volume_get(struct store *s, int64_t id, struct store_volume *out)
 }
 
 static int pg_volume_list(struct store *s, const char *host, bool include_deleted,
-			  struct store_volume **out, size_t *n)
+			  bool incoming, struct store_volume **out, size_t *n)
 {
 	struct params p = { .n = 0 };
 	p_text(&p, host);
 	p_text(&p, include_deleted ? "true" : "false");
+	p_text(&p, incoming ? "true" : "false");
 	PGresult *r;
 	*out = NULL;
 	*n = 0;
 	int rc = q(s, "SELECT " VOLUME_COLUMNS " FROM volumes WHERE ($1::text IS NULL OR "
-		      "host = $1) AND ($2::boolean OR state != 'DELETED') ORDER BY id", &p, &r);
+		      "host = $1 OR ($3::boolean AND mig_host = $1)) AND ($2::boolean OR "
+		      "state != 'DELETED') ORDER BY id", &p, &r);
 	if (rc)
 		return rc;
 	return rows_of(s, r, sizeof(**out), read_volume_item, (void **)out, n);
@@ -814,4 +833,8 @@ const struct store_backend store_pg_backend = {
 	.volume_report_incoming = pg_volume_report_incoming,
 	.meta_get = pg_meta_get,
 	.meta_init = pg_meta_init,
+	.rows = pg_rows,
+	.copy_begin = pg_copy_begin,
+	.copy_row = pg_copy_row,
+	.copy_end = pg_copy_end,
 };

@@ -81,6 +81,16 @@ int store_place_choose(struct store *s, const struct store_host *hosts, size_t n
 	}
 	if (vm->host[0])
 		return explicit_host(s, hosts, n, vm);
+	if (n_registered == 1) {
+		/* a single host (the CLI's own the only one registered): its VMs go there, as
+		 * they always did, its daemons up or not; its room is still checked */
+		for (size_t i = 0; i < n; i++) {
+			if (registered(&hosts[i]) && !strcmp(hosts[i].name, how->fallback_host)) {
+				snprintf(vm->host, sizeof(vm->host), "%s", how->fallback_host);
+				return explicit_host(s, hosts, n, vm);
+			}
+		}
+	}
 	int64_t now = wall_ms();
 	const struct store_host *best = NULL;
 	unsigned down = 0, full = 0, small = 0;

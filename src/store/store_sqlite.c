@@ -314,16 +314,18 @@ static int sq_vm_latest(struct store *s, const char *name, struct store_vm *out)
 }
 
 static int sq_vm_list(struct store *s, const char *host, bool include_terminated,
-		      struct store_vm **out, size_t *n)
+		      bool incoming, struct store_vm **out, size_t *n)
 {
 	sqlite3_stmt *st;
-	int rc = sq_prepare(s, "SELECT " VM_COLUMNS " FROM vms WHERE (?1 IS NULL OR host = ?1) AND "
-			    "(?2 OR state != 'TERMINATED') ORDER BY id", &st);
+	int rc = sq_prepare(s, "SELECT " VM_COLUMNS " FROM vms WHERE (?1 IS NULL OR host = ?1 OR "
+			    "(?3 AND migrate_to = ?1)) AND (?2 OR state != 'TERMINATED') ORDER BY id",
+			    &st);
 	if (rc)
 		return rc;
 	if (host)
 		sqlite3_bind_text(st, 1, host, -1, SQLITE_STATIC);
 	sqlite3_bind_int(st, 2, include_terminated);
+	sqlite3_bind_int(st, 3, incoming);
 	size_t cap = 0;
 	*out = NULL;
 	*n = 0;
@@ -352,6 +354,17 @@ static int changed_or_missing(struct store *s, int64_t id, const char *what)
 					 : store_fail(s, -ENOENT, "no %s %lld", what, (long long)id);
 }
 
+/* A report guarded by its host: none changed is -ESTALE when the VM is another host's. */
+static int reported(struct store *s, int64_t id, const char *host)
+{
+	if (sqlite3_changes(sq_db(s)) || !host)
+		return changed_or_missing(s, id, "VM");
+	struct store_vm vm;
+	int rc = sq_vm_get(s, id, NULL, &vm);
+	return rc ? rc : store_fail(s, -ESTALE, "vm %lld is on host %s, not %s: report dropped",
+				    (long long)id, vm.host, host);
+}
+
 /* A terminated VM (desired or reached) stays terminated: the guard is in the UPDATE itself,
  * so a command racing with `berth vm terminate` cannot bring the VM back. */
 static int sq_vm_set_desired(struct store *s, int64_t id, const char *desired, bool bump)
@@ -375,14 +388,14 @@ static int sq_vm_set_desired(struct store *s, int64_t id, const char *desired, b
 			  "be set to %s", (long long)id, vm.desired, vm.state, desired);
 }
 
-static int sq_vm_report(struct store *s, int64_t id, const char *state, const char *reason,
-			int pid)
+static int sq_vm_report(struct store *s, int64_t id, const char *host, const char *state,
+			const char *reason, int pid)
 {
 	sqlite3_stmt *st;
 	int64_t now = wall_ms();
 	int rc = sq_prepare(s, "UPDATE vms SET state_since_ms = CASE WHEN state = ?1 THEN "
 			    "state_since_ms ELSE ?2 END, state = ?1, reason = ?3, pid = ?4, "
-			    "updated_ms = ?2 WHERE id = ?5", &st);
+			    "updated_ms = ?2 WHERE id = ?5 AND (?6 IS NULL OR host = ?6)", &st);
 	if (rc)
 		return rc;
 	sqlite3_bind_text(st, 1, state, -1, SQLITE_STATIC);
@@ -390,21 +403,27 @@ static int sq_vm_report(struct store *s, int64_t id, const char *state, const ch
 	sqlite3_bind_text(st, 3, reason, -1, SQLITE_STATIC);
 	sqlite3_bind_int(st, 4, pid);
 	sqlite3_bind_int64(st, 5, id);
+	if (host)
+		sqlite3_bind_text(st, 6, host, -1, SQLITE_STATIC);
 	rc = sq_step_done(s, st, "report vm");
-	return rc ? rc : changed_or_missing(s, id, "VM");
+	return rc ? rc : reported(s, id, host);
 }
 
-static int sq_vm_report_disk(struct store *s, int64_t id, const char *disk, int64_t since_ms)
+static int sq_vm_report_disk(struct store *s, int64_t id, const char *host, const char *disk,
+			     int64_t since_ms)
 {
 	sqlite3_stmt *st;
-	int rc = sq_prepare(s, "UPDATE vms SET disk = ?1, disk_since_ms = ?2 WHERE id = ?3", &st);
+	int rc = sq_prepare(s, "UPDATE vms SET disk = ?1, disk_since_ms = ?2 WHERE id = ?3 AND "
+			    "(?4 IS NULL OR host = ?4)", &st);
 	if (rc)
 		return rc;
 	sqlite3_bind_text(st, 1, disk, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, since_ms);
 	sqlite3_bind_int64(st, 3, id);
+	if (host)
+		sqlite3_bind_text(st, 4, host, -1, SQLITE_STATIC);
 	rc = sq_step_done(s, st, "report vm disk");
-	return rc ? rc : changed_or_missing(s, id, "VM");
+	return rc ? rc : reported(s, id, host);
 }
 
 /* ---------------------------------------------------------------- volumes */
@@ -448,16 +467,18 @@ static int sq_volume_get(struct store *s, int64_t id, struct store_volume *out)
 }
 
 static int sq_volume_list(struct store *s, const char *host, bool include_deleted,
-			  struct store_volume **out, size_t *n)
+			  bool incoming, struct store_volume **out, size_t *n)
 {
 	sqlite3_stmt *st;
 	int rc = sq_prepare(s, "SELECT " VOLUME_COLUMNS " FROM volumes WHERE (?1 IS NULL OR "
-			    "host = ?1) AND (?2 OR state != 'DELETED') ORDER BY id", &st);
+			    "host = ?1 OR (?3 AND mig_host = ?1)) AND (?2 OR state != 'DELETED') "
+			    "ORDER BY id", &st);
 	if (rc)
 		return rc;
 	if (host)
 		sqlite3_bind_text(st, 1, host, -1, SQLITE_STATIC);
 	sqlite3_bind_int(st, 2, include_deleted);
+	sqlite3_bind_int(st, 3, incoming);
 	size_t cap = 0;
 	*out = NULL;
 	*n = 0;
@@ -625,4 +646,8 @@ const struct store_backend store_sqlite_backend = {
 	.volume_report_incoming = sq_volume_report_incoming,
 	.meta_get = sq_meta_get,
 	.meta_init = sq_meta_init,
+	.rows = sq_rows,
+	.copy_begin = sq_copy_begin,
+	.copy_row = sq_copy_row,
+	.copy_end = sq_copy_end,
 };

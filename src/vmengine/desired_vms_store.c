@@ -98,11 +98,11 @@ static int store_snapshot(struct desired_vms *src, struct vm_spec **specs, size_
 	struct store_vm *vms = NULL;
 	struct store_volume *vols = NULL;
 	size_t nvms = 0, nvols = 0;
-	/* Every host's: this host's VMs and those migrating to it (a fleet's store would
-	 * select both; one SQLite file holds a few hosts). */
-	int rc = store_vm_list(d->store, NULL, false, &vms, &nvms);
+	/* This host's VMs and those migrating to it, with their volumes: selected by host in
+	 * the store, not the fleet's every row each tick. */
+	int rc = store_vm_list_work(d->store, d->host, &vms, &nvms);
 	if (rc == 0)
-		rc = store_volume_list(d->store, NULL, false, &vols, &nvols);
+		rc = store_volume_list_work(d->store, d->host, &vols, &nvols);
 	if (rc < 0) {
 		log_warn("vmengine", "msg=\"store unavailable; keeping the last desired state\" "
 			 "error=\"%s\"", store_error(d->store));
@@ -202,11 +202,21 @@ static void send_report(struct desired_store *d, const struct report *r)
 	    (st->mig.role == MIG_ROLE_SOURCE &&
 	     (st->mig.phase == MIG_COMPLETED || st->mig.phase == MIG_RESTART_DEST)))
 		return;
-	if (store_vm_report(d->rstore, st->id, vm_state_name(st->state), st->reason, st->pid) < 0)
+	/* Written only while the VM is this host's: a report still queued when a migration
+	 * moved the VM away changes nothing (-ESTALE, docs/fleet.md *Claims*). */
+	int rc = store_vm_report_as(d->rstore, d->host, st->id, vm_state_name(st->state),
+				    st->reason, st->pid);
+	if (rc == -ESTALE) {
+		log_info("vmengine", "vm=%u msg=\"report dropped: the VM is no longer this "
+			 "host's\" detail=\"%s\"", st->id, store_error(d->rstore));
+		return;
+	}
+	if (rc < 0)
 		log_warn("vmengine", "vm=%u msg=\"cannot report to the store\" error=\"%s\"", st->id,
 			 store_error(d->rstore));
 	const char *disk = st->disk == VM_DISK_UP ? "up" : st->disk == VM_DISK_DOWN ? "down" : "";
-	if (store_vm_report_disk(d->rstore, st->id, disk, st->disk_since_ms) < 0)
+	rc = store_vm_report_disk_as(d->rstore, d->host, st->id, disk, st->disk_since_ms);
+	if (rc < 0 && rc != -ESTALE)
 		log_warn("vmengine", "vm=%u msg=\"cannot report the disk to the store\" "
 			 "error=\"%s\"", st->id, store_error(d->rstore));
 	if (r->disk_event) {

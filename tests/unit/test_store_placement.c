@@ -152,6 +152,19 @@ Test(store, placement_on_a_named_host, .init = setup, .fini = teardown)
 	store_host_seen(g_s, "seen-only");     /* seen, never registered: no capacity */
 	cr_assert_eq(place(g_s, "n3", "", 1, 64, got), 0, "%s", store_error(g_s));
 	cr_assert_str_eq(got, "here");
+	/* a single host (the fallback the only one registered): there, DOWN or not, if room */
+	reg("here", 2, 1024, 0);
+	char err0[256];
+	cr_assert_eq(test_db_sql(&g_db, "UPDATE hosts SET seen_ms = 0 WHERE name = 'here'", err0,
+				 sizeof(err0)), 0, "%s", err0);
+	cr_assert_eq(place(g_s, "n4", "", 1, 64, got), -ENOSPC, "n1 and n3 took its 2 vCPUs");
+	cr_assert(strstr(store_error(g_s), "host here has no room"), "%s", store_error(g_s));
+	struct store_vm n1;
+	cr_assert_eq(store_vm_find(g_s, "n1", &n1), 0);
+	cr_assert_eq(store_vm_report(g_s, n1.id, "TERMINATED", "", 0), 0);
+	cr_assert_eq(place(g_s, "n5", "", 1, 64, got), 0, "a DOWN single host: %s",
+		     store_error(g_s));
+	cr_assert_str_eq(got, "here");
 
 	reg("a", 2, 1024, 0);
 	reg("z", 2, 1024, 0);
@@ -245,4 +258,76 @@ Test(store, placement_racing_creates_never_overcommit, .init = setup, .fini = te
 		snprintf(sql, sizeof(sql), "UPDATE hosts SET seen_ms = 0 WHERE name = '%s'", host);
 		cr_assert_eq(test_db_sql(&g_db, sql, err, sizeof(err)), 0, "%s", err);
 	}
+}
+
+/* ---------------------------------------------------------------- claims */
+
+static int64_t id_of(const char *name)
+{
+	struct store_vm vm;
+	cr_assert_eq(store_vm_find(g_s, name, &vm), 0, "%s", store_error(g_s));
+	return vm.id;
+}
+
+static bool listed(const struct store_vm *vms, size_t n, int64_t id)
+{
+	for (size_t i = 0; i < n; i++)
+		if (vms[i].id == id)
+			return true;
+	return false;
+}
+
+/* A host's vmengine reads its own VMs and those migrating to it, and writes a VM's row only
+ * while the VM is its own: a report from the host a migration took the VM from changes
+ * nothing. */
+Test(store, claims_engine_work_and_owned_reports, .init = setup, .fini = teardown)
+{
+	cr_assert_eq(place(g_s, "x", "a", 1, 64, NULL), 0, "%s", store_error(g_s));
+	cr_assert_eq(place(g_s, "y", "b", 1, 64, NULL), 0, "%s", store_error(g_s));
+	cr_assert_eq(place(g_s, "z", "b", 1, 64, NULL), 0, "%s", store_error(g_s));
+	int64_t x = id_of("x"), y = id_of("y"), z = id_of("z");
+	cr_assert_eq(store_vm_report_as(g_s, "b", z, "RUNNING", "", 7), 0, "%s", store_error(g_s));
+	cr_assert_eq(store_vm_migrate_request(g_s, z, "a"), 0, "%s", store_error(g_s));
+
+	struct store_vm *vms;
+	size_t n;
+	cr_assert_eq(store_vm_list_work(g_s, "a", &vms, &n), 0, "%s", store_error(g_s));
+	cr_assert(n == 2 && listed(vms, n, x) && listed(vms, n, z) && !listed(vms, n, y));
+	free(vms);
+	cr_assert_eq(store_vm_list_work(g_s, "b", &vms, &n), 0);
+	cr_assert(n == 2 && listed(vms, n, y) && listed(vms, n, z));
+	free(vms);
+	struct store_vm zv;
+	cr_assert_eq(store_vm_get(g_s, z, &zv), 0);
+	struct store_volume *vols;
+	cr_assert_eq(store_volume_list_work(g_s, "a", &vols, &n), 0, "%s", store_error(g_s));
+	cr_assert_eq(n, 1, "before a exports z's volume: only x's");
+	free(vols);
+	cr_assert_eq(store_volume_report_incoming(g_s, zv.volume_id, "a", "EXPORTED", "/run/z"),
+		     0, "%s", store_error(g_s));
+	cr_assert_eq(store_volume_list_work(g_s, "a", &vols, &n), 0);
+	cr_assert(n == 2 && (vols[0].id == zv.volume_id || vols[1].id == zv.volume_id));
+	free(vols);
+
+	/* x is a's: b's report of it is refused and changes nothing */
+	cr_assert_eq(store_vm_report_as(g_s, "b", x, "STOPPED", "", 0), -ESTALE);
+	cr_assert(strstr(store_error(g_s), "is on host a, not b"), "%s", store_error(g_s));
+	cr_assert_eq(store_vm_report_disk_as(g_s, "b", x, "down", 5), -ESTALE);
+	struct store_vm got;
+	cr_assert_eq(store_vm_get(g_s, x, &got), 0);
+	cr_assert(!strcmp(got.state, "CREATING") && got.disk[0] == 0);
+	cr_assert_eq(store_vm_report_as(g_s, "a", x, "RUNNING", "", 42), 0);
+	cr_assert_eq(store_vm_report_as(g_s, "a", 1 << 30, "RUNNING", "", 1), -ENOENT);
+
+	/* the migration finishes: z is a's; b's late report (queued before) changes nothing */
+	cr_assert_eq(store_vm_migration_finish(g_s, z, "a", "completed"), 0, "%s",
+		     store_error(g_s));
+	cr_assert_eq(store_vm_report_as(g_s, "a", z, "RUNNING", "", 99), 0);
+	cr_assert_eq(store_vm_report_as(g_s, "b", z, "RUNNING", "", 7), -ESTALE);
+	cr_assert_eq(store_vm_get(g_s, z, &got), 0);
+	cr_assert(!strcmp(got.host, "a") && got.pid == 99, "%s pid %d", got.host, got.pid);
+	cr_assert_eq(store_vm_list_work(g_s, "b", &vms, &n), 0);
+	cr_assert(n == 1 && vms[0].id == y);
+	free(vms);
+	cr_assert_eq(store_vm_list_work(g_s, "", &vms, &n), -EINVAL);
 }
