@@ -29,7 +29,8 @@ blockd-poll, qsd, spdk, base-event, base-poll (default: all present), BENCH_BASE
 blockd binary (an older build: its two modes are measured too, to show what a change did),
 BENCH_WIDE_CPUS the CPUs of the wide rows, BENCH_HUGE=1/0 guest memory on huge pages or not
 (default: when 64 MiB of them are free; spdk_tgt needs them), SPDK_TGT the spdk_tgt binary (skipped when
-unset or missing; SPDK_ARGS extra arguments, e.g. `--no-huge -s 1024`), BENCH_SIZE_MB
+unset or missing; SPDK_ARGS extra arguments; it needs huge pages, and `-s 1024` is too small for
+the 256 MiB malloc bdev), BENCH_SIZE_MB
 (default 256)."""
 import json
 import os
