@@ -104,14 +104,19 @@ class Target:
         wait_until(ready, START_TIMEOUT, f"{self.name} to answer", self.proc)
 
     def stop(self):
-        if self.proc is None or self.proc.poll() is not None:
+        if self.proc is None:
             return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(10)
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        # spdk_tgt leaves its trace buffer (4 MiB) in /dev/shm after it exits
+        trace = Path(f"/dev/shm/spdk_tgt_trace.pid{self.proc.pid}")
+        if self.name == "spdk" and trace.exists():
+            trace.unlink()
 
 
 class SpdkLike(Target):
