@@ -29,7 +29,8 @@ blockd-poll, qsd, spdk, base-event, base-poll (default: all present), BENCH_BASE
 blockd binary (an older build: its two modes are measured too, to show what a change did),
 BENCH_WIDE_CPUS the CPUs of the wide rows, BENCH_HUGE=1/0 guest memory on huge pages or not
 (default: when 64 MiB of them are free; spdk_tgt needs them), SPDK_TGT the spdk_tgt binary (skipped when
-unset or missing; SPDK_ARGS extra arguments, e.g. `--no-huge -s 1024`), BENCH_SIZE_MB
+unset or missing; SPDK_ARGS extra arguments; it needs huge pages, and `-s 1024` is too small for
+the 256 MiB malloc bdev), BENCH_SIZE_MB
 (default 256)."""
 import json
 import os
@@ -103,14 +104,19 @@ class Target:
         wait_until(ready, START_TIMEOUT, f"{self.name} to answer", self.proc)
 
     def stop(self):
-        if self.proc is None or self.proc.poll() is not None:
+        if self.proc is None:
             return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(10)
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        # spdk_tgt leaves its trace buffer (4 MiB) in /dev/shm after it exits
+        trace = Path(f"/dev/shm/spdk_tgt_trace.pid{self.proc.pid}")
+        if self.name == "spdk" and trace.exists():
+            trace.unlink()
 
 
 class SpdkLike(Target):
