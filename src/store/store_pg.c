@@ -13,58 +13,10 @@
 #include "clock.h"
 #include "store_backend.h"
 #include "store_migrations.h"
-#include "store_pg_conn.h"
+#include "store_pg_util.h"
 
 /* pg_advisory_xact_lock's key for migrations: "berth" in ASCII */
 #define MIGRATION_LOCK "426572746"
-
-static struct pgc *pg(struct store *s)
-{
-	return s->impl;
-}
-
-/* Text parameters, numbers formatted in place. */
-struct params {
-	const char *v[20];
-	char buf[20][24];
-	int n;
-};
-
-static void p_text(struct params *p, const char *v)
-{
-	p->v[p->n++] = v;
-}
-
-static void p_int(struct params *p, int64_t x)
-{
-	snprintf(p->buf[p->n], sizeof(p->buf[p->n]), "%" PRId64, x);
-	p->v[p->n] = p->buf[p->n];
-	p->n++;
-}
-
-static int q(struct store *s, const char *sql, struct params *p, PGresult **res)
-{
-	return pgc_exec(s, pg(s), sql, p ? p->n : 0, p ? p->v : NULL, res);
-}
-
-static int64_t col_int(const PGresult *r, int row, int col)
-{
-	return strtoll(PQgetvalue(r, row, col), NULL, 10);
-}
-
-static void col_text(char *dst, size_t size, const PGresult *r, int row, int col)
-{
-	snprintf(dst, size, "%s", PQgetvalue(r, row, col));
-}
-
-/* 0 when the statement of r changed a row, else -ENOENT naming what. */
-static int changed_or_missing(struct store *s, PGresult *r, int64_t id, const char *what)
-{
-	int rc = strcmp(PQcmdTuples(r), "0") ? 0
-		 : store_fail(s, -ENOENT, "no %s %lld", what, (long long)id);
-	PQclear(r);
-	return rc;
-}
 
 /* ---------------------------------------------------------------- open, migrations */
 
@@ -84,15 +36,15 @@ static bool pg_claims(const char *url)
 /* The versions recorded: how many of ours, and the newest (refused above ours). */
 static int read_versions(struct store *s, int64_t *applied)
 {
-	struct params p = { .n = 0 };
-	p_int(&p, (int64_t)store_n_migrations);
+	struct pg_params p = { .n = 0 };
+	pgp_int(&p, (int64_t)store_n_migrations);
 	PGresult *r;
-	int rc = q(s, "SELECT count(*) FILTER (WHERE version BETWEEN 1 AND $1::int), "
+	int rc = pgq(s, "SELECT count(*) FILTER (WHERE version BETWEEN 1 AND $1::int), "
 		      "coalesce(max(version), 0) FROM schema_migrations", &p, &r);
 	if (rc)
 		return rc;
-	*applied = col_int(r, 0, 0);
-	int64_t newest = col_int(r, 0, 1);
+	*applied = pg_col_int(r, 0, 0);
+	int64_t newest = pg_col_int(r, 0, 1);
 	PQclear(r);
 	if (newest > (int64_t)store_n_migrations)
 		return store_fail(s, -EPROTO, "the store's schema is version %lld, newer than this "
@@ -103,32 +55,32 @@ static int read_versions(struct store *s, int64_t *applied)
 
 static int apply_missing(struct store *s)
 {
-	int rc = q(s, "SELECT pg_advisory_xact_lock(" MIGRATION_LOCK ")", NULL, NULL);
+	int rc = pgq(s, "SELECT pg_advisory_xact_lock(" MIGRATION_LOCK ")", NULL, NULL);
 	if (rc == 0)
-		rc = q(s, "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY "
+		rc = pgq(s, "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY "
 			  "KEY, applied_ms BIGINT NOT NULL)", NULL, NULL);
 	int64_t applied;
 	if (rc == 0)
 		rc = read_versions(s, &applied);
 	for (size_t n = 1; rc == 0 && n <= store_n_migrations; n++) {
-		struct params p = { .n = 0 };
-		p_int(&p, (int64_t)n);
+		struct pg_params p = { .n = 0 };
+		pgp_int(&p, (int64_t)n);
 		PGresult *r;
-		if ((rc = q(s, "SELECT 1 FROM schema_migrations WHERE version = $1::int", &p, &r)))
+		if ((rc = pgq(s, "SELECT 1 FROM schema_migrations WHERE version = $1::int", &p, &r)))
 			break;
 		bool have = PQntuples(r) > 0;
 		PQclear(r);
 		if (have)
 			continue;
-		if ((rc = q(s, store_migrations[n - 1].postgresql, NULL, NULL))) {
+		if ((rc = pgq(s, store_migrations[n - 1].postgresql, NULL, NULL))) {
 			char msg[sizeof(s->error)];
 			snprintf(msg, sizeof(msg), "%s", s->error);
 			store_fail(s, rc, "migration %zu (%s): %.300s", n, store_migrations[n - 1].what,
 				   msg);
 			break;
 		}
-		p_int(&p, wall_ms());
-		rc = q(s, "INSERT INTO schema_migrations VALUES ($1::int, $2::bigint)", &p, NULL);
+		pgp_int(&p, wall_ms());
+		rc = pgq(s, "INSERT INTO schema_migrations VALUES ($1::int, $2::bigint)", &p, NULL);
 	}
 	return rc;
 }
@@ -138,7 +90,7 @@ static int apply_missing(struct store *s)
 static int migrate(struct store *s, bool create)
 {
 	PGresult *r;
-	int rc = q(s, "SELECT to_regclass('schema_migrations') IS NOT NULL", NULL, &r);
+	int rc = pgq(s, "SELECT to_regclass('schema_migrations') IS NOT NULL", NULL, &r);
 	if (rc)
 		return rc;
 	bool exists = !strcmp(PQgetvalue(r, 0, 0), "t");
@@ -196,54 +148,36 @@ static void pg_close(struct store *s)
 static void read_vm(const PGresult *r, int row, struct store_vm *v)
 {
 	memset(v, 0, sizeof(*v));
-	v->id = col_int(r, row, 0);
-	col_text(v->name, sizeof(v->name), r, row, 1);
-	col_text(v->uuid, sizeof(v->uuid), r, row, 2);
-	col_text(v->host, sizeof(v->host), r, row, 3);
-	col_text(v->desired, sizeof(v->desired), r, row, 4);
-	col_text(v->state, sizeof(v->state), r, row, 5);
-	v->vcpus = (unsigned)col_int(r, row, 6);
-	v->memory_mb = (unsigned)col_int(r, row, 7);
-	col_text(v->image, sizeof(v->image), r, row, 8);
-	col_text(v->kernel, sizeof(v->kernel), r, row, 9);
-	col_text(v->initrd, sizeof(v->initrd), r, row, 10);
-	col_text(v->append, sizeof(v->append), r, row, 11);
-	col_text(v->on_crash, sizeof(v->on_crash), r, row, 12);
-	v->volume_id = col_int(r, row, 13);
-	v->generation = (uint64_t)col_int(r, row, 14);
-	col_text(v->reason, sizeof(v->reason), r, row, 15);
-	v->pid = (int)col_int(r, row, 16);
-	v->created_ms = col_int(r, row, 17);
-	v->updated_ms = col_int(r, row, 18);
-	v->state_since_ms = col_int(r, row, 19);
-	col_text(v->disk, sizeof(v->disk), r, row, 20);
-	v->disk_since_ms = col_int(r, row, 21);
+	v->id = pg_col_int(r, row, 0);
+	pg_col_text(v->name, sizeof(v->name), r, row, 1);
+	pg_col_text(v->uuid, sizeof(v->uuid), r, row, 2);
+	pg_col_text(v->host, sizeof(v->host), r, row, 3);
+	pg_col_text(v->desired, sizeof(v->desired), r, row, 4);
+	pg_col_text(v->state, sizeof(v->state), r, row, 5);
+	v->vcpus = (unsigned)pg_col_int(r, row, 6);
+	v->memory_mb = (unsigned)pg_col_int(r, row, 7);
+	pg_col_text(v->image, sizeof(v->image), r, row, 8);
+	pg_col_text(v->kernel, sizeof(v->kernel), r, row, 9);
+	pg_col_text(v->initrd, sizeof(v->initrd), r, row, 10);
+	pg_col_text(v->append, sizeof(v->append), r, row, 11);
+	pg_col_text(v->on_crash, sizeof(v->on_crash), r, row, 12);
+	v->volume_id = pg_col_int(r, row, 13);
+	v->generation = (uint64_t)pg_col_int(r, row, 14);
+	pg_col_text(v->reason, sizeof(v->reason), r, row, 15);
+	v->pid = (int)pg_col_int(r, row, 16);
+	v->created_ms = pg_col_int(r, row, 17);
+	v->updated_ms = pg_col_int(r, row, 18);
+	v->state_since_ms = pg_col_int(r, row, 19);
+	pg_col_text(v->disk, sizeof(v->disk), r, row, 20);
+	v->disk_since_ms = pg_col_int(r, row, 21);
 	struct store_vm_migration *m = &v->mig;
-	col_text(m->to, sizeof(m->to), r, row, 22);
-	col_text(m->phase, sizeof(m->phase), r, row, 23);
-	m->started_ms = col_int(r, row, 24);
-	m->since_ms = col_int(r, row, 25);
-	col_text(m->uri, sizeof(m->uri), r, row, 26);
-	col_text(m->info, sizeof(m->info), r, row, 27);
-	col_text(m->error, sizeof(m->error), r, row, 28);
-}
-
-/* A list query's rows into *out (calloc'd, elem bytes each) by read(row); r is cleared. */
-static int rows_of(struct store *s, PGresult *r, size_t elem,
-		   void (*read)(const PGresult *r, int row, void *item), void **out, size_t *n)
-{
-	size_t rows = (size_t)PQntuples(r);
-	char *items = rows ? calloc(rows, elem) : NULL;
-	if (rows && !items) {
-		PQclear(r);
-		return store_fail(s, -ENOMEM, "out of memory");
-	}
-	for (size_t i = 0; i < rows; i++)
-		read(r, (int)i, items + i * elem);
-	PQclear(r);
-	*out = items;
-	*n = rows;
-	return 0;
+	pg_col_text(m->to, sizeof(m->to), r, row, 22);
+	pg_col_text(m->phase, sizeof(m->phase), r, row, 23);
+	m->started_ms = pg_col_int(r, row, 24);
+	m->since_ms = pg_col_int(r, row, 25);
+	pg_col_text(m->uri, sizeof(m->uri), r, row, 26);
+	pg_col_text(m->info, sizeof(m->info), r, row, 27);
+	pg_col_text(m->error, sizeof(m->error), r, row, 28);
 }
 
 static void read_vm_item(const PGresult *r, int row, void *item)
@@ -252,25 +186,24 @@ static void read_vm_item(const PGresult *r, int row, void *item)
 }
 
 
-static int insert_id(struct store *s, const char *sql, struct params *p, int64_t *id)
+static int insert_id(struct store *s, const char *sql, struct pg_params *p, int64_t *id)
 {
 	PGresult *r;
-	int rc = q(s, sql, p, &r);
+	int rc = pgq(s, sql, p, &r);
 	if (rc)
 		return rc;
-	*id = col_int(r, 0, 0);
+	*id = pg_col_int(r, 0, 0);
 	PQclear(r);
 	return 0;
 }
 
-static int pg_host_list(struct store *s, const char *name, struct store_host **out, size_t *n);
 
 /* The placer's choice under row locks on every host (in name order, so two placements never
  * deadlock): a second create waits here until the first commits, then reads the usage that
  * includes its VM (READ COMMITTED: each statement sees what was committed before it). */
 static int pg_place(struct store *s, const struct store_placer *placer, struct store_vm *vm)
 {
-	int rc = q(s, "SELECT name FROM hosts ORDER BY name FOR UPDATE", NULL, NULL);
+	int rc = pgq(s, "SELECT name FROM hosts ORDER BY name FOR UPDATE", NULL, NULL);
 	struct store_host *hosts = NULL;
 	size_t n = 0;
 	if (rc == 0 && (rc = pg_host_list(s, NULL, &hosts, &n)) == 0)
@@ -290,11 +223,11 @@ static int pg_vm_create(struct store *s, struct store_vm *vm, struct store_volum
 		pgc_rollback(s, pg(s));
 		return rc;
 	}
-	struct params p = { .n = 0 };
-	p_text(&p, vm->host);
-	p_int(&p, (int64_t)vol->size_mb);
-	p_text(&p, vol->layout);
-	p_int(&p, now);
+	struct pg_params p = { .n = 0 };
+	pgp_text(&p, vm->host);
+	pgp_int(&p, (int64_t)vol->size_mb);
+	pgp_text(&p, vol->layout);
+	pgp_int(&p, now);
 	rc = insert_id(s, "INSERT INTO volumes (vm_id, host, size_mb, layout, state, created_ms, "
 			  "updated_ms) VALUES (NULL, $1, $2::bigint, $3, 'CREATING', $4::bigint, "
 			  "$4::bigint) RETURNING id", &p, &vol_id);
@@ -302,14 +235,14 @@ static int pg_vm_create(struct store *s, struct store_vm *vm, struct store_volum
 		p.n = 0;
 		const char *text[] = { vm->name, vm->uuid, vm->host, vm->desired };
 		for (int i = 0; i < 4; i++)
-			p_text(&p, text[i]);
-		p_int(&p, vm->vcpus);
-		p_int(&p, vm->memory_mb);
+			pgp_text(&p, text[i]);
+		pgp_int(&p, vm->vcpus);
+		pgp_int(&p, vm->memory_mb);
 		const char *text2[] = { vm->image, vm->kernel, vm->initrd, vm->append, vm->on_crash };
 		for (int i = 0; i < 5; i++)
-			p_text(&p, text2[i]);
-		p_int(&p, vol_id);
-		p_int(&p, now);
+			pgp_text(&p, text2[i]);
+		pgp_int(&p, vol_id);
+		pgp_int(&p, now);
 		rc = insert_id(s, "INSERT INTO vms (name, uuid, host, desired, state, vcpus, "
 				  "memory_mb, image, kernel, initrd, append, on_crash, volume_id, "
 				  "created_ms, updated_ms, state_since_ms) VALUES ($1, $2, $3, $4, "
@@ -320,9 +253,9 @@ static int pg_vm_create(struct store *s, struct store_vm *vm, struct store_volum
 	}
 	if (rc == 0) {
 		p.n = 0;
-		p_int(&p, vm_id);
-		p_int(&p, vol_id);
-		rc = q(s, "UPDATE volumes SET vm_id = $1::bigint WHERE id = $2::bigint", &p, NULL);
+		pgp_int(&p, vm_id);
+		pgp_int(&p, vol_id);
+		rc = pgq(s, "UPDATE volumes SET vm_id = $1::bigint WHERE id = $2::bigint", &p, NULL);
 	}
 	if (rc < 0) {
 		pgc_rollback(s, pg(s));         /* nothing half-created */
@@ -337,11 +270,11 @@ static int pg_vm_create(struct store *s, struct store_vm *vm, struct store_volum
 	return 0;
 }
 
-static int one_vm(struct store *s, const char *sql, struct params *p, struct store_vm *out,
+static int one_vm(struct store *s, const char *sql, struct pg_params *p, struct store_vm *out,
 		  const char *name, int64_t id, bool ever)
 {
 	PGresult *r;
-	int rc = q(s, sql, p, &r);
+	int rc = pgq(s, sql, p, &r);
 	if (rc)
 		return rc;
 	if (PQntuples(r) > 0)
@@ -357,21 +290,21 @@ static int one_vm(struct store *s, const char *sql, struct params *p, struct sto
 
 static int pg_vm_get(struct store *s, int64_t id, const char *name, struct store_vm *out)
 {
-	struct params p = { .n = 0 };
+	struct pg_params p = { .n = 0 };
 	if (name) {
-		p_text(&p, name);
+		pgp_text(&p, name);
 		return one_vm(s, "SELECT " VM_COLUMNS " FROM vms WHERE name = $1 AND "
 				 "state != 'TERMINATED'", &p, out, name, 0, false);
 	}
-	p_int(&p, id);
+	pgp_int(&p, id);
 	return one_vm(s, "SELECT " VM_COLUMNS " FROM vms WHERE id = $1::bigint", &p, out, NULL,
 		      id, false);
 }
 
 static int pg_vm_latest(struct store *s, const char *name, struct store_vm *out)
 {
-	struct params p = { .n = 0 };
-	p_text(&p, name);
+	struct pg_params p = { .n = 0 };
+	pgp_text(&p, name);
 	return one_vm(s, "SELECT " VM_COLUMNS " FROM vms WHERE name = $1 ORDER BY id DESC "
 			 "LIMIT 1", &p, out, name, 0, true);
 }
@@ -379,31 +312,31 @@ static int pg_vm_latest(struct store *s, const char *name, struct store_vm *out)
 static int pg_vm_list(struct store *s, const char *host, bool include_terminated,
 		      bool incoming, struct store_vm **out, size_t *n)
 {
-	struct params p = { .n = 0 };
-	p_text(&p, host);
-	p_text(&p, include_terminated ? "true" : "false");
-	p_text(&p, incoming ? "true" : "false");
+	struct pg_params p = { .n = 0 };
+	pgp_text(&p, host);
+	pgp_text(&p, include_terminated ? "true" : "false");
+	pgp_text(&p, incoming ? "true" : "false");
 	PGresult *r;
 	*out = NULL;
 	*n = 0;
-	int rc = q(s, "SELECT " VM_COLUMNS " FROM vms WHERE ($1::text IS NULL OR host = $1 OR "
+	int rc = pgq(s, "SELECT " VM_COLUMNS " FROM vms WHERE ($1::text IS NULL OR host = $1 OR "
 		      "($3::boolean AND migrate_to = $1)) AND ($2::boolean OR state != 'TERMINATED') "
 		      "ORDER BY id", &p, &r);
 	if (rc)
 		return rc;
-	return rows_of(s, r, sizeof(**out), read_vm_item, (void **)out, n);
+	return pg_rows_of(s, r, sizeof(**out), read_vm_item, (void **)out, n);
 }
 
 /* A terminated VM (desired or reached) stays terminated: the guard is in the UPDATE. */
 static int pg_vm_set_desired(struct store *s, int64_t id, const char *desired, bool bump)
 {
-	struct params p = { .n = 0 };
-	p_text(&p, desired);
-	p_int(&p, bump ? 1 : 0);
-	p_int(&p, wall_ms());
-	p_int(&p, id);
+	struct pg_params p = { .n = 0 };
+	pgp_text(&p, desired);
+	pgp_int(&p, bump ? 1 : 0);
+	pgp_int(&p, wall_ms());
+	pgp_int(&p, id);
 	PGresult *r;
-	int rc = q(s, "UPDATE vms SET desired = $1, generation = generation + $2::int, "
+	int rc = pgq(s, "UPDATE vms SET desired = $1, generation = generation + $2::int, "
 		      "updated_ms = $3::bigint WHERE id = $4::bigint AND ($1 = 'TERMINATED' OR "
 		      "(desired != 'TERMINATED' AND state != 'TERMINATED'))", &p, &r);
 	if (rc)
@@ -423,7 +356,7 @@ static int pg_vm_set_desired(struct store *s, int64_t id, const char *desired, b
 static int reported(struct store *s, PGresult *r, int64_t id, const char *host)
 {
 	if (!host || strcmp(PQcmdTuples(r), "0"))
-		return changed_or_missing(s, r, id, "VM");
+		return pg_changed_or_missing(s, r, id, "VM");
 	PQclear(r);
 	struct store_vm vm;
 	int rc = pg_vm_get(s, id, NULL, &vm);
@@ -434,15 +367,15 @@ static int reported(struct store *s, PGresult *r, int64_t id, const char *host)
 static int pg_vm_report(struct store *s, int64_t id, const char *host, const char *state,
 			const char *reason, int pid)
 {
-	struct params p = { .n = 0 };
-	p_text(&p, state);
-	p_int(&p, wall_ms());
-	p_text(&p, reason);
-	p_int(&p, pid);
-	p_int(&p, id);
-	p_text(&p, host);
+	struct pg_params p = { .n = 0 };
+	pgp_text(&p, state);
+	pgp_int(&p, wall_ms());
+	pgp_text(&p, reason);
+	pgp_int(&p, pid);
+	pgp_int(&p, id);
+	pgp_text(&p, host);
 	PGresult *r;
-	int rc = q(s, "UPDATE vms SET state_since_ms = CASE WHEN state = $1 THEN state_since_ms "
+	int rc = pgq(s, "UPDATE vms SET state_since_ms = CASE WHEN state = $1 THEN state_since_ms "
 		      "ELSE $2::bigint END, state = $1, reason = $3, pid = $4::int, updated_ms = "
 		      "$2::bigint WHERE id = $5::bigint AND ($6::text IS NULL OR host = $6)", &p, &r);
 	return rc ? rc : reported(s, r, id, host);
@@ -451,13 +384,13 @@ static int pg_vm_report(struct store *s, int64_t id, const char *host, const cha
 static int pg_vm_report_disk(struct store *s, int64_t id, const char *host, const char *disk,
 			     int64_t since_ms)
 {
-	struct params p = { .n = 0 };
-	p_text(&p, disk);
-	p_int(&p, since_ms);
-	p_int(&p, id);
-	p_text(&p, host);
+	struct pg_params p = { .n = 0 };
+	pgp_text(&p, disk);
+	pgp_int(&p, since_ms);
+	pgp_int(&p, id);
+	pgp_text(&p, host);
 	PGresult *r;
-	int rc = q(s, "UPDATE vms SET disk = $1, disk_since_ms = $2::bigint WHERE id = $3::bigint "
+	int rc = pgq(s, "UPDATE vms SET disk = $1, disk_since_ms = $2::bigint WHERE id = $3::bigint "
 		      "AND ($4::text IS NULL OR host = $4)", &p, &r);
 	return rc ? rc : reported(s, r, id, host);
 }
@@ -470,19 +403,19 @@ static int pg_vm_report_disk(struct store *s, int64_t id, const char *host, cons
 static void read_volume(const PGresult *r, int row, struct store_volume *v)
 {
 	memset(v, 0, sizeof(*v));
-	v->id = col_int(r, row, 0);
-	v->vm_id = col_int(r, row, 1);
-	col_text(v->host, sizeof(v->host), r, row, 2);
-	v->size_mb = (uint64_t)col_int(r, row, 3);
-	col_text(v->layout, sizeof(v->layout), r, row, 4);
-	col_text(v->state, sizeof(v->state), r, row, 5);
-	col_text(v->export_path, sizeof(v->export_path), r, row, 6);
-	col_text(v->error, sizeof(v->error), r, row, 7);
-	v->created_ms = col_int(r, row, 8);
-	v->updated_ms = col_int(r, row, 9);
-	col_text(v->mig_host, sizeof(v->mig_host), r, row, 10);
-	col_text(v->mig_state, sizeof(v->mig_state), r, row, 11);
-	col_text(v->mig_export_path, sizeof(v->mig_export_path), r, row, 12);
+	v->id = pg_col_int(r, row, 0);
+	v->vm_id = pg_col_int(r, row, 1);
+	pg_col_text(v->host, sizeof(v->host), r, row, 2);
+	v->size_mb = (uint64_t)pg_col_int(r, row, 3);
+	pg_col_text(v->layout, sizeof(v->layout), r, row, 4);
+	pg_col_text(v->state, sizeof(v->state), r, row, 5);
+	pg_col_text(v->export_path, sizeof(v->export_path), r, row, 6);
+	pg_col_text(v->error, sizeof(v->error), r, row, 7);
+	v->created_ms = pg_col_int(r, row, 8);
+	v->updated_ms = pg_col_int(r, row, 9);
+	pg_col_text(v->mig_host, sizeof(v->mig_host), r, row, 10);
+	pg_col_text(v->mig_state, sizeof(v->mig_state), r, row, 11);
+	pg_col_text(v->mig_export_path, sizeof(v->mig_export_path), r, row, 12);
 }
 
 static void read_volume_item(const PGresult *r, int row, void *item)
@@ -492,10 +425,10 @@ static void read_volume_item(const PGresult *r, int row, void *item)
 
 static int pg_volume_get(struct store *s, int64_t id, struct store_volume *out)
 {
-	struct params p = { .n = 0 };
-	p_int(&p, id);
+	struct pg_params p = { .n = 0 };
+	pgp_int(&p, id);
 	PGresult *r;
-	int rc = q(s, "SELECT " VOLUME_COLUMNS " FROM volumes WHERE id = $1::bigint", &p, &r);
+	int rc = pgq(s, "SELECT " VOLUME_COLUMNS " FROM volumes WHERE id = $1::bigint", &p, &r);
 	if (rc)
 		return rc;
 	if (PQntuples(r) > 0)
@@ -509,64 +442,64 @@ static int pg_volume_get(struct store *s, int64_t id, struct store_volume *out)
 static int pg_volume_list(struct store *s, const char *host, bool include_deleted,
 			  bool incoming, struct store_volume **out, size_t *n)
 {
-	struct params p = { .n = 0 };
-	p_text(&p, host);
-	p_text(&p, include_deleted ? "true" : "false");
-	p_text(&p, incoming ? "true" : "false");
+	struct pg_params p = { .n = 0 };
+	pgp_text(&p, host);
+	pgp_text(&p, include_deleted ? "true" : "false");
+	pgp_text(&p, incoming ? "true" : "false");
 	PGresult *r;
 	*out = NULL;
 	*n = 0;
-	int rc = q(s, "SELECT " VOLUME_COLUMNS " FROM volumes WHERE ($1::text IS NULL OR "
+	int rc = pgq(s, "SELECT " VOLUME_COLUMNS " FROM volumes WHERE ($1::text IS NULL OR "
 		      "host = $1 OR ($3::boolean AND mig_host = $1)) AND ($2::boolean OR "
 		      "state != 'DELETED') ORDER BY id", &p, &r);
 	if (rc)
 		return rc;
-	return rows_of(s, r, sizeof(**out), read_volume_item, (void **)out, n);
+	return pg_rows_of(s, r, sizeof(**out), read_volume_item, (void **)out, n);
 }
 
 static int pg_volume_report(struct store *s, int64_t id, const char *state,
 			    const char *export_path, const char *error)
 {
-	struct params p = { .n = 0 };
-	p_text(&p, state);
-	p_text(&p, export_path);
-	p_text(&p, error);
-	p_int(&p, wall_ms());
-	p_int(&p, id);
+	struct pg_params p = { .n = 0 };
+	pgp_text(&p, state);
+	pgp_text(&p, export_path);
+	pgp_text(&p, error);
+	pgp_int(&p, wall_ms());
+	pgp_int(&p, id);
 	PGresult *r;
-	int rc = q(s, "UPDATE volumes SET state = $1, export_path = COALESCE($2, export_path), "
+	int rc = pgq(s, "UPDATE volumes SET state = $1, export_path = COALESCE($2, export_path), "
 		      "error = COALESCE($3, error), updated_ms = $4::bigint WHERE id = $5::bigint",
 		   &p, &r);
-	return rc ? rc : changed_or_missing(s, r, id, "volume");
+	return rc ? rc : pg_changed_or_missing(s, r, id, "volume");
 }
 
 /* ---------------------------------------------------------------- events, hosts */
 
 static int pg_event_add(struct store *s, const struct store_event *ev)
 {
-	struct params p = { .n = 0 };
-	p_int(&p, ev->time_ms);
-	p_text(&p, ev->host);
-	p_text(&p, ev->component);
-	p_int(&p, ev->vm_id);
-	p_text(&p, ev->level);
-	p_text(&p, ev->message);
-	return q(s, "INSERT INTO events (time_ms, host, component, vm_id, level, message) "
+	struct pg_params p = { .n = 0 };
+	pgp_int(&p, ev->time_ms);
+	pgp_text(&p, ev->host);
+	pgp_text(&p, ev->component);
+	pgp_int(&p, ev->vm_id);
+	pgp_text(&p, ev->level);
+	pgp_text(&p, ev->message);
+	return pgq(s, "INSERT INTO events (time_ms, host, component, vm_id, level, message) "
 		    "VALUES ($1::bigint, $2, $3, $4::bigint, $5, $6)", &p, NULL);
 }
 
 static int pg_event_list(struct store *s, int64_t after_id, int64_t vm_id, size_t limit,
 			 struct store_event **out, size_t *n)
 {
-	struct params p = { .n = 0 };
-	p_int(&p, after_id);
-	p_int(&p, vm_id);
-	p_int(&p, (int64_t)limit);
+	struct pg_params p = { .n = 0 };
+	pgp_int(&p, after_id);
+	pgp_int(&p, vm_id);
+	pgp_int(&p, (int64_t)limit);
 	*n = 0;
 	if (!(*out = calloc(limit ? limit : 1, sizeof(**out))))
 		return store_fail(s, -ENOMEM, "out of memory");
 	PGresult *r;
-	int rc = q(s, "SELECT id, time_ms, host, component, vm_id, level, message FROM "
+	int rc = pgq(s, "SELECT id, time_ms, host, component, vm_id, level, message FROM "
 		      "(SELECT * FROM events WHERE id > $1::bigint AND ($2::bigint = 0 OR "
 		      "vm_id = $2::bigint) ORDER BY id DESC LIMIT $3::bigint) AS e ORDER BY id",
 		   &p, &r);
@@ -574,221 +507,30 @@ static int pg_event_list(struct store *s, int64_t after_id, int64_t vm_id, size_
 		return rc;
 	for (int i = 0; i < PQntuples(r) && *n < limit; i++) {
 		struct store_event *e = &(*out)[(*n)++];
-		e->id = col_int(r, i, 0);
-		e->time_ms = col_int(r, i, 1);
-		col_text(e->host, sizeof(e->host), r, i, 2);
-		col_text(e->component, sizeof(e->component), r, i, 3);
-		e->vm_id = col_int(r, i, 4);
-		col_text(e->level, sizeof(e->level), r, i, 5);
-		col_text(e->message, sizeof(e->message), r, i, 6);
+		e->id = pg_col_int(r, i, 0);
+		e->time_ms = pg_col_int(r, i, 1);
+		pg_col_text(e->host, sizeof(e->host), r, i, 2);
+		pg_col_text(e->component, sizeof(e->component), r, i, 3);
+		e->vm_id = pg_col_int(r, i, 4);
+		pg_col_text(e->level, sizeof(e->level), r, i, 5);
+		pg_col_text(e->message, sizeof(e->message), r, i, 6);
 	}
 	PQclear(r);
 	return 0;
-}
-
-static int pg_host_seen(struct store *s, const char *host)
-{
-	struct params p = { .n = 0 };
-	p_text(&p, host);
-	p_int(&p, wall_ms());
-	return q(s, "INSERT INTO hosts (name, registered_ms, seen_ms) VALUES ($1, $2::bigint, "
-		    "$2::bigint) ON CONFLICT (name) DO UPDATE SET seen_ms = EXCLUDED.seen_ms", &p,
-		 NULL);
-}
-
-static int pg_host_register(struct store *s, const struct store_host *h)
-{
-	struct params p = { .n = 0 };
-	p_text(&p, h->name);
-	p_int(&p, wall_ms());
-	p_int(&p, h->vcpus);
-	p_int(&p, (int64_t)h->memory_mb);
-	p_int(&p, h->max_memory_mb);
-	p_int(&p, h->max_vcpus);
-	p_text(&p, h->memory_backend);
-	return q(s, "INSERT INTO hosts (name, registered_ms, seen_ms, vcpus, memory_mb, "
-		    "max_memory_mb, max_vcpus, memory_backend) VALUES ($1, $2::bigint, $2::bigint, "
-		    "$3::int, $4::bigint, $5::int, $6::int, $7) ON CONFLICT (name) DO UPDATE "
-		    "SET registered_ms = EXCLUDED.registered_ms, seen_ms = EXCLUDED.seen_ms, "
-		    "vcpus = EXCLUDED.vcpus, memory_mb = EXCLUDED.memory_mb, "
-		    "max_memory_mb = EXCLUDED.max_memory_mb, max_vcpus = EXCLUDED.max_vcpus, "
-		    "memory_backend = EXCLUDED.memory_backend", &p, NULL);
-}
-
-static void read_host(const PGresult *r, int row, void *item)
-{
-	struct store_host *h = item;
-	col_text(h->name, sizeof(h->name), r, row, 0);
-	h->vcpus = (unsigned)col_int(r, row, 1);
-	h->memory_mb = (uint64_t)col_int(r, row, 2);
-	h->registered_ms = col_int(r, row, 3);
-	h->seen_ms = col_int(r, row, 4);
-	h->vms = (unsigned)col_int(r, row, 5);
-	h->used_vcpus = (unsigned)col_int(r, row, 6);
-	h->used_memory_mb = (uint64_t)col_int(r, row, 7);
-	h->max_memory_mb = (unsigned)col_int(r, row, 8);
-	h->max_vcpus = (unsigned)col_int(r, row, 9);
-	col_text(h->memory_backend, sizeof(h->memory_backend), r, row, 10);
-}
-
-static int pg_host_list(struct store *s, const char *name, struct store_host **out, size_t *n)
-{
-	struct params p = { .n = 0 };
-	p_text(&p, name);
-	PGresult *r;
-	*out = NULL;
-	*n = 0;
-	int rc = q(s, HOST_LIST_SQL("$1::text"), &p, &r);
-	if (rc)
-		return rc;
-	return rows_of(s, r, sizeof(**out), read_host, (void **)out, n);
-}
-
-/* ---------------------------------------------------------------- live migrations */
-
-/* The same guarded statements as store_sqlite_fleet.c: a late or repeated call from another
- * host's engine changes nothing (-ESTALE). */
-static int changed_or_stale(struct store *s, PGresult *r, int64_t id, const char *what)
-{
-	int rc = strcmp(PQcmdTuples(r), "0") ? 0
-		 : store_fail(s, -ESTALE, "vm %lld: %s: no such migration under way",
-			      (long long)id, what);
-	PQclear(r);
-	return rc;
-}
-
-static int pg_migrate_request(struct store *s, int64_t id, const char *to)
-{
-	struct params p = { .n = 0 };
-	p_text(&p, to);
-	p_int(&p, wall_ms());
-	p_int(&p, id);
-	PGresult *r;
-	int rc = q(s, "UPDATE vms SET migrate_to = $1, mig_phase = 'requested', "
-		      "mig_started_ms = $2::bigint, mig_since_ms = $2::bigint, mig_uri = '', "
-		      "mig_info = '', mig_error = '', updated_ms = $2::bigint WHERE id = $3::bigint "
-		      "AND state = 'RUNNING' AND desired = 'RUNNING' AND migrate_to = '' AND "
-		      "host != $1", &p, &r);
-	if (rc)
-		return rc;
-	bool changed = strcmp(PQcmdTuples(r), "0") != 0;
-	PQclear(r);
-	if (changed)
-		return 0;
-	/* Say why, from the row as it is now. */
-	struct store_vm vm;
-	if ((rc = pg_vm_get(s, id, NULL, &vm)))
-		return rc;
-	if (vm.mig.to[0])
-		return store_fail(s, -EBUSY, "vm %lld is already migrating to %s", (long long)id,
-				  vm.mig.to);
-	if (!strcmp(vm.host, to))
-		return store_fail(s, -EINVAL, "vm %lld already runs on %s", (long long)id, to);
-	return store_fail(s, -EPERM, "vm %lld is %s (desired %s), not RUNNING: only a running "
-			  "VM migrates", (long long)id, vm.state, vm.desired);
-}
-
-static int pg_migration_phase(struct store *s, int64_t id, const char *to, const char *phase,
-			      int64_t since_ms, const char *info, const char *error, bool clear_to)
-{
-	struct params p = { .n = 0 };
-	p_text(&p, phase);
-	p_int(&p, since_ms);
-	p_text(&p, info);
-	p_text(&p, error);
-	p_text(&p, clear_to ? "true" : "false");
-	p_int(&p, wall_ms());
-	p_int(&p, id);
-	p_text(&p, to);
-	PGresult *r;
-	int rc = q(s, "UPDATE vms SET mig_phase = $1, mig_since_ms = $2::bigint, "
-		      "mig_info = COALESCE($3, mig_info), mig_error = COALESCE($4, mig_error), "
-		      "migrate_to = CASE WHEN $5::boolean THEN '' ELSE migrate_to END, "
-		      "updated_ms = $6::bigint WHERE id = $7::bigint AND migrate_to = $8 AND "
-		      "$8 != ''", &p, &r);
-	return rc ? rc : changed_or_stale(s, r, id, phase);
-}
-
-static int pg_migration_uri(struct store *s, int64_t id, const char *host, const char *uri)
-{
-	struct params p = { .n = 0 };
-	p_text(&p, uri);
-	p_int(&p, wall_ms());
-	p_int(&p, id);
-	p_text(&p, host);
-	PGresult *r;
-	int rc = q(s, "UPDATE vms SET mig_uri = $1, updated_ms = $2::bigint WHERE id = $3::bigint "
-		      "AND migrate_to = $4 AND $4 != ''", &p, &r);
-	return rc ? rc : changed_or_stale(s, r, id, "destination listening");
-}
-
-static int pg_migration_finish(struct store *s, int64_t id, const char *host,
-			       const char *final_phase)
-{
-	int rc = pgc_begin(s, pg(s));
-	if (rc)
-		return rc;
-	struct params p = { .n = 0 };
-	p_text(&p, host);
-	p_text(&p, final_phase);
-	p_int(&p, wall_ms());
-	p_int(&p, id);
-	PGresult *r;
-	rc = q(s, "UPDATE vms SET host = $1, migrate_to = '', mig_phase = $2, "
-		  "mig_since_ms = $3::bigint, updated_ms = $3::bigint WHERE id = $4::bigint AND "
-		  "migrate_to = $1 AND $1 != ''", &p, &r);
-	if (rc == 0)
-		rc = changed_or_stale(s, r, id, "finish");
-	/* The volume follows: the export the destination made is now its export. */
-	if (rc == 0) {
-		struct params v = { .n = 0 };
-		p_text(&v, host);
-		p_int(&v, wall_ms());
-		p_int(&v, id);
-		rc = q(s, "UPDATE volumes SET host = $1, export_path = CASE WHEN mig_host = $1 "
-			  "THEN mig_export_path ELSE '' END, state = CASE WHEN mig_host = $1 AND "
-			  "mig_state = 'EXPORTED' THEN 'EXPORTED' ELSE 'ONLINE' END, mig_host = '', "
-			  "mig_state = '', mig_export_path = '', updated_ms = $2::bigint "
-			  "WHERE vm_id = $3::bigint AND state != 'DELETED'", &v, NULL);
-	}
-	if (rc < 0) {
-		pgc_rollback(s, pg(s));
-		return rc;
-	}
-	return pgc_commit(s, pg(s));
-}
-
-static int pg_volume_report_incoming(struct store *s, int64_t id, const char *host,
-				     const char *state, const char *export_path)
-{
-	struct params p = { .n = 0 };
-	p_text(&p, host);
-	p_text(&p, state);
-	p_text(&p, export_path);
-	p_int(&p, wall_ms());
-	p_int(&p, id);
-	PGresult *r;
-	/* Only while the volume's VM migrates to host: a late report after the migration
-	 * ended (or moved the volume to host) changes nothing. */
-	int rc = q(s, "UPDATE volumes SET mig_host = CASE WHEN $2 = '' THEN '' ELSE $1 END, "
-		      "mig_state = $2, mig_export_path = $3, updated_ms = $4::bigint "
-		      "WHERE id = $5::bigint AND host != $1 AND vm_id IN (SELECT id FROM vms "
-		      "WHERE migrate_to = $1)", &p, &r);
-	return rc ? rc : changed_or_stale(s, r, id, "incoming export");
 }
 
 /* ---------------------------------------------------------------- meta */
 
 static int pg_meta_get(struct store *s, const char *key, char *out, size_t len)
 {
-	struct params p = { .n = 0 };
-	p_text(&p, key);
+	struct pg_params p = { .n = 0 };
+	pgp_text(&p, key);
 	PGresult *r;
-	int rc = q(s, "SELECT value FROM meta WHERE key = $1", &p, &r);
+	int rc = pgq(s, "SELECT value FROM meta WHERE key = $1", &p, &r);
 	if (rc)
 		return rc;
 	if (PQntuples(r) > 0)
-		col_text(out, len, r, 0, 0);
+		pg_col_text(out, len, r, 0, 0);
 	else
 		rc = store_fail(s, -ENOENT, "no %s in the store", key);
 	PQclear(r);
@@ -798,10 +540,10 @@ static int pg_meta_get(struct store *s, const char *key, char *out, size_t len)
 static int pg_meta_init(struct store *s, const char *key, const char *value, char *out,
 			size_t len)
 {
-	struct params p = { .n = 0 };
-	p_text(&p, key);
-	p_text(&p, value);
-	int rc = q(s, "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
+	struct pg_params p = { .n = 0 };
+	pgp_text(&p, key);
+	pgp_text(&p, value);
+	int rc = pgq(s, "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
 		   &p, NULL);
 	return rc ? rc : pg_meta_get(s, key, out, len);
 }

@@ -5,7 +5,7 @@
  * backoff after a lost connection (one found closed while idle is replaced before the next
  * statement is sent, so no statement is ever sent twice). The session's statement_timeout
  * and lock_timeout are set below the deadline, so that a live but slow server answers with
- * its own clean error first. Used by store_pg.c only. */
+ * its own clean error first. Used by the PostgreSQL back end only (store_pg*.c). */
 #ifndef BERTH_STORE_PG_CONN_H
 #define BERTH_STORE_PG_CONN_H
 

@@ -8,14 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "store_pg_conn.h"
+#include "store_pg_util.h"
 
 #define COPY_COLS_MAX 64
-
-static struct pgc *pg(struct store *s)
-{
-	return s->impl;
-}
 
 int pg_rows(struct store *s, const char *table, store_row_fn fn, void *ctx)
 {
