@@ -240,8 +240,9 @@ def test_blockd_sigkill_under_up_reconnect(host):
         try:
             wait_for(lambda: h.acked(i)[-1] > seen, 60, what=f"{n}'s writer to go on")
         except TimeoutError:
-            # What an operator would look at (a rare stall seen 2 in ~50 runs): the guest's
-            # last lines, its vm.state, the target's view of its controller.
+            # What an operator would look at: the guest's last lines, its vm.state, the
+            # target's view of its controller. (The stall once seen here, 2 in ~100 runs: a
+            # completion published but not signalled before the kill; docs/blockd.md.)
             print(f"--- {n} (vm{i}) console tail:\n" + "\n".join(h.console(i).splitlines()[-30:]))
             print(f"--- vm.state: {h.vm_state(i)}")
             print(f"--- controllers: {h.json('rpc', 'vhost_get_controllers')}")
@@ -249,8 +250,10 @@ def test_blockd_sigkill_under_up_reconnect(host):
             raise
         assert h.vm_state(i)["pid"] == pids[n] and h.vm_state(i)["launches"] == 1
         assert h.console(i).count("BERTH-GUEST boot") == 1
-    # Every target exit restarts both engines, whatever the policy (docs/berth.md).
-    assert all(h.daemons()[d]["pid"] not in (0, engines[d]) for d in engines)
+    # Every target exit restarts both engines, whatever the policy (docs/berth.md); the
+    # guests' disks may be back before that is done (2 in 45 rounds on a loaded host).
+    wait_for(lambda: all(h.daemons()[d]["pid"] not in (0, engines[d]) for d in engines), 60,
+             what="both engines restarted")
     for n in ids:
         h.run("vm", "terminate", n, "--wait", "--timeout", 60)
     h.run("down")
