@@ -92,7 +92,7 @@ check-fuzz:
 	@$(MAKE) --no-print-directory fuzz FUZZ_S=5
 
 e2e: build guest
-	$(PYTEST) -q tests/e2e
+	$(PYTEST) -q --durations=25 tests/e2e
 
 test: setup
 	@$(MAKE) --no-print-directory build guest
