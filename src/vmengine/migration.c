@@ -630,7 +630,12 @@ static enum mig_outcome dest_step(const struct mig_host *h, const struct vm_spec
 			h->save(h->ctx, VM_REPORT_REFRESH);
 			return MIG_OUT_BUSY;
 		}
-		if (spec->disk_ready && !m->uri[0] && dest_launch(h, spec) == 0)
+		/* Launched only before the source sends: once it does, an incoming QEMU that died
+		 * broke its stream, the source fails the migration, and a new one would only wait
+		 * for an export that the failure removes. */
+		bool before_sending = spec->mig.phase == MIG_REQUESTED ||
+				      spec->mig.phase == MIG_PREPARING;
+		if (spec->disk_ready && !m->uri[0] && before_sending && dest_launch(h, spec) == 0)
 			dest_listen(h);
 		return MIG_OUT_BUSY;
 	}

@@ -598,3 +598,40 @@ Test(migration_machine, destination_resumes_only_on_completed_and_waits_for_its_
 	cr_assert_eq(g_st.mig.role, MIG_ROLE_NONE);
 	cr_assert(qemu_pid_matches(g_st.pid, 7));
 }
+
+/* An incoming QEMU that died once the source is sending (its stream broke) is not replaced:
+ * the source fails the migration, and a new incoming QEMU would only wait, unanswered, for
+ * an export that the failure removes (seen in CI: a relaunch hung in its launch for 30 s). */
+Test(migration_machine, destination_does_not_relaunch_once_the_source_sends,
+     .init = machine_setup, .fini = machine_teardown, .timeout = 30)
+{
+	g_cfg.launch_timeout_ms = 500;
+	g_st.pid = spawn_vm7();
+	g_st.state = VM_MIGRATING;
+	g_st.mig = (struct vm_migration){ .role = MIG_ROLE_DEST, .phase = MIG_PREPARING,
+					  .started_ms = wall_ms(), .downtime_ms = -1,
+					  .total_ms = -1 };
+	snprintf(g_st.mig.uri, sizeof(g_st.mig.uri), "unix:/x");
+	struct vm_spec spec = requested("unix:/x");
+	spec.mig.incoming = true;
+	spec.disk_ready = true;
+	char mk[PATH_MAX + 16];
+	snprintf(mk, sizeof(mk), "mkdir -p '%s'", g_paths.dir);   /* where a launch writes */
+	cr_assert_eq(system(mk), 0);
+	struct mig_host h = host();
+	kill(g_child, SIGKILL);
+	int64_t deadline = deadline_after_ms(5000);
+	while (g_child > 0 && deadline_remaining_ms(deadline) > 0)
+		reap_if_dead();         /* waitpid WNOHANG until the kill landed: bounded */
+	cr_assert_lt(g_child, 0, "the stand-in did not die");
+	enum vm_mig_phase sending[] = { MIG_TRANSFERRING, MIG_SWITCHOVER, MIG_FAILING };
+	for (size_t i = 0; i < sizeof(sending) / sizeof(sending[0]); i++) {
+		spec.mig.phase = sending[i];
+		for (int step = 0; step < 3; step++)
+			cr_assert_eq(migration_step(&h, &spec), MIG_OUT_BUSY);
+		cr_assert_eq(g_st.pid, 0, "phase %d: a new incoming QEMU", sending[i]);
+		cr_assert_neq(access(g_paths.argv_file, F_OK), 0,
+			      "phase %d: an incoming QEMU was launched", sending[i]);
+	}
+	cr_assert_eq(g_st.launches, 0);
+}
