@@ -2,7 +2,7 @@
  * report, built in a private temporary directory and packed by tar(1) under a deadline:
  * berth.conf (values of keys that look like credentials, and passwords in store URLs,
  * redacted), supervisor.json and each daemon's log tail, the engines' status files and
- * diskengine's events tail, each VM's vm.state and qemu.log tail (never its console: that is
+ * diskengine's events tail, each VM's vm.state, qemu.log and qemu-run.log tails (never its console: that is
  * the guest's), the store's VM and volume rows, the target's view (controllers, raid bdevs,
  * bdev stats, reactors, pollers, requests in flight — never bdev_get_bdevs) and the checks'
  * report. Every file is a bounded tail, so the bundle stays small. */
@@ -138,6 +138,9 @@ static void copy_vms(struct doctor_ctx *x, const char *dir)
 		copy_tail(src, dir, name, SMALL_TAIL);
 		paths_vm_qemu_log(src, sizeof(src), x->cli->root, (unsigned)id);
 		snprintf(name, sizeof(name), "vm%lu.qemu.log", id);
+		copy_tail(src, dir, name, SMALL_TAIL);
+		paths_vm_qemu_run_log(src, sizeof(src), x->cli->root, (unsigned)id);
+		snprintf(name, sizeof(name), "vm%lu.qemu-run.log", id);
 		copy_tail(src, dir, name, SMALL_TAIL);
 	}
 	if (d)

@@ -79,6 +79,8 @@ int paths_vm_argv(char *out, size_t len, const char *root, unsigned id)
 { return fmt(out, len, "%s/vmengine/vms/%u/qemu.argv", root, id); }
 int paths_vm_qemu_log(char *out, size_t len, const char *root, unsigned id)
 { return fmt(out, len, "%s/vmengine/vms/%u/qemu.log", root, id); }
+int paths_vm_qemu_run_log(char *out, size_t len, const char *root, unsigned id)
+{ return fmt(out, len, "%s/vmengine/vms/%u/qemu-run.log", root, id); }
 
 int paths_diskengine_dir(char *out, size_t len, const char *root)
 { return fmt(out, len, "%s/diskengine", root); }

@@ -14,7 +14,7 @@
  *                                                   vhost_dir: paths_target_load)
  *   <root>/vmengine/{vms,desired,status.json,TARGET_RESTART}
  *   <root>/vmengine/vms/<id>/{vm.state,qemu.pid,monitor.sock,qmp-operator.sock,
- *                             console.log,qemu.argv,qemu.log}
+ *                             console.log,qemu.argv,qemu.log,qemu-run.log}
  *   <root>/diskengine/{desired,<loop>.json,events.jsonl,TARGET_RESTART}
  *   <root>/volumes/vol<id>/base<n>.img             the default [diskengine] volumes_dir; the
  *                                                   volume paths take the configured one */
@@ -60,6 +60,7 @@ int paths_vm_operator_monitor(char *out, size_t len, const char *root, unsigned 
 int paths_vm_console(char *out, size_t len, const char *root, unsigned id);
 int paths_vm_argv(char *out, size_t len, const char *root, unsigned id);
 int paths_vm_qemu_log(char *out, size_t len, const char *root, unsigned id);
+int paths_vm_qemu_run_log(char *out, size_t len, const char *root, unsigned id);
 
 int paths_diskengine_dir(char *out, size_t len, const char *root);
 int paths_diskengine_desired(char *out, size_t len, const char *root);

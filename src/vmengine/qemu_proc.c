@@ -37,6 +37,7 @@ void qemu_paths_init(struct qemu_paths *p, const char *root, unsigned id)
 	paths_vm_console(p->console, sizeof(p->console), root, id);
 	paths_vm_argv(p->argv_file, sizeof(p->argv_file), root, id);
 	paths_vm_qemu_log(p->log, sizeof(p->log), root, id);
+	paths_vm_qemu_run_log(p->run_log, sizeof(p->run_log), root, id);
 	paths_vm_state(p->state, sizeof(p->state), root, id);
 }
 
@@ -80,6 +81,11 @@ char **qemu_build_argv(const struct vmengine_config *cfg, const struct vm_spec *
 	add(&b, "-S");
 	add(&b, "-no-shutdown");
 	add(&b, "-daemonize");
+	/* -daemonize points QEMU's stderr at /dev/null unless -D names a log file: then its
+	 * stderr is that file, and what it says while running (an error, a failed incoming
+	 * migration, the signal that ended it) is kept. */
+	add(&b, "-D");
+	add(&b, "%s", p->run_log);
 	add(&b, "-pidfile");
 	add(&b, "%s", p->pidfile);
 	add(&b, "-qmp");
@@ -172,7 +178,9 @@ static int write_argv_file(char **argv, const char *path)
 	return rc;
 }
 
-/* The last line QEMU printed, for the error message. */
+/* The last line QEMU printed, for an error message or a log line: double quotes become
+ * single ones and control characters spaces, so it fits in a key="value". out is left as it
+ * is when the file is missing or empty. */
 static void last_log_line(const char *path, char *out, size_t len)
 {
 	char *text = NULL;
@@ -186,6 +194,18 @@ static void last_log_line(const char *path, char *out, size_t len)
 	char *line = strrchr(text, '\n');
 	snprintf(out, len, "%s", line ? line + 1 : text);
 	free(text);
+	for (char *c = out; *c; c++)
+		if (*c == '"')
+			*c = '\'';
+		else if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = ' ';
+}
+
+void qemu_run_log_last_line(const struct qemu_paths *p, char *out, size_t len)
+{
+	if (len)
+		out[0] = '\0';
+	last_log_line(p->run_log, out, len);
 }
 
 /* The environment QEMU gets: vmengine's without systemd's notify socket and watchdog (they
@@ -250,6 +270,14 @@ int qemu_launch(char **argv, const struct qemu_paths *p, int timeout_ms, char *e
 	if (rc < 0) {
 		snprintf(err, errlen, "cannot rotate %s: %s", p->console, strerror(-rc));
 		return rc;
+	}
+	/* QEMU truncates its -D file when it opens it: the one before this launch (how the last
+	 * QEMU ended) becomes qemu-run.log.1. */
+	char run_old[sizeof(p->run_log) + 2];
+	snprintf(run_old, sizeof(run_old), "%s.1", p->run_log);
+	if (rename(p->run_log, run_old) < 0 && errno != ENOENT) {
+		snprintf(err, errlen, "cannot rotate %s: %s", p->run_log, strerror(errno));
+		return -errno;
 	}
 	int log_fd = open(p->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (log_fd < 0) {

@@ -19,7 +19,8 @@ struct qemu_paths {
 	char state[PATH_MAX + 16];       /* vm.state */
 	char console[PATH_MAX + 16];
 	char argv_file[PATH_MAX + 16];
-	char log[PATH_MAX + 16];         /* QEMU's own stderr */
+	char log[PATH_MAX + 16];         /* QEMU's own stderr while it starts (qemu.log) */
+	char run_log[PATH_MAX + 16];     /* QEMU's stderr once daemonized (-D, qemu-run.log) */
 };
 
 /* The chardev of a vhost-user disk (its connection: vm_disk.h). */
@@ -31,6 +32,10 @@ void qemu_paths_init(struct qemu_paths *p, const char *root, unsigned id);
 char **qemu_build_argv(const struct vmengine_config *cfg, const struct vm_spec *spec,
 		       const struct qemu_paths *p);
 void qemu_free_argv(char **argv);
+
+/* The last line of qemu-run.log (what the running QEMU printed last: often why it ended), made
+ * safe for a key="value" log field; "" when there is none. */
+void qemu_run_log_last_line(const struct qemu_paths *p, char *out, size_t len);
 
 /* console.log is appended to across launches (every boot stays); at a launch, one over this
  * size becomes console.log.1 (replacing the one before), so a VM's console takes at most about

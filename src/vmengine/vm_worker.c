@@ -280,8 +280,11 @@ static void on_qemu_gone(struct vm_worker *w, const struct vm_spec *spec)
 	drain_events(w);        /* what QEMU said before it closed the monitor is still there */
 	snprintf(reason, sizeof(reason), "%s", w->exit_reason[0] ? w->exit_reason
 		 : vm_reason_of_step(w->st.state, w->st.escalation, w->st.pid));
-	log_info("vmengine", "vm=%u msg=\"QEMU gone\" pid=%d reason=\"%s\" escalation=%s", w->id,
-		 w->st.pid, reason, vm_escalation_name(w->st.escalation));
+	char said[256];
+	qemu_run_log_last_line(&w->paths, said, sizeof(said));
+	log_info("vmengine", "vm=%u msg=\"QEMU gone\" pid=%d reason=\"%s\" escalation=%s "
+		 "qemu_said=\"%s\"", w->id, w->st.pid, reason,
+		 vm_escalation_name(w->st.escalation), said);
 	mon_drop(w);
 	unlink(w->paths.pidfile);
 	w->st.pid = 0;

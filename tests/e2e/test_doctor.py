@@ -182,7 +182,8 @@ def run_scenarios(h):
         names = {os.path.basename(n) for n in tar.getnames()}
         for want in ("berth.conf", "supervisor.json", "blockd.log", "vmengine.log",
                      "diskengine.log", "store.json", "target.json", "doctor.json",
-                     f"vm{ids['a']}.state", "diskengine.attach.json"):
+                     f"vm{ids['a']}.state", f"vm{ids['a']}.qemu-run.log",
+                     "diskengine.attach.json"):
             assert want in names, (want, names)
         assert not any("console" in n for n in names), names
         target = json.load(tar.extractfile("berth-doctor/target.json"))

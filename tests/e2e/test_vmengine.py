@@ -12,6 +12,8 @@ The graces are seconds here (tick 0.2 s, powerdown/quit/term 3 s each, QMP deadl
 - a guest panic is recorded and handled per on_crash (stop, restart);
 - a VM whose disk is a blockd vhost-user-blk controller;
 - a QEMU that died while vmengine was down is recorded as lost and the VM STOPPED;
+- a QEMU killed from outside leaves its own last words (what it printed after daemonizing) in
+  qemu-run.log and in vmengine's "QEMU gone" line; a relaunch keeps them in qemu-run.log.1;
 - a launch interrupted with no QEMU left (STARTING, pid 0) is terminated at once, and the
   finished VM's worker is retired once its spec is gone;
 - a VM desired STOPPED before it ever started gets a vm.state (STOPPED);
@@ -345,6 +347,27 @@ def test_qemu_that_died_while_vmengine_was_down_is_lost(make_vmengine):
     vme.desire(1, "RUNNING", workload="idle", generation=1)
     st = vme.wait_state(1, "RUNNING", timeout=120)
     assert st["pid"] != pid and st["launches"] == 2
+    assert vme.stop() == 0
+
+
+def test_qemu_killed_from_outside_leaves_its_last_words(make_vmengine):
+    vme = make_vmengine().start()
+    vme.desire(1, "RUNNING", workload="idle")
+    pid = vme.wait_state(1, "RUNNING")["pid"]
+    os.kill(pid, signal.SIGTERM)
+    st = vme.wait_state(1, "STOPPED", timeout=30)
+    assert st["pid"] == 0, st
+    said = f"terminating on signal 15 from pid {os.getpid()}"
+    run_log = vme.vm_dir(1) / "qemu-run.log"
+    assert said in run_log.read_text(), run_log.read_text()
+    wait_for(lambda: any("QEMU gone" in line and said in line
+                         for line in vme.log_text().splitlines()), 10,
+             what="vmengine's QEMU gone line with what QEMU said")
+    # The next launch starts a new qemu-run.log and keeps the one before.
+    vme.desire(1, "RUNNING", workload="idle", generation=1)
+    assert vme.wait_state(1, "RUNNING", timeout=120)["pid"] != pid
+    assert said in (vme.vm_dir(1) / "qemu-run.log.1").read_text()
+    assert said not in run_log.read_text()
     assert vme.stop() == 0
 
 

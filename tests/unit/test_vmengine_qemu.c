@@ -83,6 +83,8 @@ Test(qemu_argv, vhost_disk)
 	cr_assert(has_arg(argv, "-S") && has_arg(argv, "-no-shutdown") &&
 		  has_arg(argv, "-daemonize"));
 	ASSERT_PAIR(argv, "-pidfile", "/srv/berth/vmengine/vms/7/qemu.pid");
+	/* QEMU's stderr once daemonized goes to the -D file, not /dev/null */
+	ASSERT_PAIR(argv, "-D", "/srv/berth/vmengine/vms/7/qemu-run.log");
 	ASSERT_PAIR(argv, "-qmp", "unix:/srv/berth/vmengine/vms/7/monitor.sock,server=on,wait=off");
 	ASSERT_PAIR(argv, "-chardev", "socket,id=disk0,path=/run/berth/vhost/7.sock,reconnect=1");
 	/* the console is appended to: every boot stays (docs/vmengine.md) */
