@@ -63,6 +63,7 @@ struct reactor {
 	_Atomic bool stop;
 
 	_Atomic uint64_t busy_ns, idle_ns;
+	uint64_t now_ns;             /* when this iteration began (reactor_now_ns) */
 	_Atomic unsigned active_pollers, timed_pollers;
 	_Atomic uint64_t epoch_seen;    /* epoch at iteration start, or REACTOR_IDLE_EPOCH */
 	void *ctx[REACTOR_CTX_SLOTS];   /* context slots (reactor_ctx_register) */
@@ -98,6 +99,11 @@ static _Atomic uint64_t g_poller_ids = 1;
 static pthread_mutex_t g_ctx_lock = PTHREAD_MUTEX_INITIALIZER;
 static reactor_ctx_dtor g_ctx_dtors[REACTOR_CTX_SLOTS];
 static int g_ctx_slots;
+
+uint64_t reactor_now_ns(void)
+{
+	return tls_current ? tls_current->now_ns : monotonic_ns();
+}
 
 uint64_t monotonic_ns(void)
 {
@@ -227,6 +233,7 @@ static void *reactor_thread_main(void *arg)
 {
 	struct reactor *r = arg;
 	tls_current = r;
+	r->now_ns = monotonic_ns();
 	while (!atomic_load(&r->stop)) {
 		int work = reactor_poll(r, r->busy_poll ? 0 : REACTOR_THREAD_WAIT_MS);
 		/* Busy-poll, nothing to do: let whatever shares the CPU run (another reactor,
@@ -569,6 +576,7 @@ static void reactor_epoch_leave(struct reactor *r)
 
 static int reactor_run_once(struct reactor *r, uint64_t now)
 {
+	r->now_ns = now;
 	int work = reactor_run_msgs(r);
 	if (r->num_fds && now - r->last_fd_check_ns >= REACTOR_FD_CHECK_NS)
 		work += reactor_wait_events(r, 0);

@@ -115,5 +115,9 @@ uint64_t reactor_epoch_begin(void);
 bool reactor_epoch_passed(uint64_t epoch);
 
 uint64_t monotonic_ns(void);
+/* On a reactor's thread, when its current iteration began (one clock read per iteration, not
+ * one per IO: the IO path's timestamps are this coarse, within one iteration's length);
+ * elsewhere monotonic_ns(). */
+uint64_t reactor_now_ns(void);
 
 #endif

@@ -265,6 +265,63 @@ Test(bdev_io, iostat_counts_everything)
 	cr_expect_gt(st.unmap_latency_ns, 0);
 }
 
+/* A round of completions is counted per bdev in plain memory and added to the shared counters
+ * once per run of one bdev's IO: interleaved IO of two bdevs in one round is counted exactly,
+ * and a bdev stays counted as busy (io_outstanding) while its finished IO's callbacks run. */
+struct interleave {
+	struct bdev *b;
+	unsigned done;
+	unsigned busy_in_callback;
+};
+
+static void interleave_cb(void *arg, int status)
+{
+	struct interleave *x = arg;
+	cr_expect_eq(status, 0);
+	if (bdev_io_outstanding(x->b) > 0)
+		x->busy_in_callback++;
+	x->done++;
+}
+
+static bool interleave_done(void *arg)
+{
+	struct interleave *x = arg;
+	return x[0].done == 40 && x[1].done == 40;
+}
+
+Test(bdev_io, iostat_of_interleaved_rounds)
+{
+	struct interleave x[2] = { { .b = make_malloc("ma", 64, 512) },
+				   { .b = make_malloc("mb", 64, 4096) } };
+	static char buf[4096];
+	for (int i = 0; i < 40; i++) {
+		for (int k = 0; k < 2; k++) {
+			int rc = (i % 2) ? bdev_read(harness_reactor(), x[k].b, buf, 1, 1,
+						     interleave_cb, &x[k])
+					 : bdev_write(harness_reactor(), x[k].b, buf, 2, 1,
+						      interleave_cb, &x[k]);
+			cr_assert_eq(rc, 0);
+		}
+	}
+	cr_assert(harness_poll_until(interleave_done, x, HARNESS_TIMEOUT_MS));
+	for (int k = 0; k < 2; k++) {
+		struct bdev_iostat st;
+		bdev_get_iostat(x[k].b, &st);
+		uint32_t bs = bdev_block_size(x[k].b);
+		cr_expect_eq(st.num_write_ops, 20);
+		cr_expect_eq(st.num_read_ops, 20);
+		cr_expect_eq(st.bytes_written, 20 * bs);
+		cr_expect_eq(st.bytes_read, 20 * bs);
+		cr_expect_gt(st.min_read_latency_ns, 0);
+		cr_expect_leq(st.min_read_latency_ns, st.max_read_latency_ns);
+		cr_expect_leq(st.min_write_latency_ns, st.max_write_latency_ns);
+		cr_expect_geq(st.write_latency_ns, 20 * st.min_write_latency_ns);
+		cr_expect_leq(st.write_latency_ns, 20 * st.max_write_latency_ns);
+		cr_expect_eq(x[k].busy_in_callback, 40);
+		cr_expect_eq(bdev_io_outstanding(x[k].b), 0);
+	}
+}
+
 static unsigned g_pool_done;
 
 static void count_cb(void *arg, int status)
