@@ -10,7 +10,8 @@ of the zero page; qemu-storage-daemon has none), a file on /dev/shm (tmpfs) and 
 local disk (BENCH_DISK_DIR, default /var/tmp) opened with O_DIRECT where the target can.
 Files are filled with data before the run. Rows: randread then randwrite (on malloc that is
 "randwrite after randread"), 4 KiB, QD1 and QD32, 1 and 2 queues (blockd gets one reactor per
-queue). Each target is started afresh for each backend and queue count.
+queue, and at least one per CPU it is given, as spdk_tgt gets one per CPU of its -m mask). Each
+target is started afresh for each backend and queue count.
 
 Then the "wide" rows: QD32 on null, malloc and tmpfs with the target and the client both
 free to run on every CPU of BENCH_WIDE_CPUS (default 0,1), the client waiting on the call
@@ -167,19 +168,21 @@ class Qsd(Target):
 def targets(root, log):
     have = {
         "blockd-event": lambda: SpdkLike("blockd-event", root / "be", log,
-                                         lambda q, c: [str(BLOCKD), "--reactors", str(q)]),
+                                         lambda q, c: [str(BLOCKD), "--reactors",
+                                                       str(reactors(q, c))]),
         "blockd-poll": lambda: SpdkLike("blockd-poll", root / "bp", log,
-                                        lambda q, c: [str(BLOCKD), "--reactors", str(q),
-                                                   "--busy-poll"]),
+                                        lambda q, c: [str(BLOCKD), "--reactors",
+                                                      str(reactors(q, c)), "--busy-poll"]),
         "qsd": lambda: Qsd("qsd", root / "qsd", log),
     }
     base = os.environ.get("BENCH_BASE_BLOCKD")
     if base and os.access(base, os.X_OK):
         have["base-event"] = lambda: SpdkLike("base-event", root / "xe", log,
-                                              lambda q, c: [base, "--reactors", str(q)])
+                                              lambda q, c: [base, "--reactors",
+                                                            str(reactors(q, c))])
         have["base-poll"] = lambda: SpdkLike("base-poll", root / "xp", log,
-                                             lambda q, c: [base, "--reactors", str(q),
-                                                        "--busy-poll"])
+                                             lambda q, c: [base, "--reactors",
+                                                           str(reactors(q, c)), "--busy-poll"])
     spdk = os.environ.get("SPDK_TGT")
     if spdk and os.access(spdk, os.X_OK):
         extra = os.environ.get("SPDK_ARGS", "").split()
@@ -190,6 +193,12 @@ def targets(root, log):
     want = os.environ.get("BENCH_TARGETS")
     names = [n for n in have if not want or n in want.split(",")]
     return [(n, have[n]) for n in names]
+
+
+def reactors(queues, cpus):
+    """blockd's reactors: one per queue, and at least one per CPU it is given, as spdk_tgt
+    gets one per CPU of its -m mask (the wide rows: two reactors for one queue too)."""
+    return max(queues, bin(int(cpu_mask(cpus), 16)).count("1"))
 
 
 def cpu_mask(cpus):

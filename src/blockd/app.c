@@ -95,6 +95,8 @@ int blockd_start_reactors(struct blockd *bd)
 		char name[32];
 		snprintf(name, sizeof(name), "reactor_%u", i);
 		struct reactor *r = reactor_create(name, i, 0);
+		if (r)
+			reactor_set_poll_max(r, bd->opts.poll_max_us * 1000ull);
 		if (!r || reactor_start(r, bd->opts.busy_poll) < 0) {
 			log_error("blockd", "msg=\"cannot start reactor\" reactor=%u", i);
 			if (r)

@@ -10,6 +10,8 @@
 #include "reactor.h"
 
 #define BLOCKD_MAX_REACTORS 16
+/* Event mode's adaptive polling bound (--poll-max-us); QEMU's IOThreads default to 32 µs. */
+#define BLOCKD_POLL_MAX_US_DEFAULT 32
 
 struct blockd_options {
 	const char *rpc_socket;
@@ -18,6 +20,7 @@ struct blockd_options {
 	unsigned num_reactors;
 	unsigned rpc_idle_timeout_s;  /* RPC clients idle this long are closed */
 	unsigned drain_timeout_ms;    /* a draining virtqueue's deadline (0: the default) */
+	unsigned poll_max_us;         /* event mode's adaptive polling bound (0: none) */
 	bool busy_poll;
 	bool fault_injection;
 };

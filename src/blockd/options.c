@@ -23,6 +23,10 @@ static void usage(FILE *out)
 		"                          fails and is taken back), and replay it at start\n"
 		"      --reactors N        IO reactor threads (default 1, at most %d)\n"
 		"      --busy-poll         reactors spin instead of sleeping when idle\n"
+		"      --poll-max-us US    without --busy-poll: after work, an idle reactor polls\n"
+		"                          on for up to US microseconds (adapted to how soon work\n"
+		"                          comes back) before it sleeps; 0: sleeps at once\n"
+		"                          (default %d)\n"
 		"      --fault-injection   enable blockd_fault_inject / blockd_fault_clear\n"
 		"      --rpc-idle-timeout S\n"
 		"                          close an RPC client that sends and takes nothing for\n"
@@ -38,19 +42,20 @@ static void usage(FILE *out)
 		"RPC limits: 256 KiB per request; 64 clients (when all are there, the one idle\n"
 		"the longest is closed to admit a new one); a client with 1 MiB of answers it\n"
 		"has not read is not read from until they drain.\n",
-		BLOCKD_MAX_REACTORS);
+		BLOCKD_MAX_REACTORS, BLOCKD_POLL_MAX_US_DEFAULT);
 }
 
 int blockd_parse_options(int argc, char **argv, struct blockd_options *o)
 {
 	enum { OPT_PERSIST = 256, OPT_REACTORS, OPT_BUSY_POLL, OPT_FAULT, OPT_LOG_LEVEL,
-	       OPT_IDLE, OPT_DRAIN };
+	       OPT_IDLE, OPT_DRAIN, OPT_POLL_MAX };
 	static const struct option longopts[] = {
 		{ "rpc-socket", required_argument, NULL, 'r' },
 		{ "vhost-dir", required_argument, NULL, 'S' },
 		{ "persist", required_argument, NULL, OPT_PERSIST },
 		{ "reactors", required_argument, NULL, OPT_REACTORS },
 		{ "busy-poll", no_argument, NULL, OPT_BUSY_POLL },
+		{ "poll-max-us", required_argument, NULL, OPT_POLL_MAX },
 		{ "fault-injection", no_argument, NULL, OPT_FAULT },
 		{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
 		{ "rpc-idle-timeout", required_argument, NULL, OPT_IDLE },
@@ -61,6 +66,7 @@ int blockd_parse_options(int argc, char **argv, struct blockd_options *o)
 	};
 	o->num_reactors = 1;
 	o->rpc_idle_timeout_s = 10;
+	o->poll_max_us = BLOCKD_POLL_MAX_US_DEFAULT;
 	int c;
 	while ((c = getopt_long(argc, argv, "r:S:hV", longopts, NULL)) != -1) {
 		switch (c) {
@@ -89,6 +95,16 @@ int blockd_parse_options(int argc, char **argv, struct blockd_options *o)
 				return -1;
 			}
 			o->rpc_idle_timeout_s = (unsigned)n;
+			break;
+		}
+		case OPT_POLL_MAX: {
+			char *end;
+			long n = strtol(optarg, &end, 10);
+			if (!optarg[0] || *end || n < 0 || n > 1000000) {
+				fprintf(stderr, "blockd: --poll-max-us must be 0..1000000\n");
+				return -1;
+			}
+			o->poll_max_us = (unsigned)n;
 			break;
 		}
 		case OPT_DRAIN: {

@@ -64,6 +64,10 @@ struct reactor {
 
 	_Atomic uint64_t busy_ns, idle_ns;
 	uint64_t now_ns;             /* when this iteration began (reactor_now_ns) */
+	/* Adaptive polling before a sleep (event mode; reactor_set_poll_max): how long it
+	 * keeps polling after the last work, its upper bound, and when the last work was. */
+	_Atomic uint64_t poll_ns;     /* read by reactor_get_stats */
+	uint64_t poll_max_ns, last_work_ns;
 	_Atomic unsigned active_pollers, timed_pollers;
 	_Atomic uint64_t epoch_seen;    /* epoch at iteration start, or REACTOR_IDLE_EPOCH */
 	void *ctx[REACTOR_CTX_SLOTS];   /* context slots (reactor_ctx_register) */
@@ -244,6 +248,12 @@ static void *reactor_thread_main(void *arg)
 	reactor_poll(r, 0);     /* messages sent before the stop still run */
 	tls_current = NULL;
 	return NULL;
+}
+
+void reactor_set_poll_max(struct reactor *r, uint64_t ns)
+{
+	r->poll_max_ns = ns;
+	atomic_store_explicit(&r->poll_ns, 0, memory_order_relaxed);
 }
 
 int reactor_start(struct reactor *r, bool busy_poll)
@@ -693,6 +703,39 @@ void reactor_fd_remove(struct reactor *r, struct reactor_fd *w)
 	r->num_fds--;
 }
 
+/* A reactor that found nothing to do keeps polling (does not sleep) while its last work is
+ * less than poll_ns ago. */
+static bool reactor_keep_polling(const struct reactor *r, uint64_t now)
+{
+	uint64_t poll = atomic_load_explicit(&r->poll_ns, memory_order_relaxed);
+	return poll && now - r->last_work_ns < poll;
+}
+
+#define REACTOR_POLL_START_NS 4000ull
+
+/* After a sleep of slept ns that followed poll_ns of polling (QEMU's IOThread polling does
+ * the same): when the sleep ended in work and the idle gap was within poll_max_ns, polling
+ * longer would have found it without a wake-up, so poll_ns doubles (from 4 µs, up to
+ * poll_max_ns); when the sleep alone was longer than poll_max_ns, the polling was wasted, so
+ * it halves (below 4 µs: 0). A wake-up without work (a message eventfd left set by messages
+ * run while polling) says nothing about how soon work comes. */
+static void reactor_adapt_poll(struct reactor *r, uint64_t slept, bool work)
+{
+	if (!r->poll_max_ns)
+		return;
+	uint64_t poll = atomic_load_explicit(&r->poll_ns, memory_order_relaxed);
+	if (slept > r->poll_max_ns) {
+		poll /= 2;
+		if (poll < REACTOR_POLL_START_NS)
+			poll = 0;
+	} else if (work && poll + slept <= r->poll_max_ns && poll < r->poll_max_ns) {
+		poll = poll ? poll * 2 : REACTOR_POLL_START_NS;
+		if (poll > r->poll_max_ns)
+			poll = r->poll_max_ns;
+	}
+	atomic_store_explicit(&r->poll_ns, poll, memory_order_relaxed);
+}
+
 int reactor_poll(struct reactor *r, int timeout_ms)
 {
 	struct reactor *prev = tls_current;
@@ -703,7 +746,10 @@ int reactor_poll(struct reactor *r, int timeout_ms)
 	uint64_t t1 = monotonic_ns();
 	atomic_fetch_add_explicit(work ? &r->busy_ns : &r->idle_ns, t1 - t0,
 				  memory_order_relaxed);
-	if (work == 0 && timeout_ms != 0 && !atomic_load(&r->stop)) {
+	if (work)
+		r->last_work_ns = t1;
+	if (work == 0 && timeout_ms != 0 && !atomic_load(&r->stop) &&
+	    !reactor_keep_polling(r, t1)) {
 		uint64_t ns = reactor_sleep_ns(r, timeout_ms, t1);
 		reactor_epoch_leave(r);
 		reactor_sleep(r, ns);
@@ -711,6 +757,9 @@ int reactor_poll(struct reactor *r, int timeout_ms)
 		uint64_t t2 = monotonic_ns();
 		atomic_fetch_add_explicit(&r->idle_ns, t2 - t1, memory_order_relaxed);
 		work = reactor_run_once(r, t2);
+		reactor_adapt_poll(r, t2 - t1, work > 0);
+		if (work)
+			r->last_work_ns = t2;
 		atomic_fetch_add_explicit(work ? &r->busy_ns : &r->idle_ns, monotonic_ns() - t2,
 					  memory_order_relaxed);
 	}
@@ -744,6 +793,7 @@ void reactor_get_stats(struct reactor *r, struct reactor_stats *out)
 	out->idle_ns = atomic_load_explicit(&r->idle_ns, memory_order_relaxed);
 	out->active_pollers = atomic_load_explicit(&r->active_pollers, memory_order_relaxed);
 	out->timed_pollers = atomic_load_explicit(&r->timed_pollers, memory_order_relaxed);
+	out->poll_ns = atomic_load_explicit(&r->poll_ns, memory_order_relaxed);
 }
 
 void reactor_foreach_poller(struct reactor *r,

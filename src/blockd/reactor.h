@@ -40,6 +40,7 @@ struct reactor_stats {
 	unsigned id;
 	uint64_t busy_ns, idle_ns;
 	unsigned active_pollers, timed_pollers;
+	uint64_t poll_ns;               /* event mode's adaptive polling window now */
 };
 
 /* Creates a reactor; no thread yet. uring_entries: size of its io_uring SQ (0 = default 256). */
@@ -47,6 +48,10 @@ struct reactor *reactor_create(const char *name, unsigned id, unsigned uring_ent
 /* Runs reactor_poll in a loop on a new thread until reactor_stop. busy_poll: spin instead of
  * sleeping in epoll when idle. */
 int reactor_start(struct reactor *r, bool busy_poll);
+/* Event mode's adaptive polling (before reactor_start; 0, the default: none): after work, an
+ * idle reactor keeps polling for a while before it sleeps, adapted between 0 and ns, so that
+ * a request which follows a completion within microseconds does not wait for a wake-up. */
+void reactor_set_poll_max(struct reactor *r, uint64_t ns);
 void reactor_stop(struct reactor *r);          /* asks the thread to leave and joins it */
 void reactor_destroy(struct reactor *r);        /* after stop; frees everything */
 

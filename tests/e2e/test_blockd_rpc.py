@@ -136,6 +136,8 @@ def test_iostat_and_threads_shapes(blockd):
     assert reactors["pid"] == blockd.proc.pid
     names = [t["name"] for r in reactors["reactors"] for t in r["lw_threads"]]
     assert names[0] == "app_thread" and len(names) >= 2
+    # event mode's adaptive polling window, within the default bound (--poll-max-us 32)
+    assert all(0 <= r["poll_ns"] <= 32000 for r in reactors["reactors"])
     stats = blockd.call("thread_get_stats")
     assert all(t["busy"] >= 0 and t["idle"] >= 0 for t in stats["threads"])
     def reap_poller_ran():

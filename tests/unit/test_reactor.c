@@ -376,6 +376,71 @@ Test(reactor, message_wakes_a_sleeping_thread)
 	reactor_destroy(r);
 }
 
+/* Sends one message and waits until it ran (the reactor's thread woke for it, or was still
+ * polling). */
+static void ping(struct reactor *r)
+{
+	_Atomic uint64_t seen = 0;
+	cr_assert_eq(reactor_send_msg(r, note_msg, &seen), 0);
+	cr_assert(poll_until(NULL, msg_seen, &seen));
+}
+
+static uint64_t window_of(struct reactor *r)
+{
+	struct reactor_stats st;
+	reactor_get_stats(r, &st);
+	return st.poll_ns;
+}
+
+/* The reactor's polling window once it satisfies cmp against ref (the reactor adapts it just
+ * after the message that woke it ran), or whatever it is at the deadline. */
+static uint64_t window_until(struct reactor *r, bool (*cmp)(uint64_t w, uint64_t ref),
+			     uint64_t ref)
+{
+	uint64_t deadline = monotonic_ns() + DEADLINE_NS, w;
+	while (!cmp(w = window_of(r), ref) && monotonic_ns() < deadline)
+		sched_yield();
+	return w;
+}
+
+static bool above(uint64_t w, uint64_t ref) { return w > ref; }
+static bool below(uint64_t w, uint64_t ref) { return w < ref; }
+
+/* Event mode's adaptive polling: none without a bound; with one, work that keeps coming back
+ * soon after the reactor went to sleep opens a polling window (at most the bound), and a
+ * sleep longer than the bound shrinks it. */
+Test(reactor, adaptive_polling_window)
+{
+	struct reactor *r = reactor_create("nopoll", 0, 0);
+	cr_assert_eq(reactor_start(r, false), 0);
+	for (int i = 0; i < 20; i++)
+		ping(r);
+	cr_assert_eq(window_of(r), 0, "no window without a bound");
+	reactor_stop(r);
+	reactor_destroy(r);
+
+	r = reactor_create("adaptive", 0, 0);
+	reactor_set_poll_max(r, 1000000);      /* 1 ms */
+	cr_assert_eq(reactor_start(r, false), 0);
+	for (int i = 0; i < 20; i++)
+		ping(r);
+	uint64_t window = window_until(r, above, 0);
+	cr_assert_gt(window, 0, "messages coming back within the bound open a window");
+	cr_assert_leq(window, 1000000);
+	/* idle for longer than the bound (it polls at most 1 ms, then sleeps), then woken: the
+	 * window shrinks */
+	uint64_t until = monotonic_ns() + 20000000ull;
+	while (monotonic_ns() < until)
+		sched_yield();
+	window = window_of(r);
+	ping(r);
+	uint64_t after = window_until(r, below, window);
+	cr_assert_lt(after, window, "a sleep longer than the bound halves the window (%lu -> %lu)",
+		     (unsigned long)window, (unsigned long)after);
+	reactor_stop(r);
+	reactor_destroy(r);
+}
+
 Test(reactor, poll_waits_at_most_its_timeout)
 {
 	struct reactor *r = reactor_create("idle", 0, 0);

@@ -177,6 +177,7 @@ Test(rpc, framework_get_reactors)
 		cr_assert_eq(iget(e, "lcore"), (json_int_t)i);
 		cr_assert_geq(iget(e, "busy"), 0);
 		cr_assert_geq(iget(e, "idle"), 0);
+		cr_assert_geq(iget(e, "poll_ns"), 0);
 		json_t *lw = aget(e, "lw_threads");
 		cr_assert_geq(json_array_size(lw), 1);
 		sget(json_array_get(lw, 0), "name");

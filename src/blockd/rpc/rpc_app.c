@@ -68,6 +68,7 @@ struct thread_view {
 	unsigned id;
 	uint64_t busy, idle;
 	unsigned active_pollers, timed_pollers;
+	uint64_t poll_ns;
 };
 
 static struct thread_view view_of(struct reactor *r, unsigned id)
@@ -77,6 +78,7 @@ static struct thread_view view_of(struct reactor *r, unsigned id)
 	return (struct thread_view){
 		.name = st.name, .id = id, .busy = st.busy_ns, .idle = st.idle_ns,
 		.active_pollers = st.active_pollers, .timed_pollers = st.timed_pollers,
+		.poll_ns = st.poll_ns,
 	};
 }
 
@@ -103,10 +105,11 @@ static void rpc_framework_get_reactors(struct rpc_request *req, const json_t *pa
 		char mask[24];
 		snprintf(mask, sizeof(mask), "%x", 1u << (i % 32));
 		json_array_append_new(reactors, json_pack(
-			"{s:i, s:I, s:I, s:b, s:[{s:s, s:i, s:s, s:I}]}",
+			"{s:i, s:I, s:I, s:b, s:I, s:[{s:s, s:i, s:s, s:I}]}",
 			"lcore", i, "busy", (json_int_t)threads[i].busy,
 			"idle", (json_int_t)threads[i].idle,
 			"in_interrupt", i == 0 || !g_app->opts.busy_poll,
+			"poll_ns", (json_int_t)threads[i].poll_ns,
 			"lw_threads", "name", threads[i].name, "id", threads[i].id,
 			"cpumask", mask, "elapsed", (json_int_t)(threads[i].busy + threads[i].idle)));
 	}
