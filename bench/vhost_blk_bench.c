@@ -120,21 +120,6 @@ static uint16_t ring_size(unsigned qd)
 	return n;
 }
 
-/* A sealed memfd of size bytes (a multiple of 2 MiB) on huge pages. */
-static int huge_memfd(size_t size)
-{
-	int fd = memfd_create("vhost-blk-bench", MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_HUGETLB);
-	if (fd < 0)
-		return -errno;
-	if (ftruncate(fd, (off_t)size) != 0 ||
-	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW) != 0) {
-		int e = errno;
-		close(fd);
-		return -e;
-	}
-	return fd;
-}
-
 /* The memfd mapped at a 2 MiB-aligned address (SPDK registers guest memory in 2 MiB units). */
 static uint8_t *map_aligned(int fd, size_t size)
 {
@@ -258,7 +243,7 @@ int main(int argc, char **argv)
 	size_t per_q = bq_bytes(num, slots_n, max_bs);
 	per_q = (per_q + 4095) & ~(size_t)4095;
 	size_t mem_size = ((per_q * o.queues) + ALIGN_2M - 1) & ~(size_t)(ALIGN_2M - 1);
-	int memfd = o.huge ? huge_memfd(mem_size) : vuc_sealed_memfd("vhost-blk-bench", mem_size);
+	int memfd = vuc_sealed_memfd("vhost-blk-bench", mem_size, o.huge);
 	if (memfd < 0)
 		return fail("guest memory", memfd);
 	uint8_t *mem = map_aligned(memfd, mem_size);

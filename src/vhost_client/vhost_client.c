@@ -14,9 +14,9 @@
 
 #include "clock.h"
 
-int vuc_sealed_memfd(const char *name, size_t size)
+int vuc_sealed_memfd(const char *name, size_t size, bool huge)
 {
-	int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING | (huge ? MFD_HUGETLB : 0));
 	if (fd < 0)
 		return -errno;
 	if (ftruncate(fd, (off_t)size) != 0 ||

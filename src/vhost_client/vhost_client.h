@@ -29,8 +29,9 @@ struct vuc {
 };
 
 /* Guest memory the way QEMU's memory-backend-memfd makes it: sealed against shrinking and
- * growing. The fd, or -errno. */
-int vuc_sealed_memfd(const char *name, size_t size);
+ * growing; on 2 MiB huge pages when huge (hugetlb=on; size a multiple of 2 MiB). The fd, or
+ * -errno. */
+int vuc_sealed_memfd(const char *name, size_t size, bool huge);
 
 /* A non-blocking connection to the socket at path; 0 or -errno. Resets the ack state. */
 int vuc_connect(struct vuc *v, const char *path);

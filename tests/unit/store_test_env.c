@@ -4,6 +4,7 @@
 #include <criterion/criterion.h>
 #include <criterion/hooks.h>
 #include <errno.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include <sqlite3.h>
 
 #include "pg_server.h"
+#include "store.h"
 
 bool test_store_is_pg(void)
 {
@@ -97,4 +99,31 @@ void test_db_destroy(const struct test_db *db)
 		snprintf(path, sizeof(path), "%s%s", db->name, suffix[i]);
 		unlink(path);
 	}
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st, (void)flag, (void)ftw;
+	return remove(path);
+}
+
+void test_env_new(struct test_env *e, const char *prefix, const char *name)
+{
+	snprintf(e->dir, sizeof(e->dir), "/tmp/berth-%s-XXXXXX", prefix);
+	cr_assert_not_null(mkdtemp(e->dir), "mkdtemp: %s", strerror(errno));
+	test_db_new(&e->db, e->dir, name);
+}
+
+void test_env_free(struct test_env *e)
+{
+	test_db_destroy(&e->db);
+	nftw(e->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+struct store *test_store_create(const char *url)
+{
+	char err[512] = "";
+	struct store *s = store_create(url, err, sizeof(err));
+	cr_assert_not_null(s, "store_create %s: %s", url, err);
+	return s;
 }

@@ -23,4 +23,17 @@ int test_db_sql(const struct test_db *db, const char *sql, char *out, size_t len
 /* The store is gone: its file(s) removed, or its database emptied. */
 void test_db_destroy(const struct test_db *db);
 
+/* A test's own temporary directory (/tmp/berth-<prefix>-XXXXXX) with a new store location in
+ * it named after name (test_db_new); test_env_free destroys the store and the directory. */
+struct test_env {
+	char dir[64];
+	struct test_db db;
+};
+void test_env_new(struct test_env *e, const char *prefix, const char *name);
+void test_env_free(struct test_env *e);
+
+struct store;
+/* store_create(url), asserted to succeed. */
+struct store *test_store_create(const char *url);
+
 #endif

@@ -10,7 +10,6 @@
  * (store_root.h). */
 #include <criterion/criterion.h>
 #include <errno.h>
-#include <ftw.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -29,20 +28,12 @@
 #define RACERS 8
 #define ROUNDS (test_store_is_pg() ? 6 : 20)   /* a PostgreSQL round is a database */
 
-static char g_dir[64];
-static struct test_db g_db;
+static struct test_env g_env;
 static struct store *g_s;
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	return remove(path);
-}
 
 static void setup(void)
 {
-	snprintf(g_dir, sizeof(g_dir), "/tmp/berth-store-XXXXXX");
-	cr_assert_not_null(mkdtemp(g_dir));
-	test_db_new(&g_db, g_dir, "berth");
+	test_env_new(&g_env, "store", "berth");
 	g_s = NULL;
 }
 
@@ -50,13 +41,13 @@ static void teardown(void)
 {
 	store_close(g_s);
 	g_s = NULL;
-	nftw(g_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	test_env_free(&g_env);
 }
 
 static void open_store(void)
 {
 	char err[512] = "";
-	g_s = store_create(g_db.url, err, sizeof(err));
+	g_s = store_create(g_env.db.url, err, sizeof(err));
 	cr_assert_not_null(g_s, "store_open: %s", err);
 }
 
@@ -135,7 +126,7 @@ Test(store, concurrent_open_processes, .init = setup, .fini = teardown, .timeout
 		char name[32];
 		struct test_db db;
 		snprintf(name, sizeof(name), "p%d", round);
-		test_db_new(&db, g_dir, name);
+		test_db_new(&db, g_env.dir, name);
 		const char *path = db.url;
 		int go[2];
 		cr_assert_eq(pipe(go), 0);
@@ -199,7 +190,7 @@ Test(store, concurrent_open_threads, .init = setup, .fini = teardown, .timeout =
 		char name[32];
 		struct test_db db;
 		snprintf(name, sizeof(name), "t%d", round);
-		test_db_new(&db, g_dir, name);
+		test_db_new(&db, g_env.dir, name);
 		const char *path = db.url;
 		pthread_barrier_t start;
 		pthread_barrier_init(&start, NULL, RACERS);
@@ -259,19 +250,19 @@ Test(store, open_never_creates, .init = setup, .fini = teardown)
 {
 	char err[256] = "";
 	errno = 0;
-	cr_assert_null(store_open(g_db.url, err, sizeof(err)));
+	cr_assert_null(store_open(g_env.db.url, err, sizeof(err)));
 	cr_assert_eq(errno, ENOENT, "%s", err);
 	if (test_store_is_pg()) {
 		char got[256];
-		cr_assert_eq(test_db_sql(&g_db, "SELECT to_regclass('schema_migrations') IS NULL",
+		cr_assert_eq(test_db_sql(&g_env.db, "SELECT to_regclass('schema_migrations') IS NULL",
 					 got, sizeof(got)), 0, "%s", got);
 		cr_assert_str_eq(got, "t", "store_open created the schema");
 	} else {
-		cr_assert(access(g_db.name, F_OK) < 0 && errno == ENOENT, "store_open created %s",
-			  g_db.name);
+		cr_assert(access(g_env.db.name, F_OK) < 0 && errno == ENOENT, "store_open created %s",
+			  g_env.db.name);
 	}
 	errno = 0;
-	cr_assert_null(store_open(g_db.url, err, sizeof(err)));
+	cr_assert_null(store_open(g_env.db.url, err, sizeof(err)));
 	cr_assert_eq(errno, ENOENT);
 }
 
@@ -285,12 +276,12 @@ Test(store, schema_newer_than_binary_refused, .init = setup, .fini = teardown)
 	char sql[128], err[512] = "";
 	snprintf(sql, sizeof(sql), "INSERT INTO schema_migrations VALUES (%zu, 0)",
 		 store_n_migrations + 1);
-	cr_assert_eq(test_db_sql(&g_db, sql, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(test_db_sql(&g_env.db, sql, err, sizeof(err)), 0, "%s", err);
 	errno = 0;
-	cr_assert_null(store_open(g_db.url, err, sizeof(err)));
+	cr_assert_null(store_open(g_env.db.url, err, sizeof(err)));
 	cr_assert_eq(errno, EPROTO, "%s", err);
 	cr_assert(strstr(err, "newer than this berth") && !strchr(err, '\n'), "%s", err);
-	cr_assert_null(store_create(g_db.url, err, sizeof(err)));
+	cr_assert_null(store_create(g_env.db.url, err, sizeof(err)));
 }
 
 Test(store, identity_is_set_once, .init = setup, .fini = teardown)
@@ -317,41 +308,41 @@ Test(store, root_and_store_belong_together, .init = setup, .fini = teardown)
 {
 	char err[512] = "", path[256], id[STORE_ID_LEN];
 	/* Empty root: plain open refused, init creates and records the identity. */
-	cr_assert_null(store_open_for_root(g_db.url, g_dir, STORE_ROOT_OPEN, err, sizeof(err)));
+	cr_assert_null(store_open_for_root(g_env.db.url, g_env.dir, STORE_ROOT_OPEN, err, sizeof(err)));
 	cr_assert(strstr(err, "berth init"), "%s", err);
-	struct store *s = store_open_for_root(g_db.url, g_dir, STORE_ROOT_INIT, err, sizeof(err));
+	struct store *s = store_open_for_root(g_env.db.url, g_env.dir, STORE_ROOT_INIT, err, sizeof(err));
 	cr_assert_not_null(s, "%s", err);
 	cr_assert_eq(store_identity(s, id), 0);
 	store_close(s);
-	cr_assert_null(store_open_for_root(g_db.url, g_dir, STORE_ROOT_INIT, err, sizeof(err)));
-	s = store_open_for_root(g_db.url, g_dir, STORE_ROOT_OPEN, err, sizeof(err));
+	cr_assert_null(store_open_for_root(g_env.db.url, g_env.dir, STORE_ROOT_INIT, err, sizeof(err)));
+	s = store_open_for_root(g_env.db.url, g_env.dir, STORE_ROOT_OPEN, err, sizeof(err));
 	cr_assert_not_null(s, "%s", err);
 	store_close(s);
 	/* The store deleted: never re-created, whatever the mode. */
-	snprintf(path, sizeof(path), "%s/vmengine/vms/1", g_dir);
+	snprintf(path, sizeof(path), "%s/vmengine/vms/1", g_env.dir);
 	char cmd[1024];
 	snprintf(cmd, sizeof(cmd), "mkdir -p %s", path);
 	cr_assert_eq(system(cmd), 0);
-	test_db_destroy(&g_db);
-	cr_assert_null(store_open_for_root(g_db.url, g_dir, STORE_ROOT_CREATE_IF_EMPTY, err,
+	test_db_destroy(&g_env.db);
+	cr_assert_null(store_open_for_root(g_env.db.url, g_env.dir, STORE_ROOT_CREATE_IF_EMPTY, err,
 					   sizeof(err)));
 	cr_assert(strstr(err, "missing") && strstr(err, id), "%s", err);
 	errno = 0;
-	cr_assert_null(store_open(g_db.url, err, sizeof(err)));      /* still nothing there */
+	cr_assert_null(store_open(g_env.db.url, err, sizeof(err)));      /* still nothing there */
 	cr_assert_eq(errno, ENOENT);
 	/* Without store.id either, the VM directory alone is enough to refuse. */
-	snprintf(path, sizeof(path), "%s/store.id", g_dir);
+	snprintf(path, sizeof(path), "%s/store.id", g_env.dir);
 	unlink(path);
-	cr_assert_null(store_open_for_root(g_db.url, g_dir, STORE_ROOT_CREATE_IF_EMPTY, err,
+	cr_assert_null(store_open_for_root(g_env.db.url, g_env.dir, STORE_ROOT_CREATE_IF_EMPTY, err,
 					   sizeof(err)));
 	cr_assert(strstr(err, "vmengine/vms/1"), "%s", err);
 	/* Another store in its place: refused. */
 	write_text(path, "33333333-3333-4333-8333-333333333333\n");
-	s = store_create(g_db.url, err, sizeof(err));
+	s = store_create(g_env.db.url, err, sizeof(err));
 	cr_assert_not_null(s, "%s", err);
 	cr_assert_eq(store_identity_init(s, "44444444-4444-4444-8444-444444444444", id), 0);
 	store_close(s);
-	cr_assert_null(store_open_for_root(g_db.url, g_dir, STORE_ROOT_OPEN, err, sizeof(err)));
+	cr_assert_null(store_open_for_root(g_env.db.url, g_env.dir, STORE_ROOT_OPEN, err, sizeof(err)));
 	cr_assert(strstr(err, "not this root's store"), "%s", err);
 }
 
@@ -360,19 +351,19 @@ Test(store, url_scheme_picks_the_back_end, .init = setup, .fini = teardown)
 	char err[256] = "", url[600];
 	if (test_store_is_pg()) {
 		/* libpq's short scheme names the same back end and the same database */
-		snprintf(url, sizeof(url), "postgres:%s", strchr(g_db.url, ':') + 1);
+		snprintf(url, sizeof(url), "postgres:%s", strchr(g_env.db.url, ':') + 1);
 		struct store *s = store_create(url, err, sizeof(err));
 		cr_assert_not_null(s, "%s", err);
 		store_close(s);
-		cr_assert_eq(test_db_sql(&g_db, "SELECT count(*) FROM schema_migrations", err,
+		cr_assert_eq(test_db_sql(&g_env.db, "SELECT count(*) FROM schema_migrations", err,
 					 sizeof(err)), 0, "%s", err);
 		return;
 	}
-	snprintf(url, sizeof(url), "sqlite:%s", g_db.name);  /* the scheme names the back end */
+	snprintf(url, sizeof(url), "sqlite:%s", g_env.db.name);  /* the scheme names the back end */
 	struct store *s = store_create(url, err, sizeof(err));
 	cr_assert_not_null(s, "%s", err);
 	store_close(s);
-	cr_assert(access(g_db.name, F_OK) == 0);            /* the same file as the plain path */
+	cr_assert(access(g_env.db.name, F_OK) == 0);            /* the same file as the plain path */
 }
 
 /* ---------------------------------------------------------------- VMs */

@@ -6,7 +6,6 @@
  * empty, or schemas of different versions, are refused with one line and nothing copied. */
 #include <criterion/criterion.h>
 #include <errno.h>
-#include <ftw.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,39 +15,23 @@
 #include "store.h"
 #include "store_test_env.h"
 
-static char g_dir[64], g_src_url[128];
-static struct test_db g_db;
+static char g_src_url[128];
+static struct test_env g_env;
 static struct store *g_src, *g_dst;
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	return remove(path);
-}
-
-static struct store *must_create(const char *url)
-{
-	char err[512] = "";
-	struct store *s = store_create(url, err, sizeof(err));
-	cr_assert_not_null(s, "store_create %s: %s", url, err);
-	return s;
-}
 
 static void setup(void)
 {
-	snprintf(g_dir, sizeof(g_dir), "/tmp/berth-copy-XXXXXX");
-	cr_assert_not_null(mkdtemp(g_dir));
-	snprintf(g_src_url, sizeof(g_src_url), "sqlite:%s/source.db", g_dir);
-	test_db_new(&g_db, g_dir, "copydst");
-	g_src = must_create(g_src_url);
-	g_dst = must_create(g_db.url);
+	test_env_new(&g_env, "copy", "copydst");
+	snprintf(g_src_url, sizeof(g_src_url), "sqlite:%s/source.db", g_env.dir);
+	g_src = test_store_create(g_src_url);
+	g_dst = test_store_create(g_env.db.url);
 }
 
 static void teardown(void)
 {
 	store_close(g_src);
 	store_close(g_dst);
-	test_db_destroy(&g_db);
-	nftw(g_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	test_env_free(&g_env);
 }
 
 static int64_t add_vm(struct store *s, const char *name, const char *host, const char *append)
@@ -145,8 +128,8 @@ Test(store, copy_every_row, .init = setup, .fini = teardown)
 	cr_assert_str_eq(ida, idb);
 	/* and back, into another SQLite file: the same rows again */
 	char back_url[160];
-	snprintf(back_url, sizeof(back_url), "sqlite:%s/back.db", g_dir);
-	struct store *back = must_create(back_url);
+	snprintf(back_url, sizeof(back_url), "sqlite:%s/back.db", g_env.dir);
+	struct store *back = test_store_create(back_url);
 	cr_assert_eq(store_copy(g_dst, back, counts, err, sizeof(err)), 0, "%s", err);
 	SAME_ROWS(struct store_vm, store_vm_list(g_src, NULL, true, &a, &na),
 		  store_vm_list(back, NULL, true, &b, &nb), "vms copied back");
@@ -175,7 +158,7 @@ Test(store, copy_refuses_other_schema_version, .init = setup, .fini = teardown)
 	populate(g_src);
 	sqlite3 *db;
 	char path[128];
-	snprintf(path, sizeof(path), "%s/source.db", g_dir);
+	snprintf(path, sizeof(path), "%s/source.db", g_env.dir);
 	cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
 	cr_assert_eq(sqlite3_exec(db, "INSERT INTO schema_migrations VALUES (999, 0)", NULL, NULL,
 				  NULL), SQLITE_OK);

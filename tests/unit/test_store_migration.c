@@ -8,7 +8,6 @@
  * volume to the destination in one transaction. */
 #include <criterion/criterion.h>
 #include <errno.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,32 +16,20 @@
 #include "store.h"
 #include "store_test_env.h"
 
-static char g_dir[64];
-static struct test_db g_db;
+static struct test_env g_env;
 static struct store *g_s;
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st, (void)flag, (void)ftw;
-	return remove(path);
-}
 
 static void setup(void)
 {
-	snprintf(g_dir, sizeof(g_dir), "/tmp/berth-storemig-XXXXXX");
-	cr_assert_not_null(mkdtemp(g_dir));
-	test_db_new(&g_db, g_dir, "storemig");
-	char err[512] = "";
-	g_s = store_create(g_db.url, err, sizeof(err));
-	cr_assert_not_null(g_s, "store_create: %s", err);
+	test_env_new(&g_env, "storemig", "storemig");
+	g_s = test_store_create(g_env.db.url);
 }
 
 static void teardown(void)
 {
 	store_close(g_s);
 	g_s = NULL;
-	test_db_destroy(&g_db);
-	nftw(g_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	test_env_free(&g_env);
 }
 
 static int64_t create(const char *name, const char *host)
@@ -98,13 +85,13 @@ Test(store_migration, version_4_store_gains_the_columns, .init = setup, .fini = 
 		char sql[128];
 		snprintf(sql, sizeof(sql), "ALTER TABLE %s DROP COLUMN %s", cols[i][0], cols[i][1]);
 		char msg[256];
-		cr_assert_eq(test_db_sql(&g_db, sql, msg, sizeof(msg)), 0, "%s: %s", sql, msg);
+		cr_assert_eq(test_db_sql(&g_env.db, sql, msg, sizeof(msg)), 0, "%s: %s", sql, msg);
 	}
 	char msg[256];
-	cr_assert_eq(test_db_sql(&g_db, "DELETE FROM schema_migrations WHERE version = 5", msg,
+	cr_assert_eq(test_db_sql(&g_env.db, "DELETE FROM schema_migrations WHERE version = 5", msg,
 				 sizeof(msg)), 0, "%s", msg);
 	char err[512] = "";
-	g_s = store_open(g_db.url, err, sizeof(err));
+	g_s = store_open(g_env.db.url, err, sizeof(err));
 	cr_assert_not_null(g_s, "%s", err);
 	struct store_vm vm = get(id);
 	cr_assert_str_eq(vm.name, "old");

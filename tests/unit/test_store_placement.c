@@ -6,7 +6,6 @@
  * PLACE_ROOM VMs create exactly that many (without the row locks they overcommit it). */
 #include <criterion/criterion.h>
 #include <errno.h>
-#include <ftw.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,33 +19,22 @@
 #define PLACE_RACERS 4
 #define DOWN_AFTER_MS 30000
 
-static char g_dir[64];
-static struct test_db g_db;
+static struct test_env g_env;
 static struct store *g_s;
 static const struct store_place g_how = { .down_after_ms = DOWN_AFTER_MS,
 					  .fallback_host = "here" };
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	return remove(path);
-}
-
 static void setup(void)
 {
-	snprintf(g_dir, sizeof(g_dir), "/tmp/berth-place-XXXXXX");
-	cr_assert_not_null(mkdtemp(g_dir));
-	test_db_new(&g_db, g_dir, "place");
-	char err[512] = "";
-	g_s = store_create(g_db.url, err, sizeof(err));
-	cr_assert_not_null(g_s, "store_create: %s", err);
+	test_env_new(&g_env, "place", "place");
+	g_s = test_store_create(g_env.db.url);
 }
 
 static void teardown(void)
 {
 	store_close(g_s);
 	g_s = NULL;
-	test_db_destroy(&g_db);
-	nftw(g_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	test_env_free(&g_env);
 }
 
 static void make_vm(struct store_vm *vm, struct store_volume *vol, const char *name,
@@ -108,7 +96,7 @@ Test(store, placement_least_loaded_up_host_with_room, .init = setup, .fini = tea
 	reg("c", 16, 65536, 0);
 	reg("d", 16, 65536, 1);                 /* takes VMs of 1 vCPU only */
 	char err[256];
-	cr_assert_eq(test_db_sql(&g_db, "UPDATE hosts SET seen_ms = 0 WHERE name = 'c'", err,
+	cr_assert_eq(test_db_sql(&g_env.db, "UPDATE hosts SET seen_ms = 0 WHERE name = 'c'", err,
 				 sizeof(err)), 0, "%s", err);   /* DOWN */
 	/* by share of vCPUs in use, then of memory, then name: a b b a b b */
 	const char *want[] = { "a", "b", "b", "a", "b", "b" };
@@ -155,7 +143,7 @@ Test(store, placement_on_a_named_host, .init = setup, .fini = teardown)
 	/* a single host (the fallback the only one registered): there, DOWN or not, if room */
 	reg("here", 2, 1024, 0);
 	char err0[256];
-	cr_assert_eq(test_db_sql(&g_db, "UPDATE hosts SET seen_ms = 0 WHERE name = 'here'", err0,
+	cr_assert_eq(test_db_sql(&g_env.db, "UPDATE hosts SET seen_ms = 0 WHERE name = 'here'", err0,
 				 sizeof(err0)), 0, "%s", err0);
 	cr_assert_eq(place(g_s, "n4", "", 1, 64, got), -ENOSPC, "n1 and n3 took its 2 vCPUs");
 	cr_assert(strstr(store_error(g_s), "host here has no room"), "%s", store_error(g_s));
@@ -169,7 +157,7 @@ Test(store, placement_on_a_named_host, .init = setup, .fini = teardown)
 	reg("a", 2, 1024, 0);
 	reg("z", 2, 1024, 0);
 	char err[256];
-	cr_assert_eq(test_db_sql(&g_db, "UPDATE hosts SET seen_ms = 0 WHERE name = 'z'", err,
+	cr_assert_eq(test_db_sql(&g_env.db, "UPDATE hosts SET seen_ms = 0 WHERE name = 'z'", err,
 				 sizeof(err)), 0, "%s", err);
 	cr_assert_eq(place(g_s, "x1", "z", 2, 512, got), 0, "a named DOWN host: %s",
 		     store_error(g_s));
@@ -236,7 +224,7 @@ Test(store, placement_racing_creates_never_overcommit, .init = setup, .fini = te
 		struct racer r[PLACE_RACERS];
 		pthread_t th[PLACE_RACERS];
 		for (int i = 0; i < PLACE_RACERS; i++) {
-			r[i] = (struct racer){ .start = &start, .url = g_db.url,
+			r[i] = (struct racer){ .start = &start, .url = g_env.db.url,
 					       .id = round * PLACE_RACERS + i };
 			cr_assert_eq(pthread_create(&th[i], NULL, create_racer, &r[i]), 0);
 		}
@@ -256,7 +244,7 @@ Test(store, placement_racing_creates_never_overcommit, .init = setup, .fini = te
 		/* the next round's host is the only one with room */
 		char sql[128], err[256];
 		snprintf(sql, sizeof(sql), "UPDATE hosts SET seen_ms = 0 WHERE name = '%s'", host);
-		cr_assert_eq(test_db_sql(&g_db, sql, err, sizeof(err)), 0, "%s", err);
+		cr_assert_eq(test_db_sql(&g_env.db, sql, err, sizeof(err)), 0, "%s", err);
 	}
 }
 

@@ -31,7 +31,7 @@ int64_t fe_now_ms(void)
 
 int fe_sealed_memfd(const char *name, size_t size)
 {
-	int fd = vuc_sealed_memfd(name, size);
+	int fd = vuc_sealed_memfd(name, size, false);
 	cr_assert_geq(fd, 0, "sealed memfd: %s", strerror(-fd));
 	return fd;
 }
