@@ -402,6 +402,16 @@ static void batch_account(struct stat_batch *sb, const struct bdev_io *io, int s
 			atomic_fetch_add_explicit(&(field), (x), memory_order_relaxed); \
 	} while (0)
 
+/* Widens a bdev's [min, max] latency by a batch's, when the batch had ops of that type. */
+static void stat_range(_Atomic uint64_t *max, _Atomic uint64_t *min, uint64_t ops,
+		       uint64_t batch_max, uint64_t batch_min)
+{
+	if (!ops)
+		return;
+	stat_max(max, batch_max);
+	stat_min(min, batch_min);
+}
+
 /* Adds the batch to its bdev's counters, then lets go of its IOs' io_outstanding (the bdev
  * may be reaped from then on). */
 static void batch_flush(struct stat_batch *sb)
@@ -424,18 +434,12 @@ static void batch_flush(struct stat_batch *sb)
 	STAT_ADD(st->num_write_zeroes_ops, x->num_write_zeroes_ops);
 	STAT_ADD(st->bytes_write_zeroes, x->bytes_write_zeroes);
 	STAT_ADD(st->num_io_errors, x->num_io_errors);
-	if (x->num_read_ops) {
-		stat_max(&st->max_read_latency_ns, x->max_read_latency_ns);
-		stat_min(&st->min_read_latency_ns, x->min_read_latency_ns);
-	}
-	if (x->num_write_ops) {
-		stat_max(&st->max_write_latency_ns, x->max_write_latency_ns);
-		stat_min(&st->min_write_latency_ns, x->min_write_latency_ns);
-	}
-	if (x->num_unmap_ops) {
-		stat_max(&st->max_unmap_latency_ns, x->max_unmap_latency_ns);
-		stat_min(&st->min_unmap_latency_ns, x->min_unmap_latency_ns);
-	}
+	stat_range(&st->max_read_latency_ns, &st->min_read_latency_ns, x->num_read_ops,
+		   x->max_read_latency_ns, x->min_read_latency_ns);
+	stat_range(&st->max_write_latency_ns, &st->min_write_latency_ns, x->num_write_ops,
+		   x->max_write_latency_ns, x->min_write_latency_ns);
+	stat_range(&st->max_unmap_latency_ns, &st->min_unmap_latency_ns, x->num_unmap_ops,
+		   x->max_unmap_latency_ns, x->min_unmap_latency_ns);
 	atomic_fetch_sub(&b->io_outstanding, sb->ios);  /* b may be reaped from here on */
 	sb->b = NULL;
 }
