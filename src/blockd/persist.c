@@ -156,8 +156,8 @@ int persist_save(void)
 	return rc;
 }
 
-/* Replays one entry; one that fails is kept (g_kept) and reported. */
-static int replay_entry(const char *subsystem, json_t *entry)
+/* Replays one entry of the file at path; one that fails is kept (g_kept) and reported. */
+static int replay_entry(const char *path, const char *subsystem, json_t *entry)
 {
 	json_t *method = json_object_get(entry, "method");
 	json_t *params = json_object_get(entry, "params");
@@ -173,7 +173,7 @@ static int replay_entry(const char *subsystem, json_t *entry)
 	}
 	log_error("blockd", "msg=\"persisted entry failed to replay; kept in the configuration "
 		  "file\" path=%s subsystem=%s method=%s name=%s code=%d error=\"%s\"",
-		  persist_path, subsystem ? subsystem : "-",
+		  path, subsystem ? subsystem : "-",
 		  json_is_string(method) ? json_string_value(method) : "-", name ? name : "-", rc,
 		  err);
 	if (!g_kept)
@@ -250,7 +250,7 @@ int persist_load(void)
 		json_t *entries = json_object_get(sub, "config");
 		const char *subsystem = json_string_value(json_object_get(sub, "subsystem"));
 		json_array_foreach(entries, j, entry) {
-			if (replay_entry(subsystem, entry) == 0)
+			if (replay_entry(saved, subsystem, entry) == 0)
 				replayed++;
 			else
 				failed++;

@@ -317,7 +317,10 @@ def test_an_entry_that_fails_to_replay_is_kept_and_reported(fresh, tmp_path):
     b.kill()
     b.start()               # reported at every start
     log = b.log_text()
-    assert log.count("persisted entry failed to replay; kept") == 4, log[-3000:]
+    failed = [l for l in log.splitlines() if "persisted entry failed to replay; kept" in l]
+    assert len(failed) == 4, log[-3000:]
+    # Each line names the file it came from (it said path=(null) while replay ran).
+    assert all(f"path={b.dir / 'config.json'} " in l for l in failed), failed
     assert "name=u_gone" in log and "name=vc_gone" in log
 
     b.kill()
