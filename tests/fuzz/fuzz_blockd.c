@@ -82,6 +82,34 @@ void fuzz_blockd_setup(void)
 	fault_clear_all();
 }
 
+static void sync_back(void *arg)
+{
+	*(bool *)arg = true;
+}
+
+static void sync_there(void *arg)
+{
+	if (reactor_send_msg(g_blockd.app, sync_back, arg) < 0)
+		abort();
+}
+
+void fuzz_blockd_sync(void)
+{
+	bool done = false;
+	if (reactor_send_msg(g_blockd.reactors[0], sync_there, &done) < 0)
+		abort();
+	uint64_t deadline = monotonic_ns() + 10ull * 1000000000;
+	while (!done) {
+		if (monotonic_ns() > deadline) {
+			fprintf(stderr, "the IO reactor did not answer within 10 s\n");
+			abort();
+		}
+		reactor_poll(g_blockd.app, 1);      /* returns when the answer arrives */
+	}
+	while (reactor_poll(g_blockd.app, 0) > 0)
+		;
+}
+
 void fuzz_blockd_reset(void)
 {
 	vhost_blk_shutdown();
@@ -95,9 +123,7 @@ void fuzz_blockd_reset(void)
 			fprintf(stderr, "deleted bdevs not freed within 10 s\n");
 			abort();
 		}
-		reactor_poll(g_blockd.app, 1);
+		fuzz_blockd_sync();     /* the IO reactor's turn passes the epoch the bdevs wait for */
 	}
-	while (reactor_poll(g_blockd.app, 0) > 0)
-		;
 	fault_clear_all();
 }

@@ -12,6 +12,10 @@ extern struct blockd g_blockd;
 
 /* Once per process (later calls do nothing). */
 void fuzz_blockd_setup(void);
+/* Lets the IO reactor run a turn of its loop (a message there and back) and the control
+ * reactor (the calling thread) handle what is pending: the harness's wait for the other
+ * thread, instead of a fixed pause. Aborts after 10 s without an answer. */
+void fuzz_blockd_sync(void);
 /* Deletes every controller and bdev, waits for them to be freed, clears injected faults:
  * the next input starts from an empty target. */
 void fuzz_blockd_reset(void);

@@ -8,8 +8,9 @@
  * it closed itself), every queue must stop within 10 s, and the target is reset to empty.
  *
  * Input: a list of records. A record is a message, a kick of every kick eventfd the harness
- * holds, or a pause that lets the session and queues run. A message is a request (one of
- * the known ones, or any number), header flags (version, NEED_REPLY, or any), a size field
+ * holds, or a pause that lets the session and queues run (a turn of the IO reactor, there
+ * and back: not a time). A message is a request (one of the known ones, or any number),
+ * header flags (version, NEED_REPLY, or any), a size field
  * (the payload's, or any), a payload from the input, and up to 3 descriptors (9 to exceed
  * the limit): sealed memfds of guest memory whose size and first bytes come from the input,
  * an unsealed memfd, eventfds (kept for kicks), /dev/null. Replies (and the descriptors they
@@ -67,7 +68,8 @@ static void session_closed(void *owner, struct vhost_session *s)
 
 /* Lets the session handle what was sent and the queues report back. The control reactor
  * looks at its descriptors only when allowed to wait, so it is given 1 ms while the
- * session's socket has input (it returns at once then) and no wait otherwise. */
+ * session's socket has input (it returns at once then) and no wait otherwise; input the
+ * session holds back waits for the IO reactor's turns (fuzz_blockd_sync), not for time. */
 static void pump(int session_fd)
 {
 	unsigned idle = 0;
@@ -79,8 +81,10 @@ static void pump(int session_fd)
 			idle = 0;
 		else if (!input)
 			break;
-		else
+		else {
 			idle++;           /* input the session holds back (a queue is stopping) */
+			fuzz_blockd_sync();
+		}
 	}
 }
 
@@ -223,7 +227,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			}
 			break;
 		case 3:
-			reactor_poll(g_blockd.app, 1);
+			fuzz_blockd_sync();
 			break;
 		}
 		pump(sv[0]);
@@ -248,7 +252,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			fprintf(stderr, "vhost queues did not stop within 10 s of the close\n");
 			abort();
 		}
-		reactor_poll(g_blockd.app, 1);
+		fuzz_blockd_sync();
 	}
 	for (unsigned k = 0; k < g_nkicks; k++)
 		close(g_kicks[k]);
