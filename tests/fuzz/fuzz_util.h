@@ -21,8 +21,9 @@ const char *fuzz_scratch_file(const char *name, char *path, size_t pathlen);
 /* Writes data to <scratch>/name (replacing it). 0 or -1. */
 int fuzz_write_scratch(const char *name, const void *data, size_t n);
 
-/* Logs at error level only (the targets provoke every warning the parsers have), unless
- * FUZZ_LOGS is set. */
+/* No logs (the targets provoke every error the parsers have: a persist run would write
+ * gigabytes an hour), unless FUZZ_LOGS is set: a level (debug, info, warn, error) or 1 for
+ * Berth's default. */
 void fuzz_quiet_logs(void);
 
 /* Consumes the input front to back; reads past the end give zeros. */
