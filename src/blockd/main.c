@@ -109,7 +109,7 @@ int main(int argc, char **argv)
 	vhost_blk_shutdown();
 	bdev_delete_all();
 	blockd_stop_reactors(&bd);
-	bdev_reap();
+	bdev_reap_final();
 	reactor_destroy(bd.app);
 	persist_set_path(NULL);
 	close(stop_fd);

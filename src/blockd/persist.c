@@ -261,9 +261,9 @@ int persist_load(void)
 	log_info("blockd", "msg=\"configuration replayed\" path=%s entries=%d", persist_path,
 		 replayed);
 	if (failed)
-		log_error("blockd", "msg=\"%d persisted entries did not replay; they stay in the "
+		log_error("blockd", "msg=\"persisted entries did not replay; they stay in the "
 			  "configuration file until they replay at a later start, or an object of "
-			  "the same name replaces them\" path=%s", failed, persist_path);
+			  "the same name replaces them\" path=%s failed=%d", persist_path, failed);
 	return replayed;
 }
 

@@ -321,6 +321,8 @@ def test_an_entry_that_fails_to_replay_is_kept_and_reported(fresh, tmp_path):
     assert len(failed) == 4, log[-3000:]
     # Each line names the file it came from (it said path=(null) while replay ran).
     assert all(f"path={b.dir / 'config.json'} " in l for l in failed), failed
+    summary = [l for l in log.splitlines() if "persisted entries did not replay" in l]
+    assert len(summary) == 2 and all(l.endswith(" failed=2") for l in summary), summary
     assert "name=u_gone" in log and "name=vc_gone" in log
 
     b.kill()

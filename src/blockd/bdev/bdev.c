@@ -305,9 +305,15 @@ void bdev_delete_all(void)
 		bdev_bury(victim);
 	}
 	bdev_reap();
+}
+
+void bdev_reap_final(void)
+{
+	bdev_reap();
 	for (struct bdev *b = g_graveyard; b; b = b->next)
-		log_warn("blockd", "msg=\"bdev not freed at shutdown\" bdev=%s io_outstanding=%llu",
-			 b->name, (unsigned long long)atomic_load(&b->io_outstanding));
+		log_warn("blockd", "msg=\"bdev not freed at shutdown\" bdev=%s io_outstanding=%llu "
+			 "holders=%u", b->name, (unsigned long long)atomic_load(&b->io_outstanding),
+			 b->holders);
 }
 
 /* ---- iostat */

@@ -63,8 +63,12 @@ int bdev_delete(const char *name, const char *module);
 
 /* Frees deleted bdevs whose outstanding IO has drained. Called by the control thread's loop. */
 void bdev_reap(void);
-/* Deletes everything (shutdown), in dependency order. */
+/* Deletes everything (shutdown), in dependency order; a bdev with IO in flight, or deleted
+ * within the reactors' grace period, is freed later, by bdev_reap or bdev_reap_final. */
 void bdev_delete_all(void);
+/* At shutdown, once the reactors have stopped: frees every deleted bdev it can and warns of
+ * each one it cannot (IO outstanding or a holder left: a leak). */
+void bdev_reap_final(void);
 
 /* ---- registry (control thread) */
 struct bdev *bdev_find(const char *name);
