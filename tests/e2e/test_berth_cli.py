@@ -17,56 +17,30 @@ VMs are the test guest under TCG. Checked:
 - a VM being terminated is not brought back by `vm restart`; `vm console --lines N` prints
   exactly the last N lines, also of a console.log over 64 MiB.
 """
-import json
 import os
 import re
 import signal
 import subprocess
 import time
-from pathlib import Path
 
 import pytest
 
 from berth_rpc import wait_for
+from berth_host import BerthHost
 from conftest import BUILD, qemu_pids
 
-BERTH = BUILD / "src" / "cli" / "berth"
 
-
-class Host:
+class Host(BerthHost):
     def __init__(self, root, guest, policy="reconnect"):
-        self.root = Path(root)
         kernel, initrd = guest
-        (self.root / "berth.conf").write_text(
-            f"[berth]\nguest_kernel = {kernel}\nguest_initrd = {initrd}\n"
-            f"[vmengine]\ntick = 0.2\npowerdown_grace = 2\nquit_grace = 2\nterm_grace = 2\n"
-            f"target_restart_policy = {policy}\n"
-            f"[diskengine]\ntick = 0.2\nrpc_timeout = 5\nbackoff_max = 1\n")
-
-    def run(self, *args, check=True, timeout=240):
-        res = subprocess.run([str(BERTH), "--root", str(self.root), *map(str, args)],
-                             capture_output=True, text=True, timeout=timeout)
-        if check:
-            assert res.returncode == 0, f"berth {' '.join(map(str, args))}: {res.stderr}"
-        return res
-
-    def json(self, *args):
-        return json.loads(self.run("--json", *args).stdout)
+        super().__init__(root,
+                         f"[berth]\nguest_kernel = {kernel}\nguest_initrd = {initrd}\n"
+                         f"[vmengine]\ntick = 0.2\npowerdown_grace = 2\nquit_grace = 2\n"
+                         f"term_grace = 2\ntarget_restart_policy = {policy}\n"
+                         f"[diskengine]\ntick = 0.2\nrpc_timeout = 5\nbackoff_max = 1\n")
 
     def vms(self, all_=False):
         return {v["name"]: v for v in self.json("vm", "list", *(["--all"] if all_ else []))}
-
-    def daemons(self):
-        state = json.loads((self.root / "run" / "supervisor.json").read_text())
-        return {d["name"]: d for d in state["daemons"]}
-
-    def vm_state(self, vm_id):
-        path = self.root / "vmengine" / "vms" / str(vm_id) / "vm.state"
-        return json.loads(path.read_text()) if path.exists() else None
-
-    def console(self, vm_id):
-        path = self.root / "vmengine" / "vms" / str(vm_id) / "console.log"
-        return path.read_text(errors="replace") if path.exists() else ""
 
     def acked(self, vm_id):
         return [int(x) for x in re.findall(r"^W (\d+) ok", self.console(vm_id), re.M)]
@@ -90,23 +64,7 @@ def host(tmp_path, guest):
 
     yield make
     for h in hosts:
-        subprocess.run([str(BERTH), "--root", str(h.root), "down"], capture_output=True,
-                       timeout=120)
-        # Whatever `down` could not stop (a test that killed the supervisor) goes too.
-        state = h.root / "run" / "supervisor.json"
-        if state.exists():
-            st = json.loads(state.read_text())
-            for pid in [st["pid"]] + [d["pid"] for d in st["daemons"]]:
-                try:
-                    if pid > 0 and str(h.root) in \
-                            Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace"):
-                        os.kill(pid, signal.SIGKILL)
-                except OSError:
-                    pass
-        for d in (h.root / "vmengine" / "vms").glob("*"):
-            if d.name.isdigit():
-                for pid in qemu_pids(int(d.name), h.root):
-                    os.kill(pid, signal.SIGKILL)
+        h.stop()
 
 
 def agree(h, expected):

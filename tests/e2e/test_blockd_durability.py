@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from berth_rpc import RpcError, wait_for
+from berth_rpc import RpcError
 from conftest import Blockd
 
 MiB = 1024 * 1024

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from berth_rpc import RpcClient, RpcError, wait_for
+from berth_rpc import RpcError, wait_for
 
 MiB = 1024 * 1024
 

@@ -19,14 +19,12 @@ Checked, with rpc_timeout = 30 and wedge_after = 10:
 import json
 import os
 import shutil
-import signal
-import subprocess
 import time
 
 import pytest
 
-from berth_rpc import RpcClient, wait_for
-from conftest import BUILD, qemu_pids
+from berth_rpc import wait_for
+from conftest import BUILD
 from test_berth_cli import Host
 
 RPC_TIMEOUT = 30
@@ -44,21 +42,6 @@ class FaultHost(Host):
         assert "rpc_timeout = 5\n" in text, text
         conf.write_text(text.replace("rpc_timeout = 5\n", f"rpc_timeout = {RPC_TIMEOUT}\n"
                                      f"wedge_after = {WEDGE_AFTER}\n"))
-
-    def run(self, *args, check=True, timeout=240):
-        res = subprocess.run([str(self.berth), "--root", str(self.root), *map(str, args)],
-                             capture_output=True, text=True, timeout=timeout)
-        if check:
-            assert res.returncode == 0, f"berth {' '.join(map(str, args))}: {res.stderr}"
-        return res
-
-    def target(self, method, params=None):
-        with RpcClient(str(self.root / "blockd" / "rpc.sock"), timeout=10) as c:
-            return c.call(method, params)
-
-    def blockd_log(self):
-        path = self.root / "run" / "blockd.log"
-        return path.read_text(errors="replace") if path.exists() else ""
 
     def events(self, kind):
         path = self.root / "diskengine" / "events.jsonl"
@@ -83,23 +66,7 @@ def fault_host(tmp_path, guest):
     root.mkdir()
     h = FaultHost(root, guest, bindir)
     yield h
-    subprocess.run([str(h.berth), "--root", str(root), "down"], capture_output=True,
-                   timeout=120)
-    state = root / "run" / "supervisor.json"
-    if state.exists():
-        st = json.loads(state.read_text())
-        for pid in [st["pid"]] + [d["pid"] for d in st["daemons"]]:
-            try:
-                if pid > 0 and str(root) in \
-                        open(f"/proc/{pid}/cmdline", "rb").read().decode(errors="replace"):
-                    os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
-    for d in (root / "vmengine" / "vms").glob("*"):
-        if d.name.isdigit():
-            for pid in qemu_pids(int(d.name), root):
-                os.kill(pid, signal.SIGKILL)
-
+    h.stop()
 
 def timed(h, *args):
     start = time.monotonic()
@@ -118,11 +85,11 @@ def create_vms(h, names):
 def hang_deletion(h, name, count):
     """Arms vhost_delete_controller to hang (count times; 0: until cleared), terminates
     VM name and waits until its export deletion hangs in blockd. Returns when (wall, s)."""
-    hits = h.blockd_log().count('"injected fault" method=vhost_delete_controller')
+    hits = h.log("blockd").count('"injected fault" method=vhost_delete_controller')
     h.target("blockd_fault_inject", {"method": "vhost_delete_controller", "action": "hang",
                                      "count": count})
     h.run("vm", "terminate", name)
-    wait_for(lambda: h.blockd_log().count(
+    wait_for(lambda: h.log("blockd").count(
         '"injected fault" method=vhost_delete_controller') > hits, 60,
         interval=0.05, what=f"{name}'s vhost_delete_controller to hang")
     return time.time()
@@ -164,12 +131,12 @@ def test_hung_attach_costs_only_its_own_item(fault_host):
     h.run("up")
     baseline = timed(h, "vm", "create", "x", "--disk-size", 32, "--memory", 128, "--wait",
                      "--timeout", 180)
-    hits = h.blockd_log().count('"injected fault" method=vhost_create_blk_controller')
+    hits = h.log("blockd").count('"injected fault" method=vhost_create_blk_controller')
     h.target("blockd_fault_inject", {"method": "vhost_create_blk_controller",
                                      "action": "hang", "count": 1})
     hung_at = time.monotonic()
     h.run("vm", "create", "a", "--disk-size", 32, "--memory", 128)
-    wait_for(lambda: h.blockd_log().count(
+    wait_for(lambda: h.log("blockd").count(
         '"injected fault" method=vhost_create_blk_controller') > hits, 60,
         interval=0.05, what="A's vhost_create_blk_controller to hang")
     with_hang = timed(h, "vm", "create", "b", "--disk-size", 32, "--memory", 128, "--wait",

@@ -42,9 +42,10 @@ import subprocess
 import tarfile
 import time
 
-from berth_rpc import RpcClient, wait_for
+from berth_host import BERTH
+from berth_rpc import wait_for
 from conftest import qemu_pids
-from test_berth_cli import BERTH, Host
+from test_berth_cli import Host
 
 DOCTOR_BUDGET_S = 5.0
 
@@ -55,10 +56,6 @@ class DoctorHost(Host):
         conf = self.root / "berth.conf"
         text = conf.read_text().replace("rpc_timeout = 5\n", "rpc_timeout = 30\nwedge_after = 5\n")
         conf.write_text(text + "[blockd]\nfault_injection = on\n")
-
-    def target(self, method, params=None):
-        with RpcClient(str(self.root / "blockd" / "rpc.sock"), timeout=10) as c:
-            return c.call(method, params)
 
     def doctor(self, *args):
         """berth doctor --json: (exit status, report, seconds)."""
@@ -132,12 +129,7 @@ def stop_host(h):
             os.kill(h.engine_pid(name), signal.SIGCONT)
         except Exception:
             pass
-    subprocess.run([str(BERTH), "--root", str(h.root), "down"], capture_output=True,
-                   timeout=120)
-    for d in (h.root / "vmengine" / "vms").glob("*"):
-        if d.name.isdigit():
-            for pid in qemu_pids(int(d.name), h.root):
-                os.kill(pid, signal.SIGKILL)
+    h.stop()
 
 
 def run_scenarios(h):

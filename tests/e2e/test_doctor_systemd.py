@@ -13,7 +13,7 @@ import time
 
 from berth_rpc import RpcClient, wait_for
 from conftest import BUILD
-from test_berth_cli import BERTH
+from berth_host import BERTH
 from test_doctor import DoctorHost
 
 BLOCKD = BUILD / "src" / "blockd" / "blockd"

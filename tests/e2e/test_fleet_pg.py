@@ -14,73 +14,34 @@ PostgreSQL server the test starts in a temporary directory (pg_server.py).
   (store_timeout, 3 s here); after SIGCONT the same checks.
 - Every VM terminated: the store and vm.state agree, no QEMU left.
 """
-import json
 import os
-import signal
-import subprocess
 import threading
 import time
 from pathlib import Path
 
 import pytest
 
+from berth_host import BerthHost
 from berth_rpc import wait_for
-from conftest import BUILD, qemu_pids
+from conftest import qemu_pids
 from pg_server import pg_server  # noqa: F401 (the fixture)
 
-BERTH = BUILD / "src" / "cli" / "berth"
 N_VMS = int(os.environ.get("BERTH_FLEET_VMS", "30"))
 STORE_TIMEOUT = 3
 MEMORY = 96
 
 
-class Host:
+class Host(BerthHost):
     def __init__(self, base, name, guest, store, vcpus):
-        self.name = name
-        self.root = Path(base) / name
-        self.root.mkdir(parents=True, exist_ok=True)
         kernel, initrd = guest
-        (self.root / "berth.conf").write_text(
-            f"[berth]\nstore = {store}\nhost = {name}\nstore_timeout = {STORE_TIMEOUT}\n"
-            f"host_vcpus = {vcpus}\nhost_memory_mb = 65536\n"
-            f"guest_kernel = {kernel}\nguest_initrd = {initrd}\n"
-            f"[vmengine]\ntick = 0.5\npowerdown_grace = 2\nquit_grace = 2\nterm_grace = 2\n"
-            f"qmp_timeout = 2\n[diskengine]\ntick = 0.5\nrpc_timeout = 5\nbackoff_max = 1\n")
-        self.up = False
-
-    def run(self, *args, check=True, timeout=240):
-        res = subprocess.run([str(BERTH), "--root", str(self.root), *map(str, args)],
-                             capture_output=True, text=True, timeout=timeout)
-        if check:
-            assert res.returncode == 0, f"{self.name}: berth {' '.join(map(str, args))}: " \
-                                        f"{res.stderr}"
-        return res
-
-    def json(self, *args):
-        return json.loads(self.run("--json", *args).stdout)
-
-    def vm_dir(self, vm_id):
-        return self.root / "vmengine" / "vms" / str(vm_id)
-
-    def vm_state(self, vm_id):
-        try:
-            return json.loads((self.vm_dir(vm_id) / "vm.state").read_text())
-        except (OSError, ValueError):
-            return {}
-
-    def console(self, vm_id):
-        try:
-            return (self.vm_dir(vm_id) / "console.log").read_text(errors="replace")
-        except OSError:
-            return ""
-
-    def down(self):
-        if self.up:
-            self.run("down", check=False, timeout=120)
-        for d in (self.root / "vmengine" / "vms").glob("*"):
-            if d.name.isdigit():
-                for pid in qemu_pids(int(d.name), self.root):
-                    os.kill(pid, signal.SIGKILL)
+        super().__init__(Path(base) / name,
+                         f"[berth]\nstore = {store}\nhost = {name}\n"
+                         f"store_timeout = {STORE_TIMEOUT}\n"
+                         f"host_vcpus = {vcpus}\nhost_memory_mb = 65536\n"
+                         f"guest_kernel = {kernel}\nguest_initrd = {initrd}\n"
+                         f"[vmengine]\ntick = 0.5\npowerdown_grace = 2\nquit_grace = 2\n"
+                         f"term_grace = 2\nqmp_timeout = 2\n[diskengine]\ntick = 0.5\n"
+                         f"rpc_timeout = 5\nbackoff_max = 1\n", name=name)
 
 
 @pytest.fixture
@@ -90,7 +51,7 @@ def fleet(tmp_path, guest, pg_server):  # noqa: F811
     hosts = [Host(tmp_path, n, guest, pg_server.url, c) for n, c in zip("abc", caps)]
     yield hosts
     for h in hosts:
-        h.down()
+        h.stop()
 
 
 def vms(h):
@@ -111,7 +72,7 @@ def agree(hosts, want_state):
         if v["name"] not in want_state:
             continue
         h = roots[v["host"]]
-        st = h.vm_state(v["id"])
+        st = h.vm_state(v["id"]) or {}
         want = want_state[v["name"]]
         assert v["state"] == want and st.get("state") == want, (v["name"], v, st)
         if want == "RUNNING":
@@ -174,7 +135,6 @@ def test_fleet_on_postgresql(fleet, pg_server):  # noqa: F811
     t_start = time.monotonic()
     for h in hosts:
         h.run("up", timeout=120)
-        h.up = True
     wait_for(lambda: len([r for r in host_rows(a).values() if r["status"] == "UP"]) == 3,
              60, interval=0.5, what="three hosts UP")
 

@@ -8,16 +8,11 @@ QMP system_powerdown and the acpi guest powers off on one. Run with: /usr/bin/py
 """
 
 import json
-import os
 import re
 import socket
 import struct
-import subprocess
 import time
 import zlib
-from pathlib import Path
-
-import pytest
 
 from guestvm import BLOCK
 

@@ -9,23 +9,16 @@ tests (guest/memload.c; console formats in guest/workload.c's header comment):
   mismatch.
 Run with: /usr/bin/python3 -m pytest tests/e2e/test_guest_workloads.py
 """
-import json
 import mmap
-import os
 import re
-import signal
 import struct
-import subprocess
-import time
-from pathlib import Path
 
 import pytest
 
+from berth_host import BerthHost
 from berth_rpc import wait_for
-from conftest import BUILD, qemu_pids
 from guestvm import BLOCK, MEMORY_MB
 
-BERTH = BUILD / "src" / "cli" / "berth"
 DIRTY = re.compile(r"DIRTY (\d+) (\d+)")
 MC_OK = re.compile(r"MC ok (\d+)")
 
@@ -107,43 +100,27 @@ def test_memcheck_ok_and_detects_corruption(boot, tmp_path):
 
 @pytest.fixture
 def berth_host(tmp_path, guest):
-    root = tmp_path / "host"
-    root.mkdir()
     kernel, initrd = guest
-    (root / "berth.conf").write_text(
-        f"[berth]\nguest_kernel = {kernel}\nguest_initrd = {initrd}\n"
-        "[vmengine]\ntick = 0.2\npowerdown_grace = 2\nquit_grace = 2\nterm_grace = 2\n"
-        "[diskengine]\ntick = 0.2\nrpc_timeout = 5\nbackoff_max = 1\n")
-
-    def run(*args, timeout=240):
-        res = subprocess.run([str(BERTH), "--root", str(root), *map(str, args)],
-                             capture_output=True, text=True, timeout=timeout)
-        assert res.returncode == 0, f"berth {' '.join(map(str, args))}: {res.stderr}"
-        return res
-
-    yield root, run
-    subprocess.run([str(BERTH), "--root", str(root), "down", "--vms"], capture_output=True,
-                   timeout=120)
-    for d in (root / "vmengine" / "vms").glob("*"):
-        if d.name.isdigit():
-            for pid in qemu_pids(int(d.name), root):
-                os.kill(pid, signal.SIGKILL)
+    h = BerthHost(tmp_path / "host",
+                  f"[berth]\nguest_kernel = {kernel}\nguest_initrd = {initrd}\n"
+                  "[vmengine]\ntick = 0.2\npowerdown_grace = 2\nquit_grace = 2\nterm_grace = 2\n"
+                  "[diskengine]\ntick = 0.2\nrpc_timeout = 5\nbackoff_max = 1\n")
+    yield h
+    h.stop()
 
 
 def test_dirty_and_memcheck_as_berth_vms(berth_host):
-    root, run = berth_host
-    run("up")
-    run("vm", "create", "dirty", "--workload", "dirty", "--memory", 128, "--disk-size", 16)
-    run("vm", "create", "mc", "--workload", "memcheck", "--memory", 128, "--disk-size", 16)
-    vms = {v["name"]: v for v in json.loads(run("--json", "vm", "list").stdout)}
+    h = berth_host
+    h.run("up")
+    h.run("vm", "create", "dirty", "--workload", "dirty", "--memory", 128, "--disk-size", 16)
+    h.run("vm", "create", "mc", "--workload", "memcheck", "--memory", 128, "--disk-size", 16)
+    vms = {v["name"]: v for v in h.json("vm", "list")}
 
     def console(name):
-        path = root / "vmengine" / "vms" / str(vms[name]["id"]) / "console.log"
-        text = path.read_text(errors="replace") if path.exists() else ""
-        return [l.strip() for l in text.splitlines()]
+        return [l.strip() for l in h.console(vms[name]["id"]).splitlines()]
 
     for name in vms:
-        run("vm", "wait", name, "--state", "RUNNING", "--timeout", 180)
+        h.run("vm", "wait", name, "--state", "RUNNING", "--timeout", 180)
     wait_for(lambda: len(dirty_lines(console("dirty"))) >= 3, 180, what="3 DIRTY lines")
     wait_for(lambda: len(ok_rounds(console("mc"))) >= 3, 180, what="3 MC ok lines")
     # The default 64 MiB does not fit in a 128 MiB guest: shrunk to what does.

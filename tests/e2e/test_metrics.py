@@ -27,7 +27,7 @@ import urllib.request
 import pytest
 
 from berth_rpc import wait_for
-from test_berth_cli import BERTH, Host, host  # noqa: F401  (the fixture)
+from test_berth_cli import Host, host  # noqa: F401  (the fixture)
 
 PROMETHEUS = "/usr/bin/prometheus"
 PROMTOOL = "/usr/bin/promtool"

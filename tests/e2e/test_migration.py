@@ -30,58 +30,30 @@ import json
 import os
 import signal
 import sqlite3
-import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
+from berth_host import BerthHost
 from berth_rpc import wait_for
-from conftest import BUILD, qemu_pids
+from conftest import qemu_pids
 
-BERTH = BUILD / "src" / "cli" / "berth"
-
-
-class Host:
+class Host(BerthHost):
     """One Berth host root: root/<name>, its store the shared one, its volumes the shared
     directory."""
 
     def __init__(self, base, name, guest, store, volumes, vmengine_extra="", tail=""):
-        self.name = name
-        self.root = Path(base) / name
-        self.root.mkdir(parents=True, exist_ok=True)
         kernel, initrd = guest
-        (self.root / "berth.conf").write_text(
+        super().__init__(
+            Path(base) / name,
             f"[berth]\nstore = {store}\nhost = {name}\n"
             f"guest_kernel = {kernel}\nguest_initrd = {initrd}\n"
             f"[vmengine]\ntick = 0.2\npowerdown_grace = 2\nquit_grace = 2\nterm_grace = 2\n"
             f"qmp_timeout = 2\nmigrate_progress_timeout = 8\nmigrate_timeout = 60\n"
             f"migrate_switchover_timeout = 5\nmigrate_cancel_timeout = 5\n{vmengine_extra}"
             f"[diskengine]\ntick = 0.2\nrpc_timeout = 5\nbackoff_max = 1\n"
-            f"volumes_dir = {volumes}\n{tail}")
-        self.up = False
-
-    def run(self, *args, check=True, timeout=240):
-        res = subprocess.run([str(BERTH), "--root", str(self.root), *map(str, args)],
-                             capture_output=True, text=True, timeout=timeout)
-        if check:
-            assert res.returncode == 0, f"berth {' '.join(map(str, args))}: {res.stderr}"
-        return res
-
-    def json(self, *args):
-        return json.loads(self.run("--json", *args).stdout)
-
-    def start(self):
-        self.run("up")
-        self.up = True
-
-    def down(self):
-        if self.up:
-            self.run("down", check=False, timeout=120)
-        for d in (self.root / "vmengine" / "vms").glob("*"):
-            if d.name.isdigit():
-                for pid in qemu_pids(int(d.name), self.root):
-                    os.kill(pid, signal.SIGKILL)
+            f"volumes_dir = {volumes}\n{tail}", name=name)
 
 
 @pytest.fixture
@@ -99,7 +71,7 @@ def fleet(tmp_path, guest):
 
     yield make
     for h in made:
-        h.down()
+        h.stop()
 
 
 def db(host):

@@ -16,7 +16,8 @@ import subprocess
 import time
 
 from berth_rpc import wait_for
-from test_berth_cli import BERTH, host  # noqa: F401 (the fixture)
+from berth_host import BERTH
+from test_berth_cli import host  # noqa: F401 (the fixture)
 
 ROUNDS = int(os.environ.get("BERTH_STORE_CRASH_ROUNDS", "40"))
 OPS = ("create", "stop", "start", "terminate")

@@ -5,8 +5,6 @@ wedge), each get blockd restarted within [supervisor] blockd_watchdog plus a mar
 target crash (engines restarted, VMs reconnect under `reconnect`): the writer guest goes on
 writing with the same QEMU and no reboot, and each wedge is an event naming the stuck thread.
 """
-import os
-import signal
 import time
 
 from berth_rpc import RpcClient, wait_for
@@ -54,4 +52,4 @@ def test_supervisor_restarts_a_wedged_blockd(tmp_path, guest):
                        for e in events), events
         h.run("vm", "terminate", "w0", "--wait", "--timeout", 60)
     finally:
-        h.run("down", check=False)
+        h.stop()

@@ -19,14 +19,12 @@ import json
 import os
 import signal
 import subprocess
-from pathlib import Path
 
 import pytest
 
+from berth_host import BERTH, BerthHost
 from berth_rpc import wait_for
-from conftest import BUILD, qemu_pids
 
-BERTH = BUILD / "src" / "cli" / "berth"
 ENGINES = ("diskengine", "vmengine")
 MARKERS = ("diskengine/TARGET_RESTART", "vmengine/TARGET_RESTART")
 RESTART_ENGINES = "restart --no-block berth-vmengine.service berth-diskengine.service"
@@ -43,36 +41,16 @@ esac
 """
 
 
-class Host:
+class Host(BerthHost):
     def __init__(self, root, guest, policy):
-        self.root = Path(root)
-        self.root.mkdir(parents=True, exist_ok=True)
         kernel, initrd = guest
-        (self.root / "berth.conf").write_text(
-            f"[berth]\nguest_kernel = {kernel}\nguest_initrd = {initrd}\n"
-            f"[vmengine]\ntick = 0.2\npowerdown_grace = 2\nquit_grace = 2\nterm_grace = 2\n"
-            f"target_restart_policy = {policy}\n"
-            f"[diskengine]\ntick = 0.2\nrpc_timeout = 5\nbackoff_max = 1\n"
-            f"[supervisor]\nblockd_restart_sec = 0.2\ndiskengine_restart_sec = 0.2\n"
-            f"vmengine_restart_sec = 0.2\n")
-
-    def run(self, *args, env=None, timeout=240):
-        res = subprocess.run([str(BERTH), "--root", str(self.root), *map(str, args)],
-                             capture_output=True, text=True, timeout=timeout, env=env)
-        assert res.returncode == 0, f"berth {' '.join(map(str, args))}: {res.stderr}"
-        return res
-
-    def daemons(self):
-        state = json.loads((self.root / "run" / "supervisor.json").read_text())
-        return {d["name"]: d for d in state["daemons"]}
-
-    def vm_state(self, vm_id):
-        path = self.root / "vmengine" / "vms" / str(vm_id) / "vm.state"
-        return json.loads(path.read_text()) if path.exists() else None
-
-    def log(self, daemon):
-        path = self.root / "run" / f"{daemon}.log"
-        return path.read_text(errors="replace") if path.exists() else ""
+        super().__init__(root,
+                         f"[berth]\nguest_kernel = {kernel}\nguest_initrd = {initrd}\n"
+                         f"[vmengine]\ntick = 0.2\npowerdown_grace = 2\nquit_grace = 2\n"
+                         f"term_grace = 2\ntarget_restart_policy = {policy}\n"
+                         f"[diskengine]\ntick = 0.2\nrpc_timeout = 5\nbackoff_max = 1\n"
+                         f"[supervisor]\nblockd_restart_sec = 0.2\n"
+                         f"diskengine_restart_sec = 0.2\nvmengine_restart_sec = 0.2\n")
 
     def markers(self):
         return sorted(m for m in MARKERS if (self.root / m).exists())
@@ -95,13 +73,7 @@ def hosts(tmp_path, guest):
 
     yield make
     for h in made:
-        subprocess.run([str(BERTH), "--root", str(h.root), "down"], capture_output=True,
-                       timeout=120)
-        for d in (h.root / "vmengine" / "vms").glob("*"):
-            if d.name.isdigit():
-                for pid in qemu_pids(int(d.name), h.root):
-                    os.kill(pid, signal.SIGKILL)
-
+        h.stop()
 
 def fake_systemctl(tmp_path, h, **env):
     fake = tmp_path / f"systemctl-{h.root.name}"

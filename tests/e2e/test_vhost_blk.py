@@ -19,8 +19,6 @@ import threading
 import time
 import zlib
 
-import pytest
-
 from berth_rpc import RpcClient, RpcError, wait_for
 from guestvm import BLOCK
 
