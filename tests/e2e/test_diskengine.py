@@ -171,6 +171,10 @@ def test_target_restart_mid_create(make_blockd, make_diskengine, tmp_path):
         sock = wait_exported(blockd, v, timeout=30)
         assert os.path.exists(sock)
     assert inodes(tmp_path, (1, 2, 3)) == before, "a volume's files were re-created"
+    # diskengine records a job's events when the whole job (volume, then export) is done,
+    # which is after blockd made the export: wait for vol 4's, then none may be doubled.
+    wait_for(lambda: 4 in [e["vol"] for e in dke.events("volume_created")], 10,
+             what="vol4's volume_created event")
     created = [e["vol"] for e in dke.events("volume_created")]
     assert sorted(created) == [1, 2, 3, 4], created
     assert all(raids(blockd)[f"raid_vol{v}"]["num_base_bdevs_operational"] == 2
