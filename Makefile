@@ -69,7 +69,7 @@ check-layering: build
 
 # libFuzzer targets (tests/fuzz): clang, everything instrumented, in a build dir of their own.
 # make fuzz runs each target for FUZZ_S seconds, one at a time (FUZZ_JOBS parallel workers per
-# target, default 1), on a scratch copy of its seed corpus (the repo is never written), and
+# target, default 1; FUZZ_RSS_MB the memory limit, default 2048), on a scratch copy of its seed corpus (the repo is never written), and
 # fails on the first finding; crashes are kept in $(FUZZ_OUT)/<target>/.
 FUZZ_BUILD := build-fuzz
 FUZZ_S ?= 60
